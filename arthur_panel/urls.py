@@ -1,0 +1,25 @@
+from __future__ import annotations
+
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.contrib.auth.decorators import login_not_required
+from django.urls import include, path
+from django.views import defaults
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from arthur_panel.errors import json_or_page
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("api/v1/", include("cluster_app.api_urls")),
+    path("api/v1/schema/", login_not_required(SpectacularAPIView.as_view()), name="schema"),
+    path("api/v1/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
+    path("", include("cluster_app.urls")),
+    path("", include("models_app.urls")),
+]
+
+handler404 = json_or_page(defaults.page_not_found, "Not found.", "not_found", 404)
+handler500 = json_or_page(defaults.server_error, "Internal error; the server log has the details.",
+                          "server_error", 500)

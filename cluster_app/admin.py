@@ -1,0 +1,30 @@
+from __future__ import annotations
+
+from django.contrib import admin
+
+from cluster_app.models import ApiToken, Job, Node
+
+
+@admin.register(Node)
+class NodeAdmin(admin.ModelAdmin):
+    list_display = ["display_name", "name", "hostname", "role", "hardware", "ram_bytes",
+                    "in_exo_cluster"]
+    search_fields = ["name", "display_name", "hostname"]
+
+
+@admin.register(Job)
+class JobAdmin(admin.ModelAdmin):
+    list_display = ["id", "kind", "node", "state", "progress", "message", "created_at"]
+    list_filter = ["state", "kind", "node"]
+    readonly_fields = [field.name for field in Job._meta.fields]
+
+
+@admin.register(ApiToken)
+class ApiTokenAdmin(admin.ModelAdmin):
+    list_display = ["hint", "user", "name", "created_at", "last_used_at"]
+    readonly_fields = ["hint", "digest", "created_at", "last_used_at"]
+    fields = ["user", "name", *readonly_fields]
+
+    def has_add_permission(self, request) -> bool:  # type: ignore[no-untyped-def]
+        # A secret can only be shown once, at creation: `manage.py issue_token` does that.
+        return False

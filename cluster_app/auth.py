@@ -1,0 +1,61 @@
+"""Bearer tokens for scripts, over HTTP (DRF) and websockets (Channels)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from channels.db import database_sync_to_async
+from django.utils import timezone
+from rest_framework import authentication, exceptions
+
+from cluster_app.models import ApiToken
+
+
+def _bearer_secret(header: str) -> str | None:
+    scheme, _, secret = header.partition(" ")
+    if scheme.lower() != "bearer":
+        return None
+    return secret.strip() or None
+
+
+def user_for_bearer(header: str) -> Any | None:
+    """The active user owning the token in an `Authorization` header, or None."""
+    secret = _bearer_secret(header)
+    if not secret:
+        return None
+    token = ApiToken.objects.get_for_secret(secret)
+    if token is None:
+        return None
+    ApiToken.objects.filter(pk=token.pk).update(last_used_at=timezone.now())
+    return token.user
+
+
+class BearerTokenAuthentication(authentication.BaseAuthentication):
+    def authenticate(self, request: Any) -> tuple[Any, None] | None:
+        header = request.META.get("HTTP_AUTHORIZATION", "")
+        if _bearer_secret(header) is None:
+            return None
+        user = user_for_bearer(header)
+        if user is None:
+            raise exceptions.AuthenticationFailed("Invalid or revoked API token.")
+        return user, None
+
+    def authenticate_header(self, request: Any) -> str:
+        # Makes DRF answer 401 (not 403) to anonymous calls, telling scripts what to send.
+        return 'Bearer realm="api"'
+
+
+class BearerTokenWebsocketMiddleware:
+    """Lets scripts open websockets with `Authorization: Bearer <token>`."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> Any:
+        headers = dict(scope.get("headers", []))
+        header = headers.get(b"authorization", b"").decode("latin-1")
+        if header:
+            user = await database_sync_to_async(user_for_bearer)(header)
+            if user is not None:
+                scope = {**scope, "user": user}
+        return await self.inner(scope, receive, send)

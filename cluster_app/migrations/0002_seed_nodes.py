@@ -1,0 +1,21 @@
+from __future__ import annotations
+
+from django.db import migrations
+
+from cluster_app.inventory import GUIDE_NODES
+
+
+def seed(apps, schema_editor):  # type: ignore[no-untyped-def]
+    Node = apps.get_model("cluster_app", "Node")
+    for fields in GUIDE_NODES:
+        Node.objects.get_or_create(name=fields["name"], defaults=fields)
+
+
+def unseed(apps, schema_editor):  # type: ignore[no-untyped-def]
+    Node = apps.get_model("cluster_app", "Node")
+    Node.objects.filter(name__in=[fields["name"] for fields in GUIDE_NODES]).delete()
+
+
+class Migration(migrations.Migration):
+    dependencies = [("cluster_app", "0001_initial")]
+    operations = [migrations.RunPython(seed, unseed)]

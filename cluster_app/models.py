@@ -1,0 +1,138 @@
+from __future__ import annotations
+
+import hashlib
+import secrets
+import uuid
+
+from django.conf import settings
+from django.db import models
+
+from arthur_panel.celery import node_queue
+
+LOG_TAIL_LINES = 200
+
+
+class Node(models.Model):
+    class Role(models.TextChoices):
+        MASTER = "master", "exo master"
+        WORKER = "worker", "exo worker"
+        STANDALONE = "standalone", "standalone"
+
+    name = models.SlugField(max_length=40, unique=True, help_text="Lower-case name used in URLs")
+    display_name = models.CharField(max_length=60)
+    hostname = models.CharField(max_length=255, blank=True)
+    role = models.CharField(max_length=20, choices=Role.choices, default=Role.WORKER)
+    hardware = models.CharField(max_length=120, blank=True)
+    ram_bytes = models.BigIntegerField(default=0)
+    in_exo_cluster = models.BooleanField(default=True)
+    purpose = models.CharField(max_length=255, blank=True)
+
+    class Meta:
+        ordering = ["-in_exo_cluster", "-ram_bytes", "name"]
+
+    def __str__(self) -> str:
+        return self.display_name
+
+    @property
+    def queue(self) -> str:
+        return node_queue(self.name)
+
+
+class Job(models.Model):
+    class State(models.TextChoices):
+        QUEUED = "queued"
+        RUNNING = "running"
+        PAUSED = "paused"
+        SUCCEEDED = "succeeded"
+        FAILED = "failed"
+        CANCELLED = "cancelled"
+
+    class Control(models.TextChoices):
+        NONE = "", "none"
+        CANCEL = "cancel"
+        PAUSE = "pause"
+
+    FINISHED = (State.SUCCEEDED, State.FAILED, State.CANCELLED)
+
+    kind = models.CharField(max_length=40)
+    node = models.ForeignKey(Node, null=True, blank=True, on_delete=models.PROTECT)
+    params = models.JSONField(default=dict, blank=True)
+    state = models.CharField(max_length=12, choices=State.choices, default=State.QUEUED)
+    control = models.CharField(max_length=8, choices=Control.choices, default="", blank=True)
+    progress = models.FloatField(default=0.0, help_text="Fraction done, 0 to 1")
+    done = models.BigIntegerField(default=0, help_text="Units done (bytes for downloads)")
+    total = models.BigIntegerField(null=True, blank=True)
+    unit = models.CharField(max_length=12, default="bytes")
+    speed = models.FloatField(null=True, blank=True, help_text="Smoothed units per second")
+    eta_seconds = models.FloatField(null=True, blank=True)
+    message = models.CharField(max_length=255, blank=True)
+    log_tail = models.JSONField(default=list, blank=True)
+    error = models.TextField(blank=True)
+    result = models.JSONField(null=True, blank=True)
+    celery_task_id = models.CharField(max_length=64, blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["state", "kind"])]
+
+    def __str__(self) -> str:
+        return f"{self.kind} #{self.pk} ({self.state})"
+
+    @property
+    def is_finished(self) -> bool:
+        return self.state in self.FINISHED
+
+
+class ApiTokenQuerySet(models.QuerySet["ApiToken"]):
+    def get_for_secret(self, secret: str) -> ApiToken | None:
+        return (
+            self.select_related("user")
+            .filter(digest=ApiToken.digest_of(secret), user__is_active=True)
+            .first()
+        )
+
+
+class ApiToken(models.Model):
+    """A script's credential. Only the SHA-256 digest is stored; the secret is shown once."""
+
+    PREFIX = "arthur_"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE)
+    name = models.CharField(max_length=80, blank=True)
+    digest = models.CharField(max_length=64, unique=True, editable=False)
+    hint = models.CharField(
+        max_length=16, editable=False, help_text="First characters, to tell tokens apart"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+
+    objects = ApiTokenQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.hint}… ({self.user})"
+
+    @staticmethod
+    def digest_of(secret: str) -> str:
+        return hashlib.sha256(secret.encode()).hexdigest()
+
+    @classmethod
+    def issue(cls, *, user: models.Model, name: str = "") -> tuple[ApiToken, str]:
+        """Create a token for `user`; return it with the secret, which is not stored."""
+        secret = cls.PREFIX + secrets.token_urlsafe(32)
+        token = cls.objects.create(
+            user=user, name=name, digest=cls.digest_of(secret), hint=secret[: len(cls.PREFIX) + 6]
+        )
+        return token, secret

@@ -1,0 +1,24 @@
+from __future__ import annotations
+
+from django.urls import path
+
+from cluster_app.views import PlannedPage
+
+urlpatterns = [
+    path("models/", PlannedPage.as_view(
+        title="Models",
+        summary="The model catalogue: the cluster guide's tiers, sizes and roles, with "
+                "one-click downloads and loading."), name="models"),
+    path("planner/", PlannedPage.as_view(
+        title="Planner",
+        summary="Will it fit? Memory per model and context length against ALPHA and BETA, "
+                "with the guide's 70% safe zone."), name="planner"),
+    path("downloads/", PlannedPage.as_view(
+        title="Downloads",
+        summary="Every model on every node: progress, speed, ETA, pause, resume and disk "
+                "use."), name="downloads"),
+    path("playground/", PlannedPage.as_view(
+        title="Playground",
+        summary="Chat with loaded models, side by side, with live tokens per second and "
+                "time to first token."), name="playground"),
+]

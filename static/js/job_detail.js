@@ -1,0 +1,35 @@
+// One job: live row, facts, log tail and result; pause, resume and cancel buttons.
+"use strict";
+(() => {
+  const root = document.getElementById("job-detail");
+  const id = root.dataset.jobId;
+  const error = document.getElementById("job-error");
+  const FACTS = [["State", (j) => j.state], ["Node", (j) => (j.node || "—").toUpperCase()],
+    ["Attempts", (j) => j.attempts], ["Created", (j) => j.created_at], ["Started", (j) => j.started_at || "—"],
+    ["Finished", (j) => j.finished_at || "—"], ["Parameters", (j) => JSON.stringify(j.params)]];
+
+  function render(job) {
+    document.getElementById("job-row").replaceChildren(Live.jobRow(job));
+    document.getElementById("job-facts").replaceChildren(...FACTS.flatMap(([label, value]) => {
+      const dt = document.createElement("dt"); dt.textContent = label;
+      const dd = document.createElement("dd"); dd.textContent = value(job);
+      return [dt, dd];
+    }));
+    document.getElementById("job-log").textContent = job.log_tail.length ? job.log_tail.join("\n") : "(no output yet)";
+    const resultCard = document.getElementById("job-result-card");
+    resultCard.hidden = !job.result || job.state !== "succeeded";
+    if (!resultCard.hidden) document.getElementById("job-result").textContent = JSON.stringify(job.result, null, 2);
+    root.querySelector("[data-action=pause]").disabled = !["queued", "running"].includes(job.state);
+    root.querySelector("[data-action=resume]").disabled = job.state !== "paused";
+    root.querySelector("[data-action=cancel]").disabled = !Live.ACTIVE.has(job.state);
+  }
+
+  Live.socket(`/ws/jobs/${id}/`, (message) => render(message.job));
+  root.querySelectorAll("[data-action]").forEach((button) => {
+    button.addEventListener("click", async () => {
+      error.hidden = true;
+      try { render(await Live.api("POST", `/api/v1/jobs/${id}/${button.dataset.action}/`)); }
+      catch (e) { error.textContent = e.message; error.hidden = false; }
+    });
+  });
+})();

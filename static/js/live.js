@@ -1,0 +1,132 @@
+// Shared helpers for every page: websockets that reconnect, API calls, formatting, job rows.
+"use strict";
+
+const Live = (() => {
+  const csrfToken = () => document.querySelector("input[name=csrfmiddlewaretoken]")?.value || "";
+
+  // Opens a websocket and reopens it with backoff; each (re)connect starts with a snapshot.
+  function socket(path, onMessage, onStatus = () => {}) {
+    let delay = 500;
+    let closedByUs = false;
+    let ws;
+    const open = () => {
+      const scheme = location.protocol === "https:" ? "wss" : "ws";
+      ws = new WebSocket(`${scheme}://${location.host}${path}`);
+      ws.onopen = () => { delay = 500; onStatus("live"); };
+      ws.onmessage = (event) => onMessage(JSON.parse(event.data));
+      ws.onclose = (event) => {
+        if (closedByUs) return;
+        if (event.code === 4401) { onStatus("logged out"); location.reload(); return; }
+        if (event.code === 4404) { onStatus("not found"); return; }
+        onStatus("reconnecting…");
+        setTimeout(open, delay);
+        delay = Math.min(delay * 2, 10000);
+      };
+    };
+    open();
+    return { close() { closedByUs = true; ws.close(); } };
+  }
+
+  // JSON API call; resolves with the body or rejects with the API's error message.
+  async function api(method, url, body) {
+    const response = await fetch(url, {
+      method,
+      headers: { "Content-Type": "application/json", "X-CSRFToken": csrfToken() },
+      body: body === undefined ? undefined : JSON.stringify(body),
+      credentials: "same-origin",
+    });
+    let data = null;
+    try { data = await response.json(); } catch (_) { /* an empty or HTML body */ }
+    if (!response.ok) {
+      throw new Error(data?.error?.message || `${response.status} ${response.statusText}`);
+    }
+    return data;
+  }
+
+  const UNITS = ["B", "KB", "MB", "GB", "TB"];
+  function bytes(n) {
+    if (n === null || n === undefined) return "—";
+    let i = 0;
+    while (Math.abs(n) >= 1024 && i < UNITS.length - 1) { n /= 1024; i += 1; }
+    return `${n.toFixed(n >= 100 || i === 0 ? 0 : 1)} ${UNITS[i]}`;
+  }
+
+  function duration(seconds) {
+    if (seconds === null || seconds === undefined || !isFinite(seconds)) return "—";
+    const s = Math.round(seconds);
+    if (s < 60) return `${s}s`;
+    if (s < 3600) return `${Math.floor(s / 60)}m ${s % 60}s`;
+    return `${Math.floor(s / 3600)}h ${Math.floor((s % 3600) / 60)}m`;
+  }
+
+  function amount(job, n) {
+    return job.unit === "bytes" ? bytes(n) : `${n ?? "—"} ${job.unit}`;
+  }
+
+  function rate(job) {
+    if (job.speed === null || job.speed === undefined) return "";
+    return job.unit === "bytes" ? `${bytes(job.speed)}/s` : `${job.speed.toFixed(2)} ${job.unit}/s`;
+  }
+
+  const ACTIVE = new Set(["queued", "running", "paused"]);
+
+  function el(tag, attrs = {}, ...children) {
+    const node = document.createElement(tag);
+    for (const [key, value] of Object.entries(attrs)) {
+      if (key === "class") node.className = value; else node.setAttribute(key, value);
+    }
+    for (const child of children) node.append(child);
+    return node;
+  }
+
+  // One row for a job: title, state, progress bar, amounts, speed and ETA.
+  function jobRow(job) {
+    const pct = Math.round((job.progress || 0) * 100);
+    const title = el("a", { href: job.url }, `${job.kind} #${job.id}`);
+    const where = job.node ? ` · ${job.node.toUpperCase()}` : "";
+    const bar = el("div", { class: `bar state-${job.state}`, role: "progressbar",
+      "aria-valuemin": "0", "aria-valuemax": "100", "aria-valuenow": String(pct) },
+      el("span", { style: `width:${pct}%` }));
+    const numbers = [];
+    if (job.total) numbers.push(`${amount(job, job.done)} of ${amount(job, job.total)}`);
+    if (job.state === "running" && rate(job)) numbers.push(rate(job));
+    if (job.state === "running" && job.eta_seconds !== null) numbers.push(`ETA ${duration(job.eta_seconds)}`);
+    const row = el("li", { class: `job-row state-${job.state}`, "data-job-id": String(job.id) },
+      el("div", { class: "job-title" }, title, el("span", { class: "muted" }, where),
+        el("span", { class: `state state-${job.state}` }, job.state)),
+      bar,
+      el("div", { class: "job-numbers muted small" }, `${pct}%`, numbers.length ? ` · ${numbers.join(" · ")}` : ""),
+      el("div", { class: "job-message small" }, job.error || job.message || ""));
+    if (ACTIVE.has(job.state) && job.control !== "cancel") {
+      const cancel = el("button", { class: "link danger small", "data-cancel": String(job.id) }, "Cancel");
+      cancel.addEventListener("click", () => api("POST", `/api/v1/jobs/${job.id}/cancel/`).catch((e) => notify(e.message)));
+      row.querySelector(".job-title").append(cancel);
+    }
+    return row;
+  }
+
+  // Keeps a list of job rows in step with snapshot + update events, newest first.
+  function jobList(listEl, emptyEl, limit) {
+    const jobs = new Map();
+    const render = () => {
+      const sorted = [...jobs.values()].sort((a, b) => b.id - a.id).slice(0, limit);
+      listEl.replaceChildren(...sorted.map(jobRow));
+      if (emptyEl) emptyEl.hidden = sorted.length > 0;
+    };
+    return {
+      snapshot(list) { jobs.clear(); list.forEach((job) => jobs.set(job.id, job)); render(); },
+      update(job) { jobs.set(job.id, job); render(); },
+    };
+  }
+
+  // A visible message at the top of the page, for errors that have no form to sit next to.
+  function notify(text) {
+    const box = document.getElementById("notice");
+    box.textContent = text;
+    box.hidden = false;
+    clearTimeout(notify.timer);
+    notify.timer = setTimeout(() => { box.hidden = true; }, 8000);
+  }
+
+  return { socket, api, notify, bytes, duration, jobRow, jobList, ACTIVE };
+})();

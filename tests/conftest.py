@@ -1,0 +1,67 @@
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from django.conf import settings
+from rest_framework.test import APIClient
+
+from cluster_app.inventory import GUIDE_NODES
+from cluster_app.models import ApiToken, Node
+from tests import stack as live
+
+ALLOWED_HOSTS = {"127.0.0.1", "::1", "localhost"}
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _no_internet() -> Iterator[None]:
+    """Fail any outbound connection that is not to this machine."""
+    real_connect = socket.socket.connect
+
+    def guarded(sock: socket.socket, address: Any) -> Any:
+        if sock.family in (socket.AF_INET, socket.AF_INET6):
+            host = address[0]
+            if host not in ALLOWED_HOSTS and not str(host).startswith("127."):
+                raise RuntimeError(f"test tried to reach {address}: tests stay on loopback")
+        return real_connect(sock, address)
+
+    socket.socket.connect = guarded  # type: ignore[method-assign]
+    yield
+    socket.socket.connect = real_connect  # type: ignore[method-assign]
+
+
+@pytest.fixture
+def nodes(db: None) -> dict[str, Node]:
+    """The guide's inventory (transactional tests flush the migration's seed)."""
+    return {fields["name"]: Node.objects.get_or_create(name=fields["name"], defaults=fields)[0]
+            for fields in GUIDE_NODES}
+
+
+@pytest.fixture
+def alice(django_user_model: Any) -> Any:
+    return django_user_model.objects.create_user("alice", password="alice-password-1")
+
+
+@pytest.fixture
+def alice_token(alice: Any) -> str:
+    return ApiToken.issue(user=alice, name="tests")[1]
+
+
+@pytest.fixture
+def api_client(alice: Any) -> APIClient:
+    client = APIClient()
+    client.force_login(alice)
+    return client
+
+
+@pytest.fixture(scope="session")
+def live_stack(django_db_setup: None, django_db_blocker: Any, tmp_path_factory: Any) -> Iterator[live.Stack]:
+    """A real Daphne and a real Celery worker on the test database and private Redis."""
+    if "REDIS_URL" not in os.environ:
+        pytest.fail("The live stack needs the private Redis: run the suite with `make test`.")
+    database = settings.DATABASES["default"]["NAME"]
+    with live.running_stack(str(database), tmp_path_factory.mktemp("stack")) as running:
+        yield running

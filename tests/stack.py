@@ -1,0 +1,97 @@
+"""The live stack for integration tests: a real Daphne and a real Celery worker, as
+subprocesses, on the test database and the private Redis that `make test` started."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+from arthur_panel.launcher import ROOT, free_port, wait_for_port
+
+
+@dataclass
+class Stack:
+    base_url: str
+    ws_url: str
+    env: dict[str, str]
+    log_dir: Path
+
+
+def stack_env(database_path: str) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(
+        DJANGO_SETTINGS_MODULE="arthur_panel.settings",
+        DATABASE_URL=f"sqlite:///{database_path}",
+        PATH=f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}",
+        PYTHONUNBUFFERED="1",
+    )
+    return env
+
+
+def start(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    handle = log.open("wb")
+    return subprocess.Popen(args, env=env, cwd=ROOT, stdout=handle, stderr=subprocess.STDOUT,
+                            start_new_session=True)
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def wait_for_worker(env: dict[str, str], log: Path, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if b"ready." in log.read_bytes():
+            return
+        time.sleep(0.2)
+    raise RuntimeError(f"Celery worker did not start:\n{log.read_text()[-3000:]}")
+
+
+@contextmanager
+def running_stack(database_path: str, log_dir: Path) -> Iterator[Stack]:
+    log_dir.mkdir(parents=True, exist_ok=True)
+    env = stack_env(database_path)
+    port = free_port()
+    bin_dir = Path(sys.executable).parent
+    web = start([str(bin_dir / "daphne"), "-b", "127.0.0.1", "-p", str(port),
+                 "arthur_panel.asgi:application"], env, log_dir / "web.log")
+    worker_log = log_dir / "worker.log"
+    worker = start([str(bin_dir / "celery"), "-A", "arthur_panel", "worker", "--loglevel",
+                    "INFO", "--concurrency", "2", "--without-gossip", "--without-mingle"],
+                   env, worker_log)
+    try:
+        wait_for_port(port, timeout=30)
+        wait_for_worker(env, worker_log)
+        yield Stack(f"http://127.0.0.1:{port}", f"ws://127.0.0.1:{port}", env, log_dir)
+    finally:
+        stop(worker)
+        stop(web)
+
+
+def wait_until(predicate, timeout: float = 20.0, interval: float = 0.1):  # type: ignore[no-untyped-def]
+    """Poll `predicate` until it returns something truthy; return that."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if value := predicate():
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"condition not met within {timeout} s")
+
+
+def api(stack: Stack, token: str) -> httpx.Client:
+    return httpx.Client(base_url=stack.base_url, timeout=10,
+                        headers={"Authorization": f"Bearer {token}"})
