@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Any, TypeVar
 
-from django.http import HttpRequest, JsonResponse
+from django.db.models import Model, QuerySet
+from django.http import Http404, HttpRequest, JsonResponse
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
 
 logger = logging.getLogger(__name__)
+M = TypeVar("M", bound=Model)
 
 
 class DomainError(Exception):
@@ -33,6 +35,20 @@ class Conflict(DomainError):
     code = "conflict"
 
 
+class NotFound(DomainError):
+    status_code = status.HTTP_404_NOT_FOUND
+    code = "not_found"
+
+
+def get_or_404(queryset: QuerySet[M], label: str, **lookup: Any) -> M:
+    """The one object matching `lookup`, or NotFound naming what was looked for."""
+    found = queryset.filter(**lookup).first()
+    if found is None:
+        wanted = ", ".join(str(value) for value in lookup.values())
+        raise NotFound(f"{label} {wanted} not found.")
+    return found
+
+
 def error_body(message: str, code: str) -> dict[str, Any]:
     return {"error": {"message": message, "code": code}}
 
@@ -51,6 +67,8 @@ def _first_message(detail: Any) -> str:
 def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     if isinstance(exc, DomainError):
         return Response(error_body(exc.message, exc.code), status=exc.status_code)
+    if isinstance(exc, Http404):
+        exc = exceptions.NotFound()
     response = exception_handler(exc, context)
     if response is None:
         logger.exception("unhandled API error", exc_info=exc)

@@ -5,7 +5,7 @@ from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_not_required
 from django.urls import include, path
 from django.views import defaults
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularJSONAPIView, SpectacularSwaggerView
 
 from arthur_panel.errors import json_or_page
 
@@ -14,7 +14,7 @@ urlpatterns = [
     path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("api/v1/", include("cluster_app.api_urls")),
-    path("api/v1/schema/", login_not_required(SpectacularAPIView.as_view()), name="schema"),
+    path("api/v1/schema/", login_not_required(SpectacularJSONAPIView.as_view()), name="schema"),
     path("api/v1/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("", include("cluster_app.urls")),
     path("", include("models_app.urls")),

@@ -5,14 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib.auth.decorators import login_not_required
-from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from arthur_panel.errors import DomainError
+from arthur_panel.errors import DomainError, get_or_404
 from cluster_app import jobs
 from cluster_app.job_kinds import get_kind, startable_kinds
 from cluster_app.models import Job, Node
@@ -63,7 +62,7 @@ class JobListApi(ApiView):
 class JobDetailApi(ApiView):
     @extend_schema(responses=JobSerializer)
     def get(self, request: Request, job_id: int) -> Response:
-        job = get_object_or_404(Job.objects.select_related("node", "created_by"), pk=job_id)
+        job = get_or_404(Job.objects.select_related("node", "created_by"), "Job", pk=job_id)
         return Response(JobSerializer(job).data)
 
 
@@ -73,7 +72,7 @@ class JobControlApi(ApiView):
 
     @extend_schema(request=None, responses=JobSerializer)
     def post(self, request: Request, job_id: int) -> Response:
-        job = get_object_or_404(Job.objects.select_related("node"), pk=job_id)
+        job = get_or_404(Job.objects.select_related("node"), "Job", pk=job_id)
         return Response(JobSerializer(self.actions[self.action](job=job)).data)
 
 
@@ -86,4 +85,4 @@ class NodeListApi(ApiView):
 class NodeDetailApi(ApiView):
     @extend_schema(responses=NodeSerializer)
     def get(self, request: Request, name: str) -> Response:
-        return Response(NodeSerializer(get_object_or_404(Node, name=name)).data)
+        return Response(NodeSerializer(get_or_404(Node.objects.all(), "Node", name=name)).data)

@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from django import template
 
 from cluster_app.models import Node
-from cluster_app.units import format_gib
+from cluster_app.units import GIB, format_gib
 
 register = template.Library()
 
@@ -25,10 +25,18 @@ def cluster_ram(nodes: Iterable[Node]) -> int:
 
 
 @register.filter
+def exo_breakdown(nodes: Iterable[Node]) -> str:
+    """`ALPHA 512 GB + BETA 256 GB`: the exo nodes' memory."""
+    return " + ".join(f"{node.display_name} {format_gib(node.ram_bytes)}"
+                      for node in nodes if node.in_exo_cluster)
+
+
+@register.filter
 def exo_count(nodes: Iterable[Node]) -> int:
     return sum(1 for node in nodes if node.in_exo_cluster)
 
 
 @register.filter
 def safe_zone(total: int) -> int:
-    return int(total * SAFE_ZONE)
+    """70% of `total`, down to a whole GB as the guide counts it (768 GB -> 537 GB)."""
+    return int(total * SAFE_ZONE) // GIB * GIB

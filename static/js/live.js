@@ -59,10 +59,6 @@ const Live = (() => {
     return `${Math.floor(s / 3600)}h ${Math.floor((s % 3600) / 60)}m`;
   }
 
-  function amount(job, n) {
-    return job.unit === "bytes" ? bytes(n) : `${n ?? "—"} ${job.unit}`;
-  }
-
   function rate(job) {
     if (job.speed === null || job.speed === undefined) return "";
     return job.unit === "bytes" ? `${bytes(job.speed)}/s` : `${job.speed.toFixed(2)} ${job.unit}/s`;
@@ -88,7 +84,9 @@ const Live = (() => {
       "aria-valuemin": "0", "aria-valuemax": "100", "aria-valuenow": String(pct) },
       el("span", { style: `width:${pct}%` }));
     const numbers = [];
-    if (job.total) numbers.push(`${amount(job, job.done)} of ${amount(job, job.total)}`);
+    if (job.total) {
+      numbers.push(job.unit === "bytes" ? `${bytes(job.done)} of ${bytes(job.total)}` : `${job.done} of ${job.total} ${job.unit}`);
+    }
     if (job.state === "running" && rate(job)) numbers.push(rate(job));
     if (job.state === "running" && job.eta_seconds !== null) numbers.push(`ETA ${duration(job.eta_seconds)}`);
     const row = el("li", { class: `job-row state-${job.state}`, "data-job-id": String(job.id) },

@@ -1,0 +1,66 @@
+"""The main flow in a real Chromium: log in, see the dashboard and jobs panel, run a job."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import expect
+
+pytestmark = [pytest.mark.browser, pytest.mark.stack, pytest.mark.django_db(transaction=True)]
+
+SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "dashboard.png"
+
+
+def test_login_page_rejects_a_wrong_password_visibly(page, live_stack, alice):
+    page.goto(f"{live_stack.base_url}/")
+    page.get_by_label("Username").fill("alice")
+    page.get_by_label("Password").fill("wrong")
+    page.get_by_role("button", name="Log in").click()
+    expect(page.get_by_role("alert")).to_contain_text("Wrong username or password")
+
+
+def test_dashboard_shows_nodes_and_a_live_jobs_panel(logged_in, live_stack):
+    page = logged_in
+    expect(page.get_by_role("heading", name="Dashboard")).to_be_visible()
+    for name in ("ALPHA", "BETA", "GAMMA"):
+        expect(page.get_by_role("heading", name=name)).to_be_visible()
+    expect(page.locator(".stat").first).to_contain_text("768 GB")
+    panel = page.get_by_role("complementary", name="Jobs")
+    expect(panel.get_by_text("live")).to_be_visible()
+    expect(panel.get_by_text("No jobs yet")).to_be_visible()
+
+    page.locator("article[data-node=alpha] button.ping").click()
+    row = panel.locator(".job-row").first
+    expect(row).to_contain_text("ping #")
+    expect(row.get_by_role("progressbar")).to_be_visible()
+    expect(row.locator(".state")).to_have_text("succeeded", timeout=20000)
+    expect(row).to_contain_text("100%")
+    SCREENSHOT.parent.mkdir(exist_ok=True)
+    page.screenshot(path=str(SCREENSHOT), full_page=True)
+
+
+def test_job_page_pauses_resumes_and_cancels(logged_in, live_stack):
+    page = logged_in
+    page.goto(f"{live_stack.base_url}/jobs/")
+    page.get_by_label("Rounds").fill("40")
+    page.get_by_label("Interval (s)").fill("0.3")
+    page.get_by_role("button", name="Start").click()
+    page.locator("#job-list .job-row a").first.click()
+    expect(page.locator("#job-row .state")).to_have_text("running", timeout=15000)
+    actions = page.locator(".actions")
+    actions.get_by_role("button", name="Pause").click()
+    expect(page.locator("#job-row .state")).to_have_text("paused", timeout=15000)
+    actions.get_by_role("button", name="Resume").click()
+    expect(page.locator("#job-row .state")).to_have_text("running", timeout=15000)
+    actions.get_by_role("button", name="Cancel").click()
+    expect(page.locator("#job-row .state")).to_have_text("cancelled", timeout=15000)
+    expect(page.locator("#job-log")).to_contain_text("round 1/40")
+
+
+def test_bad_job_parameters_show_a_message_in_the_page(logged_in, live_stack):
+    page = logged_in
+    page.goto(f"{live_stack.base_url}/jobs/")
+    page.get_by_label("Rounds").fill("0")
+    page.get_by_role("button", name="Start").click()
+    expect(page.locator("#job-form-error")).to_contain_text("count")

@@ -1,0 +1,148 @@
+"""Job services in-process: transitions, claims, the reporter and execution."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from arthur_panel.errors import Conflict, DomainError
+from cluster_app import jobs
+from cluster_app.job_kinds import JobKind, register
+from cluster_app.models import Job
+from cluster_app.reporter import JobReporter, JobStopped
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def queued(nodes, alice, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        job = jobs.job_create(kind="ping", node=nodes["alpha"], params={"count": 2, "interval": 0},
+                              user=alice)
+    assert callbacks, "enqueueing waits for the commit"
+    return job
+
+
+def test_create_refuses_unknown_kind_and_missing_node(nodes):
+    with pytest.raises(DomainError, match="Unknown job kind"):
+        jobs.job_create(kind="nope", node=nodes["alpha"], params={})
+    with pytest.raises(DomainError, match="needs a target node"):
+        jobs.job_create(kind="ping", node=None, params={})
+
+
+def test_cancel_of_a_queued_job_is_immediate(queued):
+    job = jobs.job_cancel(job=queued)
+    assert job.state == Job.State.CANCELLED and job.finished_at is not None
+
+
+def test_cancel_of_a_running_job_asks_the_work_to_stop(queued):
+    Job.objects.filter(pk=queued.pk).update(state=Job.State.RUNNING)
+    job = jobs.job_cancel(job=queued)
+    assert job.state == Job.State.RUNNING and job.control == Job.Control.CANCEL
+
+
+def test_cancel_of_a_finished_job_is_a_conflict(queued):
+    Job.objects.filter(pk=queued.pk).update(state=Job.State.SUCCEEDED)
+    queued.refresh_from_db()
+    with pytest.raises(Conflict, match="already succeeded"):
+        jobs.job_cancel(job=queued)
+
+
+def test_resume_needs_a_paused_job(queued):
+    with pytest.raises(Conflict, match="only a paused job"):
+        jobs.job_resume(job=queued)
+    paused = jobs.job_pause(job=queued)
+    assert paused.state == Job.State.PAUSED
+    assert jobs.job_resume(job=paused).state == Job.State.QUEUED
+
+
+def test_claim_takes_a_job_once(queued):
+    assert jobs._claim(queued.pk, "t1") is True
+    assert jobs._claim(queued.pk, "t2") is False  # a duplicate delivery loses
+
+
+def test_claim_takes_over_a_running_job_whose_worker_went_silent(queued, settings):
+    old = timezone.now() - timedelta(seconds=settings.JOB_LEASE_SECONDS + 5)
+    Job.objects.filter(pk=queued.pk).update(state=Job.State.RUNNING, heartbeat_at=old, attempts=1)
+    assert jobs._claim(queued.pk, "t2") is True
+    assert Job.objects.get(pk=queued.pk).attempts == 2
+
+
+def test_recover_requeues_only_silent_running_jobs(queued, settings, django_capture_on_commit_callbacks):
+    old = timezone.now() - timedelta(seconds=settings.JOB_LEASE_SECONDS + 5)
+    Job.objects.filter(pk=queued.pk).update(state=Job.State.RUNNING, heartbeat_at=old)
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        assert jobs.jobs_recover() == 1
+    assert len(callbacks) == 1
+    Job.objects.filter(pk=queued.pk).update(heartbeat_at=timezone.now())
+    assert jobs.jobs_recover() == 0
+
+
+def test_prune_deletes_only_old_finished_jobs(queued):
+    Job.objects.filter(pk=queued.pk).update(state=Job.State.SUCCEEDED,
+                                            finished_at=timezone.now() - timedelta(days=40))
+    assert jobs.jobs_prune(days=30) == 1
+    assert not Job.objects.exists()
+
+
+def test_execute_runs_the_kind_and_records_success(queued):
+    jobs.job_execute(job_id=queued.pk, task_id="t1")
+    job = Job.objects.get(pk=queued.pk)
+    assert job.state == Job.State.SUCCEEDED, job.error
+    assert job.done == 2 and job.progress == 1.0 and job.attempts == 1
+    assert len(job.result["rtt_ms"]) == 2 and job.celery_task_id == "t1"
+    assert any("round 2/2" in line for line in job.log_tail)
+
+
+def boom(job, reporter):
+    reporter.progress(1, 3)
+    raise ValueError("disk on fire")
+
+
+register(JobKind(name="test-boom", label="Boom", run=boom))
+
+
+def test_execute_records_failure_with_the_error_text(nodes):
+    job = Job.objects.create(kind="test-boom", node=nodes["alpha"])
+    jobs.job_execute(job_id=job.pk)
+    job.refresh_from_db()
+    assert job.state == Job.State.FAILED
+    assert job.error == "disk on fire"
+    assert "ValueError" in "\n".join(job.log_tail)
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_reporter_saves_at_most_once_a_second(nodes):
+    job = Job.objects.create(kind="ping", node=nodes["alpha"], state=Job.State.RUNNING)
+    clock = FakeClock()
+    reporter = JobReporter(job, clock=clock)
+    reporter.progress(10, 100)
+    clock.now = 0.5
+    reporter.progress(20)
+    assert Job.objects.get(pk=job.pk).done == 10  # not saved again within the second
+    clock.now = 1.0
+    reporter.progress(30)
+    saved = Job.objects.get(pk=job.pk)
+    assert saved.done == 30 and saved.progress == 0.3
+    assert saved.speed == pytest.approx(20.0) and saved.eta_seconds == pytest.approx(3.5)
+
+
+def test_reporter_raises_when_cancel_was_asked(nodes):
+    job = Job.objects.create(kind="ping", node=nodes["alpha"], state=Job.State.RUNNING)
+    clock = FakeClock()
+    reporter = JobReporter(job, clock=clock)
+    reporter.progress(1, 10)
+    Job.objects.filter(pk=job.pk).update(control=Job.Control.CANCEL)
+    clock.now = 1.0
+    with pytest.raises(JobStopped) as stopped:
+        reporter.progress(2)
+    assert stopped.value.control == "cancel"
