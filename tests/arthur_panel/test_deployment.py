@@ -1,0 +1,52 @@
+"""docker-compose.yml is valid Compose and runs what the Procfile runs."""
+
+from __future__ import annotations
+
+import re
+import shlex
+from pathlib import Path
+
+import pytest
+import yaml
+from compose_spec import PyCompose
+from honcho.environ import parse_procfile
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def compose() -> dict:
+    # Compose resolves YAML merge keys (<<) before validating; PyYAML does the same here.
+    plain = yaml.safe_dump(yaml.safe_load((ROOT / "docker-compose.yml").read_text()))
+    return PyCompose.from_yaml(plain).to_dict()
+
+
+def expand(command: str, env: dict[str, str]) -> list[str]:
+    """A Procfile line with `${NAME:-default}` filled in from `env`, split as a shell would."""
+    filled = re.sub(r"\$\{(\w+):-([^}]*)\}", lambda m: env.get(m.group(1), m.group(2)), command)
+    return shlex.split(filled)
+
+
+def test_compose_file_is_valid_compose():
+    services = compose()["services"]
+    assert {"redis", "db", "web", "worker", "beat"} <= set(services)
+
+
+def test_an_invalid_compose_file_is_caught():
+    with pytest.raises(ValueError):
+        PyCompose.from_yaml("services:\n  web:\n    imag: x\n")
+
+
+@pytest.mark.parametrize("name", ["web", "worker", "beat"])
+def test_compose_runs_the_procfiles_command(name):
+    procfile = parse_procfile((ROOT / "Procfile").read_text()).processes
+    service = compose()["services"][name]
+    assert service["command"] == expand(procfile[name], service.get("environment", {}))
+    assert service["build"] == "." or service["build"].get("context") == "."
+
+
+def test_every_panel_service_uses_the_same_image_and_database():
+    services = compose()["services"]
+    panel = [services[name] for name in ("migrate", "web", "worker", "beat")]
+    assert len({service["image"] for service in panel}) == 1
+    assert all(service["environment"]["DATABASE_URL"].startswith("postgres://") for service in panel)
+    assert all(service["environment"]["REDIS_URL"] == "redis://redis:6379/0" for service in panel)
