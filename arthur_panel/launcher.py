@@ -86,6 +86,7 @@ def run() -> int:
         port = free_port()
         env["REDIS_URL"] = f"redis://127.0.0.1:{port}/0"
         manager.add_process("redis", " ".join(redis_command(port, _var_dir() / "redis")), env=env)
+    _add_simulators(manager, env)
     os.environ.update(env)
     password = prepare_database()
     for name, command in parse_procfile((ROOT / "Procfile").read_text()).processes.items():
@@ -93,6 +94,32 @@ def run() -> int:
     _banner(f"http://{env['HOST']}:{env['PORT']}/", password)
     manager.loop()
     return int(manager.returncode or 0)
+
+
+def exo_simulator_command(port: int, var_dir: Path, *extra: str) -> list[str]:
+    base = var_dir / "exo-sim"
+    return [sys.executable, "-m", "simulators.exo", "--port", str(port),
+            "--log-dir", str(base / "logs"), "--models-dir", str(base / "models"), *extra]
+
+
+def hub_simulator_command(port: int, var_dir: Path, *extra: str) -> list[str]:
+    return [sys.executable, "-m", "simulators.hub", "--port", str(port),
+            "--cache-dir", str(var_dir / "hub-sim"), *extra]
+
+
+def _add_simulators(manager: Manager, env: dict[str, str]) -> None:
+    """Without a real cluster or hub configured, the demo runs against the simulators."""
+    var_dir = _var_dir()
+    if "EXO_API_URL" not in env:
+        port = free_port()
+        env["EXO_API_URL"] = f"http://127.0.0.1:{port}"
+        manager.add_process("exo-sim", " ".join(exo_simulator_command(port, var_dir)), env=env,
+                            cwd=str(ROOT))
+    if "HF_ENDPOINT" not in env:
+        port = free_port()
+        env["HF_ENDPOINT"] = f"http://127.0.0.1:{port}"
+        manager.add_process("hub-sim", " ".join(hub_simulator_command(port, var_dir)), env=env,
+                            cwd=str(ROOT))
 
 
 def test(pytest_args: list[str]) -> int:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import dj_database_url
 
-from arthur_panel.env import env_bool, env_int, env_list, env_secret, env_str
+from arthur_panel.env import env_bool, env_float, env_int, env_list, env_secret, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("ARTHUR_VAR_DIR", str(BASE_DIR / "var"))).resolve()
@@ -107,12 +107,26 @@ WHITENOISE_AUTOREFRESH = DEBUG
 
 REDIS_URL = env_str("REDIS_URL", "redis://127.0.0.1:6379/0")
 
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL,
+                "KEY_PREFIX": "arthur"}
+}
+
 CHANNEL_LAYERS = {
     "default": {
         "BACKEND": "channels_redis.core.RedisChannelLayer",
         "CONFIG": {"hosts": [REDIS_URL], "prefix": "arthur"},
     }
 }
+
+# exo's API: the real cluster, or the simulator `make run` starts when this is unset.
+EXO_API_URL = env_str("EXO_API_URL", "http://127.0.0.1:52415")
+EXO_TIMEOUT = env_float("EXO_TIMEOUT", 5.0, minimum=0.1)
+EXO_RETRIES = env_int("EXO_RETRIES", 2)
+CLUSTER_POLL_SECONDS = env_float("CLUSTER_POLL_SECONDS", 2.0, minimum=0.2)
+# Nodes silent this long (exo unreachable, or the node gone from its state) count as offline.
+NODE_OFFLINE_SECONDS = env_int("NODE_OFFLINE_SECONDS", 30, minimum=1)
+INSTANCE_LOAD_TIMEOUT = env_int("INSTANCE_LOAD_TIMEOUT", 1800, minimum=5)
 
 CELERY_BROKER_URL = REDIS_URL
 CELERY_TASK_DEFAULT_QUEUE = "default"
@@ -129,6 +143,10 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE = {
     "jobs-recover": {"task": "cluster_app.tasks.jobs_recover_task", "schedule": 15.0},
     "jobs-prune": {"task": "cluster_app.tasks.jobs_prune_task", "schedule": 3600.0},
+    # A poll that could not start within one interval is dropped, not queued behind others.
+    "cluster-poll": {"task": "cluster_app.tasks.cluster_poll_task",
+                     "schedule": CLUSTER_POLL_SECONDS,
+                     "options": {"expires": CLUSTER_POLL_SECONDS}},
 }
 
 # Which nodes' queues this worker consumes (`node.<name>`); one worker serves all in the demo.

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from cluster_app import api
+from cluster_app import api, cluster_api
 
 urlpatterns = [
     path("jobs/", api.JobListApi.as_view(), name="api-jobs"),
@@ -14,4 +14,10 @@ urlpatterns = [
     ],
     path("nodes/", api.NodeListApi.as_view(), name="api-nodes"),
     path("nodes/<slug:name>/", api.NodeDetailApi.as_view(), name="api-node"),
+    path("nodes/<slug:name>/history/", cluster_api.NodeHistoryApi.as_view(), name="api-node-history"),
+    path("cluster/", cluster_api.ClusterApi.as_view(), name="api-cluster"),
+    path("cluster/models/", cluster_api.ExoModelsApi.as_view(), name="api-cluster-models"),
+    path("instances/", cluster_api.InstanceListApi.as_view(), name="api-instances"),
+    path("instances/previews/", cluster_api.PreviewsApi.as_view(), name="api-instance-previews"),
+    path("instances/<str:instance_id>/", cluster_api.InstanceDetailApi.as_view(), name="api-instance"),
 ]

@@ -9,4 +9,4 @@ class ClusterAppConfig(AppConfig):
 
     def ready(self) -> None:
         # Built-in job kinds register themselves on import.
-        from cluster_app import ping  # noqa: F401
+        from cluster_app import instances, ping  # noqa: F401

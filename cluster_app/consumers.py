@@ -9,6 +9,7 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
 from cluster_app import events
 from cluster_app.models import Job
+from cluster_app.poll import cluster_snapshot
 from cluster_app.reporter import job_payload
 
 CLOSE_UNAUTHENTICATED = 4401
@@ -65,3 +66,14 @@ class JobConsumer(AuthenticatedConsumer):
         job_id = self.scope["url_route"]["kwargs"]["job_id"]
         job = Job.objects.select_related("node", "created_by").filter(pk=job_id).first()
         return None if job is None else {"type": "snapshot", "job": job_payload(job)}
+
+
+class ClusterConsumer(AuthenticatedConsumer):
+    def group_name(self) -> str:
+        return events.CLUSTER_GROUP
+
+    def snapshot(self) -> dict[str, Any]:
+        return {"type": "cluster", "cluster": cluster_snapshot()}
+
+    async def cluster_update(self, event: dict[str, Any]) -> None:
+        await self.send_json({"type": "cluster", "cluster": event["cluster"]})

@@ -13,6 +13,7 @@ from django.db import transaction
 logger = logging.getLogger(__name__)
 
 JOBS_GROUP = "jobs"
+CLUSTER_GROUP = "cluster"
 
 
 def job_group(job_id: int) -> str:

@@ -13,6 +13,11 @@ LOG_TAIL_LINES = 200
 
 
 class Node(models.Model):
+    class Status(models.TextChoices):
+        ONLINE = "online"
+        DEGRADED = "degraded"
+        OFFLINE = "offline"
+
     class Role(models.TextChoices):
         MASTER = "master", "exo master"
         WORKER = "worker", "exo worker"
@@ -26,6 +31,25 @@ class Node(models.Model):
     ram_bytes = models.BigIntegerField(default=0)
     in_exo_cluster = models.BooleanField(default=True)
     purpose = models.CharField(max_length=255, blank=True)
+    expects_rdma = models.BooleanField(
+        default=True, help_text="Joined to the other exo nodes by Thunderbolt RDMA"
+    )
+
+    # Live fields, written by the cluster poll.
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.OFFLINE)
+    status_reason = models.CharField(max_length=255, blank=True)
+    exo_node_id = models.CharField(max_length=120, blank=True, help_text="Changes at every exo start")
+    last_seen_at = models.DateTimeField(null=True, blank=True)
+    ram_total = models.BigIntegerField(null=True, blank=True)
+    ram_used = models.BigIntegerField(null=True, blank=True)
+    swap_used = models.BigIntegerField(null=True, blank=True)
+    disk_total = models.BigIntegerField(null=True, blank=True)
+    disk_free = models.BigIntegerField(null=True, blank=True)
+    gpu_usage = models.FloatField(null=True, blank=True, help_text="0 to 1")
+    temperature = models.FloatField(null=True, blank=True, help_text="GPU, degrees C")
+    power = models.FloatField(null=True, blank=True, help_text="System power, W")
+    rdma_enabled = models.BooleanField(null=True, blank=True)
+    links = models.JSONField(default=list, blank=True)
 
     class Meta:
         ordering = ["-in_exo_cluster", "-ram_bytes", "name"]
@@ -36,6 +60,25 @@ class Node(models.Model):
     @property
     def queue(self) -> str:
         return node_queue(self.name)
+
+
+class NodeMemorySample(models.Model):
+    """Memory in use over time, one row per node, tier and time bucket (the peak in it)."""
+
+    node = models.ForeignKey(Node, on_delete=models.CASCADE, related_name="memory_samples")
+    tier = models.CharField(max_length=8)
+    bucket = models.DateTimeField()
+    ram_used = models.BigIntegerField()
+    ram_total = models.BigIntegerField()
+
+    class Meta:
+        ordering = ["bucket"]
+        constraints = [
+            models.UniqueConstraint(fields=["node", "tier", "bucket"], name="one_sample_per_bucket")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.node} {self.tier} {self.bucket:%H:%M:%S}"
 
 
 class Job(models.Model):

@@ -11,7 +11,10 @@ class NodeSerializer(serializers.ModelSerializer):
     class Meta:
         model = Node
         fields = ["name", "display_name", "hostname", "role", "hardware", "ram_bytes",
-                  "in_exo_cluster", "purpose", "queue"]
+                  "in_exo_cluster", "expects_rdma", "purpose", "queue", "status", "status_reason",
+                  "exo_node_id", "last_seen_at", "ram_total", "ram_used", "swap_used",
+                  "disk_total", "disk_free", "gpu_usage", "temperature", "power", "rdma_enabled",
+                  "links"]
         ref_name = "Node"
 
 

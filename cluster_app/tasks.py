@@ -3,7 +3,7 @@ from __future__ import annotations
 from celery import shared_task
 from django.conf import settings
 
-from cluster_app import jobs
+from cluster_app import jobs, poll
 
 
 @shared_task(bind=True, acks_late=True, reject_on_worker_lost=True)
@@ -19,3 +19,8 @@ def jobs_recover_task() -> int:
 @shared_task
 def jobs_prune_task() -> int:
     return jobs.jobs_prune(days=settings.JOB_RETENTION_DAYS)
+
+
+@shared_task(ignore_result=True, acks_late=False)
+def cluster_poll_task() -> None:
+    poll.cluster_poll_locked()

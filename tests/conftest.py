@@ -58,10 +58,18 @@ def api_client(alice: Any) -> APIClient:
 
 
 @pytest.fixture(scope="session")
-def live_stack(django_db_setup: None, django_db_blocker: Any, tmp_path_factory: Any) -> Iterator[live.Stack]:
-    """A real Daphne and a real Celery worker on the test database and private Redis."""
+def exo_url(tmp_path_factory: Any) -> Iterator[str]:
+    """The exo simulator, as a separate server process, for the whole session."""
+    with live.running_exo_simulator(tmp_path_factory.mktemp("exo")) as url:
+        settings.EXO_API_URL = url
+        yield url
+
+
+@pytest.fixture(scope="session")
+def live_stack(django_db_setup: None, exo_url: str, tmp_path_factory: Any) -> Iterator[live.Stack]:
+    """Real Daphne, Celery worker and beat on the test database, private Redis and exo simulator."""
     if "REDIS_URL" not in os.environ:
         pytest.fail("The live stack needs the private Redis: run the suite with `make test`.")
     database = settings.DATABASES["default"]["NAME"]
-    with live.running_stack(str(database), tmp_path_factory.mktemp("stack")) as running:
+    with live.running_stack(str(database), exo_url, tmp_path_factory.mktemp("stack")) as running:
         yield running

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import httpx
 
-from arthur_panel.launcher import ROOT, free_port, wait_for_port
+from arthur_panel.launcher import ROOT, exo_simulator_command, free_port, wait_for_port
 
 
 @dataclass
@@ -25,9 +25,11 @@ class Stack:
     log_dir: Path
 
 
-def stack_env(database_path: str) -> dict[str, str]:
+def stack_env(database_path: str, exo_url: str) -> dict[str, str]:
     env = dict(os.environ)
     env.update(
+        EXO_API_URL=exo_url,
+        CLUSTER_POLL_SECONDS="0.5",
         DJANGO_SETTINGS_MODULE="arthur_panel.settings",
         DATABASE_URL=f"sqlite:///{database_path}",
         PATH=f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}",
@@ -62,13 +64,15 @@ def wait_for_worker(env: dict[str, str], log: Path, timeout: float = 60.0) -> No
 
 
 @contextmanager
-def running_stack(database_path: str, log_dir: Path) -> Iterator[Stack]:
+def running_stack(database_path: str, exo_url: str, log_dir: Path) -> Iterator[Stack]:
     log_dir.mkdir(parents=True, exist_ok=True)
-    env = stack_env(database_path)
+    env = stack_env(database_path, exo_url)
     port = free_port()
     bin_dir = Path(sys.executable).parent
     web = start([str(bin_dir / "daphne"), "-b", "127.0.0.1", "-p", str(port),
                  "arthur_panel.asgi:application"], env, log_dir / "web.log")
+    beat = start([str(bin_dir / "celery"), "-A", "arthur_panel", "beat", "--loglevel", "INFO",
+                  "--schedule", str(log_dir / "beat-schedule")], env, log_dir / "beat.log")
     worker_log = log_dir / "worker.log"
     worker = start([str(bin_dir / "celery"), "-A", "arthur_panel", "worker", "--loglevel",
                     "INFO", "--concurrency", "2", "--without-gossip", "--without-mingle"],
@@ -79,6 +83,7 @@ def running_stack(database_path: str, log_dir: Path) -> Iterator[Stack]:
         yield Stack(f"http://127.0.0.1:{port}", f"ws://127.0.0.1:{port}", env, log_dir)
     finally:
         stop(worker)
+        stop(beat)
         stop(web)
 
 
@@ -95,3 +100,20 @@ def wait_until(predicate, timeout: float = 20.0, interval: float = 0.1):  # type
 def api(stack: Stack, token: str) -> httpx.Client:
     return httpx.Client(base_url=stack.base_url, timeout=10,
                         headers={"Authorization": f"Bearer {token}"})
+
+
+# Quick enough for tests, slow enough to watch the runner states go by.
+EXO_SIM_FAST = ["--load-time", "2", "--tick", "0.05", "--speed", "20", "--node-timeout", "2"]
+
+
+@contextmanager
+def running_exo_simulator(log_dir: Path) -> Iterator[str]:
+    log_dir.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    command = exo_simulator_command(port, log_dir, *EXO_SIM_FAST)
+    process = start(command, dict(os.environ), log_dir / "exo-sim.log")
+    try:
+        wait_for_port(port, timeout=30)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        stop(process)

@@ -1,0 +1,122 @@
+"""The one way the panel talks to exo: httpx with timeouts, and retries with backoff on
+connection errors only (a request exo received is never sent twice)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+from django.conf import settings
+
+from arthur_panel.errors import DomainError
+
+
+class ExoUnavailable(DomainError):
+    status_code = 503
+    code = "exo_unavailable"
+
+
+class ExoError(DomainError):
+    """exo answered with an error; `message` is exo's own text."""
+
+    status_code = 502
+    code = "exo_error"
+
+    def __init__(self, message: str, *, exo_status: int) -> None:
+        super().__init__(message)
+        self.exo_status = exo_status
+
+
+RETRYABLE = (httpx.ConnectError, httpx.ConnectTimeout)
+
+
+def error_message(response: httpx.Response) -> str:
+    """exo's error text from either of its shapes, or the raw body."""
+    try:
+        body = response.json()
+    except ValueError:
+        return response.text[:300] or response.reason_phrase
+    if isinstance(body, dict):
+        if isinstance(body.get("error"), dict) and body["error"].get("message"):
+            return str(body["error"]["message"])
+        if isinstance(body.get("detail"), list):  # FastAPI validation errors
+            return "; ".join(str(item.get("msg", item)) for item in body["detail"])
+        if isinstance(body.get("detail"), str):
+            return body["detail"]
+    return str(body)[:300]
+
+
+class ExoClient:
+    def __init__(
+        self,
+        base_url: str | None = None,
+        *,
+        timeout: float | None = None,
+        retries: int | None = None,
+        backoff: float = 0.2,
+        sleep: Callable[[float], None] = time.sleep,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        self.base_url = (base_url or settings.EXO_API_URL).rstrip("/")
+        self.retries = settings.EXO_RETRIES if retries is None else retries
+        self.backoff = backoff
+        self._sleep = sleep
+        self._http = httpx.Client(
+            base_url=self.base_url,
+            timeout=settings.EXO_TIMEOUT if timeout is None else timeout,
+            transport=transport,
+        )
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> ExoClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def request(self, method: str, path: str, **kwargs: Any) -> Any:
+        response = self._send(method, path, **kwargs)
+        if response.status_code >= 400:
+            raise ExoError(error_message(response), exo_status=response.status_code)
+        return response.json()
+
+    def _send(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        for attempt in range(self.retries + 1):
+            try:
+                return self._http.request(method, path, **kwargs)
+            except RETRYABLE as exc:
+                if attempt == self.retries:
+                    raise ExoUnavailable(f"exo at {self.base_url} is not answering ({exc})."
+                                         ) from exc
+                self._sleep(self.backoff * 2**attempt)
+            except httpx.TimeoutException as exc:
+                raise ExoUnavailable(f"exo at {self.base_url} timed out ({path}).") from exc
+            except httpx.HTTPError as exc:
+                raise ExoUnavailable(f"exo at {self.base_url} failed: {exc}.") from exc
+        raise AssertionError("unreachable")
+
+    def state(self) -> dict[str, Any]:
+        return self.request("GET", "/state")
+
+    def models(self) -> list[dict[str, Any]]:
+        return self.request("GET", "/models").get("data", [])
+
+    def previews(self, model_id: str) -> list[dict[str, Any]]:
+        return self.request("GET", "/instance/previews", params={"model_id": model_id}).get(
+            "previews", [])
+
+    def placement(self, *, model_id: str, sharding: str, instance_meta: str,
+                  min_nodes: int) -> dict[str, Any]:
+        return self.request("GET", "/instance/placement", params={
+            "model_id": model_id, "sharding": sharding, "instance_meta": instance_meta,
+            "min_nodes": min_nodes})
+
+    def create_instance(self, instance: dict[str, Any]) -> dict[str, Any]:
+        return self.request("POST", "/instance", json={"instance": instance})
+
+    def delete_instance(self, instance_id: str) -> dict[str, Any]:
+        return self.request("DELETE", f"/instance/{instance_id}")
