@@ -2,14 +2,23 @@ from __future__ import annotations
 
 from django.contrib import admin
 
-from cluster_app.models import ApiToken, Job, Node
+from cluster_app.models import ApiToken, Job, Node, NodeMemorySample
 
 
 @admin.register(Node)
 class NodeAdmin(admin.ModelAdmin):
-    list_display = ["display_name", "name", "hostname", "role", "hardware", "ram_bytes",
-                    "in_exo_cluster"]
+    list_display = ["display_name", "name", "hostname", "role", "status", "status_reason",
+                    "last_seen_at", "in_exo_cluster"]
+    readonly_fields = ["status", "status_reason", "exo_node_id", "last_seen_at", "ram_total",
+                       "ram_used", "swap_used", "disk_total", "disk_free", "gpu_usage",
+                       "temperature", "power", "rdma_enabled", "links"]
     search_fields = ["name", "display_name", "hostname"]
+
+
+@admin.register(NodeMemorySample)
+class NodeMemorySampleAdmin(admin.ModelAdmin):
+    list_display = ["node", "tier", "bucket", "ram_used", "ram_total"]
+    list_filter = ["node", "tier"]
 
 
 @admin.register(Job)

@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 
 from cluster_app.state import RDMA, ClusterView, NodeView
 
+GIB = 1024**3
 SAFE_FRACTION = 0.70  # the guide's safe operation zone
 LIMIT_FRACTION = 0.92  # the guide's utilisation limit (~700 GB of 768 GB)
 
@@ -28,7 +29,7 @@ class InventoryNode:
 
 @dataclass(frozen=True)
 class NodeStatus:
-    status: str  # online, degraded, offline
+    status: str  # online, degraded, offline, or unmonitored (not an exo node)
     reason: str
 
 
@@ -64,7 +65,7 @@ def node_status(
 ) -> NodeStatus:
     """Online, degraded or offline, with the reason a person needs to act on it."""
     if not node.in_exo_cluster:
-        return NodeStatus("offline", "not part of the exo cluster")
+        return NodeStatus("unmonitored", "not part of the exo cluster")
     if cluster is None or view is None:
         why = "exo is not answering" if cluster is None else "not in exo's cluster state"
         if last_seen is not None and now - last_seen < offline_after:
@@ -102,7 +103,8 @@ def utilisation(used: int, total: int) -> dict[str, object]:
         "used": used,
         "total": total,
         "fraction": round(fraction, 4),
-        "safe_bytes": int(total * SAFE_FRACTION),
-        "limit_bytes": int(total * LIMIT_FRACTION),
+        # Whole GB down, as the guide writes them: 537 GB and 706 GB of 768 GB.
+        "safe_bytes": int(total * SAFE_FRACTION) // GIB * GIB,
+        "limit_bytes": int(total * LIMIT_FRACTION) // GIB * GIB,
         "risk": risk,
     }

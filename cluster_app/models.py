@@ -17,6 +17,7 @@ class Node(models.Model):
         ONLINE = "online"
         DEGRADED = "degraded"
         OFFLINE = "offline"
+        UNMONITORED = "unmonitored", "not an exo node"
 
     class Role(models.TextChoices):
         MASTER = "master", "exo master"
@@ -36,7 +37,7 @@ class Node(models.Model):
     )
 
     # Live fields, written by the cluster poll.
-    status = models.CharField(max_length=10, choices=Status.choices, default=Status.OFFLINE)
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.OFFLINE)
     status_reason = models.CharField(max_length=255, blank=True)
     exo_node_id = models.CharField(max_length=120, blank=True, help_text="Changes at every exo start")
     last_seen_at = models.DateTimeField(null=True, blank=True)

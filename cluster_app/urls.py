@@ -8,10 +8,7 @@ urlpatterns = [
     path("", views.dashboard, name="dashboard"),
     path("jobs/", views.job_list, name="jobs"),
     path("jobs/<int:job_id>/", views.job_detail, name="job"),
-    path("cluster/", views.PlannedPage.as_view(
-        title="Cluster",
-        summary="Live nodes, memory, the RDMA topology, loaded instances, and cluster start "
-                "and stop, read from exo's /state."), name="cluster"),
+    path("cluster/", views.cluster, name="cluster"),
     path("logs/", views.PlannedPage.as_view(
         title="Logs",
         summary="Live exo and runner log lines from every node, with JACCL, RDMA and error "

@@ -4,7 +4,6 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.views.generic import TemplateView
 
-from cluster_app.job_kinds import startable_kinds
 from cluster_app.models import Job, Node
 
 
@@ -12,9 +11,12 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     return render(request, "cluster_app/dashboard.html", {"nodes": Node.objects.all()})
 
 
+def cluster(request: HttpRequest) -> HttpResponse:
+    return render(request, "cluster_app/cluster.html")
+
+
 def job_list(request: HttpRequest) -> HttpResponse:
-    return render(request, "cluster_app/job_list.html",
-                  {"kinds": startable_kinds(), "nodes": Node.objects.all()})
+    return render(request, "cluster_app/job_list.html", {"nodes": Node.objects.all()})
 
 
 def job_detail(request: HttpRequest, job_id: int) -> HttpResponse:

@@ -7,10 +7,12 @@ from typing import Any
 
 import pytest
 from django.conf import settings
+from django.core.cache import cache
 from rest_framework.test import APIClient
 
 from cluster_app.inventory import GUIDE_NODES
 from cluster_app.models import ApiToken, Node
+from cluster_app.poll import SNAPSHOT_KEY
 from tests import stack as live
 
 ALLOWED_HOSTS = {"127.0.0.1", "::1", "localhost"}
@@ -31,6 +33,12 @@ def _no_internet() -> Iterator[None]:
     socket.socket.connect = guarded  # type: ignore[method-assign]
     yield
     socket.socket.connect = real_connect  # type: ignore[method-assign]
+
+
+@pytest.fixture(autouse=True)
+def _no_cluster_snapshot() -> None:
+    """Each test polls for itself; no snapshot is left over from another test."""
+    cache.delete(SNAPSHOT_KEY)
 
 
 @pytest.fixture

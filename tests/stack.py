@@ -28,6 +28,9 @@ class Stack:
 def stack_env(database_path: str, exo_url: str) -> dict[str, str]:
     env = dict(os.environ)
     env.update(
+        # Its own Redis database: the stack's broker, layer and cache stay apart from the
+        # tests that run in-process.
+        REDIS_URL=env["REDIS_URL"].rsplit("/", 1)[0] + "/1",
         EXO_API_URL=exo_url,
         CLUSTER_POLL_SECONDS="0.5",
         DJANGO_SETTINGS_MODULE="arthur_panel.settings",

@@ -1,14 +1,9 @@
-// Dashboard: a Ping button per node starts a ping job on that node's worker.
+// Dashboard: the live cluster, re-rendered on every poll pushed over /ws/cluster/.
 "use strict";
-document.querySelectorAll("button.ping").forEach((button) => {
-  button.addEventListener("click", async () => {
-    button.disabled = true;
-    try {
-      await Live.api("POST", "/api/v1/jobs/", { kind: "ping", node: button.dataset.node, params: { count: 5, interval: 0.5 } });
-    } catch (error) {
-      Live.notify(`Could not start the ping: ${error.message}`);
-    } finally {
-      button.disabled = false;
-    }
-  });
+ClusterView.follow((snapshot) => {
+  ClusterView.totals(document.getElementById("totals"), snapshot);
+  ClusterView.topology(document.getElementById("topology"), snapshot);
+  ClusterView.nodes(document.getElementById("nodes"), snapshot);
+  ClusterView.instances(document.getElementById("instances"), snapshot);
+  document.getElementById("polled-at").textContent = `updated ${ClusterView.ago(snapshot.polled_at)}`;
 });

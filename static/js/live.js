@@ -126,5 +126,5 @@ const Live = (() => {
     notify.timer = setTimeout(() => { box.hidden = true; }, 8000);
   }
 
-  return { socket, api, notify, bytes, duration, jobRow, jobList, ACTIVE };
+  return { socket, api, notify, el, bytes, duration, jobRow, jobList, ACTIVE };
 })();

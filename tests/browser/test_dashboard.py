@@ -25,7 +25,10 @@ def test_dashboard_shows_nodes_and_a_live_jobs_panel(logged_in, live_stack):
     expect(page.get_by_role("heading", name="Dashboard")).to_be_visible()
     for name in ("ALPHA", "BETA", "GAMMA"):
         expect(page.get_by_role("heading", name=name)).to_be_visible()
-    expect(page.locator(".stat").first).to_contain_text("768 GB")
+    expect(page.locator("#totals")).to_contain_text("of 768 GB in use")
+    expect(page.locator("#topology")).to_contain_text("RDMA")
+    expect(page.locator("article[data-node=alpha] .badge")).to_have_text("online")
+    expect(page.locator("article[data-node=alpha]")).to_contain_text("/ 512 GB")
     panel = page.get_by_role("complementary", name="Jobs")
     expect(panel.get_by_text("live")).to_be_visible()
     expect(panel.get_by_text("No jobs yet")).to_be_visible()

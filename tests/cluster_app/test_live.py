@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from cluster_app.live import InventoryNode, bucket_start, match_nodes, node_status, utilisation
+from cluster_app.live import InventoryNode, NodeStatus, bucket_start, match_nodes, node_status, utilisation
 from cluster_app.state import ClusterView, InstanceView, LinkView, NodeView, RunnerView
 
 GIB = 1024**3
@@ -92,7 +92,7 @@ def test_node_missing_from_state_goes_offline_after_the_timeout():
 
 
 def test_node_outside_the_exo_cluster_says_so():
-    assert status(GAMMA, None, None).reason == "not part of the exo cluster"
+    assert status(GAMMA, None, None) == NodeStatus("unmonitored", "not part of the exo cluster")
 
 
 @pytest.mark.parametrize(("second", "width", "expected"), [(7, 10, 0), (13, 10, 10), (59, 300, 0)])
@@ -106,8 +106,8 @@ def test_bucket_start(second, width, expected):
 def test_utilisation_against_the_guides_thresholds(used_gib, risk):
     result = utilisation(used_gib * GIB, 768 * GIB)
     assert result["risk"] == risk
-    assert result["safe_bytes"] == int(768 * GIB * 0.70)
-    assert result["limit_bytes"] == int(768 * GIB * 0.92)
+    assert result["safe_bytes"] == 537 * GIB  # the guide's "<70% utilization (537 GB)"
+    assert result["limit_bytes"] == 706 * GIB
 
 
 def test_utilisation_of_an_empty_cluster():

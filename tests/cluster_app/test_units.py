@@ -2,7 +2,6 @@ from __future__ import annotations
 
 import pytest
 
-from cluster_app.templatetags.panel import cluster_ram, exo_breakdown, safe_zone
 from cluster_app.units import GIB, format_gib
 
 
@@ -13,10 +12,3 @@ from cluster_app.units import GIB, format_gib
 )
 def test_sizes_are_shown_in_the_guides_binary_gb(value, shown):
     assert format_gib(value) == shown
-
-
-def test_cluster_memory_and_safe_zone_match_the_guide(db, nodes):
-    everything = list(nodes.values())
-    assert cluster_ram(everything) == 768 * GIB  # GAMMA is not in the exo cluster
-    assert format_gib(safe_zone(cluster_ram(everything))) == "537 GB"
-    assert exo_breakdown(everything) == "ALPHA 512 GB + BETA 256 GB"

@@ -1,0 +1,59 @@
+"""The cluster poll in-process against the exo simulator: inventory, history, snapshot."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from arthur_panel.launcher import free_port
+from cluster_app import poll
+from cluster_app.exo_client import ExoClient
+from cluster_app.models import Node, NodeMemorySample
+
+pytestmark = pytest.mark.django_db
+GIB = 1024**3
+
+
+def run_poll(url, now=None):
+    with ExoClient(url, retries=0) as client:
+        return poll.cluster_poll(client=client, now=now)
+
+
+def test_poll_fills_the_live_inventory(exo_url, nodes):
+    snapshot = run_poll(exo_url)
+    alpha, beta, gamma = (Node.objects.get(name=n) for n in ("alpha", "beta", "gamma"))
+    assert (alpha.status, beta.status, gamma.status) == ("online", "online", "unmonitored")
+    assert alpha.ram_total == 512 * GIB and 0 < alpha.ram_used < alpha.ram_total
+    assert alpha.exo_node_id and alpha.rdma_enabled is True and alpha.last_seen_at
+    assert {link["kind"] for link in alpha.links} == {"rdma", "tcp"}
+    assert {link["peer"] for link in alpha.links} == {"beta"}
+    assert snapshot["reachable"] is True and snapshot["rdma_linked"] is True
+    assert snapshot["totals"]["total"] == 768 * GIB
+    assert poll.cluster_snapshot() == snapshot
+
+
+def test_memory_history_keeps_one_peak_per_bucket(exo_url, nodes):
+    now = timezone.now()
+    run_poll(exo_url, now)
+    run_poll(exo_url, now + timedelta(seconds=1))
+    alpha = Node.objects.get(name="alpha")
+    assert NodeMemorySample.objects.filter(node=alpha, tier="10s").count() in (1, 2)
+    run_poll(exo_url, now + timedelta(hours=2))
+    # The fine tier keeps an hour: the first buckets are gone, the coarse tier keeps them.
+    assert NodeMemorySample.objects.filter(node=alpha, tier="10s").count() == 1
+    assert NodeMemorySample.objects.filter(node=alpha, tier="5m").count() >= 2
+    assert poll.memory_history(alpha, "5m")[0]["ram_total"] == 512 * GIB
+
+
+def test_unreachable_exo_degrades_then_offlines_nodes(exo_url, nodes):
+    now = timezone.now()
+    run_poll(exo_url, now)
+    closed = f"http://127.0.0.1:{free_port()}"
+    soon = run_poll(closed, now + timedelta(seconds=5))
+    assert soon["reachable"] is False and "not answering" in soon["error"]
+    assert Node.objects.get(name="alpha").status == "degraded"
+    later = run_poll(closed, now + timedelta(seconds=31))
+    assert {n["name"]: n["status"] for n in later["nodes"]}["alpha"] == "offline"
+    assert Node.objects.get(name="alpha").ram_total == 512 * GIB  # last known values stay
