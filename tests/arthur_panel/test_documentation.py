@@ -9,14 +9,15 @@ ROOT = Path(__file__).resolve().parents[2]
 CODE = ["arthur_panel", "cluster_app", "models_app", "tests/browser"]
 NOT_SETTINGS = {"DJANGO_SETTINGS_MODULE", "DJANGO_ALLOW_ASYNC_UNSAFE", "PATH", "PYTHONUNBUFFERED",
                 "CI"}
-READ = re.compile(r"""(?:env_\w+|environ\.get|env\.get|env\.setdefault|getenv)\(\s*["']([A-Z][A-Z0-9_]+)["']""")
+READ = re.compile(r"""(?:env_\w+|environ\.get|env\.get|env\.setdefault|getenv)\(\s*["']([A-Z][A-Z0-9_]+)["']"""
+                  r"""|["']([A-Z][A-Z0-9_]+)["'] (?:not )?in (?:os\.environ|env)\b""")
 
 
 def variables_in_code() -> set[str]:
     found: set[str] = set()
     for folder in CODE:
         for path in (ROOT / folder).rglob("*.py"):
-            found |= set(READ.findall(path.read_text()))
+            found |= {a or b for a, b in READ.findall(path.read_text())}
     found |= set(re.findall(r"\$\{(\w+)", (ROOT / "Procfile").read_text()))
     if "env_secret(" in (ROOT / "arthur_panel" / "settings.py").read_text():
         found.add("DJANGO_SECRET_KEY_FILE")

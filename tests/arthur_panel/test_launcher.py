@@ -42,7 +42,8 @@ def test_run_starts_everything_and_ctrl_c_leaves_no_process(tmp_path):
         wait_until(lambda: b"ready." in log.read_bytes(), timeout=60)  # the worker is up
         group = psutil.Process(proc.pid).children(recursive=True)
         names = " ".join(" ".join(p.cmdline()) for p in group)
-        for expected in ("redis-server", "daphne", "worker", "beat"):
+        for expected in ("redis-server", "daphne", "worker", "beat", "simulators.exo",
+                         "simulators.hub"):
             assert expected in names, names
         text = log.read_text()
         assert re.search(r"log in as 'admin' with password \S{12,}", text)

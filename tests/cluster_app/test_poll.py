@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+import redis
 from django.utils import timezone
 
 from arthur_panel.launcher import free_port
@@ -57,3 +58,13 @@ def test_unreachable_exo_degrades_then_offlines_nodes(exo_url, nodes):
     later = run_poll(closed, now + timedelta(seconds=31))
     assert {n["name"]: n["status"] for n in later["nodes"]}["alpha"] == "offline"
     assert Node.objects.get(name="alpha").ram_total == 512 * GIB  # last known values stay
+
+
+def test_never_two_polls_at_once(exo_url, nodes, settings):
+    held = redis.Redis.from_url(settings.REDIS_URL).lock(poll.LOCK_KEY, timeout=10)
+    assert held.acquire(blocking=False)
+    try:
+        assert poll.cluster_poll_locked() is None  # another poll is running: skip, do not queue
+    finally:
+        held.release()
+    assert poll.cluster_poll_locked()["reachable"] is True
