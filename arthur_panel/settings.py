@@ -128,6 +128,10 @@ CLUSTER_POLL_SECONDS = env_float("CLUSTER_POLL_SECONDS", 2.0, minimum=0.2)
 NODE_OFFLINE_SECONDS = env_int("NODE_OFFLINE_SECONDS", 30, minimum=1)
 INSTANCE_LOAD_TIMEOUT = env_int("INSTANCE_LOAD_TIMEOUT", 1800, minimum=5)
 
+# The Hugging Face Hub, or the hub simulator `make run` starts when this is unset.
+HF_ENDPOINT = env_str("HF_ENDPOINT", "https://huggingface.co").rstrip("/")
+HF_TOKEN = env_str("HF_TOKEN", "")
+
 CELERY_BROKER_URL = REDIS_URL
 CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_IGNORE_RESULT = True  # results live on the Job row, not in a result backend

@@ -14,6 +14,7 @@ urlpatterns = [
     path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("api/v1/", include("cluster_app.api_urls")),
+    path("api/v1/", include("models_app.api_urls")),
     path("api/v1/schema/", login_not_required(SpectacularJSONAPIView.as_view()), name="schema"),
     path("api/v1/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("", include("cluster_app.urls")),

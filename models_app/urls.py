@@ -3,12 +3,13 @@ from __future__ import annotations
 from django.urls import path
 
 from cluster_app.views import PlannedPage
+from models_app import views
 
 urlpatterns = [
-    path("models/", PlannedPage.as_view(
-        title="Models",
-        summary="The model catalogue: the cluster guide's tiers, sizes and roles, with "
-                "one-click downloads and loading."), name="models"),
+    path("models/", views.model_list, name="models"),
+    path("models/add/", views.model_add, name="model-add"),
+    path("models/import-exo/", views.model_import_exo, name="models-import-exo"),
+    path("models/<str:slug>/", views.model_detail, name="model"),
     path("planner/", PlannedPage.as_view(
         title="Planner",
         summary="Will it fit? Memory per model and context length against ALPHA and BETA, "

@@ -74,6 +74,21 @@ def exo_url(tmp_path_factory: Any) -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
+def hub_endpoint(tmp_path_factory: Any) -> Iterator[str]:
+    """The hub simulator with its small test manifest, for the whole session."""
+    with live.running_hub_simulator(tmp_path_factory.mktemp("hub")) as url:
+        yield url
+
+
+@pytest.fixture
+def hub(hub_endpoint: str, settings: Any) -> str:
+    """Point the panel at the hub simulator, without a token."""
+    settings.HF_ENDPOINT = hub_endpoint
+    settings.HF_TOKEN = ""
+    return hub_endpoint
+
+
+@pytest.fixture(scope="session")
 def live_stack(django_db_setup: None, exo_url: str, tmp_path_factory: Any) -> Iterator[live.Stack]:
     """Real Daphne, Celery worker and beat on the test database, private Redis and exo simulator."""
     if "REDIS_URL" not in os.environ:

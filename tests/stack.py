@@ -14,7 +14,13 @@ from pathlib import Path
 
 import httpx
 
-from arthur_panel.launcher import ROOT, exo_simulator_command, free_port, wait_for_port
+from arthur_panel.launcher import (
+    ROOT,
+    exo_simulator_command,
+    free_port,
+    hub_simulator_command,
+    wait_for_port,
+)
 
 
 @dataclass
@@ -115,6 +121,23 @@ def running_exo_simulator(log_dir: Path) -> Iterator[str]:
     port = free_port()
     command = exo_simulator_command(port, log_dir, *EXO_SIM_FAST)
     process = start(command, dict(os.environ), log_dir / "exo-sim.log")
+    try:
+        wait_for_port(port, timeout=30)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        stop(process)
+
+
+HUB_TOKEN = "hf_arthur_test_token"
+
+
+@contextmanager
+def running_hub_simulator(log_dir: Path) -> Iterator[str]:
+    """The hub simulator's small test manifest: two public repos and a gated one."""
+    log_dir.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    command = hub_simulator_command(port, log_dir, "--tiny", "--token", HUB_TOKEN)
+    process = start(command, dict(os.environ), log_dir / "hub-sim.log")
     try:
         wait_for_port(port, timeout=30)
         yield f"http://127.0.0.1:{port}"

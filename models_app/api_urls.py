@@ -1,0 +1,11 @@
+from __future__ import annotations
+
+from django.urls import path
+
+from models_app import api
+
+urlpatterns = [
+    path("models/", api.ModelListApi.as_view(), name="api-models"),
+    path("models/import-exo/", api.ModelImportExoApi.as_view(), name="api-models-import-exo"),
+    path("models/<str:slug>/", api.ModelDetailApi.as_view(), name="api-model"),
+]

@@ -1,0 +1,109 @@
+"""The catalogue: the guide's seed, adding from the hub simulator with its errors, exo's import."""
+
+from __future__ import annotations
+
+import pytest
+
+from arthur_panel.launcher import free_port
+from models_app.models import LlmModel
+from tests.stack import HUB_TOKEN
+
+pytestmark = pytest.mark.django_db
+GIB = 1024**3
+
+
+def error_of(response):
+    return response.json()["error"]
+
+
+def test_the_guides_models_are_seeded_with_its_numbers():
+    models = {m.slug: m for m in LlmModel.objects.all()}
+    assert set(models) >= {"deepseek-v3-4bit", "llama-3.2-1b", "llama-3.1-70b", "llama-3.1-8b",
+                           "deepseek-v3-8bit", "qwen2.5-coder-32b", "mistral-large", "mixtral-8x22b"}
+    deepseek = models["deepseek-v3-4bit"]
+    assert deepseek.size_bytes == 405_874_409_472 and round(deepseek.size_bytes / GIB, 1) == 378.0
+    assert deepseek.repo_id == "mlx-community/DeepSeek-V3-4bit" and deepseek.tier == "essential"
+    assert deepseek.expected_tokens_per_second == 161.5 and deepseek.first_token_seconds == "2-3"
+    assert deepseek.tensor_parallel == "required" and "coding" in deepseek.roles
+    assert round(models["llama-3.2-1b"].size_bytes / GIB, 2) == 1.24
+    assert models["llama-3.2-1b"].roles == ["testing"]
+    assert models["llama-3.1-70b"].size_bytes == 38 * GIB and models["llama-3.1-70b"].roles == ["fast fallback"]
+    assert round(models["llama-3.1-8b"].size_bytes / GIB, 1) == 4.5
+    eight = models["deepseek-v3-8bit"]
+    assert eight.size_bytes == 712 * GIB and eight.tier == "not_recommended"
+    for reason in ("Too close to the limit", "OOM risk", "Minimal quality gain", "Same speed"):
+        assert reason in eight.tier_reason
+    assert [models[s].size_bytes // GIB for s in ("qwen2.5-coder-32b", "mistral-large", "mixtral-8x22b")] == [18, 67, 87]
+
+
+def test_list_filters_and_search(api_client):
+    slugs = lambda query: [m["slug"] for m in api_client.get(f"/api/v1/models/{query}").json()]  # noqa: E731
+    assert "deepseek-v3-8bit" in slugs("?tier=not_recommended")
+    assert slugs("?role=testing") == ["llama-3.2-1b"]
+    assert set(slugs("?q=deepseek")) == {"deepseek-v3-4bit", "deepseek-v3-8bit"}
+    assert api_client.get("/api/v1/models/?tier=legendary").status_code == 400
+
+
+def test_add_a_sharded_repo_from_the_hub(api_client, hub):
+    response = api_client.post("/api/v1/models/", {"repo_id": "sim-org/wide-4bit"}, format="json")
+    assert response.status_code == 201, response.json()
+    model = response.json()
+    assert model["slug"] == "wide-4bit" and model["source"] == "hub"
+    assert model["n_layers"] == 2 and model["hidden_size"] == 256
+    assert model["num_key_value_heads"] == 2 and model["head_dim"] == 64
+    assert model["quantization_bits"] == 4 and model["context_length"] == 2048
+    assert model["size_bytes"] > 1024 * 1024  # three shards of weights
+    assert model["parameter_count"] and model["parameter_count"] > 0
+
+
+def test_adding_twice_is_a_conflict(api_client, hub):
+    response = api_client.post("/api/v1/models/", {"repo_id": "mlx-community/DeepSeek-V3-4bit"},
+                               format="json")
+    assert response.status_code == 409
+    assert "already in the catalogue as 'deepseek-v3-4bit'" in error_of(response)["message"]
+
+
+@pytest.mark.parametrize(("repo_id", "status", "code", "fragment"), [
+    ("not a repo", 400, "invalid_repo_id", "is not a Hugging Face repo id"),
+    ("lonely", 400, "invalid_repo_id", "expected 'org/name'"),
+    ("sim-org/does-not-exist", 404, "repo_not_found", "No repo 'sim-org/does-not-exist'"),
+    ("sim-gated/tiny-bf16", 403, "gated_repo", "is gated"),
+])
+def test_hub_errors_are_clear(api_client, hub, repo_id, status, code, fragment):
+    response = api_client.post("/api/v1/models/", {"repo_id": repo_id}, format="json")
+    assert response.status_code == status
+    assert error_of(response)["code"] == code and fragment in error_of(response)["message"]
+
+
+def test_a_gated_repo_adds_with_a_token(api_client, hub, settings):
+    settings.HF_TOKEN = HUB_TOKEN
+    response = api_client.post("/api/v1/models/", {"repo_id": "sim-gated/tiny-bf16"}, format="json")
+    assert response.status_code == 201 and response.json()["gated"] is True
+
+
+def test_unreachable_hub_is_a_503(api_client, settings):
+    settings.HF_ENDPOINT = f"http://127.0.0.1:{free_port()}"
+    response = api_client.post("/api/v1/models/", {"repo_id": "sim-org/tiny-4bit"}, format="json")
+    assert response.status_code == 503
+    assert error_of(response)["code"] == "hub_unreachable" and "unreachable" in error_of(response)["message"]
+
+
+def test_import_from_exos_catalogue_adds_only_new_models(api_client, exo_url):
+    response = api_client.post("/api/v1/models/import-exo/")
+    assert response.status_code == 200
+    added = {m["repo_id"] for m in response.json()}
+    assert "mlx-community/DeepSeek-V3-4bit" not in added  # already in the catalogue
+    assert all(m["source"] == "exo" and m["size_bytes"] > 0 for m in response.json())
+    assert api_client.post("/api/v1/models/import-exo/").json() == []
+
+
+def test_edit_and_delete(api_client):
+    response = api_client.patch("/api/v1/models/mixtral-8x22b/", {"roles": ["coding"], "notes": "x"},
+                                format="json")
+    assert response.status_code == 200 and response.json()["roles"] == ["coding"]
+    bad = api_client.patch("/api/v1/models/mixtral-8x22b/", {"roles": ["juggling"]}, format="json")
+    assert bad.status_code == 400 and "roles" in error_of(bad)["message"]
+    assert api_client.patch("/api/v1/models/mixtral-8x22b/", {"slug": "x"}, format="json").json()["slug"] == "mixtral-8x22b"
+    assert api_client.delete("/api/v1/models/mixtral-8x22b/").status_code == 204
+    missing = api_client.get("/api/v1/models/mixtral-8x22b/")
+    assert missing.status_code == 404 and "No model 'mixtral-8x22b'" in error_of(missing)["message"]

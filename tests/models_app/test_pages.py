@@ -1,0 +1,70 @@
+"""Catalogue pages: list and filters, a model's page, adding from the Hub with visible errors."""
+
+from __future__ import annotations
+
+import pytest
+
+from models_app.models import LlmModel
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def browser(client, alice):
+    client.force_login(alice)
+    return client
+
+
+def slugs_on(response) -> set[str]:
+    return {m.slug for m in LlmModel.objects.all() if f'data-slug="{m.slug}"' in response.content.decode()}
+
+
+def test_catalogue_lists_the_guide_with_sizes(browser):
+    page = browser.get("/models/")
+    text = page.content.decode()
+    assert page.status_code == 200
+    assert "DeepSeek V3 4-bit" in text and "378 GB" in text and "1.24 GB" in text
+    assert len(slugs_on(page)) == LlmModel.objects.count()
+
+
+def test_catalogue_filters(browser):
+    assert slugs_on(browser.get("/models/?tier=not_recommended")) == {"deepseek-v3-8bit"}
+    assert slugs_on(browser.get("/models/?role=instant")) == {"llama-3.1-8b"}
+    assert slugs_on(browser.get("/models/?q=mixtral")) == {"mixtral-8x22b"}
+    assert slugs_on(browser.get("/models/?downloaded=yes")) == set()  # no cluster poll yet
+    empty = browser.get("/models/?q=nothing-like-this")
+    assert b"No model matches these filters" in empty.content
+
+
+def test_model_page_explains_its_tier(browser):
+    text = browser.get("/models/deepseek-v3-8bit/").content.decode()
+    assert "Why it is not recommended" in text and "OOM risk" in text
+    assert browser.get("/models/no-such-model/").status_code == 404
+
+
+def test_add_page_shows_hub_errors_next_to_the_field(browser, hub):
+    page = browser.post("/models/add/", {"repo_id": "not a repo"})
+    assert page.status_code == 200 and b"is not a Hugging Face repo id" in page.content
+    page = browser.post("/models/add/", {"repo_id": "sim-gated/tiny-bf16"})
+    assert b"is gated" in page.content
+
+
+def test_add_page_adds_and_goes_to_the_model(browser, hub):
+    response = browser.post("/models/add/", {"repo_id": "sim-org/tiny-4bit"})
+    assert response.status_code == 302 and response["Location"] == "/models/tiny-4bit/"
+    assert b"Added tiny-4bit from the Hub" in browser.get(response["Location"]).content
+
+
+def test_import_exo_reports_what_it_did(browser, exo_url):
+    response = browser.post("/models/import-exo/", follow=True)
+    assert b"new model(s) from exo" in response.content
+    again = browser.post("/models/import-exo/", follow=True)
+    assert b"has nothing new" in again.content
+
+
+def test_forms_need_the_csrf_token(alice):
+    from django.test import Client
+
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(alice)
+    assert client.post("/models/add/", {"repo_id": "sim-org/tiny-4bit"}).status_code == 403
