@@ -89,11 +89,13 @@ def test_unreachable_hub_is_a_503(api_client, settings):
 
 
 def test_import_from_exos_catalogue_adds_only_new_models(api_client, exo_url):
+    LlmModel.objects.filter(slug="mixtral-8x22b").delete()
     response = api_client.post("/api/v1/models/import-exo/")
     assert response.status_code == 200
-    added = {m["repo_id"] for m in response.json()}
-    assert "mlx-community/DeepSeek-V3-4bit" not in added  # already in the catalogue
-    assert all(m["source"] == "exo" and m["size_bytes"] > 0 for m in response.json())
+    (added,) = response.json()  # everything else is in the catalogue already
+    assert added["repo_id"] == "mlx-community/Mixtral-8x22B-Instruct-v0.1-4bit"
+    assert added["source"] == "exo" and added["size_bytes"] == 87 * GIB
+    assert added["quantization_bits"] == 4 and added["slug"] == "mixtral-8x22b-instruct-v0.1-4bit"
     assert api_client.post("/api/v1/models/import-exo/").json() == []
 
 
