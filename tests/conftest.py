@@ -68,7 +68,7 @@ def api_client(alice: Any) -> APIClient:
 @pytest.fixture(scope="session")
 def exo_url(tmp_path_factory: Any) -> Iterator[str]:
     """The exo simulator, as a separate server process, for the whole session."""
-    with live.running_exo_simulator(tmp_path_factory.mktemp("exo")) as url:
+    with live.running_simulator("exo", tmp_path_factory.mktemp("exo")) as url:
         settings.EXO_API_URL = url
         yield url
 
@@ -76,7 +76,7 @@ def exo_url(tmp_path_factory: Any) -> Iterator[str]:
 @pytest.fixture(scope="session")
 def hub_endpoint(tmp_path_factory: Any) -> Iterator[str]:
     """The hub simulator with its small test manifest, for the whole session."""
-    with live.running_hub_simulator(tmp_path_factory.mktemp("hub")) as url:
+    with live.running_simulator("hub", tmp_path_factory.mktemp("hub")) as url:
         yield url
 
 

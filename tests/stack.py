@@ -113,31 +113,20 @@ def api(stack: Stack, token: str) -> httpx.Client:
 
 # Quick enough for tests, slow enough to watch the runner states go by.
 EXO_SIM_FAST = ["--load-time", "2", "--tick", "0.05", "--speed", "20", "--node-timeout", "2"]
-
-
-@contextmanager
-def running_exo_simulator(log_dir: Path) -> Iterator[str]:
-    log_dir.mkdir(parents=True, exist_ok=True)
-    port = free_port()
-    command = exo_simulator_command(port, log_dir, *EXO_SIM_FAST)
-    process = start(command, dict(os.environ), log_dir / "exo-sim.log")
-    try:
-        wait_for_port(port, timeout=30)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        stop(process)
-
-
 HUB_TOKEN = "hf_arthur_test_token"
 
 
 @contextmanager
-def running_hub_simulator(log_dir: Path) -> Iterator[str]:
-    """The hub simulator's small test manifest: two public repos and a gated one."""
+def running_simulator(kind: str, log_dir: Path) -> Iterator[str]:
+    """The exo simulator (fast timings) or the hub simulator (its small test manifest: two
+    public repos and a gated one) as a server process; yields its URL."""
     log_dir.mkdir(parents=True, exist_ok=True)
     port = free_port()
-    command = hub_simulator_command(port, log_dir, "--tiny", "--token", HUB_TOKEN)
-    process = start(command, dict(os.environ), log_dir / "hub-sim.log")
+    if kind == "exo":
+        command = exo_simulator_command(port, log_dir, *EXO_SIM_FAST)
+    else:
+        command = hub_simulator_command(port, log_dir, "--tiny", "--token", HUB_TOKEN)
+    process = start(command, dict(os.environ), log_dir / f"{kind}-sim.log")
     try:
         wait_for_port(port, timeout=30)
         yield f"http://127.0.0.1:{port}"
