@@ -11,10 +11,10 @@ from rest_framework.response import Response
 from arthur_panel.errors import DomainError
 from cluster_app.api import ApiView
 from cluster_app.exo_client import ExoClient
-from models_app import services
+from models_app import planning, services
 from models_app.models import LlmModel
 from models_app.selectors import model_by_slug
-from models_app.serializers import LlmModelSerializer, ModelAddSerializer
+from models_app.serializers import LlmModelSerializer, ModelAddSerializer, PlanRequestSerializer
 
 
 class ModelListApi(ApiView):
@@ -67,3 +67,15 @@ class ModelImportExoApi(ApiView):
         with ExoClient() as client:
             created = services.models_import_from_exo(client=client)
         return Response(LlmModelSerializer(created, many=True).data)
+
+
+class PlanApi(ApiView):
+    @extend_schema(request=PlanRequestSerializer, responses=dict)
+    def post(self, request: Request) -> Response:
+        data = PlanRequestSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        live = data.validated_data["live"]
+        result = planning.memory_plan(slugs=data.validated_data["models"],
+                                      context_tokens=data.validated_data["context_tokens"], live=live)
+        return Response(planning.plan_payload(
+            result, live_nodes=planning.live_node_names() if live else []))

@@ -8,4 +8,5 @@ urlpatterns = [
     path("models/", api.ModelListApi.as_view(), name="api-models"),
     path("models/import-exo/", api.ModelImportExoApi.as_view(), name="api-models-import-exo"),
     path("models/<str:slug>/", api.ModelDetailApi.as_view(), name="api-model"),
+    path("plan/", api.PlanApi.as_view(), name="api-plan"),
 ]

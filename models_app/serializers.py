@@ -32,3 +32,12 @@ class ModelAddSerializer(serializers.Serializer):
 
     class Meta:
         ref_name = "ModelAdd"
+
+
+class PlanRequestSerializer(serializers.Serializer):
+    models = serializers.ListField(child=serializers.CharField(max_length=80), max_length=50)
+    context_tokens = serializers.IntegerField(min_value=0, max_value=2_000_000, default=65536)
+    live = serializers.BooleanField(default=True, help_text="Plan on memory in use now")
+
+    class Meta:
+        ref_name = "PlanRequest"

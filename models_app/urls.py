@@ -10,10 +10,7 @@ urlpatterns = [
     path("models/add/", views.model_add, name="model-add"),
     path("models/import-exo/", views.model_import_exo, name="models-import-exo"),
     path("models/<str:slug>/", views.model_detail, name="model"),
-    path("planner/", PlannedPage.as_view(
-        title="Planner",
-        summary="Will it fit? Memory per model and context length against ALPHA and BETA, "
-                "with the guide's 70% safe zone."), name="planner"),
+    path("planner/", views.planner, name="planner"),
     path("downloads/", PlannedPage.as_view(
         title="Downloads",
         summary="Every model on every node: progress, speed, ETA, pause, resume and disk "
