@@ -43,10 +43,13 @@ def models_for(slugs: list[str]) -> list[LlmModel]:
     return [found[slug] for slug in slugs]
 
 
+def plan_nodes(*, live: bool) -> list[PlanNode]:
+    return [plan_node(n, live=live) for n in Node.objects.all()]
+
+
 def memory_plan(*, slugs: list[str], context_tokens: int, live: bool = True) -> Plan:
     models = [plan_model(m) for m in models_for(slugs)]
-    nodes = [plan_node(n, live=live) for n in Node.objects.all()]
-    return plan(models, nodes, context_tokens=context_tokens)
+    return plan(models, plan_nodes(live=live), context_tokens=context_tokens)
 
 
 def plan_payload(result: Plan, *, live_nodes: list[str]) -> dict[str, Any]:

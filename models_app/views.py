@@ -12,6 +12,8 @@ from cluster_app.exo_client import ExoClient
 from cluster_app.poll import cluster_snapshot
 from models_app import services
 from models_app.models import LlmModel
+from models_app.planner import DEFAULT_CONTEXT_TOKENS, Plan, plan
+from models_app.planning import plan_model, plan_nodes
 
 
 class CatalogueFilter(forms.Form):
@@ -19,6 +21,8 @@ class CatalogueFilter(forms.Form):
     tier = forms.ChoiceField(required=False, choices=[("", "Any tier"), *LlmModel.Tier.choices])
     role = forms.ChoiceField(required=False, choices=[("", "Any role"),
                                                       *[(r, r.capitalize()) for r in LlmModel.ROLES]])
+    fits = forms.ChoiceField(required=False, label="Fits now",
+                             choices=[("", "Fits or not"), ("yes", "Fits now"), ("no", "Does not fit")])
     downloaded = forms.ChoiceField(required=False, label="Downloaded",
                                    choices=[("", "Anywhere or nowhere"), ("yes", "On some node"),
                                             ("no", "Nowhere yet")])
@@ -38,10 +42,18 @@ def downloads_by_model() -> dict[str, list[str]]:
     return where
 
 
+def fits_now(model: LlmModel) -> Plan | None:
+    """The model alone with a 64k context on the cluster as it is now; None if unplannable."""
+    if not model.n_layers:
+        return None
+    return plan([plan_model(model)], plan_nodes(live=True), context_tokens=DEFAULT_CONTEXT_TOKENS)
+
+
 def model_list(request: HttpRequest) -> HttpResponse:
     form = CatalogueFilter(request.GET or None)
     rows = list(LlmModel.objects.all())
     where = downloads_by_model()
+    fits = {m.slug: fits_now(m) for m in rows}
     if form.is_valid():
         data = form.cleaned_data
         if q := data["q"].strip().lower():
@@ -50,10 +62,14 @@ def model_list(request: HttpRequest) -> HttpResponse:
             rows = [m for m in rows if m.tier == data["tier"]]
         if data["role"]:
             rows = [m for m in rows if data["role"] in m.roles]
+        if data["fits"]:
+            wanted = data["fits"] == "yes"
+            rows = [m for m in rows if fits[m.slug] is not None and fits[m.slug].fits == wanted]
         if data["downloaded"]:
             wanted = data["downloaded"] == "yes"
             rows = [m for m in rows if bool(where.get(m.exo_model_id)) == wanted]
-    entries = [{"model": m, "nodes": where.get(m.exo_model_id, [])} for m in rows]
+    entries = [{"model": m, "nodes": where.get(m.exo_model_id, []), "plan": fits[m.slug]}
+               for m in rows]
     return render(request, "models_app/model_list.html", {"form": form, "entries": entries,
                                                           "add_form": AddModelForm()})
 
@@ -61,7 +77,8 @@ def model_list(request: HttpRequest) -> HttpResponse:
 def model_detail(request: HttpRequest, slug: str) -> HttpResponse:
     model = get_object_or_404(LlmModel, slug=slug)
     return render(request, "models_app/model_detail.html",
-                  {"model": model, "nodes": downloads_by_model().get(model.exo_model_id, [])})
+                  {"model": model, "nodes": downloads_by_model().get(model.exo_model_id, []),
+                   "plan": fits_now(model)})
 
 
 def model_add(request: HttpRequest) -> HttpResponse:

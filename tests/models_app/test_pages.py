@@ -69,3 +69,15 @@ def test_forms_need_the_csrf_token(alice):
     client = Client(enforce_csrf_checks=True)
     client.force_login(alice)
     assert client.post("/models/add/", {"repo_id": "sim-org/tiny-4bit"}).status_code == 403
+
+
+def test_catalogue_says_what_fits_now(browser, nodes):
+    fitting = slugs_on(browser.get("/models/?fits=yes"))
+    assert {"deepseek-v3-4bit", "llama-3.2-1b"} <= fitting
+    assert slugs_on(browser.get("/models/?fits=no")) == {"deepseek-v3-8bit"}
+
+
+def test_model_page_shows_its_placement(browser, nodes):
+    text = browser.get("/models/deepseek-v3-4bit/").content.decode()
+    assert "Will it fit now?" in text and "tensor-parallel slice" in text
+    assert "ALPHA: 189 GB of weights" in text and "BETA: 189 GB of weights" in text
