@@ -131,6 +131,11 @@ INSTANCE_LOAD_TIMEOUT = env_int("INSTANCE_LOAD_TIMEOUT", 1800, minimum=5)
 # The Hugging Face Hub, or the hub simulator `make run` starts when this is unset.
 HF_ENDPOINT = env_str("HF_ENDPOINT", "https://huggingface.co").rstrip("/")
 HF_TOKEN = env_str("HF_TOKEN", "")
+# Where downloads land on a node whose inventory entry names no models directory: <here>/<node>.
+MODELS_DIR = Path(env_str("MODELS_DIR", str(VAR_DIR / "models"))).resolve()
+# A download with no new byte for this long is retried (with backoff, DOWNLOAD_RETRIES times).
+DOWNLOAD_STALL_SECONDS = env_float("DOWNLOAD_STALL_SECONDS", 60.0, minimum=0.1)
+DOWNLOAD_RETRIES = env_int("DOWNLOAD_RETRIES", 5)
 
 CELERY_BROKER_URL = REDIS_URL
 CELERY_TASK_DEFAULT_QUEUE = "default"

@@ -54,7 +54,7 @@ class JobListApi(ApiView):
                               f"kinds that can: {names}.", code="unknown_kind")
         params = kind.params(data=data.validated_data["params"])
         params.is_valid(raise_exception=True)
-        job = jobs.job_create(kind=kind.name, node=data.validated_data.get("node"),
+        job, _ = jobs.job_create(kind=kind.name, node=data.validated_data.get("node"),
                               params=dict(params.validated_data), user=request.user)
         return Response(JobSerializer(job).data, status=status.HTTP_201_CREATED)
 

@@ -79,8 +79,10 @@ class InstanceListApi(ApiView):
             model_id = resolve_model_id(client, data.validated_data["model"])
         params = LoadParams(data={**data.validated_data, "model_id": model_id})
         params.is_valid(raise_exception=True)
-        job = jobs.job_create(kind="instance.load", node=None, params=dict(params.validated_data),
-                              user=request.user)
+        # A second click while the same model is loading returns the first load.
+        job, _ = jobs.job_create(kind="instance.load", node=None,
+                                 params=dict(params.validated_data), user=request.user,
+                                 dedupe_key=model_id)
         return Response(JobSerializer(job).data, status=status.HTTP_202_ACCEPTED)
 
 
@@ -100,7 +102,7 @@ class InstanceDetailApi(ApiView):
     @extend_schema(responses={202: JobSerializer})
     def delete(self, request: Request, instance_id: str) -> Response:
         self._find(instance_id)
-        job = jobs.job_create(kind="instance.unload", node=None,
+        job, _ = jobs.job_create(kind="instance.unload", node=None, dedupe_key=instance_id,
                               params={"instance_id": instance_id}, user=request.user)
         return Response(JobSerializer(job).data, status=status.HTTP_202_ACCEPTED)
 

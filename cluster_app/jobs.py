@@ -12,7 +12,7 @@ from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -48,17 +48,25 @@ def _kind(name: str) -> JobKind:
     return kind
 
 
-@transaction.atomic
-def job_create(*, kind: str, node: Node | None, params: dict[str, Any], user: Any = None) -> Job:
+def job_create(*, kind: str, node: Node | None, params: dict[str, Any], user: Any = None,
+               dedupe_key: str = "", enqueue: bool = True) -> tuple[Job, bool]:
+    """Create and queue a job; returns (job, created). With a `dedupe_key`, an active job of
+    the same kind and key is returned instead of a second one."""
     job_kind = _kind(kind)
     if job_kind.needs_node and node is None:
         raise DomainError(f"A {job_kind.label} job needs a target node.", code="node_required")
-    job = Job(kind=kind, node=node, params=params, created_by=user)
-    job.full_clean()
-    job.save()
-    _enqueue(job)
-    _announce(job.pk)
-    return job
+    job = Job(kind=kind, node=node, params=params, created_by=user, dedupe_key=dedupe_key)
+    job.full_clean(validate_constraints=False)
+    try:
+        with transaction.atomic():
+            job.save()
+            if enqueue:
+                _enqueue(job)
+            _announce(job.pk)
+    except IntegrityError:
+        # Another request created the same active job first (the partial unique index).
+        return Job.objects.get(kind=kind, dedupe_key=dedupe_key, state__in=Job.ACTIVE), False
+    return job, True
 
 
 def _transition(job: Job, old: tuple[str, ...], **changes: Any) -> bool:

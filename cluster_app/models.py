@@ -3,6 +3,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 import uuid
+from pathlib import Path
 
 from django.conf import settings
 from django.db import models
@@ -35,6 +36,11 @@ class Node(models.Model):
     expects_rdma = models.BooleanField(
         default=True, help_text="Joined to the other exo nodes by Thunderbolt RDMA"
     )
+    models_dir = models.CharField(
+        max_length=500, blank=True,
+        help_text="Where exo finds models on this node (EXO_DEFAULT_MODELS_DIR); "
+                  "blank: MODELS_DIR/<name> on the node's worker",
+    )
 
     # Live fields, written by the cluster poll.
     status = models.CharField(max_length=12, choices=Status.choices, default=Status.OFFLINE)
@@ -61,6 +67,10 @@ class Node(models.Model):
     @property
     def queue(self) -> str:
         return node_queue(self.name)
+
+    @property
+    def models_path(self) -> Path:
+        return Path(self.models_dir) if self.models_dir else Path(settings.MODELS_DIR) / self.name
 
 
 class NodeMemorySample(models.Model):
@@ -97,6 +107,7 @@ class Job(models.Model):
         PAUSE = "pause"
 
     FINISHED = (State.SUCCEEDED, State.FAILED, State.CANCELLED)
+    ACTIVE = (State.QUEUED, State.RUNNING, State.PAUSED)
 
     kind = models.CharField(max_length=40)
     node = models.ForeignKey(Node, null=True, blank=True, on_delete=models.PROTECT)
@@ -111,6 +122,9 @@ class Job(models.Model):
     eta_seconds = models.FloatField(null=True, blank=True)
     message = models.CharField(max_length=255, blank=True)
     log_tail = models.JSONField(default=list, blank=True)
+    detail = models.JSONField(default=dict, blank=True, help_text="Kind-specific live figures")
+    # Jobs with the same key cannot be active at once (a second click returns the first job).
+    dedupe_key = models.CharField(max_length=255, blank=True)
     error = models.TextField(blank=True)
     result = models.JSONField(null=True, blank=True)
     celery_task_id = models.CharField(max_length=64, blank=True)
@@ -127,6 +141,13 @@ class Job(models.Model):
     class Meta:
         ordering = ["-created_at", "-id"]
         indexes = [models.Index(fields=["state", "kind"])]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["kind", "dedupe_key"], name="one_active_job_per_key",
+                condition=models.Q(state__in=["queued", "running", "paused"])
+                & ~models.Q(dedupe_key=""),
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.kind} #{self.pk} ({self.state})"

@@ -29,9 +29,12 @@ class JobStopped(Exception):
 
 
 class JobReporter:
-    def __init__(self, job: Job, *, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, job: Job, *, clock: Callable[[], float] = time.monotonic,
+                 listener: Callable[[Job], None] | None = None) -> None:
         self.job = job
         self._clock = clock
+        # Called on every report, unthrottled: a terminal progress bar, for one.
+        self._listener = listener
         self._meter = SpeedMeter()
         self._save = Throttle(SAVE_INTERVAL)
         self._send = Throttle(EVENT_INTERVAL)
@@ -45,10 +48,13 @@ class JobReporter:
         *,
         message: str | None = None,
         unit: str | None = None,
+        detail: dict[str, Any] | None = None,
     ) -> None:
         """Report the running total; raises JobStopped when asked to cancel or pause."""
         job = self.job
         now = self._clock()
+        if detail is not None:
+            job.detail = detail
         if total is not None:
             job.total = total
         if unit is not None:
@@ -59,6 +65,8 @@ class JobReporter:
         job.progress = fraction(done, job.total)
         job.speed = self._meter.update(now, done)
         job.eta_seconds = eta_seconds(done, job.total, job.speed)
+        if self._listener:
+            self._listener(job)
         self._flush(now)
         self.check()
 
@@ -91,7 +99,7 @@ class JobReporter:
         self._new_lines = []
         job.heartbeat_at = timezone.now()
         fields = ["progress", "done", "total", "unit", "speed", "eta_seconds", "message",
-                  "log_tail", "heartbeat_at", "updated_at"]
+                  "log_tail", "detail", "heartbeat_at", "updated_at"]
         job.save(update_fields=fields)
 
     def _publish(self) -> None:

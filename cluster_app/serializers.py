@@ -11,7 +11,7 @@ class NodeSerializer(serializers.ModelSerializer):
     class Meta:
         model = Node
         fields = ["name", "display_name", "hostname", "role", "hardware", "ram_bytes",
-                  "in_exo_cluster", "expects_rdma", "purpose", "queue", "status", "status_reason",
+                  "in_exo_cluster", "expects_rdma", "models_dir", "purpose", "queue", "status", "status_reason",
                   "exo_node_id", "last_seen_at", "ram_total", "ram_used", "swap_used",
                   "disk_total", "disk_free", "gpu_usage", "temperature", "power", "rdma_enabled",
                   "links"]
@@ -26,7 +26,8 @@ class JobSerializer(serializers.ModelSerializer):
     class Meta:
         model = Job
         fields = ["id", "url", "kind", "node", "params", "state", "control", "progress", "done",
-                  "total", "unit", "speed", "eta_seconds", "message", "log_tail", "error", "result",
+                  "total", "unit", "speed", "eta_seconds", "message", "log_tail", "detail", "error",
+                  "result",
                   "celery_task_id", "attempts", "created_by", "created_at", "started_at",
                   "finished_at", "heartbeat_at", "updated_at"]
         read_only_fields = fields

@@ -19,8 +19,9 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def queued(nodes, alice, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
-        job = jobs.job_create(kind="ping", node=nodes["alpha"], params={"count": 2, "interval": 0},
-                              user=alice)
+        job, created = jobs.job_create(kind="ping", node=nodes["alpha"],
+                                       params={"count": 2, "interval": 0}, user=alice)
+    assert created
     assert callbacks, "enqueueing waits for the commit"
     return job
 
@@ -30,6 +31,15 @@ def test_create_refuses_unknown_kind_and_missing_node(nodes):
         jobs.job_create(kind="nope", node=nodes["alpha"], params={})
     with pytest.raises(DomainError, match="needs a target node"):
         jobs.job_create(kind="ping", node=None, params={})
+
+
+def test_a_second_job_with_the_same_key_returns_the_active_one(nodes):
+    first, created = jobs.job_create(kind="ping", node=nodes["alpha"], params={}, dedupe_key="k")
+    again, created_again = jobs.job_create(kind="ping", node=nodes["alpha"], params={}, dedupe_key="k")
+    assert created and not created_again and again.pk == first.pk
+    jobs.job_cancel(job=first)
+    third, created_third = jobs.job_create(kind="ping", node=nodes["alpha"], params={}, dedupe_key="k")
+    assert created_third and third.pk != first.pk  # the key is free once the first has ended
 
 
 def test_cancel_of_a_queued_job_is_immediate(queued):
