@@ -137,6 +137,10 @@ MODELS_DIR = Path(env_str("MODELS_DIR", str(VAR_DIR / "models"))).resolve()
 DOWNLOAD_STALL_SECONDS = env_float("DOWNLOAD_STALL_SECONDS", 60.0, minimum=0.1)
 DOWNLOAD_RETRIES = env_int("DOWNLOAD_RETRIES", 5)
 
+# A running job whose worker has not reported for this long is handed to another worker.
+JOB_LEASE_SECONDS = env_int("JOB_LEASE_SECONDS", 60, minimum=5)
+JOB_RETENTION_DAYS = env_int("JOB_RETENTION_DAYS", 30, minimum=1)
+
 CELERY_BROKER_URL = REDIS_URL
 CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_IGNORE_RESULT = True  # results live on the Job row, not in a result backend
@@ -150,7 +154,8 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 12 * 3600}
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE = {
-    "jobs-recover": {"task": "cluster_app.tasks.jobs_recover_task", "schedule": 15.0},
+    "jobs-recover": {"task": "cluster_app.tasks.jobs_recover_task",
+                     "schedule": float(min(15, JOB_LEASE_SECONDS))},
     "jobs-prune": {"task": "cluster_app.tasks.jobs_prune_task", "schedule": 3600.0},
     # A poll that could not start within one interval is dropped, not queued behind others.
     "cluster-poll": {"task": "cluster_app.tasks.cluster_poll_task",
@@ -162,9 +167,6 @@ CELERY_BEAT_SCHEDULE = {
 WORKER_NODES = env_list("WORKER_NODES", ["alpha", "beta", "gamma"])
 CELERY_WORKER_CONCURRENCY = env_int("WORKER_CONCURRENCY", 4, minimum=1)
 
-# A running job whose worker has not reported for this long is handed to another worker.
-JOB_LEASE_SECONDS = env_int("JOB_LEASE_SECONDS", 60, minimum=5)
-JOB_RETENTION_DAYS = env_int("JOB_RETENTION_DAYS", 30, minimum=1)
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [

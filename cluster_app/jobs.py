@@ -9,10 +9,13 @@ from __future__ import annotations
 import logging
 import traceback
 from datetime import timedelta
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -135,15 +138,44 @@ def _finish(job: Job, reporter: JobReporter, state: str, **fields: Any) -> None:
     publish_job(job)
 
 
-def job_execute(*, job_id: int, task_id: str = "") -> None:
-    """Run one job on this worker, from claim to its final state."""
+def job_execute(*, job_id: int, task_id: str = "",
+                listener: Callable[[Job], None] | None = None) -> None:
+    """Run one job in this process, from claim to its final state."""
     if not _claim(job_id, task_id):
         logger.info("job %s was not claimable (finished, paused or taken)", job_id)
         return
     job = Job.objects.select_related("node").get(pk=job_id)
-    reporter = JobReporter(job)
+    reporter = JobReporter(job, listener=listener)
     reporter.flush()
     kind = get_kind(job.kind)
+    with _heartbeat(job_id):
+        _run(job, kind, reporter)
+
+
+@contextmanager
+def _heartbeat(job_id: int) -> Iterator[None]:
+    """Renew the job's lease while it runs, even through long waits without progress (a
+    stalled transfer, a backoff), so only a dead worker loses it."""
+    stop = threading.Event()
+
+    def beat() -> None:
+        try:
+            while not stop.wait(settings.JOB_LEASE_SECONDS / 4):
+                Job.objects.filter(pk=job_id, state=State.RUNNING).update(heartbeat_at=timezone.now())
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=beat, name=f"job-{job_id}-heartbeat", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
+
+
+def _run(job: Job, kind: JobKind | None, reporter: JobReporter) -> None:
+    job_id = job.pk
     try:
         if kind is None:
             raise DomainError(f"No worker code for job kind '{job.kind}'.")

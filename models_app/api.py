@@ -11,10 +11,16 @@ from rest_framework.response import Response
 from arthur_panel.errors import DomainError
 from cluster_app.api import ApiView
 from cluster_app.exo_client import ExoClient
-from models_app import planning, services
+from cluster_app.serializers import JobSerializer
+from models_app import download_matrix, downloads, planning, services
 from models_app.models import LlmModel
 from models_app.selectors import model_by_slug
-from models_app.serializers import LlmModelSerializer, ModelAddSerializer, PlanRequestSerializer
+from models_app.serializers import (
+    DownloadRequestSerializer,
+    LlmModelSerializer,
+    ModelAddSerializer,
+    PlanRequestSerializer,
+)
 
 
 class ModelListApi(ApiView):
@@ -79,3 +85,35 @@ class PlanApi(ApiView):
                                       context_tokens=data.validated_data["context_tokens"], live=live)
         return Response(planning.plan_payload(
             result, live_nodes=planning.live_node_names() if live else []))
+
+
+class ModelDownloadApi(ApiView):
+    @extend_schema(request=DownloadRequestSerializer, responses={201: dict, 200: dict})
+    def post(self, request: Request, slug: str) -> Response:
+        data = DownloadRequestSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        started = downloads.download_start(model=model_by_slug(slug),
+                                           node_name=data.validated_data.get("node"),
+                                           user=request.user)
+        any_new = any(created for _, created in started)
+        return Response({"jobs": [JobSerializer(job).data for job, _ in started]},
+                        status=status.HTTP_201_CREATED if any_new else status.HTTP_200_OK)
+
+    @extend_schema(request=DownloadRequestSerializer, responses={202: JobSerializer})
+    def delete(self, request: Request, slug: str) -> Response:
+        data = DownloadRequestSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        model = model_by_slug(slug)
+        name = data.validated_data.get("node")
+        if not name or name == "all":
+            raise DomainError('Name the node to delete it from: {"node": "alpha"}.',
+                              code="node_required")
+        (node,) = downloads.target_nodes(model, name)
+        job = downloads.download_delete(model=model, node=node, user=request.user)
+        return Response(JobSerializer(job).data, status=status.HTTP_202_ACCEPTED)
+
+
+class DownloadMatrixApi(ApiView):
+    @extend_schema(responses=dict)
+    def get(self, request: Request) -> Response:
+        return Response(download_matrix.downloads_matrix())

@@ -41,3 +41,12 @@ class PlanRequestSerializer(serializers.Serializer):
 
     class Meta:
         ref_name = "PlanRequest"
+
+
+class DownloadRequestSerializer(serializers.Serializer):
+    node = serializers.CharField(max_length=40, required=False, allow_null=True,
+                                 help_text='A node name, or "all"; default ALPHA, or every exo '
+                                           "node for a tensor-parallel model")
+
+    class Meta:
+        ref_name = "DownloadRequest"

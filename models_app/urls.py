@@ -11,10 +11,7 @@ urlpatterns = [
     path("models/import-exo/", views.model_import_exo, name="models-import-exo"),
     path("models/<str:slug>/", views.model_detail, name="model"),
     path("planner/", views.planner, name="planner"),
-    path("downloads/", PlannedPage.as_view(
-        title="Downloads",
-        summary="Every model on every node: progress, speed, ETA, pause, resume and disk "
-                "use."), name="downloads"),
+    path("downloads/", views.downloads, name="downloads"),
     path("playground/", PlannedPage.as_view(
         title="Playground",
         summary="Chat with loaded models, side by side, with live tokens per second and "

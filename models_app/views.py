@@ -118,3 +118,7 @@ def planner(request: HttpRequest) -> HttpResponse:
     selected = request.GET.get("models", "").split(",") if "models" in request.GET else GUIDE_SET
     return render(request, "models_app/planner.html", {
         "models": models, "selected": selected, "guide_set": GUIDE_SET, "contexts": CONTEXTS})
+
+
+def downloads(request: HttpRequest) -> HttpResponse:
+    return render(request, "models_app/downloads.html")

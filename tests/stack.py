@@ -23,17 +23,31 @@ from arthur_panel.launcher import (
 )
 
 
+def worker_command(*queues: str) -> list[str]:
+    """A Celery worker; with `queues`, only those (the default and node queues otherwise)."""
+    command = [str(Path(sys.executable).parent / "celery"), "-A", "arthur_panel", "worker",
+               "--loglevel", "INFO", "--concurrency", "2", "--without-gossip", "--without-mingle"]
+    return [*command, "-Q", ",".join(queues)] if queues else command
+
+
 @dataclass
 class Stack:
     base_url: str
     ws_url: str
     env: dict[str, str]
     log_dir: Path
+    models_dir: Path
 
 
-def stack_env(database_path: str, exo_url: str) -> dict[str, str]:
+def stack_env(database_path: str, exo_url: str, hub_url: str, models_dir: Path) -> dict[str, str]:
     env = dict(os.environ)
     env.update(
+        HF_ENDPOINT=hub_url,
+        HF_TOKEN="",
+        MODELS_DIR=str(models_dir),
+        DOWNLOAD_STALL_SECONDS="2",
+        DOWNLOAD_RETRIES="3",
+        JOB_LEASE_SECONDS="5",
         # Its own Redis database: the stack's broker, layer and cache stay apart from the
         # tests that run in-process.
         REDIS_URL=env["REDIS_URL"].rsplit("/", 1)[0] + "/1",
@@ -73,9 +87,9 @@ def wait_for_worker(env: dict[str, str], log: Path, timeout: float = 60.0) -> No
 
 
 @contextmanager
-def running_stack(database_path: str, exo_url: str, log_dir: Path) -> Iterator[Stack]:
+def running_stack(database_path: str, exo_url: str, hub_url: str, log_dir: Path) -> Iterator[Stack]:
     log_dir.mkdir(parents=True, exist_ok=True)
-    env = stack_env(database_path, exo_url)
+    env = stack_env(database_path, exo_url, hub_url, log_dir / "models")
     port = free_port()
     bin_dir = Path(sys.executable).parent
     web = start([str(bin_dir / "daphne"), "-b", "127.0.0.1", "-p", str(port),
@@ -83,13 +97,12 @@ def running_stack(database_path: str, exo_url: str, log_dir: Path) -> Iterator[S
     beat = start([str(bin_dir / "celery"), "-A", "arthur_panel", "beat", "--loglevel", "INFO",
                   "--schedule", str(log_dir / "beat-schedule")], env, log_dir / "beat.log")
     worker_log = log_dir / "worker.log"
-    worker = start([str(bin_dir / "celery"), "-A", "arthur_panel", "worker", "--loglevel",
-                    "INFO", "--concurrency", "2", "--without-gossip", "--without-mingle"],
-                   env, worker_log)
+    worker = start(worker_command(), env, worker_log)
     try:
         wait_for_port(port, timeout=30)
         wait_for_worker(env, worker_log)
-        yield Stack(f"http://127.0.0.1:{port}", f"ws://127.0.0.1:{port}", env, log_dir)
+        yield Stack(f"http://127.0.0.1:{port}", f"ws://127.0.0.1:{port}", env, log_dir,
+                    log_dir / "models")
     finally:
         stop(worker)
         stop(beat)

@@ -1,0 +1,351 @@
+"""The download core against the hub simulator over real HTTP: resume, retries, verification.
+
+File URLs, sizes and hashes come from the real huggingface_hub, as they will in the panel.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections.abc import Iterator
+from fractions import Fraction
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from huggingface_hub import HfApi, hf_hub_url
+
+from models_app.transfer import (
+    FileSpec,
+    TransferError,
+    TransferProgress,
+    VerificationError,
+    download_files,
+    partial_path,
+    remove_partials,
+)
+from simulators.hub.content import HashCache
+from simulators.hub.manifest import tiny_manifest
+from simulators.hub.repos import RepoStore
+from simulators.hub.server import HubServer
+from simulators.hub.state import SimState
+
+TOKEN = "hf_sim_transfer_token"
+REPO = "sim-org/wide-4bit"
+GATED_REPO = "sim-gated/tiny-bf16"
+SHARD = "model-00002-of-00003.safetensors"
+
+
+class Stop(Exception):
+    """What the caller's check_stop raises to pause."""
+
+
+@pytest.fixture
+def hub_url() -> Iterator[str]:
+    state = SimState(RepoStore(tiny_manifest(), Fraction(1), HashCache(None)), frozenset({TOKEN}))
+    with HubServer(state) as server:
+        yield server.url
+
+
+@pytest.fixture
+def control(hub_url: str) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=hub_url, timeout=10) as client:
+        yield client
+
+
+@pytest.fixture
+def client() -> Iterator[httpx.Client]:
+    with httpx.Client(timeout=10) as http:
+        yield http
+
+
+@pytest.fixture
+def sleeps() -> list[float]:
+    return []
+
+
+@pytest.fixture
+def download(client: httpx.Client, sleeps: list[float], tmp_path: Path) -> Any:
+    """download_files into tmp_path/model with a recording sleep; returns the progress seen."""
+
+    def run(files: list[FileSpec], **options: Any) -> list[TransferProgress]:
+        seen: list[TransferProgress] = []
+        options = {"client": client, "sleep": sleeps.append, "on_progress": seen.append, **options}
+        download_files(files, tmp_path / "model", **options)
+        return seen
+
+    return run
+
+
+def listing(hub_url: str, repo: str, token: str | bool = False) -> dict[str, Any]:
+    """Returns the repo's siblings by path, read through huggingface_hub."""
+    info = HfApi(endpoint=hub_url, token=token).model_info(repo, files_metadata=True)
+    return {s.rfilename: (info.sha, s) for s in info.siblings or []}
+
+
+def specs(hub_url: str, repo: str, token: str | bool = False) -> list[FileSpec]:
+    return [
+        FileSpec(
+            path=path,
+            url=hf_hub_url(repo, path, revision=sha, endpoint=hub_url),
+            size=sibling.size,
+            sha256=sibling.lfs.sha256 if sibling.lfs else None,
+        )
+        for path, (sha, sibling) in listing(hub_url, repo, token).items()
+    ]
+
+
+def spec_of(hub_url: str, path: str) -> FileSpec:
+    return next(s for s in specs(hub_url, REPO) if s.path == path)
+
+
+def file_counters(control: httpx.Client, path: str, repo: str = REPO) -> dict[str, int]:
+    files = control.get("/_sim/counters").json()["files"]
+    return files.get(f"{repo}/{path}", {"get": 0, "ranged_get": 0, "bytes": 0})
+
+
+def add_fault(control: httpx.Client, **fault: Any) -> None:
+    response = control.post("/_sim/faults", json=fault)
+    assert response.status_code == 201, response.text
+
+
+def sha256_of(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def git_blob_id(path: Path) -> str:
+    data = path.read_bytes()
+    return hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
+
+
+def assert_matches_listing(model: Path, hub_url: str, repo: str, token: str | bool = False) -> None:
+    for path, (_, sibling) in listing(hub_url, repo, token).items():
+        if sibling.lfs:
+            assert sha256_of(model / path) == sibling.lfs.sha256, path
+        else:
+            assert git_blob_id(model / path) == sibling.blob_id, path
+
+
+def test_it_downloads_a_whole_repo_with_identical_bytes(hub_url, download, tmp_path):
+    files = specs(hub_url, REPO)
+
+    seen = download(files)
+
+    model = tmp_path / "model"
+    assert_matches_listing(model, hub_url, REPO)
+    assert sorted(p.name for p in model.iterdir()) == sorted(f.path for f in files)
+    assert seen[-1].done == seen[-1].total == sum(f.size for f in files)
+    assert seen[-1].files_done == seen[-1].files_total == len(files)
+    assert [p.done for p in seen] == sorted(p.done for p in seen)
+
+
+def test_a_gated_repo_uses_the_clients_token_and_creates_sub_folders(hub_url, download, tmp_path):
+    files = specs(hub_url, GATED_REPO, token=TOKEN)
+    assert any("/" in f.path for f in files)
+
+    with httpx.Client(headers={"Authorization": f"Bearer {TOKEN}"}, timeout=10) as client:
+        download(files, client=client)
+
+    assert_matches_listing(tmp_path / "model", hub_url, GATED_REPO, token=TOKEN)
+
+
+def test_a_gated_repo_without_a_token_says_it_needs_one(hub_url, download, sleeps, tmp_path):
+    with pytest.raises(TransferError, match=r"config\.json.*401.*needs a token / access"):
+        download([f for f in specs(hub_url, GATED_REPO) if f.path == "config.json"])
+
+    assert sleeps == []
+    assert not (tmp_path / "model" / "config.json").exists()
+
+
+def test_a_second_run_fetches_nothing(hub_url, control, download):
+    files = specs(hub_url, REPO)
+    download(files)
+    control.delete("/_sim/counters")
+
+    seen = download(files)
+
+    assert control.get("/_sim/counters").json()["files"] == {}
+    assert [(p.path, p.files_done) for p in seen] == [(f.path, i + 1) for i, f in enumerate(files)]
+    assert seen[-1].done == seen[-1].total
+
+
+def test_a_drop_mid_file_resumes_with_a_range_request(hub_url, control, download, sleeps, tmp_path):
+    spec = spec_of(hub_url, SHARD)
+    add_fault(control, kind="drop", path=SHARD, after_bytes=100_000)
+
+    download([spec], backoff=0.5)
+
+    assert sha256_of(tmp_path / "model" / SHARD) == spec.sha256
+    stats = file_counters(control, SHARD)
+    assert (stats["get"], stats["ranged_get"]) == (2, 1)
+    assert spec.size <= stats["bytes"] < spec.size + 65_536  # resumed, not fetched twice
+    assert sleeps == [0.5]
+
+
+def test_a_stop_leaves_a_partial_and_the_next_call_resumes_inside_the_file(
+    hub_url, control, download, tmp_path
+):
+    spec = spec_of(hub_url, SHARD)
+    final = tmp_path / "model" / SHARD
+    reached: list[int] = []
+
+    def check_stop() -> None:
+        if reached and reached[-1] >= 100_000:
+            raise Stop
+
+    with pytest.raises(Stop):
+        download([spec], check_stop=check_stop, on_progress=lambda p: reached.append(p.file_done))
+
+    kept = partial_path(final).stat().st_size
+    assert 100_000 <= kept < spec.size and not final.exists()
+    control.delete("/_sim/counters")
+
+    seen = download([spec])
+
+    assert sha256_of(final) == spec.sha256 and not partial_path(final).exists()
+    assert seen[0].file_done == kept  # progress starts where the pause left it
+    stats = file_counters(control, SHARD)
+    assert (stats["get"], stats["ranged_get"], stats["bytes"]) == (1, 1, spec.size - kept)
+
+
+def test_server_errors_are_retried_with_backoff(hub_url, control, download, sleeps, tmp_path):
+    spec = spec_of(hub_url, SHARD)
+    add_fault(control, kind="error", path=SHARD, status=503, times=2, methods=["GET"])
+
+    download([spec], backoff=0.25)
+
+    assert sha256_of(tmp_path / "model" / SHARD) == spec.sha256
+    assert sleeps == [0.25, 0.5]
+
+
+def test_a_stall_longer_than_stall_seconds_is_retried(hub_url, control, download, sleeps, tmp_path):
+    spec = spec_of(hub_url, SHARD)
+    add_fault(control, kind="stall", path=SHARD, after_bytes=50_000, seconds=1.5)
+
+    download([spec], stall_seconds=0.3)
+
+    assert sha256_of(tmp_path / "model" / SHARD) == spec.sha256
+    assert file_counters(control, SHARD)["ranged_get"] == 1
+    assert sleeps == [1.0]
+
+
+def test_it_gives_up_after_max_retries_in_a_row(hub_url, control, download, sleeps, tmp_path):
+    spec = spec_of(hub_url, SHARD)
+    add_fault(control, kind="error", path=SHARD, status=503, times=None, methods=["GET"])
+
+    with pytest.raises(TransferError, match=f"{SHARD}: gave up after 3 retries: .*HTTP 503"):
+        download([spec], max_retries=3)
+
+    assert sleeps == [1.0, 2.0, 4.0]
+    assert not (tmp_path / "model" / SHARD).exists()
+
+
+def test_the_retry_count_starts_again_whenever_bytes_arrive(hub_url, control, download, sleeps):
+    spec = spec_of(hub_url, SHARD)
+    add_fault(control, kind="drop", path=SHARD, after_bytes=100_000, times=3)
+
+    download([spec], max_retries=1)
+
+    assert sleeps == [1.0, 1.0, 1.0]
+
+
+def test_corrupt_bytes_raise_a_verification_error_and_leave_nothing(
+    hub_url, control, download, tmp_path
+):
+    spec = spec_of(hub_url, SHARD)
+    add_fault(control, kind="corrupt", path=SHARD)
+
+    with pytest.raises(VerificationError, match=f"{SHARD}: expected sha256 {spec.sha256}, got "):
+        download([spec])
+
+    final = tmp_path / "model" / SHARD
+    assert not final.exists() and not partial_path(final).exists()
+
+
+def test_a_wrong_size_raises_a_verification_error(hub_url, download, tmp_path):
+    spec = spec_of(hub_url, "config.json")
+    too_big = FileSpec(spec.path, spec.url, spec.size + 10, None)
+
+    with pytest.raises(VerificationError, match=rf"expected {spec.size + 10} bytes, got {spec.size}"):
+        download([too_big])
+
+    assert list((tmp_path / "model").iterdir()) == []
+
+
+def test_a_missing_file_is_not_retried(hub_url, download, sleeps):
+    url = hf_hub_url(REPO, "missing.safetensors", endpoint=hub_url)
+
+    with pytest.raises(TransferError, match=r"missing\.safetensors: not found on the hub \(HTTP 404"):
+        download([FileSpec("missing.safetensors", url, 10, None)])
+
+    assert sleeps == []
+
+
+def test_a_full_partial_is_verified_and_finished_without_new_bytes(
+    hub_url, control, client, download, tmp_path
+):
+    spec = spec_of(hub_url, SHARD)
+    final = tmp_path / "model" / SHARD
+    final.parent.mkdir()
+    partial_path(final).write_bytes(client.get(spec.url).content)
+    control.delete("/_sim/counters")
+
+    download([spec])
+
+    assert sha256_of(final) == spec.sha256 and not partial_path(final).exists()
+    counters = control.get("/_sim/counters").json()
+    # One ranged GET, answered 416 (so no per-file counters): no byte was sent again.
+    assert counters["requests"] == {"resolve_get": 1} and counters["files"] == {}
+
+
+def test_a_server_that_ignores_range_starts_the_file_over(download, tmp_path):
+    body = bytes(range(256)) * 400
+
+    class WholeFileOnly(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), WholeFileOnly)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/file.bin"
+        final = tmp_path / "model" / "file.bin"
+        final.parent.mkdir()
+        partial_path(final).write_bytes(b"stale bytes from elsewhere")
+
+        download([FileSpec("file.bin", url, len(body), hashlib.sha256(body).hexdigest())])
+    finally:
+        server.shutdown()
+        server.server_close()
+
+    assert final.read_bytes() == body
+
+
+def test_a_path_outside_the_model_folder_is_refused(hub_url, download, tmp_path):
+    spec = spec_of(hub_url, "config.json")
+
+    with pytest.raises(TransferError, match="outside the model folder"):
+        download([FileSpec("../escape.json", spec.url, spec.size, None)])
+
+    assert not (tmp_path / "escape.json").exists()
+
+
+def test_remove_partials_deletes_only_partials(tmp_path):
+    (tmp_path / "sub" / "deeper").mkdir(parents=True)
+    for name in ("a.safetensors.partial", "sub/b.json.partial", "sub/deeper/c.partial",
+                 "config.json", "sub/keep.safetensors"):
+        (tmp_path / name).write_bytes(b"x")
+
+    assert remove_partials(tmp_path) == 3
+
+    left = sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*") if p.is_file())
+    assert left == ["config.json", "sub/keep.safetensors"]
+    assert remove_partials(tmp_path / "absent") == 0
