@@ -32,7 +32,6 @@ from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
-from unittest import mock
 
 import httpx
 from websockets.asyncio.client import ClientConnection, connect
@@ -163,14 +162,9 @@ def issue_token() -> str:
 @contextmanager
 def running_stack(work: Path, exo_url: str, interval: float) -> Iterator[stack.Stack]:
     """The test suite's live stack, polling every `interval` seconds."""
-    make_env = stack.stack_env
-
-    def env_with_interval(database_path: str, exo: str) -> dict[str, str]:
-        return {**make_env(database_path, exo), "CLUSTER_POLL_SECONDS": str(interval)}
-
     database = os.environ["DATABASE_URL"].removeprefix("sqlite:///")
-    with mock.patch.object(stack, "stack_env", env_with_interval), \
-            stack.running_stack(database, exo_url, work / "stack") as live:
+    with stack.running_stack(database, exo_url, "", work / "stack",
+                             {"CLUSTER_POLL_SECONDS": str(interval)}) as live:
         yield live
 
 

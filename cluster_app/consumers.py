@@ -9,7 +9,7 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
 from cluster_app import events
 from cluster_app.models import Job
-from cluster_app.poll import cluster_snapshot
+from cluster_app.poll import cluster_snapshot, with_history
 from cluster_app.reporter import job_payload
 
 CLOSE_UNAUTHENTICATED = 4401
@@ -73,7 +73,8 @@ class ClusterConsumer(AuthenticatedConsumer):
         return events.CLUSTER_GROUP
 
     def snapshot(self) -> dict[str, Any]:
-        return {"type": "cluster", "cluster": cluster_snapshot()}
+        snapshot = cluster_snapshot()
+        return {"type": "cluster", "cluster": with_history(snapshot) if snapshot else None}
 
     async def cluster_update(self, event: dict[str, Any]) -> None:
         await self.send_json({"type": "cluster", "cluster": event["cluster"]})

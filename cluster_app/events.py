@@ -20,11 +20,13 @@ def job_group(job_id: int) -> str:
     return f"job.{job_id}"
 
 
-def publish(groups: list[str], event: dict[str, Any]) -> None:
+def publish(groups: list[str], event: dict[str, Any], *, already_json: bool = False) -> None:
     """Send `event` to each group now. A broken layer is logged, never raised: the row is
-    the truth, and browsers reading it on reconnect lose nothing."""
-    # A JSON round-trip keeps anything that a browser could not receive out of events.
-    payload = json.loads(json.dumps(event))
+    the truth, and browsers reading it on reconnect lose nothing.
+
+    Events go through a JSON round-trip, which keeps anything a browser could not receive out
+    of them; `already_json` skips it for large events built from JSON values only."""
+    payload = event if already_json else json.loads(json.dumps(event))
     layer = get_channel_layer()
     if layer is None:
         return

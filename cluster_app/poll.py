@@ -11,6 +11,7 @@ from typing import Any
 import redis
 from django.conf import settings
 from django.core.cache import cache
+from django.db import connection
 from django.utils import timezone
 
 from cluster_app import events
@@ -24,7 +25,7 @@ from cluster_app.live import (
     utilisation,
 )
 from cluster_app.models import Node, NodeMemorySample
-from cluster_app.state import RDMA, ClusterView, InstanceView, NodeView, normalise
+from cluster_app.state import RDMA, ClusterView, DownloadView, InstanceView, NodeView, normalise
 
 logger = logging.getLogger(__name__)
 
@@ -62,12 +63,28 @@ def cluster_poll(*, client: ExoClient, now: datetime | None = None) -> dict[str,
     names = {v.node_id: name for name, v in matched.items()}
     for node in nodes:
         _apply(node, matched.get(node.name), view, names, now)
-    Node.objects.bulk_update(nodes, LIVE_FIELDS)
+    _save_live_fields(nodes)
     _record_memory([(node, matched[node.name]) for node in nodes if node.name in matched], now)
     snapshot = build_snapshot(nodes, view, names, error=error, now=now)
     cache.set(SNAPSHOT_KEY, snapshot, timeout=None)
-    events.publish([events.CLUSTER_GROUP], {"type": "cluster.update", "cluster": snapshot})
+    # Built from JSON-safe values only (the serializer's output, plain numbers and strings).
+    events.publish([events.CLUSTER_GROUP], {"type": "cluster.update", "cluster": snapshot},
+                   already_json=True)
     return snapshot
+
+
+def _save_live_fields(nodes: list[Node]) -> None:
+    """One UPDATE statement run for every node: a poll of 32 nodes must stay cheap, and
+    bulk_update's CASE expressions cost several times more."""
+    fields = [Node._meta.get_field(name) for name in LIVE_FIELDS]
+    quote = connection.ops.quote_name
+    sql = (f"UPDATE {quote(Node._meta.db_table)} SET "
+           f"{', '.join(f'{quote(field.column)} = %s' for field in fields)} "
+           f"WHERE {quote(Node._meta.pk.column)} = %s")
+    rows = [[field.get_db_prep_value(getattr(node, field.attname), connection) for field in fields]
+            + [node.pk] for node in nodes]
+    with connection.cursor() as cursor:
+        cursor.executemany(sql, rows)
 
 
 def cluster_snapshot() -> dict[str, Any] | None:
@@ -124,16 +141,37 @@ def _record_memory(pairs: list[tuple[Node, NodeView]], now: datetime) -> None:
             elif view.ram_used > sample.ram_used:
                 sample.ram_used, sample.ram_total = view.ram_used, view.ram_total
                 raised.append(sample)
-        NodeMemorySample.objects.bulk_create(new, ignore_conflicts=True)
-        NodeMemorySample.objects.bulk_update(raised, ["ram_used", "ram_total"])
-        NodeMemorySample.objects.filter(tier=tier, bucket__lt=now - timedelta(seconds=window)).delete()
+        for sample in raised:
+            NodeMemorySample.objects.filter(pk=sample.pk).update(ram_used=sample.ram_used,
+                                                                 ram_total=sample.ram_total)
+        if new:  # a new bucket began: the oldest one may have left the window
+            NodeMemorySample.objects.bulk_create(new, ignore_conflicts=True)
+            NodeMemorySample.objects.filter(
+                tier=tier, bucket__lt=now - timedelta(seconds=window)).delete()
 
 
 def memory_history(node: Node, tier: str = "10s", limit: int | None = None) -> list[dict[str, Any]]:
     samples = node.memory_samples.filter(tier=tier).order_by("-bucket")
     rows = list(samples[:limit] if limit else samples)
-    return [{"at": s.bucket.isoformat(), "ram_used": s.ram_used, "ram_total": s.ram_total}
-            for s in reversed(rows)]
+    return [_sample(s) for s in reversed(rows)]
+
+
+def _sample(sample: NodeMemorySample) -> dict[str, Any]:
+    return {"at": sample.bucket.isoformat(), "ram_used": sample.ram_used,
+            "ram_total": sample.ram_total}
+
+
+def with_history(snapshot: dict[str, Any]) -> dict[str, Any]:
+    """The snapshot plus each node's recent memory history (sparklines), in one query. Sent
+    once when a browser connects; the periodic frames leave it out to stay small."""
+    width, _ = HISTORY_TIERS["10s"]
+    since = timezone.now() - timedelta(seconds=width * SPARKLINE_POINTS)
+    history: dict[str, list[dict[str, Any]]] = {}
+    for sample in NodeMemorySample.objects.filter(tier="10s", bucket__gte=since).select_related(
+            "node").order_by("bucket"):
+        history.setdefault(sample.node.name, []).append(_sample(sample))
+    return {**snapshot, "nodes": [{**node, "history": history.get(node["name"], [])}
+                                  for node in snapshot["nodes"]]}
 
 
 def build_snapshot(nodes: list[Node], view: ClusterView | None, names: dict[str, str], *,
@@ -148,13 +186,12 @@ def build_snapshot(nodes: list[Node], view: ClusterView | None, names: dict[str,
         "exo_url": settings.EXO_API_URL,
         "polled_at": now.isoformat(),
         "shape": view.shape if view else None,
-        "nodes": [_node_payload(node) for node in nodes],
+        "nodes": _node_payloads(nodes),
         "links": links,
         "rdma_expected": any(node.expects_rdma for node in exo_nodes) and len(exo_nodes) > 1,
         "rdma_linked": any(link["kind"] == RDMA for link in links),
         "instances": [instance_payload(i, names) for i in view.instances] if view else [],
-        "downloads": [{**asdict(d), "node": names.get(d.node_id)} for d in view.downloads]
-        if view else [],
+        "downloads": [_download_payload(d, names) for d in view.downloads] if view else [],
         "unmatched_nodes": [n.friendly_name for n in view.nodes if n.node_id not in names]
         if view else [],
         "totals": utilisation(used, total),
@@ -191,8 +228,18 @@ def instance_payload(instance: InstanceView, names: dict[str, str]) -> dict[str,
     }
 
 
-def _node_payload(node: Node) -> dict[str, Any]:
+def _node_payloads(nodes: list[Node]) -> list[dict[str, Any]]:
     from cluster_app.serializers import NodeSerializer
 
-    return {**NodeSerializer(node).data,
-            "history": memory_history(node, limit=SPARKLINE_POINTS)}
+    # The snapshot's `links` already lists every pair once; per-node copies would grow the
+    # frame with the square of the node count.
+    return [{k: v for k, v in row.items() if k != "links"}
+            for row in NodeSerializer(nodes, many=True).data]
+
+
+def _download_payload(download: DownloadView, names: dict[str, str]) -> dict[str, Any]:
+    return {"node": names.get(download.node_id), "model_id": download.model_id,
+            "status": download.status, "downloaded": download.downloaded,
+            "total": download.total, "speed": download.speed, "eta_ms": download.eta_ms,
+            "files_done": download.files_done, "files_total": download.files_total,
+            "error": download.error}

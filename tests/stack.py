@@ -87,9 +87,10 @@ def wait_for_worker(env: dict[str, str], log: Path, timeout: float = 60.0) -> No
 
 
 @contextmanager
-def running_stack(database_path: str, exo_url: str, hub_url: str, log_dir: Path) -> Iterator[Stack]:
+def running_stack(database_path: str, exo_url: str, hub_url: str, log_dir: Path,
+                  extra_env: dict[str, str] | None = None) -> Iterator[Stack]:
     log_dir.mkdir(parents=True, exist_ok=True)
-    env = stack_env(database_path, exo_url, hub_url, log_dir / "models")
+    env = {**stack_env(database_path, exo_url, hub_url, log_dir / "models"), **(extra_env or {})}
     port = free_port()
     bin_dir = Path(sys.executable).parent
     web = start([str(bin_dir / "daphne"), "-b", "127.0.0.1", "-p", str(port),

@@ -167,10 +167,30 @@ const ClusterView = (() => {
     document.getElementById("exo-banner-text").textContent = snapshot.error || "";
   }
 
+  // The first frame on connect carries each node's memory history; later frames carry only the
+  // current reading, added here as a new point every 10 s (the server's bucket width).
+  const histories = new Map();
+  function keepHistory(snapshot) {
+    for (const node of snapshot.nodes) {
+      if (node.history) { histories.set(node.name, node.history); continue; }
+      const points = histories.get(node.name) || [];
+      const last = points[points.length - 1];
+      if (node.ram_used !== null && (!last || Date.parse(snapshot.polled_at) - Date.parse(last.at) >= 10000)) {
+        points.push({ at: snapshot.polled_at, ram_used: node.ram_used, ram_total: node.ram_total });
+        histories.set(node.name, points.slice(-60));
+      }
+      node.history = histories.get(node.name) || [];
+    }
+  }
+
   // Calls render(snapshot) with every snapshot; the first one arrives on connect.
   function follow(render) {
     Live.socket("/ws/cluster/", (message) => {
-      if (message.type === "cluster" && message.cluster) { banner(message.cluster); render(message.cluster); }
+      if (message.type === "cluster" && message.cluster) {
+        keepHistory(message.cluster);
+        banner(message.cluster);
+        render(message.cluster);
+      }
     });
   }
 
