@@ -147,7 +147,7 @@ def print_profile(exo_url: str, polls: int) -> None:
     with ExoClient(exo_url, retries=0) as client:
         for _ in range(polls):
             profile.runcall(cluster_poll, client=client)
-    pstats.Stats(profile).sort_stats("cumulative").print_stats(30)
+    pstats.Stats(profile).sort_stats(os.environ.get("BENCH_PROFILE_SORT", "cumulative")).print_stats(30)
 
 
 def issue_token() -> str:

@@ -58,11 +58,13 @@ def cluster_poll(*, client: ExoClient, now: datetime | None = None) -> dict[str,
         view = normalise(client.state())
     except (ExoUnavailable, ExoError) as exc:
         error = exc.message
-    nodes = list(Node.objects.all())
+    # Links are rewritten below and can be large (a full mesh): never read them back.
+    nodes = list(Node.objects.defer("links"))
     matched = match_nodes(view.nodes if view else [], [_inventory(node) for node in nodes])
     names = {v.node_id: name for name, v in matched.items()}
+    links = _links_by_node(view, names) if view else {}
     for node in nodes:
-        _apply(node, matched.get(node.name), view, names, now)
+        _apply(node, matched.get(node.name), view, links, now)
     _save_live_fields(nodes)
     _record_memory([(node, matched[node.name]) for node in nodes if node.name in matched], now)
     snapshot = build_snapshot(nodes, view, names, error=error, now=now)
@@ -98,7 +100,8 @@ def _inventory(node: Node) -> InventoryNode:
 
 
 def _apply(node: Node, view: NodeView | None, cluster: ClusterView | None,
-           names: dict[str, str], now: datetime) -> None:
+           links: dict[str, list[dict[str, Any]]], now: datetime) -> None:
+    node.links = links.get(view.node_id, []) if view else []
     if view is not None:
         node.exo_node_id = view.node_id
         node.last_seen_at = now
@@ -111,19 +114,20 @@ def _apply(node: Node, view: NodeView | None, cluster: ClusterView | None,
         node.temperature = view.temperature
         node.power = view.power
         node.rdma_enabled = view.rdma_enabled
-        node.links = _links_of(view.node_id, cluster, names) if cluster else []
     status = node_status(_inventory(node), view, cluster, last_seen=node.last_seen_at, now=now,
                          offline_after=timedelta(seconds=settings.NODE_OFFLINE_SECONDS))
     node.status, node.status_reason = status.status, status.reason[:255]
 
 
-def _links_of(node_id: str, cluster: ClusterView, names: dict[str, str]) -> list[dict[str, Any]]:
-    return [
-        {"peer": names.get(link.sink, link.sink), "kind": link.kind,
-         "interface": link.source_interface, "peer_interface": link.sink_interface,
-         "address": link.address}
-        for link in cluster.links if link.source == node_id
-    ]
+def _links_by_node(cluster: ClusterView, names: dict[str, str]) -> dict[str, list[dict[str, Any]]]:
+    """exo node id -> the links that start there, with peers named as in the inventory."""
+    by_node: dict[str, list[dict[str, Any]]] = {}
+    for link in cluster.links:
+        by_node.setdefault(link.source, []).append(
+            {"peer": names.get(link.sink, link.sink), "kind": link.kind,
+             "interface": link.source_interface, "peer_interface": link.sink_interface,
+             "address": link.address})
+    return by_node
 
 
 def _record_memory(pairs: list[tuple[Node, NodeView]], now: datetime) -> None:
