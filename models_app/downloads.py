@@ -141,7 +141,7 @@ def _present(dest: Path, files: list[FileSpec]) -> int:
 def run_download(job: Job, reporter: JobReporter) -> dict[str, Any]:
     assert job.node is not None
     repo_id = job.params["repo_id"]
-    meta = repo_metadata(repo_id)
+    meta = repo_metadata(repo_id, files_only=True)
     files = file_specs(meta)
     dest = model_dir(job.node, repo_id)
     total = sum(spec.size for spec in files)

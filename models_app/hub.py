@@ -119,18 +119,23 @@ def hub_errors(repo_id: str) -> Iterator[None]:
                        status_code=503 if status >= 500 else 502) from None
 
 
-def repo_metadata(repo_id: str) -> RepoMetadata:
+def repo_metadata(repo_id: str, *, files_only: bool = False) -> RepoMetadata:
+    """The repo's files with sizes and hashes; unless `files_only`, also its config.json and
+    parameter counts (which read every shard's header)."""
     repo_id = check_repo_id(repo_id)
     api = hub_api()
+    config: dict[str, Any] = {}
+    parameters: dict[str, int] = {}
     with hub_errors(repo_id):
         info = api.model_info(repo_id, files_metadata=True)
         files = [HubFile(s.rfilename, s.size or 0, s.lfs.sha256 if s.lfs else None)
                  for s in info.siblings or []]
-        config = _config(api, repo_id, info.sha or "main", files)
-        try:
-            parameters = dict(api.get_safetensors_metadata(repo_id).parameter_count)
-        except (NotASafetensorsRepoError, SafetensorsParsingError):
-            parameters = {}
+        if not files_only:
+            config = _config(api, repo_id, info.sha or "main", files)
+            try:
+                parameters = dict(api.get_safetensors_metadata(repo_id).parameter_count)
+            except (NotASafetensorsRepoError, SafetensorsParsingError):
+                pass
     return RepoMetadata(repo_id=repo_id, sha=info.sha or "", gated=bool(info.gated), files=files,
                         config=config, parameters_by_dtype=parameters)
 
