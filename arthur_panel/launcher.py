@@ -97,9 +97,10 @@ def run() -> int:
 
 
 def exo_simulator_command(port: int, var_dir: Path, *extra: str) -> list[str]:
-    base = var_dir / "exo-sim"
+    # The simulated nodes read the same models directories the panel downloads into.
+    models = os.environ.get("MODELS_DIR", str(var_dir / "models"))
     return [sys.executable, "-m", "simulators.exo", "--port", str(port),
-            "--log-dir", str(base / "logs"), "--models-dir", str(base / "models"), *extra]
+            "--log-dir", str(var_dir / "exo-sim" / "logs"), "--models-dir", models, *extra]
 
 
 def hub_simulator_command(port: int, var_dir: Path, *extra: str) -> list[str]:
@@ -118,8 +119,9 @@ def _add_simulators(manager: Manager, env: dict[str, str]) -> None:
     if "HF_ENDPOINT" not in env:
         port = free_port()
         env["HF_ENDPOINT"] = f"http://127.0.0.1:{port}"
-        manager.add_process("hub-sim", " ".join(hub_simulator_command(port, var_dir)), env=env,
-                            cwd=str(ROOT))
+        # Capped so a download's progress is there to watch: 4 MB/s.
+        command = hub_simulator_command(port, var_dir, "--bandwidth", str(4 * 1024**2))
+        manager.add_process("hub-sim", " ".join(command), env=env, cwd=str(ROOT))
 
 
 def test(pytest_args: list[str]) -> int:

@@ -9,6 +9,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 
 from arthur_panel.errors import DomainError
 from cluster_app.exo_client import ExoClient
+from cluster_app.models import Node
 from cluster_app.poll import cluster_snapshot
 from models_app import services
 from models_app.models import LlmModel
@@ -78,7 +79,8 @@ def model_detail(request: HttpRequest, slug: str) -> HttpResponse:
     model = get_object_or_404(LlmModel, slug=slug)
     return render(request, "models_app/model_detail.html",
                   {"model": model, "nodes": downloads_by_model().get(model.exo_model_id, []),
-                   "plan": fits_now(model)})
+                   "plan": fits_now(model),
+                   "exo_nodes": Node.objects.filter(in_exo_cluster=True)})
 
 
 def model_add(request: HttpRequest) -> HttpResponse:

@@ -13,6 +13,8 @@ from rest_framework.test import APIClient
 from cluster_app.inventory import GUIDE_NODES
 from cluster_app.models import ApiToken, Node
 from cluster_app.poll import SNAPSHOT_KEY
+from models_app.guide_catalogue import GUIDE_MODELS
+from models_app.models import LlmModel
 from tests import stack as live
 
 ALLOWED_HOSTS = {"127.0.0.1", "::1", "localhost"}
@@ -46,6 +48,13 @@ def nodes(db: None) -> dict[str, Node]:
     """The guide's inventory (transactional tests flush the migration's seed)."""
     return {fields["name"]: Node.objects.get_or_create(name=fields["name"], defaults=fields)[0]
             for fields in GUIDE_NODES}
+
+
+@pytest.fixture
+def guide_models(db: None) -> None:
+    """The guide's catalogue (transactional tests flush the migration's seed)."""
+    for fields in GUIDE_MODELS:
+        LlmModel.objects.get_or_create(slug=fields["slug"], defaults={**fields, "source": "guide"})
 
 
 @pytest.fixture

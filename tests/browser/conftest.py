@@ -49,6 +49,6 @@ def log_in(page: Page, base_url: str, username: str, password: str) -> None:
 
 
 @pytest.fixture
-def logged_in(page: Page, live_stack: Any, nodes: Any, alice: Any) -> Page:
+def logged_in(page: Page, live_stack: Any, nodes: Any, guide_models: None, alice: Any) -> Page:
     log_in(page, live_stack.base_url, "alice", "alice-password-1")
     return page
