@@ -22,7 +22,13 @@ def _latest_jobs() -> dict[tuple[str, str], Job]:
 
 def _exo_cell(entry: dict[str, Any]) -> dict[str, Any]:
     total = entry.get("total") or 0
-    return {"source": "exo", "state": entry["status"], "done": entry.get("downloaded") or 0,
+    state = entry["status"]
+    if state == "pending":
+        # exo lists every catalogue model as pending; with bytes on disk it is a paused one.
+        if not entry.get("downloaded"):
+            return {"source": None, "state": "absent"}
+        state = "paused"
+    return {"source": "exo", "state": state, "done": entry.get("downloaded") or 0,
             "total": total, "progress": (entry.get("downloaded") or 0) / total if total else 0.0,
             "speed": entry.get("speed"), "eta_seconds": (entry["eta_ms"] / 1000)
             if entry.get("eta_ms") else None, "message": entry.get("error") or ""}

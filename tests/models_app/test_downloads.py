@@ -103,3 +103,24 @@ def test_matrix_lists_models_by_node_with_disk(api_client, nodes, no_enqueue):
     row = next(m for m in matrix["models"] if m["slug"] == "llama-3.2-1b")
     assert row["cells"]["alpha"]["state"] == "queued" and row["cells"]["alpha"]["source"] == "panel"
     assert row["cells"]["beta"]["state"] == "absent"
+
+
+def test_matrix_shows_what_exo_reports(api_client, nodes, no_enqueue):
+    from django.core.cache import cache
+
+    from cluster_app.poll import SNAPSHOT_KEY
+
+    entry = {"model_id": "mlx-community/Llama-3.2-1B-Instruct-4bit", "speed": None, "eta_ms": None,
+             "files_done": None, "files_total": None, "error": None}
+    cache.set(SNAPSHOT_KEY, {"downloads": [
+        {**entry, "node": "alpha", "status": "completed", "downloaded": 100, "total": 100},
+        {**entry, "node": "beta", "status": "pending", "downloaded": 0, "total": 100},
+        {**entry, "model_id": "mlx-community/Meta-Llama-3.1-8B-Instruct-4bit", "node": "beta",
+         "status": "ongoing", "downloaded": 25, "total": 100, "speed": 5.0, "eta_ms": 15000},
+    ]})
+    rows = {m["slug"]: m["cells"] for m in api_client.get("/api/v1/downloads/").json()["models"]}
+    assert rows["llama-3.2-1b"]["alpha"]["state"] == "completed"
+    assert rows["llama-3.2-1b"]["alpha"]["source"] == "exo"
+    assert rows["llama-3.2-1b"]["beta"]["state"] == "absent"  # exo lists it, nothing on disk
+    ongoing = rows["llama-3.1-8b"]["beta"]
+    assert (ongoing["state"], ongoing["progress"], ongoing["eta_seconds"]) == ("ongoing", 0.25, 15.0)
