@@ -115,7 +115,9 @@ CACHES = {
 CHANNEL_LAYERS = {
     "default": {
         "BACKEND": "channels_redis.core.RedisChannelLayer",
-        "CONFIG": {"hosts": [REDIS_URL], "prefix": "arthur"},
+        # channels_redis blocks 5 s per read, which is also redis-py's default socket timeout
+        # from version 8: an idle socket would then die with a timeout. Allow the wait.
+        "CONFIG": {"hosts": [{"address": REDIS_URL, "socket_timeout": 30}], "prefix": "arthur"},
     }
 }
 

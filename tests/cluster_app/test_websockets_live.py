@@ -46,3 +46,13 @@ def test_socket_of_an_unknown_job_is_closed(live_stack, alice_token):
     with pytest.raises(InvalidStatus):
         connect(f"{live_stack.ws_url}/ws/jobs/999999/",
                 additional_headers={"Authorization": f"Bearer {alice_token}"}, open_timeout=10)
+
+
+def test_an_idle_socket_stays_open(live_stack, alice_token):
+    import time
+
+    with connect(f"{live_stack.ws_url}/ws/jobs/",
+                 additional_headers={"Authorization": f"Bearer {alice_token}"}) as ws:
+        assert json.loads(ws.recv(timeout=10))["type"] == "snapshot"
+        time.sleep(7)  # longer than the layer's 5 s blocking read
+        ws.ping().wait(timeout=5)  # raises if the server closed the socket

@@ -87,6 +87,8 @@ def test_a_download_lands_where_exo_looks_with_verified_bytes(live_stack, alice_
     final = seen[-1]
     assert final["state"] == "succeeded", final
     assert final["done"] == final["total"] > 1024 * 1024 and final["unit"] == "bytes"
+    running = [event["done"] for event in seen if event["state"] == "running"]
+    assert len(running) >= 2 and running == sorted(running)  # in order, bytes never go down
     files = listing(hub_endpoint)
     folder = model_dir(live_stack, "alpha")
     assert final["result"]["path"] == str(folder)
@@ -115,6 +117,7 @@ def test_pause_keeps_the_bytes_and_resume_continues_inside_the_file(live_stack, 
     partials = list(model_dir(live_stack, "beta").rglob("*.partial"))
     assert partials and partials[0].stat().st_size > 0  # the bytes stay
 
+    hub_sim.delete("/counters")  # count only what the resumed job transfers
     hub_sim.put("/bandwidth", json={"bytes_per_second": None})
     control(live_stack, alice_token, job["id"], "resume")
     after = follow(live_stack, alice_token, job["id"], lambda j: j["state"] in ("succeeded", "failed"))
@@ -125,8 +128,11 @@ def test_pause_keeps_the_bytes_and_resume_continues_inside_the_file(live_stack, 
     assert first_running["done"] >= paused["done"] * 0.9
     # ...and fetched the rest of the paused file with a Range request.
     partial_name = partials[0].name.removesuffix(".partial")
-    served = hub_sim.get("/counters").json()["files"][f"{REPO}/{partial_name}"]
-    assert served["ranged_get"] >= 1
+    counters = hub_sim.get("/counters").json()["files"]
+    assert counters[f"{REPO}/{partial_name}"]["ranged_get"] >= 1
+    after_resume = sum(stats["bytes"] for stats in counters.values())
+    assert after_resume <= final["total"] - paused["done"] * 0.9  # less than the whole
+    assert after_resume < final["total"]
 
 
 def test_cancel_stops_and_deletes_partial_files(live_stack, alice_token, wide_model, hub_sim):
@@ -159,6 +165,25 @@ def test_a_dropped_connection_is_retried_and_resumed(live_stack, alice_token, wi
     assert final["state"] == "succeeded", final
     stats = hub_sim.get("/counters").json()["files"][f"{REPO}/model-00003-of-00003.safetensors"]
     assert stats["ranged_get"] >= 2  # each retry asked for the rest of the file, not all of it
+
+
+def test_hub_errors_past_the_retries_fail_with_a_message(live_stack, alice_token, wide_model,
+                                                       hub_sim):
+    hub_sim.post("/faults", json={"kind": "error", "path": "model-00001-of-00003.safetensors",
+                                  "status": 503, "methods": ["GET"], "times": None})
+    job = start_download(live_stack, alice_token, wide_model.slug, "alpha")
+    final = follow(live_stack, alice_token, job["id"], lambda j: j["state"] in ("succeeded", "failed"))[-1]
+    assert final["state"] == "failed"
+    assert "model-00001-of-00003.safetensors" in final["error"] and "gave up after 3 retries" in final["error"]
+
+
+def test_hub_errors_within_the_retries_are_retried_to_success(live_stack, alice_token, wide_model,
+                                                             hub_sim):
+    hub_sim.post("/faults", json={"kind": "error", "path": "model-00001-of-00003.safetensors",
+                                  "status": 503, "methods": ["GET"], "times": 2})
+    job = start_download(live_stack, alice_token, wide_model.slug, "alpha")
+    final = follow(live_stack, alice_token, job["id"], lambda j: j["state"] in ("succeeded", "failed"))[-1]
+    assert final["state"] == "succeeded", final
 
 
 def test_a_worker_killed_mid_download_loses_nothing(live_stack, alice_token, wide_model, hub_sim,
