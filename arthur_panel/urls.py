@@ -15,6 +15,7 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("api/v1/", include("cluster_app.api_urls")),
     path("api/v1/", include("models_app.api_urls")),
+    path("v1/", include("models_app.proxy_urls")),
     path("api/v1/schema/", login_not_required(SpectacularJSONAPIView.as_view()), name="schema"),
     path("api/v1/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("", include("cluster_app.urls")),

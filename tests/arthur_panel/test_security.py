@@ -32,9 +32,10 @@ def page_paths(resolver=None, prefix=""):
 def test_every_page_and_api_route_refuses_anonymous_visitors(client):
     paths = sorted(set(page_paths()) - OPEN)
     assert "/" in paths and "/api/v1/jobs/" in paths and "/jobs/" in paths
+    assert "/v1/chat/completions" in paths
     for path in paths:
         response = client.get(path)
-        if path.startswith("/api/"):
+        if path.startswith(("/api/", "/v1/")):
             assert response.status_code == 401, path
         else:
             assert response.status_code == 302 and response["Location"].startswith("/login/"), path

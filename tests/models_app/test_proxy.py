@@ -1,0 +1,46 @@
+"""The proxy in-process: exo down, CSRF for browser sessions, resolving names."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from django.test import Client
+
+from arthur_panel.launcher import free_port
+from models_app.proxy import resolve
+
+pytestmark = pytest.mark.django_db
+BODY = {"model": "llama-3.2-1b", "messages": [{"role": "user", "content": "Hi"}]}
+
+
+def post(client, body=BODY, **headers):
+    return client.post("/v1/chat/completions", data=json.dumps(body),
+                       content_type="application/json", headers=headers)
+
+
+def test_exo_down_is_a_503_with_a_message(client, alice_token, settings):
+    settings.EXO_API_URL = f"http://127.0.0.1:{free_port()}"
+    response = post(client, Authorization=f"Bearer {alice_token}")
+    assert response.status_code == 503
+    assert response.json()["error"]["code"] == "exo_unavailable"
+    assert "is not answering" in response.json()["error"]["message"]
+
+
+def test_a_browser_session_needs_the_csrf_token(alice, exo_url):
+    browser = Client(enforce_csrf_checks=True)
+    browser.force_login(alice)
+    response = post(browser)
+    assert response.status_code == 403 and response.json()["error"]["code"] == "csrf_failed"
+
+
+def test_names_resolve_through_the_catalogue():
+    assert resolve("llama-3.2-1b") == ("mlx-community/Llama-3.2-1B-Instruct-4bit", "llama-3.2-1b")
+    assert resolve("deepseek") == ("mlx-community/DeepSeek-V3-4bit", "deepseek-v3-4bit")
+    assert resolve("mlx-community/Meta-Llama-3.1-70B-Instruct-4bit")[1] == "llama-3.1-70b"
+    assert resolve("some/other-model") == ("some/other-model", None)
+
+
+def test_wrong_method_is_refused(client, alice_token):
+    response = client.get("/v1/chat/completions", headers={"Authorization": f"Bearer {alice_token}"})
+    assert response.status_code == 405 and response.json()["error"]["code"] == "method_not_allowed"
