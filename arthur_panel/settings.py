@@ -143,6 +143,12 @@ DOWNLOAD_RETRIES = env_int("DOWNLOAD_RETRIES", 5)
 JOB_LEASE_SECONDS = env_int("JOB_LEASE_SECONDS", 60, minimum=5)
 JOB_RETENTION_DAYS = env_int("JOB_RETENTION_DAYS", 30, minimum=1)
 
+# The chat proxy's limits: answers no longer than this, bodies no bigger, streams per user.
+CHAT_MAX_TOKENS = env_int("CHAT_MAX_TOKENS", 32768, minimum=1)
+CHAT_MAX_REQUEST_BYTES = env_int("CHAT_MAX_REQUEST_BYTES", 4 * 1024 * 1024, minimum=1024)
+CHAT_MAX_STREAMS_PER_USER = env_int("CHAT_MAX_STREAMS_PER_USER", 4, minimum=1)
+DATA_UPLOAD_MAX_MEMORY_SIZE = CHAT_MAX_REQUEST_BYTES
+
 CELERY_BROKER_URL = REDIS_URL
 CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_IGNORE_RESULT = True  # results live on the Job row, not in a result backend

@@ -18,16 +18,23 @@ def _bearer_secret(header: str) -> str | None:
     return secret.strip() or None
 
 
+def token_for_secret(secret: str) -> ApiToken | None:
+    """The live token with this secret (its use is recorded), or None."""
+    token = ApiToken.objects.get_for_secret(secret)
+    if token is not None:
+        ApiToken.objects.filter(pk=token.pk).update(last_used_at=timezone.now())
+    return token
+
+
 def user_for_bearer(header: str) -> Any | None:
     """The active user owning the token in an `Authorization` header, or None."""
     secret = _bearer_secret(header)
-    if not secret:
-        return None
-    token = ApiToken.objects.get_for_secret(secret)
-    if token is None:
-        return None
-    ApiToken.objects.filter(pk=token.pk).update(last_used_at=timezone.now())
-    return token.user
+    token = token_for_secret(secret) if secret else None
+    return token.user if token else None
+
+
+def bearer_secret(header: str) -> str | None:
+    return _bearer_secret(header)
 
 
 class BearerTokenAuthentication(authentication.BaseAuthentication):

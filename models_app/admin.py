@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.contrib import admin
 
-from models_app.models import LlmModel
+from models_app.models import CloudPrice, CostSettings, LlmModel, RouteRule, UsageRecord
 
 
 @admin.register(LlmModel)
@@ -10,3 +10,26 @@ class LlmModelAdmin(admin.ModelAdmin):
     list_display = ["display_name", "slug", "tier", "size_bytes", "tensor_parallel", "source"]
     list_filter = ["tier", "tensor_parallel", "source"]
     search_fields = ["slug", "display_name", "repo_id", "exo_model_id"]
+
+
+@admin.register(RouteRule)
+class RouteRuleAdmin(admin.ModelAdmin):
+    list_display = ["task", "slugs", "enabled", "description"]
+
+
+@admin.register(CloudPrice)
+class CloudPriceAdmin(admin.ModelAdmin):
+    list_display = ["name", "input_usd_per_million", "output_usd_per_million"]
+
+
+@admin.register(CostSettings)
+class CostSettingsAdmin(admin.ModelAdmin):
+    list_display = ["electricity_usd_per_hour"]
+
+
+@admin.register(UsageRecord)
+class UsageRecordAdmin(admin.ModelAdmin):
+    list_display = ["created_at", "user", "api", "slug", "route", "prompt_tokens",
+                    "completion_tokens", "first_token_ms", "tokens_per_second", "status"]
+    list_filter = ["api", "status", "slug"]
+    readonly_fields = [field.name for field in UsageRecord._meta.fields]

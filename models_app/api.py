@@ -12,7 +12,7 @@ from arthur_panel.errors import DomainError
 from cluster_app.api import ApiView
 from cluster_app.exo_client import ExoClient
 from cluster_app.serializers import JobSerializer
-from models_app import download_matrix, downloads, planning, services
+from models_app import download_matrix, downloads, planning, services, usage_records
 from models_app.models import LlmModel
 from models_app.selectors import model_by_slug
 from models_app.serializers import (
@@ -117,3 +117,9 @@ class DownloadMatrixApi(ApiView):
     @extend_schema(responses=dict)
     def get(self, request: Request) -> Response:
         return Response(download_matrix.downloads_matrix())
+
+
+class UsageApi(ApiView):
+    @extend_schema(responses=dict)
+    def get(self, request: Request) -> Response:
+        return Response(usage_records.usage_summary())

@@ -11,4 +11,5 @@ urlpatterns = [
     path("models/<str:slug>/download/", api.ModelDownloadApi.as_view(), name="api-model-download"),
     path("downloads/", api.DownloadMatrixApi.as_view(), name="api-downloads"),
     path("plan/", api.PlanApi.as_view(), name="api-plan"),
+    path("usage/", api.UsageApi.as_view(), name="api-usage"),
 ]

@@ -117,3 +117,16 @@ GUIDE_MODELS: list[dict[str, object]] = [
         "tensor_parallel": "optional", "download_minutes": "", "notes": "",
     },
 ]
+
+# The guide's Model Router ("Future"), each falling back to the next ready model.
+GUIDE_ROUTES = [
+    ("coding", "Coding: DeepSeek V3", ["deepseek-v3-4bit", "llama-3.1-70b", "llama-3.1-8b"]),
+    ("quick", "Quick queries: Llama 8B", ["llama-3.1-8b", "llama-3.1-70b", "llama-3.2-1b"]),
+    ("fast", "Fast inference: Llama 70B", ["llama-3.1-70b", "llama-3.1-8b", "llama-3.2-1b"]),
+    ("testing", "Testing: Llama 1B", ["llama-3.2-1b", "llama-3.1-8b"]),
+    ("default", "No task given: the best model that is ready",
+     ["deepseek-v3-4bit", "llama-3.1-70b", "llama-3.1-8b", "llama-3.2-1b"]),
+]
+# The guide's cost analysis, per million input/output tokens.
+GUIDE_PRICES = [("Claude API (Sonnet)", "3", "15"), ("GPT-4", "2.50", "10"),
+          ("DeepSeek API", "0.27", "1.10")]

@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+from decimal import Decimal
+
+from django.conf import settings
 from django.core.validators import MinValueValidator, RegexValidator
 from django.db import models
 
@@ -74,3 +77,79 @@ class LlmModel(models.Model):
         """Every name a request may use for this model."""
         return [self.slug, self.repo_id, *([self.exo_model_id] if self.exo_model_id else []),
                 *self.aliases]
+
+
+class RouteRule(models.Model):
+    """The guide's Model Router: for a task, the models to try in order, first ready one wins."""
+
+    task = models.SlugField(max_length=40, unique=True)
+    description = models.CharField(max_length=200, blank=True)
+    slugs = models.JSONField(default=list, help_text="Catalogue slugs, most preferred first")
+    enabled = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["task"]
+
+    def __str__(self) -> str:
+        return f"{self.task}: {' → '.join(self.slugs)}"
+
+
+class CloudPrice(models.Model):
+    """What a cloud API would charge for the same tokens, per million."""
+
+    name = models.CharField(max_length=80, unique=True)
+    input_usd_per_million = models.DecimalField(max_digits=10, decimal_places=4)
+    output_usd_per_million = models.DecimalField(max_digits=10, decimal_places=4)
+
+    class Meta:
+        ordering = ["-output_usd_per_million"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class CostSettings(models.Model):
+    """The cluster's running cost (one row): the guide's ~$0.50 an hour for the Macs and DGX."""
+
+    electricity_usd_per_hour = models.DecimalField(max_digits=8, decimal_places=4,
+                                                   default=Decimal("0.50"))
+
+    class Meta:
+        verbose_name_plural = "cost settings"
+
+    def __str__(self) -> str:
+        return f"${self.electricity_usd_per_hour}/hour"
+
+    @classmethod
+    def current(cls) -> CostSettings:
+        return cls.objects.first() or cls.objects.create()
+
+
+class UsageRecord(models.Model):
+    """One proxied request: who, which model and route, tokens, speed and outcome."""
+
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
+                             on_delete=models.SET_NULL)
+    token = models.ForeignKey("cluster_app.ApiToken", null=True, blank=True,
+                              on_delete=models.SET_NULL)
+    api = models.CharField(max_length=10, default="chat", help_text="chat or messages")
+    requested_model = models.CharField(max_length=200)
+    model_id = models.CharField(max_length=200, help_text="exo's model id")
+    slug = models.CharField(max_length=80, blank=True)
+    route = models.CharField(max_length=255, blank=True)
+    stream = models.BooleanField(default=False)
+    prompt_tokens = models.PositiveIntegerField(null=True, blank=True)
+    completion_tokens = models.PositiveIntegerField(null=True, blank=True)
+    first_token_ms = models.PositiveIntegerField(null=True, blank=True)
+    tokens_per_second = models.FloatField(null=True, blank=True)
+    duration_ms = models.PositiveIntegerField(default=0)
+    status = models.CharField(max_length=12, default="ok", help_text="ok, error or cancelled")
+    http_status = models.PositiveSmallIntegerField(default=200)
+    error = models.CharField(max_length=500, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.created_at:%Y-%m-%d %H:%M} {self.slug or self.model_id} {self.status}"

@@ -1,143 +1,253 @@
-"""The OpenAI-compatible front door to exo: `/v1/models` and `/v1/chat/completions`.
+"""The OpenAI- and Anthropic-compatible front door to exo: `/v1/models`, `/v1/chat/completions`
+and `/v1/messages`.
 
-Authenticated (browser session or API token), model names resolved through the catalogue
-(slugs, aliases, repo ids), bodies passed to exo unchanged otherwise, and exo's stream passed
-back as it arrives, keep-alive comments and all. A client that goes away closes the request to
-exo, which is how exo cancels a generation.
+Authenticated (browser session with CSRF, or an API token), model names resolved through the
+catalogue (slugs, aliases, repo ids, or `auto` through the router), limits applied, the body
+passed to exo unchanged otherwise, and exo's stream passed back as it arrives, keep-alive
+comments and all. A client that goes away closes the request to exo, which is how exo cancels
+a generation. Every request leaves a usage record.
 """
 
 from __future__ import annotations
 
 import json
-import logging
+import time
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
 from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.contrib.auth.decorators import login_not_required
+from django.core.cache import cache
+from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.middleware.csrf import CsrfViewMiddleware
 from django.views.decorators.csrf import csrf_exempt
 
 from arthur_panel.errors import error_body
-from cluster_app.auth import user_for_bearer
+from cluster_app.auth import bearer_secret, token_for_secret
 from cluster_app.exo_client import error_message
-from models_app.selectors import model_by_name
-
-logger = logging.getLogger(__name__)
+from cluster_app.models import ApiToken
+from models_app.routing import ready_route, resolve
+from models_app.usage import StreamMeter, take_usage
+from models_app.usage_records import record_usage
 
 # Generations can think for a long time before their first token; only connecting is quick.
 EXO_STREAM_TIMEOUT = httpx.Timeout(connect=10.0, read=None, write=30.0, pool=10.0)
-
-
-def _error(message: str, code: str, status: int) -> JsonResponse:
-    return JsonResponse(error_body(message, code), status=status)
-
-
-def _refusal(request: HttpRequest) -> JsonResponse | None:
-    """None when the caller may go on: a valid API token, or a logged-in browser session
-    whose POSTs carry the CSRF token like any other form on the panel."""
-    header = request.headers.get("Authorization", "")
-    if header:
-        if user_for_bearer(header) is None:
-            return _error("Invalid or revoked API token.", "not_authenticated", 401)
-        return None
-    if not request.user.is_authenticated:
-        return _error("Log in, or send Authorization: Bearer <token> (manage.py issue_token).",
-                      "not_authenticated", 401)
-    if request.method == "POST" and _CSRF.process_view(request, None, (), {}) is not None:
-        return _error("CSRF token missing or incorrect.", "csrf_failed", 403)
-    return None
-
-
 _CSRF = CsrfViewMiddleware(lambda request: HttpResponse())
 
 
-def resolve(name: str) -> tuple[str, str | None]:
-    """exo's model id for a requested name, and the catalogue slug when the catalogue knows it."""
-    model = model_by_name(name)
-    if model is None:
-        return name, None
-    return model.exo_model_id or model.repo_id, model.slug
+class ProxyError(Exception):
+    def __init__(self, message: str, code: str, status: int) -> None:
+        super().__init__(message)
+        self.message, self.code, self.status = message, code, status
 
 
-def _not_loaded(requested: str, exo_id: str) -> JsonResponse:
-    named = requested if requested == exo_id else f"{requested} ({exo_id})"
-    return _error(f"Model {named} is not loaded on the cluster. Load it on the Cluster page, or "
-                  f'POST /api/v1/instances/ {{"model": "{exo_id}"}}, then try again.',
-                  "model_not_loaded", 404)
+@dataclass
+class Call:
+    """One proxied request, as it goes: who asked, for what, and where it was sent."""
+
+    api: str  # "chat" or "messages"
+    user: Any
+    token: ApiToken | None
+    requested: str = ""
+    model_id: str = ""
+    slug: str | None = None
+    route: str = ""
+    stream: bool = False
 
 
-async def _stream_from_exo(client: httpx.AsyncClient, response: httpx.Response) -> AsyncIterator[bytes]:
+def _json_error(call: Call | None, error: ProxyError) -> JsonResponse:
+    body = error_body(error.message, error.code)
+    if call is not None and call.api == "messages":
+        # Anthropic's shape too, for Claude Code and the anthropic client.
+        body = {"type": "error", "error": {**body["error"], "type": error.code}}
+    return JsonResponse(body, status=error.status)
+
+
+def _caller(request: HttpRequest) -> tuple[Any, ApiToken | None]:
+    """The user (and token) making the request, or ProxyError: a token from `Authorization:
+    Bearer` or `x-api-key` (Anthropic clients), or a browser session with its CSRF token."""
+    secret = bearer_secret(request.headers.get("Authorization", "")) or request.headers.get(
+        "x-api-key")
+    if secret:
+        token = token_for_secret(secret)
+        if token is None:
+            raise ProxyError("Invalid or revoked API token.", "not_authenticated", 401)
+        return token.user, token
+    if not request.user.is_authenticated:
+        raise ProxyError("Log in, or send Authorization: Bearer <token> (manage.py issue_token).",
+                         "not_authenticated", 401)
+    if request.method == "POST" and _CSRF.process_view(request, None, (), {}) is not None:
+        raise ProxyError("CSRF token missing or incorrect.", "csrf_failed", 403)
+    return request.user, None
+
+
+def _body(request: HttpRequest) -> dict[str, Any]:
     try:
-        async for chunk in response.aiter_raw():
-            yield chunk
-    finally:
-        # Also runs when the browser or script disconnects: closing tells exo to cancel.
-        await response.aclose()
+        raw = request.body
+    except RequestDataTooBig:
+        raise ProxyError(f"The request is over the limit of {settings.CHAT_MAX_REQUEST_BYTES} "
+                         "bytes.", "request_too_large", 413) from None
+    try:
+        body = json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        raise ProxyError("The body is not valid JSON.", "parse_error", 400) from None
+    if not isinstance(body, dict) or not isinstance(body.get("model"), str) or not body["model"]:
+        raise ProxyError('The body must be a JSON object with a "model" name.', "invalid", 400)
+    if not isinstance(body.get("messages"), list) or not body["messages"]:
+        raise ProxyError('"messages" must be a non-empty list.', "invalid", 400)
+    for key in ("max_tokens", "max_completion_tokens"):
+        wanted = body.get(key)
+        if wanted is not None and (not isinstance(wanted, int) or isinstance(wanted, bool)
+                                   or not 0 < wanted <= settings.CHAT_MAX_TOKENS):
+            raise ProxyError(f"{key} must be a whole number from 1 to {settings.CHAT_MAX_TOKENS}.",
+                             "invalid_max_tokens", 400)
+    return body
+
+
+def _prepare(request: HttpRequest, api: str) -> tuple[Call, dict[str, Any]]:
+    user, token = _caller(request)
+    call = Call(api=api, user=user, token=token)
+    if request.method != "POST":
+        raise ProxyError("Use POST.", "method_not_allowed", 405)
+    body = _body(request)
+    call.requested, call.stream = body["model"], bool(body.get("stream"))
+    task = body.pop("task", None) or request.headers.get("X-Arthur-Task")
+    if call.requested == "auto":
+        route = ready_route(task if isinstance(task, str) else None)
+        call.route = route.describe()
+        if route.slug is None:
+            raise ProxyError(f"No model for task '{route.task}' is ready: load one of "
+                             f"{', '.join(route.skipped)}.", "no_model_ready", 503)
+        call.model_id, call.slug = resolve(route.slug)
+    else:
+        call.model_id, call.slug = resolve(call.requested)
+    return call, {**body, "model": call.model_id}
+
+
+def _stream_slot(call: Call) -> str:
+    """Take one of the user's concurrent-stream slots; the key to give it back."""
+    key = f"proxy-streams:{getattr(call.user, 'pk', 'anonymous')}"
+    cache.add(key, 0, timeout=3600)
+    if cache.incr(key) > settings.CHAT_MAX_STREAMS_PER_USER:
+        cache.decr(key)
+        raise ProxyError(f"You already have {settings.CHAT_MAX_STREAMS_PER_USER} requests "
+                         "running; wait for one to finish.", "too_many_streams", 429)
+    return key
+
+
+async def _proxy(request: HttpRequest, api: str, path: str) -> HttpResponse:
+    call: Call | None = None
+    started = time.monotonic()
+    try:
+        call, forwarded = await sync_to_async(_prepare)(request, api)
+        slot = await sync_to_async(_stream_slot)(call)
+    except ProxyError as error:
+        return _json_error(call or Call(api=api, user=None, token=None), error)
+    client = httpx.AsyncClient(base_url=settings.EXO_API_URL, timeout=EXO_STREAM_TIMEOUT)
+    meter = StreamMeter(started)
+    try:
+        upstream = await client.send(client.build_request("POST", path, json=forwarded),
+                                     stream=True)
+        if upstream.status_code >= 400:
+            await upstream.aread()
+            raise _upstream_error(call, upstream)
+    except (httpx.TransportError, ProxyError) as exc:
         await client.aclose()
+        await sync_to_async(cache.decr)(slot)
+        error = exc if isinstance(exc, ProxyError) else ProxyError(
+            f"exo at {settings.EXO_API_URL} is not answering ({exc}).", "exo_unavailable", 503)
+        await sync_to_async(record_usage)(call, meter, error.status, error.message)
+        return _json_error(call, error)
+    response = StreamingHttpResponse(
+        _relay(call, client, upstream, meter, slot),
+        content_type=upstream.headers.get("content-type", "application/json"))
+    response["Cache-Control"] = "no-cache"
+    response["X-Arthur-Model"] = call.model_id
+    if call.route:
+        response["X-Arthur-Route"] = call.route
+    return response
 
 
-# CSRF is checked in _refusal, for sessions only: scripts with a token have no CSRF cookie.
+def _upstream_error(call: Call, upstream: httpx.Response) -> ProxyError:
+    if upstream.status_code == 404 and "No instance found" in upstream.text:
+        named = call.requested if call.requested == call.model_id else (
+            f"{call.requested} ({call.model_id})")
+        return ProxyError(f"Model {named} is not loaded on the cluster. Load it on the Cluster "
+                          f'page, or POST /api/v1/instances/ {{"model": "{call.model_id}"}}, then '
+                          "try again.", "model_not_loaded", 404)
+    status = upstream.status_code if upstream.status_code < 500 else 502
+    return ProxyError(f"exo refused the request: {error_message(upstream)}", "exo_error", status)
+
+
+async def _relay(call: Call, client: httpx.AsyncClient, upstream: httpx.Response,
+                 meter: StreamMeter, slot: str) -> AsyncIterator[bytes]:
+    outcome, error = 200, ""
+    collected = b""
+    try:
+        async for chunk in upstream.aiter_raw():
+            meter.feed(chunk, time.monotonic())
+            if not call.stream:
+                collected += chunk
+            yield chunk
+    except BaseException:
+        # The caller went away (or the server is stopping): closing below cancels at exo.
+        outcome, error = 499, "the client disconnected"
+        raise
+    finally:
+        await upstream.aclose()
+        await client.aclose()
+        if collected:
+            _take_body_usage(meter, collected)
+        await sync_to_async(cache.decr)(slot)
+        await sync_to_async(record_usage)(call, meter, outcome, error or meter.error or "")
+
+
+def _take_body_usage(meter: StreamMeter, body: bytes) -> None:
+    try:
+        parsed = json.loads(body)
+    except ValueError:
+        return
+    if isinstance(parsed, dict):
+        take_usage(meter, parsed)
+        if meter.first_token_at is None:
+            meter.first_token_at = meter.finished_at  # a whole answer arrives at once
+
+
+# CSRF is checked in _caller, for sessions only: scripts with a token have no CSRF cookie.
 @csrf_exempt
 @login_not_required
 async def chat_completions(request: HttpRequest) -> HttpResponse:
-    if refusal := await sync_to_async(_refusal)(request):
-        return refusal
-    if request.method != "POST":
-        return _error("Use POST.", "method_not_allowed", 405)
-    try:
-        body = json.loads(request.body)
-    except (ValueError, UnicodeDecodeError):
-        return _error("The body is not valid JSON.", "parse_error", 400)
-    if not isinstance(body, dict) or not isinstance(body.get("model"), str) or not body["model"]:
-        return _error('The body must be a JSON object with a "model" name.', "invalid", 400)
-    if not isinstance(body.get("messages"), list) or not body["messages"]:
-        return _error('"messages" must be a non-empty list.', "invalid", 400)
-    requested = body["model"]
-    exo_id, _slug = await sync_to_async(resolve)(requested)
-    forwarded = {**body, "model": exo_id}
-    client = httpx.AsyncClient(base_url=settings.EXO_API_URL, timeout=EXO_STREAM_TIMEOUT)
-    try:
-        upstream = await client.send(client.build_request("POST", "/v1/chat/completions",
-                                                          json=forwarded), stream=True)
-    except httpx.TransportError as exc:
-        await client.aclose()
-        return _error(f"exo at {settings.EXO_API_URL} is not answering ({exc}).",
-                      "exo_unavailable", 503)
-    if upstream.status_code >= 400:
-        await upstream.aread()
-        await client.aclose()
-        if upstream.status_code == 404 and "No instance found" in upstream.text:
-            return _not_loaded(requested, exo_id)
-        return _error(f"exo refused the request: {error_message(upstream)}", "exo_error",
-                      upstream.status_code if upstream.status_code < 500 else 502)
-    streaming = StreamingHttpResponse(_stream_from_exo(client, upstream),
-                                      content_type=upstream.headers.get("content-type",
-                                                                        "application/json"))
-    streaming["Cache-Control"] = "no-cache"
-    streaming["X-Arthur-Model"] = exo_id
-    return streaming
+    return await _proxy(request, "chat", "/v1/chat/completions")
+
+
+@csrf_exempt
+@login_not_required
+async def messages(request: HttpRequest) -> HttpResponse:
+    return await _proxy(request, "messages", "/v1/messages")
 
 
 @login_not_required
 async def list_models(request: HttpRequest) -> HttpResponse:
     """exo's model list, each entry also naming its catalogue slug and aliases."""
-    if refusal := await sync_to_async(_refusal)(request):
-        return refusal
-    if request.method != "GET":
-        return _error("Use GET.", "method_not_allowed", 405)
     try:
+        await sync_to_async(_caller)(request)
+        if request.method != "GET":
+            raise ProxyError("Use GET.", "method_not_allowed", 405)
         async with httpx.AsyncClient(base_url=settings.EXO_API_URL,
                                      timeout=settings.EXO_TIMEOUT) as client:
             response = await client.get("/v1/models")
+    except ProxyError as error:
+        return _json_error(None, error)
     except httpx.TransportError as exc:
-        return _error(f"exo at {settings.EXO_API_URL} is not answering ({exc}).",
-                      "exo_unavailable", 503)
+        return _json_error(None, ProxyError(
+            f"exo at {settings.EXO_API_URL} is not answering ({exc}).", "exo_unavailable", 503))
     if response.status_code >= 400:
-        return _error(f"exo refused the request: {error_message(response)}", "exo_error", 502)
+        return _json_error(None, ProxyError(f"exo refused the request: {error_message(response)}",
+                                            "exo_error", 502))
     data: list[dict[str, Any]] = response.json().get("data", [])
     names = await sync_to_async(_catalogue_names)()
     for card in data:

@@ -12,6 +12,7 @@ urlpatterns = [
     path("models/<str:slug>/", views.model_detail, name="model"),
     path("planner/", views.planner, name="planner"),
     path("downloads/", views.downloads, name="downloads"),
+    path("usage/", views.usage, name="usage"),
     path("playground/", PlannedPage.as_view(
         title="Playground",
         summary="Chat with loaded models, side by side, with live tokens per second and "

@@ -15,6 +15,7 @@ from models_app import services
 from models_app.models import LlmModel
 from models_app.planner import DEFAULT_CONTEXT_TOKENS, Plan, plan
 from models_app.planning import plan_model, plan_nodes
+from models_app.usage_records import usage_summary
 
 
 class CatalogueFilter(forms.Form):
@@ -124,3 +125,7 @@ def planner(request: HttpRequest) -> HttpResponse:
 
 def downloads(request: HttpRequest) -> HttpResponse:
     return render(request, "models_app/downloads.html")
+
+
+def usage(request: HttpRequest) -> HttpResponse:
+    return render(request, "models_app/usage.html", {"summary": usage_summary()})

@@ -13,8 +13,8 @@ from rest_framework.test import APIClient
 from cluster_app.inventory import GUIDE_NODES
 from cluster_app.models import ApiToken, Node
 from cluster_app.poll import SNAPSHOT_KEY
-from models_app.guide_catalogue import GUIDE_MODELS
-from models_app.models import LlmModel
+from models_app.guide_catalogue import GUIDE_MODELS, GUIDE_PRICES, GUIDE_ROUTES
+from models_app.models import CloudPrice, LlmModel, RouteRule
 from tests import stack as live
 
 ALLOWED_HOSTS = {"127.0.0.1", "::1", "localhost"}
@@ -55,6 +55,12 @@ def guide_models(db: None) -> None:
     """The guide's catalogue (transactional tests flush the migration's seed)."""
     for fields in GUIDE_MODELS:
         LlmModel.objects.get_or_create(slug=fields["slug"], defaults={**fields, "source": "guide"})
+    for task, description, slugs in GUIDE_ROUTES:
+        RouteRule.objects.get_or_create(task=task, defaults={"description": description,
+                                                             "slugs": slugs})
+    for name, given, taken in GUIDE_PRICES:
+        CloudPrice.objects.get_or_create(name=name, defaults={
+            "input_usd_per_million": given, "output_usd_per_million": taken})
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ import pytest
 from django.test import Client
 
 from arthur_panel.launcher import free_port
-from models_app.proxy import resolve
+from models_app.routing import resolve
 
 pytestmark = pytest.mark.django_db
 BODY = {"model": "llama-3.2-1b", "messages": [{"role": "user", "content": "Hi"}]}

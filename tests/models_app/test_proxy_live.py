@@ -3,10 +3,12 @@ streaming framing kept, clear errors for a model not loaded and for exo down."""
 
 from __future__ import annotations
 
+import anthropic
 import httpx
 import openai
 import pytest
 
+from models_app.models import UsageRecord
 from tests.stack import api, wait_until
 
 pytestmark = [pytest.mark.stack, pytest.mark.django_db(transaction=True)]
@@ -92,3 +94,76 @@ def test_bad_bodies_are_400(live_stack, alice_token, content, fragment):
                           headers={"Authorization": f"Bearer {alice_token}",
                                    "Content-Type": "application/json"})
     assert response.status_code == 400 and fragment in response.json()["error"]["message"]
+
+
+def test_auto_routes_by_task_to_the_next_ready_model(live_stack, alice_token, loaded_llama):
+    wait_until(lambda: any(i["status"] == "ready" and i["model_id"] == LLAMA_1B for i in
+                           (httpx.get(f"{live_stack.base_url}/api/v1/cluster/", headers={
+                               "Authorization": f"Bearer {alice_token}"}).json()["instances"])))
+    response = httpx.post(f"{live_stack.base_url}/v1/chat/completions", timeout=30,
+                          headers={"Authorization": f"Bearer {alice_token}", "X-Arthur-Task": "quick"},
+                          json={"model": "auto", "max_tokens": 5,
+                                "messages": [{"role": "user", "content": "Hi"}]})
+    assert response.status_code == 200
+    assert response.headers["x-arthur-route"] == (
+        "auto:quick -> llama-3.2-1b (llama-3.1-8b, llama-3.1-70b not ready)")
+    record = UsageRecord.objects.latest("created_at")
+    assert record.route == response.headers["x-arthur-route"] and record.slug == "llama-3.2-1b"
+
+    coding = httpx.post(f"{live_stack.base_url}/v1/chat/completions", timeout=30,
+                        headers={"Authorization": f"Bearer {alice_token}"},
+                        json={"model": "auto", "task": "coding", "max_tokens": 5,
+                              "messages": [{"role": "user", "content": "Hi"}]})
+    assert coding.status_code == 503
+    assert "No model for task 'coding' is ready" in coding.json()["error"]["message"]
+
+
+def test_every_request_leaves_a_usage_record(live_stack, alice_token, alice, loaded_llama):
+    openai_client(live_stack, alice_token).chat.completions.create(
+        model="llama-3.2-1b", messages=[{"role": "user", "content": "Count to ten"}],
+        max_tokens=30, stream=True).close()
+    record = wait_until(lambda: UsageRecord.objects.filter(stream=True).first())
+    assert record.user == alice and record.token is not None and record.api == "chat"
+    assert record.model_id == LLAMA_1B and record.requested_model == "llama-3.2-1b"
+    with api(live_stack, alice_token) as client:
+        usage = client.get("/api/v1/usage/").json()
+    assert usage["requests"][0]["model_id"] == LLAMA_1B
+
+
+def test_anthropic_messages_for_claude_code(live_stack, alice_token, loaded_llama):
+    client = anthropic.Anthropic(base_url=live_stack.base_url, api_key=alice_token, max_retries=0)
+    reply = client.messages.create(model="llama-3.2-1b", max_tokens=20,
+                                   messages=[{"role": "user", "content": "Hello"}])
+    assert reply.content[0].text and reply.usage.output_tokens > 0
+    with client.messages.stream(model="llama-3.2-1b", max_tokens=20,
+                                messages=[{"role": "user", "content": "Hello"}]) as stream:
+        text = "".join(stream.text_stream)
+    assert text
+    with pytest.raises(anthropic.NotFoundError) as missing:
+        client.messages.create(model="deepseek-v3-4bit", max_tokens=5,
+                               messages=[{"role": "user", "content": "Hi"}])
+    assert "is not loaded on the cluster" in str(missing.value)
+
+
+def test_a_disconnected_client_cancels_at_exo(live_stack, alice_token, loaded_llama):
+    with httpx.stream("POST", f"{live_stack.base_url}/v1/chat/completions", timeout=30,
+                      headers={"Authorization": f"Bearer {alice_token}"},
+                      json={"model": "llama-3.2-1b", "stream": True, "max_tokens": 30000,
+                            "messages": [{"role": "user", "content": "Go on forever"}]}) as response:
+        for line in response.iter_lines():
+            if line.startswith("data:"):
+                break  # the first token arrived: hang up
+    record = wait_until(lambda: UsageRecord.objects.filter(status="cancelled").first(), timeout=15)
+    assert record.http_status == 499 and record.first_token_ms is not None
+
+
+@pytest.mark.parametrize(("body", "status", "code"), [
+    ({"model": "llama-3.2-1b", "max_tokens": 10**9, "messages": [{"role": "user", "content": "x"}]},
+     400, "invalid_max_tokens"),
+    ({"model": "llama-3.2-1b", "messages": [{"role": "user", "content": "x" * 5_000_000}]},
+     413, "request_too_large"),
+])
+def test_limits_answer_clearly(live_stack, alice_token, body, status, code):
+    response = httpx.post(f"{live_stack.base_url}/v1/chat/completions", json=body, timeout=30,
+                          headers={"Authorization": f"Bearer {alice_token}"})
+    assert response.status_code == status and response.json()["error"]["code"] == code

@@ -1,0 +1,89 @@
+"""Pure pieces of the chat proxy: the router, the stream meter, the cost arithmetic."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+
+import pytest
+
+from models_app.costs import Price, cloud_cost, weekly_savings
+from models_app.router import Route, choose
+from models_app.usage import StreamMeter
+
+RULES = {"coding": ["deepseek-v3-4bit", "llama-3.1-70b", "llama-3.1-8b"],
+         "quick": ["llama-3.1-8b", "llama-3.1-70b", "llama-3.2-1b"],
+         "default": ["deepseek-v3-4bit", "llama-3.1-70b", "llama-3.1-8b", "llama-3.2-1b"]}
+
+
+def test_coding_goes_to_deepseek_when_it_is_ready():
+    assert choose("coding", RULES, {"deepseek-v3-4bit", "llama-3.1-8b"}) == Route(
+        "coding", "deepseek-v3-4bit", ())
+
+
+def test_a_busy_or_loading_model_falls_back_to_the_next_ready_one():
+    route = choose("coding", RULES, {"llama-3.1-8b"})
+    assert route == Route("coding", "llama-3.1-8b", ("deepseek-v3-4bit", "llama-3.1-70b"))
+    assert route.describe() == ("auto:coding -> llama-3.1-8b "
+                                "(deepseek-v3-4bit, llama-3.1-70b not ready)")
+
+
+def test_unknown_or_missing_task_uses_the_default_rule():
+    assert choose("poetry", RULES, {"llama-3.2-1b"}).task == "default"
+    assert choose(None, RULES, {"llama-3.2-1b"}).slug == "llama-3.2-1b"
+
+
+def test_nothing_ready_says_so():
+    route = choose("quick", RULES, set())
+    assert route.slug is None and route.describe().startswith("auto:quick -> none ready")
+
+
+def sse(*events) -> bytes:
+    return b"".join(b"data: " + json.dumps(e).encode() + b"\n\n" for e in events) + b"data: [DONE]\n\n"
+
+
+def chunk(text, **extra):
+    return {"object": "chat.completion", "choices": [{"index": 0, "delta": {"role": "assistant", "content": text}}], **extra}
+
+
+def test_meter_reads_first_token_speed_and_usage_across_split_chunks():
+    meter = StreamMeter(started=10.0)
+    stream = b": keep-alive\n\n" + sse(chunk("Hel"), chunk("lo"), chunk("!", usage={
+        "prompt_tokens": 15, "completion_tokens": 11, "total_tokens": 26}))
+    meter.feed(stream[:40], 10.5)  # keep-alive and part of the first chunk: no token yet
+    assert meter.first_token_at is None
+    meter.feed(stream[40:200], 10.75)
+    meter.feed(stream[200:], 11.75)
+    assert meter.first_token_ms == 750
+    assert (meter.prompt_tokens, meter.completion_tokens) == (15, 11)
+    assert meter.tokens_per_second == 10.0  # 10 tokens after the first, in 1 s
+
+
+def test_meter_reads_anthropic_events_and_errors():
+    meter = StreamMeter(started=0.0)
+    meter.feed(b'event: message_start\ndata: {"type":"message_start","message":{"usage":{"input_tokens":7,"output_tokens":1}}}\n\n', 0.1)
+    meter.feed(b'event: content_block_delta\ndata: {"type":"content_block_delta","delta":{"type":"text_delta","text":"Hi"}}\n\n', 0.2)
+    meter.feed(b'event: message_delta\ndata: {"type":"message_delta","usage":{"output_tokens":5}}\n\n', 0.6)
+    assert (meter.prompt_tokens, meter.completion_tokens, meter.first_token_ms) == (7, 5, 200)
+    failed = StreamMeter(started=0.0)
+    failed.feed(b'data: {"error": {"message": "runner died", "code": 500}}\n\n', 1.0)
+    assert failed.error == "runner died"
+
+
+def test_cloud_cost_per_million_tokens():
+    sonnet = Price("Claude API (Sonnet)", Decimal("3"), Decimal("15"))
+    assert cloud_cost(sonnet, 1_000_000, 1_000_000) == Decimal("18")
+    assert cloud_cost(sonnet, 0, 1_000_000) == Decimal("15")  # the guide's "1M tokens = $15"
+
+
+def test_weekly_savings_against_electricity():
+    prices = [Price("Claude API (Sonnet)", Decimal("3"), Decimal("15")),
+              Price("DeepSeek API", Decimal("0.27"), Decimal("1.10"))]
+    electricity, savings = weekly_savings(prices, prompt_tokens=10_000_000,
+                                          completion_tokens=10_000_000,
+                                          electricity_per_hour=Decimal("0.50"))
+    assert electricity == Decimal("84.00")  # $0.50 x 168 h
+    assert [(s.name, s.cloud_cost, s.saving_per_week) for s in savings] == [
+        ("Claude API (Sonnet)", Decimal("180.00"), Decimal("96.00")),
+        ("DeepSeek API", Decimal("13.70"), Decimal("-70.30"))]
+    assert savings[0].saving_per_month == Decimal("411.43")  # 96 x 30 / 7
