@@ -1,13 +1,26 @@
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_not_required
 from django.urls import include, path
 from django.views import defaults
 from drf_spectacular.views import SpectacularJSONAPIView, SpectacularSwaggerView
+from rest_framework.renderers import JSONRenderer
 
 from arthur_panel.errors import json_or_page
+
+class ApiDocsView(SpectacularSwaggerView):
+    """The browsable API page; its errors in the API's JSON shape, like every /api/ route."""
+
+    def handle_exception(self, exc: Exception) -> Any:
+        response = super().handle_exception(exc)
+        self.request.accepted_renderer = JSONRenderer()
+        self.request.accepted_media_type = "application/json"
+        return response
+
 
 urlpatterns = [
     path("admin/", admin.site.urls),
@@ -17,7 +30,7 @@ urlpatterns = [
     path("api/v1/", include("models_app.api_urls")),
     path("v1/", include("models_app.proxy_urls")),
     path("api/v1/schema/", login_not_required(SpectacularJSONAPIView.as_view()), name="schema"),
-    path("api/v1/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
+    path("api/v1/docs/", ApiDocsView.as_view(url_name="schema"), name="api-docs"),
     path("", include("cluster_app.urls")),
     path("", include("models_app.urls")),
 ]

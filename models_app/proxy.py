@@ -93,7 +93,7 @@ def _body(request: HttpRequest) -> dict[str, Any]:
                          "bytes.", "request_too_large", 413) from None
     try:
         body = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         raise ProxyError("The body is not valid JSON.", "parse_error", 400) from None
     if not isinstance(body, dict) or not isinstance(body.get("model"), str) or not body["model"]:
         raise ProxyError('The body must be a JSON object with a "model" name.', "invalid", 400)
@@ -209,7 +209,7 @@ async def _relay(call: Call, client: httpx.AsyncClient, upstream: httpx.Response
 def _take_body_usage(meter: StreamMeter, body: bytes) -> None:
     try:
         parsed = json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):
         return
     if isinstance(parsed, dict):
         take_usage(meter, parsed)

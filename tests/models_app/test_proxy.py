@@ -44,3 +44,10 @@ def test_names_resolve_through_the_catalogue():
 def test_wrong_method_is_refused(client, alice_token):
     response = client.get("/v1/chat/completions", headers={"Authorization": f"Bearer {alice_token}"})
     assert response.status_code == 405 and response.json()["error"]["code"] == "method_not_allowed"
+
+
+def test_deeply_nested_json_is_a_400(client, alice_token):
+    response = client.post("/v1/chat/completions", data="[" * 10_000,
+                           content_type="application/json",
+                           headers={"Authorization": f"Bearer {alice_token}"})
+    assert response.status_code == 400 and response.json()["error"]["code"] == "parse_error"
