@@ -51,3 +51,18 @@ def test_deeply_nested_json_is_a_400(client, alice_token):
                            content_type="application/json",
                            headers={"Authorization": f"Bearer {alice_token}"})
     assert response.status_code == 400 and response.json()["error"]["code"] == "parse_error"
+
+
+def test_too_many_streams_at_once_is_a_429(client, alice, alice_token, settings):
+    from django.core.cache import cache
+
+    key = f"proxy-streams:{alice.pk}"
+    cache.set(key, settings.CHAT_MAX_STREAMS_PER_USER, timeout=60)
+    try:
+        response = post(client, Authorization=f"Bearer {alice_token}")
+        held = cache.get(key)
+    finally:
+        cache.delete(key)
+    assert response.status_code == 429
+    assert response.json()["error"]["code"] == "too_many_streams"
+    assert held == settings.CHAT_MAX_STREAMS_PER_USER  # the refused request took no slot
