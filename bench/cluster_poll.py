@@ -290,6 +290,16 @@ def prepare_django(work: Path, redis_url: str) -> None:
     call_command("migrate", interactive=False, verbosity=0)
 
 
+def open_work_dir(exits: ExitStack, *, keep: bool) -> Path:
+    """A temporary directory, removed at the end unless `keep`; a plain `kill` unwinds the
+    ExitStack too, so no simulator, worker or Redis is left over."""
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    work = Path(tempfile.mkdtemp(prefix="arthur-bench-") if keep
+                else exits.enter_context(tempfile.TemporaryDirectory(prefix="arthur-bench-")))
+    print(f"work dir {work}", flush=True)
+    return work
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[2, 8, 32])
@@ -301,12 +311,8 @@ def main() -> int:
                         help="print where the largest size's poll spends its CPU")
     parser.add_argument("--keep", action="store_true", help="keep the work dir and its logs")
     args = parser.parse_args()
-    # A plain `kill` unwinds the ExitStack too, so no simulator, worker or Redis is left over.
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     with ExitStack() as exits:
-        work = Path(tempfile.mkdtemp(prefix="arthur-bench-") if args.keep
-                    else exits.enter_context(tempfile.TemporaryDirectory(prefix="arthur-bench-")))
-        print(f"work dir {work}", flush=True)
+        work = open_work_dir(exits, keep=args.keep)
         prepare_django(work, start_redis(exits, work))
         token = issue_token()
         results = []

@@ -24,10 +24,8 @@ import asyncio
 import json
 import os
 import shutil
-import signal
 import statistics
 import sys
-import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -44,6 +42,7 @@ from websockets.asyncio.client import connect
 # The sibling benchmark's set-up (it also makes the project and tests/ importable).
 from cluster_poll import (
     issue_token,
+    open_work_dir,
     percentile,
     prepare_django,
     start_redis,
@@ -440,12 +439,8 @@ def main() -> int:
                         help="skip the in-process download_files run (a diagnostic)")
     parser.add_argument("--keep", action="store_true", help="keep the work dir and its logs")
     args = parser.parse_args()
-    # A plain `kill` unwinds the ExitStack too, so no simulator, worker or Redis is left over.
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     with ExitStack() as exits:
-        work = Path(tempfile.mkdtemp(prefix="arthur-bench-") if args.keep
-                    else exits.enter_context(tempfile.TemporaryDirectory(prefix="arthur-bench-")))
-        print(f"work dir {work}", flush=True)
+        work = open_work_dir(exits, keep=args.keep)
         bench = start_bench(exits, work)
         panel_download(bench, WARMUP_REPO)
         # Smaller first: a peak that grows with the file shows, even on a warm child.
