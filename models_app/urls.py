@@ -2,8 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from cluster_app.views import PlannedPage
-from models_app import views
+from models_app import views, views_playground
 
 urlpatterns = [
     path("models/", views.model_list, name="models"),
@@ -13,8 +12,6 @@ urlpatterns = [
     path("planner/", views.planner, name="planner"),
     path("downloads/", views.downloads, name="downloads"),
     path("usage/", views.usage, name="usage"),
-    path("playground/", PlannedPage.as_view(
-        title="Playground",
-        summary="Chat with loaded models, side by side, with live tokens per second and "
-                "time to first token."), name="playground"),
+    path("playground/", views_playground.playground, name="playground"),
+    path("integrations/", views_playground.integrations, name="integrations"),
 ]
