@@ -10,6 +10,7 @@ a generation. Every request leaves a usage record.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from collections.abc import AsyncIterator
@@ -198,12 +199,20 @@ async def _relay(call: Call, client: httpx.AsyncClient, upstream: httpx.Response
         outcome, error = 499, "the client disconnected"
         raise
     finally:
-        await upstream.aclose()
-        await client.aclose()
         if collected:
             _take_body_usage(meter, collected)
-        await sync_to_async(cache.decr)(slot)
-        await sync_to_async(record_usage)(call, meter, outcome, error or meter.error or "")
+        # Shielded: a cancelled response (the client left) must still free its slot, close
+        # the request to exo and leave its usage record.
+        await asyncio.shield(_finish(call, client, upstream, meter, slot, outcome,
+                                     error or meter.error or ""))
+
+
+async def _finish(call: Call, client: httpx.AsyncClient, upstream: httpx.Response,
+                  meter: StreamMeter, slot: str, outcome: int, error: str) -> None:
+    await upstream.aclose()
+    await client.aclose()
+    await sync_to_async(cache.decr)(slot)
+    await sync_to_async(record_usage)(call, meter, outcome, error)
 
 
 def _take_body_usage(meter: StreamMeter, body: bytes) -> None:

@@ -80,11 +80,12 @@ def test_a_prompt_streams_with_live_stats(logged_in, live_stack, loaded_llama, s
 def test_stop_ends_the_stream_mid_answer(logged_in, live_stack, loaded_llama, speeds):
     speeds(LLAMA_1B, 0.5)  # 10 tokens/s: over ten seconds for a whole answer
     page = open_playground(logged_in, live_stack.base_url)
+    page.get_by_label(MODEL).select_option("llama-3.2-1b")
     page.get_by_label("Max tokens").fill("4000")
     page.get_by_label(PROMPT).fill("Tell me a long story")
     page.get_by_role("button", name="Send").click()
     output = page.locator(".pg-output")
-    expect(output).to_contain_text("You asked: Tell me a long story")
+    expect(output).to_contain_text("You asked: Tell me a long story", timeout=20000)
     page.get_by_role("button", name="Stop").click()
 
     expect(page.locator(".pg-state")).to_have_text("stopped")
