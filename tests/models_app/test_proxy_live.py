@@ -146,26 +146,38 @@ def test_anthropic_messages_for_claude_code(live_stack, alice_token, loaded_llam
     assert "is not loaded on the cluster" in str(missing.value)
 
 
+def llama_runner_states(exo_url: str) -> set[str]:
+    """exo's state tags (RunnerReady, RunnerRunning...) of every runner serving Llama 1B."""
+    state = httpx.get(f"{exo_url}/state").json()
+    tags = set()
+    for tagged in state["instances"].values():
+        assignments = next(iter(tagged.values()))["shardAssignments"]
+        if assignments["modelId"] == LLAMA_1B:
+            tags |= {next(iter(state["runners"][runner]))
+                     for runner in assignments["nodeToRunner"].values()}
+    return tags
+
+
 def test_a_disconnected_client_cancels_at_exo(live_stack, alice_token, loaded_llama, exo_url):
-    # 10 tokens a second (the simulator runs at 20x): the answer is far from done at hang-up.
+    # 10 tokens a second (the simulator runs at 20x): 30,000 tokens would take nearly an hour.
     httpx.post(f"{exo_url}/_sim/settings", json={"model_speeds": {LLAMA_1B: 0.5}})
     try:
-        hang_up_after_the_first_token(live_stack, alice_token)
+        with httpx.stream("POST", f"{live_stack.base_url}/v1/chat/completions", timeout=30,
+                          headers={"Authorization": f"Bearer {alice_token}"},
+                          json={"model": "llama-3.2-1b", "stream": True, "max_tokens": 30000,
+                                "messages": [{"role": "user", "content": "Go on"}]}) as response:
+            for line in response.iter_lines():
+                if line.startswith("data:"):
+                    # Streaming: exo is generating. Leaving the loop hangs up.
+                    assert "RunnerRunning" in llama_runner_states(exo_url)
+                    break
+        # The simulator saw the cancel: it stopped generating at once, not in an hour.
+        wait_until(lambda: llama_runner_states(exo_url) == {"RunnerReady"}, timeout=10)
     finally:
         httpx.post(f"{exo_url}/_sim/settings", json={
             "model_speeds": {LLAMA_1B: CATALOGUE[LLAMA_1B].tokens_per_second}})
     record = wait_until(lambda: UsageRecord.objects.filter(status="cancelled").first(), timeout=30)
     assert record.http_status == 499 and record.first_token_ms is not None
-
-
-def hang_up_after_the_first_token(live_stack, alice_token) -> None:
-    with httpx.stream("POST", f"{live_stack.base_url}/v1/chat/completions", timeout=30,
-                      headers={"Authorization": f"Bearer {alice_token}"},
-                      json={"model": "llama-3.2-1b", "stream": True, "max_tokens": 30000,
-                            "messages": [{"role": "user", "content": "Go on forever"}]}) as response:
-        for line in response.iter_lines():
-            if line.startswith("data:"):
-                break  # the first token arrived: hang up
 
 
 @pytest.mark.parametrize(("body", "status", "code"), [
