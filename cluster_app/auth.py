@@ -11,7 +11,7 @@ from rest_framework import authentication, exceptions
 from cluster_app.models import ApiToken
 
 
-def _bearer_secret(header: str) -> str | None:
+def bearer_secret(header: str) -> str | None:
     scheme, _, secret = header.partition(" ")
     if scheme.lower() != "bearer":
         return None
@@ -28,19 +28,16 @@ def token_for_secret(secret: str) -> ApiToken | None:
 
 def user_for_bearer(header: str) -> Any | None:
     """The active user owning the token in an `Authorization` header, or None."""
-    secret = _bearer_secret(header)
+    secret = bearer_secret(header)
     token = token_for_secret(secret) if secret else None
     return token.user if token else None
 
-
-def bearer_secret(header: str) -> str | None:
-    return _bearer_secret(header)
 
 
 class BearerTokenAuthentication(authentication.BaseAuthentication):
     def authenticate(self, request: Any) -> tuple[Any, None] | None:
         header = request.META.get("HTTP_AUTHORIZATION", "")
-        if _bearer_secret(header) is None:
+        if bearer_secret(header) is None:
             return None
         user = user_for_bearer(header)
         if user is None:
