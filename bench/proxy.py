@@ -1,0 +1,361 @@
+"""Benchmark the chat proxy (`/v1/chat/completions`) against the exo simulator it relays.
+
+1. Added first-token latency: request start to the first `data:` line with content, through
+   the proxy minus straight to the simulator, over short streams.
+2. Single-stream throughput: with the simulator too fast to be the limit, tokens/s of a stream
+   through the proxy, and straight to the simulator.
+3. Concurrent streams: 32 at once through the proxy, no errors, aggregate tokens/s against the
+   same 32 straight to the simulator.
+
+Every request goes both ways in the same run, taking turns going first, and each figure is
+printed as a ratio against the direct one, because machines are noisy. Exits 1 when a target
+is missed. Not part of the test suite.
+
+    .venv/bin/python bench/proxy.py [--requests 50] [--streams 20] [--concurrency 32] [--keep]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import hashlib
+import json
+import os
+import statistics
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from contextlib import ExitStack
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+# The sibling benchmark's set-up (it also makes the project and tests/ importable).
+from cluster_poll import (
+    issue_token,
+    open_work_dir,
+    percentile,
+    prepare_django,
+    start_redis,
+    started,
+    verdict,
+)
+
+from arthur_panel.launcher import exo_simulator_command, free_port, wait_for_port
+from tests import stack
+
+MODEL = "mlx-community/Llama-3.2-1B-Instruct-4bit"
+ADDED_P50_TARGET = 0.005  # seconds the proxy may add to the first token, median...
+ADDED_P95_TARGET = 0.020  # ...and 95th percentile
+SINGLE_RATE_TARGET = 5000.0  # tokens/s of one stream through the proxy
+CONCURRENT_RATIO_TARGET = 0.9  # aggregate tokens/s through the proxy over direct
+SHORT_MAX_TOKENS = 8
+LONG_MAX_TOKENS = 5000
+FAST_RATE = 1e7  # tokens/s asked of the simulator: it never sleeps, only its CPU limits it
+MODEL_RATE = 5000.0  # the simulator catalogue's tokens/s for MODEL, per stream
+# The simulator's generation ends at 128 + (a hash of model and prompt) % 256 words whatever
+# max_tokens says (`Generation.words`): a prompt whose hash gives the 383-word maximum.
+NATURAL_MAX = 383
+TIMEOUT = httpx.Timeout(60.0, connect=10.0)
+
+
+@dataclass
+class Stream:
+    """One streamed completion as the client saw it (times from time.perf_counter)."""
+
+    began: float
+    first_token: float | None = None
+    last_token: float | None = None
+    ended: float = 0.0
+    tokens: int = 0  # data chunks with content
+    completion_tokens: int | None = None  # from the final chunk's usage
+    error: str = ""
+
+    @property
+    def first_token_seconds(self) -> float:
+        return (self.first_token or float("inf")) - self.began
+
+    @property
+    def decode_seconds(self) -> float:
+        """From the first content chunk to the last: the relay's share of a long stream."""
+        if self.first_token is None or self.last_token is None:
+            return 0.0
+        return self.last_token - self.first_token
+
+
+@dataclass
+class Target:
+    """Where a request goes: the panel's proxy (with a token) or the simulator itself."""
+
+    name: str
+    client: httpx.AsyncClient
+
+
+def longest_prompt() -> str:
+    """A prompt for which the simulator generates its longest answer, NATURAL_MAX words."""
+    for index in range(100_000):
+        prompt = f"Tell me about the cluster, take {index}."
+        digest = hashlib.sha256(f"{MODEL}\n{prompt}".encode()).digest()
+        if 128 + int.from_bytes(digest[:2], "big") % 256 == NATURAL_MAX:
+            return prompt
+    raise RuntimeError("no prompt gives the longest answer")
+
+
+def chat_body(prompt: str, max_tokens: int) -> dict[str, Any]:
+    return {"model": MODEL, "stream": True, "max_tokens": max_tokens,
+            "messages": [{"role": "user", "content": prompt}]}
+
+
+def content_of(line: str) -> tuple[bool, int | None, str]:
+    """Whether a `data:` line carries text, the completion tokens of its usage, its error."""
+    try:
+        event = json.loads(line[5:])
+    except ValueError:
+        return False, None, ""
+    if not isinstance(event, dict):
+        return False, None, ""
+    if isinstance(event.get("error"), dict):
+        return False, None, str(event["error"].get("message", "error"))
+    text = any((choice.get("delta") or {}).get("content") for choice in event.get("choices", []))
+    usage = event.get("usage") or {}
+    return text, usage.get("completion_tokens"), ""
+
+
+async def stream_once(target: Target, body: dict[str, Any]) -> Stream:
+    """Send one streamed chat completion and read it to the end."""
+    run = Stream(began=time.perf_counter())
+    try:
+        async with target.client.stream("POST", "/v1/chat/completions", json=body) as response:
+            if response.status_code != 200:
+                await response.aread()
+                run.error = f"HTTP {response.status_code}: {response.text[:200]}"
+                return run
+            async for line in response.aiter_lines():
+                if not line.startswith("data:") or line == "data: [DONE]":
+                    continue
+                text, completion, error = content_of(line)
+                if text:
+                    run.last_token = time.perf_counter()
+                    run.first_token = run.first_token or run.last_token
+                    run.tokens += 1
+                run.completion_tokens = completion or run.completion_tokens
+                run.error = run.error or error
+    except httpx.HTTPError as exc:
+        run.error = f"{type(exc).__name__}: {exc}"
+    finally:
+        run.ended = time.perf_counter()
+    if not run.error and run.first_token is None:
+        run.error = "no content"
+    return run
+
+
+async def in_turn(proxy: Target, direct: Target, rounds: int,
+                  once: Callable[[Target], Awaitable[Any]]) -> dict[str, list[Any]]:
+    """`once` on both targets `rounds` times, each going first in every other round, so a
+    slow spell of the machine hits both alike. Returns each target's results by name."""
+    results: dict[str, list[Any]] = {proxy.name: [], direct.name: []}
+    for round_ in range(rounds):
+        for target in (proxy, direct) if round_ % 2 == 0 else (direct, proxy):
+            results[target.name].append(await once(target))
+    return results
+
+
+def failures(runs: list[Stream]) -> list[str]:
+    return [run.error for run in runs if run.error]
+
+
+def start_exo(exits: ExitStack, work: Path) -> str:
+    port = free_port()
+    command = exo_simulator_command(port, work, "--seed", "1", "--load-time", "0.5",
+                                    "--tick", "0.05")
+    started(exits, command, work / "exo-sim.log")
+    wait_for_port(port, timeout=30)
+    return f"http://127.0.0.1:{port}"
+
+
+def load_model(sim: httpx.Client) -> None:
+    """Place the model, create its instance and wait until every runner is ready."""
+    response = sim.get("/instance/placement", params={
+        "model_id": MODEL, "sharding": "Pipeline", "instance_meta": "MlxRing", "min_nodes": 1})
+    response.raise_for_status()
+    instance = response.json()
+    sim.post("/instance", json={"instance": instance}).raise_for_status()
+    runner_ids = next(iter(instance.values()))["shardAssignments"]["nodeToRunner"].values()
+
+    def ready() -> bool:
+        runners = sim.get("/state").json()["runners"]
+        return all(next(iter(runners.get(r, {"missing": {}}))) == "RunnerReady"
+                   for r in runner_ids)
+
+    stack.wait_until(ready, timeout=30)
+
+
+def set_rate(sim: httpx.Client, rate: float) -> None:
+    """The model's tokens/s on the simulator (speed 1: the catalogue's first-token time)."""
+    sim.post("/_sim/settings", json={"speed": 1.0, "model_speeds": {MODEL: rate}}
+             ).raise_for_status()
+
+
+async def measure_first_token(proxy: Target, direct: Target, requests: int
+                              ) -> dict[str, list[Stream]]:
+    body = chat_body("Say hello.", SHORT_MAX_TOKENS)
+    await in_turn(proxy, direct, 4, lambda target: stream_once(target, body))  # warm-up
+    return await in_turn(proxy, direct, requests, lambda target: stream_once(target, body))
+
+
+async def measure_single(proxy: Target, direct: Target, streams: int, prompt: str
+                         ) -> dict[str, list[Stream]]:
+    body = chat_body(prompt, LONG_MAX_TOKENS)
+    await in_turn(proxy, direct, 2, lambda target: stream_once(target, body))  # warm-up
+    return await in_turn(proxy, direct, streams, lambda target: stream_once(target, body))
+
+
+async def concurrent_wave(target: Target, concurrency: int, prompt: str
+                          ) -> tuple[float, list[Stream]]:
+    """`concurrency` streams started together; the wall time until the last one ends."""
+    body = chat_body(prompt, LONG_MAX_TOKENS)
+    began = time.perf_counter()
+    runs = await asyncio.gather(*(stream_once(target, body) for _ in range(concurrency)))
+    return time.perf_counter() - began, list(runs)
+
+
+async def measure_concurrent(proxy: Target, direct: Target, concurrency: int, waves: int,
+                             prompt: str) -> dict[str, list[tuple[float, list[Stream]]]]:
+    return await in_turn(proxy, direct, waves,
+                         lambda target: concurrent_wave(target, concurrency, prompt))
+
+
+def ms(seconds: float) -> str:
+    return f"{seconds * 1000:.1f} ms"
+
+
+def report_first_token(runs: dict[str, list[Stream]]) -> bool:
+    proxy, direct = runs["proxy"], runs["direct"]
+    if errors := failures(proxy) + failures(direct):
+        print(f"first token: {len(errors)} requests failed, e.g. {errors[0]}: FAIL")
+        return False
+    seconds = {name: [r.first_token_seconds for r in rs] for name, rs in runs.items()}
+    print(f"\nfirst token, {len(proxy)} requests each way, max_tokens {SHORT_MAX_TOKENS}:")
+    for name, values in seconds.items():
+        print(f"  {name:<7} p50 {ms(percentile(values, 0.5))}, p95 "
+              f"{ms(percentile(values, 0.95))}, max {ms(max(values))}")
+    added50 = percentile(seconds["proxy"], 0.5) - percentile(seconds["direct"], 0.5)
+    added95 = percentile(seconds["proxy"], 0.95) - percentile(seconds["direct"], 0.95)
+    ratio50 = percentile(seconds["proxy"], 0.5) / percentile(seconds["direct"], 0.5)
+    ratio95 = percentile(seconds["proxy"], 0.95) / percentile(seconds["direct"], 0.95)
+    ok = added50 <= ADDED_P50_TARGET and added95 <= ADDED_P95_TARGET
+    print(f"first token: the proxy adds p50 {ms(added50)} ({ratio50:.2f}x direct), p95 "
+          f"{ms(added95)} ({ratio95:.2f}x direct), target <= {ms(ADDED_P50_TARGET)} / "
+          f"{ms(ADDED_P95_TARGET)}: {verdict(ok)}")
+    return ok
+
+
+def stream_rate(runs: list[Stream]) -> float:
+    """Tokens/s over the streams' decode windows (first content chunk to last), pooled."""
+    return sum(r.tokens - 1 for r in runs) / sum(r.decode_seconds for r in runs)
+
+
+def report_single(runs: dict[str, list[Stream]]) -> bool:
+    proxy, direct = runs["proxy"], runs["direct"]
+    if errors := failures(proxy) + failures(direct):
+        print(f"single stream: {len(errors)} streams failed, e.g. {errors[0]}: FAIL")
+        return False
+    tokens = proxy[0].tokens
+    print(f"\nsingle stream, {len(proxy)} streams each way of {tokens} tokens "
+          f"(max_tokens {LONG_MAX_TOKENS}; the simulator stops at {NATURAL_MAX}), "
+          f"simulator at {FAST_RATE:g} tokens/s:")
+    for name, rs in runs.items():
+        per_stream = [(r.tokens - 1) / r.decode_seconds for r in rs]
+        whole = [r.tokens / (r.ended - r.began) for r in rs]
+        print(f"  {name:<7} {stream_rate(rs):>8.0f} tokens/s first to last token (per stream "
+              f"p50 {statistics.median(per_stream):.0f}, min {min(per_stream):.0f}); "
+              f"request to end p50 {statistics.median(whole):.0f} tokens/s")
+    rate, base = stream_rate(proxy), stream_rate(direct)
+    ok = rate >= SINGLE_RATE_TARGET
+    print(f"single stream: proxy {rate:.0f} tokens/s, {rate / base:.2f}x direct's {base:.0f}, "
+          f"target >= {SINGLE_RATE_TARGET:.0f} tokens/s: {verdict(ok)}")
+    return ok
+
+
+def report_concurrent(waves: dict[str, list[tuple[float, list[Stream]]]], concurrency: int,
+                      rate: float) -> bool:
+    errors = [e for name in waves for _, runs in waves[name] for e in failures(runs)]
+    aggregate = {name: sum(r.tokens for _, runs in ws for r in runs) / sum(s for s, _ in ws)
+                 for name, ws in waves.items()}
+    print(f"\n{concurrency} concurrent streams, {len(waves['proxy'])} waves each way, "
+          f"simulator at {rate:g} tokens/s per stream:")
+    for name, ws in waves.items():
+        first = [r.first_token_seconds for _, runs in ws for r in runs if not r.error]
+        walls = " ".join(f"{s:.2f}" for s, _ in ws)
+        spread = (f"p50 {ms(percentile(first, 0.5))}, p95 {ms(percentile(first, 0.95))}, "
+                  f"max {ms(max(first))}") if first else "none"
+        print(f"  {name:<7} {aggregate[name]:>8.0f} tokens/s aggregate; waves {walls} s; "
+              f"first token {spread}")
+    if errors:
+        print(f"  {len(errors)} streams failed, e.g. {errors[0]}")
+    ratio = aggregate["proxy"] / aggregate["direct"]
+    ok = not errors and ratio >= CONCURRENT_RATIO_TARGET
+    print(f"concurrent streams: proxy {aggregate['proxy']:.0f} tokens/s, {ratio:.2f}x direct's "
+          f"{aggregate['direct']:.0f}, {len(errors)} errors, target >= "
+          f"{CONCURRENT_RATIO_TARGET:.2f}x and no errors: {verdict(ok)}")
+    return ok
+
+
+async def measure(live: stack.Stack, exo_url: str, token: str, sim: httpx.Client,
+                  args: argparse.Namespace) -> list[bool]:
+    limits = httpx.Limits(max_connections=args.concurrency * 2,
+                          max_keepalive_connections=args.concurrency * 2)
+    prompt = longest_prompt()
+    async with httpx.AsyncClient(base_url=live.base_url, timeout=TIMEOUT, limits=limits,
+                                 headers={"Authorization": f"Bearer {token}"}) as to_proxy, \
+            httpx.AsyncClient(base_url=exo_url, timeout=TIMEOUT, limits=limits) as to_sim:
+        proxy, direct = Target("proxy", to_proxy), Target("direct", to_sim)
+        set_rate(sim, FAST_RATE)
+        first = await measure_first_token(proxy, direct, args.requests)
+        print("  first token measured", flush=True)
+        single = await measure_single(proxy, direct, args.streams, prompt)
+        print("  single stream measured", flush=True)
+        set_rate(sim, args.concurrent_rate)
+        await concurrent_wave(proxy, args.concurrency, prompt)  # warm-up
+        concurrent = await measure_concurrent(proxy, direct, args.concurrency, args.waves,
+                                              prompt)
+        print("  concurrent streams measured", flush=True)
+    return [report_first_token(first), report_single(single),
+            report_concurrent(concurrent, args.concurrency, args.concurrent_rate)]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--requests", type=int, default=50,
+                        help="first-token requests each way (default 50)")
+    parser.add_argument("--streams", type=int, default=20,
+                        help="single-stream runs each way (default 20)")
+    parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--waves", type=int, default=4,
+                        help="rounds of concurrent streams each way (default 4)")
+    parser.add_argument("--concurrent-rate", type=float, default=MODEL_RATE,
+                        help="the simulator's tokens/s per stream in the concurrent part "
+                             f"(default {MODEL_RATE:g}, the model's own)")
+    parser.add_argument("--keep", action="store_true", help="keep the work dir and its logs")
+    args = parser.parse_args()
+    with ExitStack() as exits:
+        work = open_work_dir(exits, keep=args.keep)
+        exo_url = start_exo(exits, work)
+        prepare_django(work, start_redis(exits, work))
+        token = issue_token()
+        sim = exits.enter_context(httpx.Client(base_url=exo_url, timeout=10))
+        load_model(sim)
+        database = os.environ["DATABASE_URL"].removeprefix("sqlite:///")
+        live = exits.enter_context(stack.running_stack(
+            database, exo_url, "", work / "stack",
+            {"CLUSTER_POLL_SECONDS": "3600",
+             "CHAT_MAX_STREAMS_PER_USER": str(args.concurrency * 2)}))
+        print("stack ready, model loaded", flush=True)
+        results = asyncio.run(measure(live, exo_url, token, sim, args))
+        return 0 if all(results) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
