@@ -63,9 +63,10 @@ def job_create(*, kind: str, node: Node | None, params: dict[str, Any], user: An
     try:
         with transaction.atomic():
             job.save()
+            # Announce before enqueueing: a fast worker must not publish "running" first.
+            _announce(job.pk)
             if enqueue:
                 _enqueue(job)
-            _announce(job.pk)
     except IntegrityError:
         # Another request created the same active job first (the partial unique index).
         return Job.objects.get(kind=kind, dedupe_key=dedupe_key, state__in=Job.ACTIVE), False
