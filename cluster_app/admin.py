@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.contrib import admin
 
-from cluster_app.models import ApiToken, Job, Node, NodeMemorySample
+from cluster_app.models import ApiToken, HealthResult, Job, LinkBenchmark, Node, NodeMemorySample
 
 
 @admin.register(Node)
@@ -11,7 +11,8 @@ class NodeAdmin(admin.ModelAdmin):
                     "last_seen_at", "in_exo_cluster"]
     readonly_fields = ["status", "status_reason", "exo_node_id", "last_seen_at", "ram_total",
                        "ram_used", "swap_used", "disk_total", "disk_free", "gpu_usage",
-                       "temperature", "power", "rdma_enabled", "links"]
+                       "temperature", "power", "rdma_enabled", "links", "exo_pid",
+                       "exo_started_at", "exo_version", "exo_checked_at"]
     search_fields = ["name", "display_name", "hostname"]
 
 
@@ -37,3 +38,15 @@ class ApiTokenAdmin(admin.ModelAdmin):
     def has_add_permission(self, request) -> bool:  # type: ignore[no-untyped-def]
         # A secret can only be shown once, at creation: `manage.py issue_token` does that.
         return False
+
+
+@admin.register(HealthResult)
+class HealthResultAdmin(admin.ModelAdmin):
+    list_display = ["name", "scope", "status", "summary", "checked_at"]
+    list_filter = ["status", "name", "scope"]
+
+
+@admin.register(LinkBenchmark)
+class LinkBenchmarkAdmin(admin.ModelAdmin):
+    list_display = ["created_at", "backend", "ranks", "latency_us", "bandwidth_gbps"]
+    readonly_fields = [field.name for field in LinkBenchmark._meta.fields]

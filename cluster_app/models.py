@@ -42,6 +42,44 @@ class Node(models.Model):
                   "blank: MODELS_DIR/<name> on the node's worker",
     )
 
+    # How exo runs on this node: set by admins only (Django admin), never from a request.
+    exo_start_command = models.JSONField(
+        default=list, blank=True,
+        help_text='Argument list run without a shell on the node\'s worker, e.g. '
+                  '["/Users/arthur/start-exo-cluster.sh"]; a leading ~/ is expanded',
+    )
+    exo_join_with_bootstrap = models.BooleanField(
+        default=False,
+        help_text="Start with the bootstrap command the master prints when it starts "
+                  "(used when the start command is empty)",
+    )
+    exo_bootstrap_pattern = models.CharField(
+        max_length=255, blank=True, default=r"(?i)bootstrap command:\s*(?P<command>.+)",
+        help_text="On the master: a regular expression whose 'command' group captures the "
+                  "command other nodes join with, from the start output",
+    )
+    exo_environment = models.JSONField(
+        default=dict, blank=True,
+        help_text='Extra environment for exo, e.g. {"EXO_DEFAULT_MODELS_DIR": "...", '
+                  '"HF_ENDPOINT": "..."}',
+    )
+    exo_pid_file = models.CharField(
+        max_length=500, default="~/.exo/exo.pid", help_text="exo's PID lock on the node"
+    )
+    exo_log_files = models.JSONField(
+        default=list, blank=True,
+        help_text="Log files the follower tails on the node, besides the start output",
+    )
+    exo_start_timeout = models.PositiveIntegerField(
+        default=180, help_text="Seconds for exo to answer with this node in the topology"
+    )
+    exo_stop_grace = models.PositiveIntegerField(
+        default=20, help_text="Seconds between SIGINT and SIGTERM when stopping exo"
+    )
+    rdma_interface = models.CharField(
+        max_length=40, blank=True, help_text="RDMA device for ibv_devinfo -d, e.g. rdma_en4"
+    )
+
     # Live fields, written by the cluster poll.
     status = models.CharField(max_length=12, choices=Status.choices, default=Status.OFFLINE)
     status_reason = models.CharField(max_length=255, blank=True)
@@ -57,6 +95,11 @@ class Node(models.Model):
     power = models.FloatField(null=True, blank=True, help_text="System power, W")
     rdma_enabled = models.BooleanField(null=True, blank=True)
     links = models.JSONField(default=list, blank=True)
+    # The exo process, as the node's worker last saw it.
+    exo_pid = models.IntegerField(null=True, blank=True)
+    exo_started_at = models.DateTimeField(null=True, blank=True)
+    exo_version = models.CharField(max_length=40, blank=True)
+    exo_checked_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-in_exo_cluster", "-ram_bytes", "name"]
@@ -71,6 +114,11 @@ class Node(models.Model):
     @property
     def models_path(self) -> Path:
         return Path(self.models_dir) if self.models_dir else Path(settings.MODELS_DIR) / self.name
+
+    @property
+    def console_log_path(self) -> Path:
+        """Where the start command's output goes (the guide's /tmp/exo-alpha.log)."""
+        return Path(settings.VAR_DIR) / "exo" / f"{self.name}.log"
 
 
 class NodeMemorySample(models.Model):
@@ -201,3 +249,49 @@ class ApiToken(models.Model):
             user=user, name=name, digest=cls.digest_of(secret), hint=secret[: len(cls.PREFIX) + 6]
         )
         return token, secret
+
+
+class HealthResult(models.Model):
+    """The latest outcome of one check, for the cluster or for one node."""
+
+    class Status(models.TextChoices):
+        PASS = "pass"
+        WARN = "warn"
+        FAIL = "fail"
+        UNAVAILABLE = "unavailable", "not available"
+
+    name = models.CharField(max_length=40, help_text="Which check")
+    scope = models.CharField(max_length=40, help_text="'cluster' or a node name")
+    status = models.CharField(max_length=12, choices=Status.choices)
+    summary = models.CharField(max_length=255)
+    evidence = models.JSONField(default=dict, blank=True)
+    hint = models.CharField(max_length=255, blank=True)
+    checked_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["name", "scope"]
+        constraints = [
+            models.UniqueConstraint(fields=["name", "scope"], name="one_result_per_check_scope")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} {self.scope}: {self.status}"
+
+
+class LinkBenchmark(models.Model):
+    """One all_sum probe across ranks: latency at small sizes, bandwidth at large ones."""
+
+    backend = models.CharField(max_length=12, help_text="jaccl or ring")
+    hosts = models.JSONField(default=list, help_text="Where each rank ran")
+    ranks = models.PositiveIntegerField(default=2)
+    latency_us = models.FloatField(null=True, blank=True, help_text="Median, smallest size")
+    bandwidth_gbps = models.FloatField(null=True, blank=True, help_text="Best, large sizes")
+    points = models.JSONField(default=list, help_text="[{bytes, seconds, gbps}, ...] by size")
+    job = models.ForeignKey(Job, null=True, blank=True, on_delete=models.SET_NULL)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.backend} link benchmark {self.created_at:%Y-%m-%d %H:%M}"

@@ -2,13 +2,14 @@ from __future__ import annotations
 
 from django.db import migrations
 
-from cluster_app.inventory import GUIDE_NODES
+from cluster_app.inventory import EXO_FIELDS, GUIDE_NODES
 
 
 def seed(apps, schema_editor):  # type: ignore[no-untyped-def]
     Node = apps.get_model("cluster_app", "Node")
     for fields in GUIDE_NODES:
-        Node.objects.get_or_create(name=fields["name"], defaults=fields)
+        first = {key: value for key, value in fields.items() if key not in EXO_FIELDS}
+        Node.objects.get_or_create(name=fields["name"], defaults=first)
 
 
 def unseed(apps, schema_editor):  # type: ignore[no-untyped-def]
