@@ -4,8 +4,9 @@
    the proxy minus straight to the simulator, over short streams.
 2. Single-stream throughput: with the simulator too fast to be the limit, tokens/s of a stream
    through the proxy, and straight to the simulator.
-3. Concurrent streams: 32 at once through the proxy, no errors, aggregate tokens/s against the
-   same 32 straight to the simulator.
+3. Concurrent streams: 32 at once through the proxy, each a 500-token answer at the guide's
+   DeepSeek V3 speed (161.5 tokens/s), no errors, aggregate tokens/s against the same 32
+   straight to the simulator.
 
 Every request goes both ways in the same run, taking turns going first, and each figure is
 printed as a ratio against the direct one, because machines are noisy. Exits 1 when a target
@@ -18,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import hashlib
 import json
 import os
 import statistics
@@ -52,12 +52,13 @@ ADDED_P95_TARGET = 0.020  # ...and 95th percentile
 SINGLE_RATE_TARGET = 5000.0  # tokens/s of one stream through the proxy
 CONCURRENT_RATIO_TARGET = 0.9  # aggregate tokens/s through the proxy over direct
 SHORT_MAX_TOKENS = 8
-LONG_MAX_TOKENS = 5000
+LONG_MAX_TOKENS = 5000  # the single stream: long enough to measure a rate
+CONCURRENT_MAX_TOKENS = 500  # the guide's test prompt asks DeepSeek V3 for 500 tokens
 FAST_RATE = 1e7  # tokens/s asked of the simulator: it never sleeps, only its CPU limits it
-MODEL_RATE = 5000.0  # the simulator catalogue's tokens/s for MODEL, per stream
-# The simulator's generation ends at 128 + (a hash of model and prompt) % 256 words whatever
-# max_tokens says (`Generation.words`): a prompt whose hash gives the 383-word maximum.
-NATURAL_MAX = 383
+# Per stream in the concurrent part: the guide's measured DeepSeek V3 speed, so 32 streams
+# are 32 people using the primary model at once.
+CONCURRENT_RATE = 161.5
+PROMPT = "Write a Python function to implement binary search"
 TIMEOUT = httpx.Timeout(60.0, connect=10.0)
 
 
@@ -91,16 +92,6 @@ class Target:
 
     name: str
     client: httpx.AsyncClient
-
-
-def longest_prompt() -> str:
-    """A prompt for which the simulator generates its longest answer, NATURAL_MAX words."""
-    for index in range(100_000):
-        prompt = f"Tell me about the cluster, take {index}."
-        digest = hashlib.sha256(f"{MODEL}\n{prompt}".encode()).digest()
-        if 128 + int.from_bytes(digest[:2], "big") % 256 == NATURAL_MAX:
-            return prompt
-    raise RuntimeError("no prompt gives the longest answer")
 
 
 def chat_body(prompt: str, max_tokens: int) -> dict[str, Any]:
@@ -193,9 +184,10 @@ def load_model(sim: httpx.Client) -> None:
 
 
 def set_rate(sim: httpx.Client, rate: float) -> None:
-    """The model's tokens/s on the simulator (speed 1: the catalogue's first-token time)."""
-    sim.post("/_sim/settings", json={"speed": 1.0, "model_speeds": {MODEL: rate}}
-             ).raise_for_status()
+    """The model's tokens/s on the simulator (speed 1: the catalogue's first-token time); every
+    answer runs to its max_tokens."""
+    sim.post("/_sim/settings", json={"speed": 1.0, "model_speeds": {MODEL: rate},
+                                     "answer_tokens": LONG_MAX_TOKENS}).raise_for_status()
 
 
 async def measure_first_token(proxy: Target, direct: Target, requests: int
@@ -205,26 +197,25 @@ async def measure_first_token(proxy: Target, direct: Target, requests: int
     return await in_turn(proxy, direct, requests, lambda target: stream_once(target, body))
 
 
-async def measure_single(proxy: Target, direct: Target, streams: int, prompt: str
+async def measure_single(proxy: Target, direct: Target, streams: int
                          ) -> dict[str, list[Stream]]:
-    body = chat_body(prompt, LONG_MAX_TOKENS)
+    body = chat_body(PROMPT, LONG_MAX_TOKENS)
     await in_turn(proxy, direct, 2, lambda target: stream_once(target, body))  # warm-up
     return await in_turn(proxy, direct, streams, lambda target: stream_once(target, body))
 
 
-async def concurrent_wave(target: Target, concurrency: int, prompt: str
-                          ) -> tuple[float, list[Stream]]:
+async def concurrent_wave(target: Target, concurrency: int) -> tuple[float, list[Stream]]:
     """`concurrency` streams started together; the wall time until the last one ends."""
-    body = chat_body(prompt, LONG_MAX_TOKENS)
+    body = chat_body(PROMPT, CONCURRENT_MAX_TOKENS)
     began = time.perf_counter()
     runs = await asyncio.gather(*(stream_once(target, body) for _ in range(concurrency)))
     return time.perf_counter() - began, list(runs)
 
 
 async def measure_concurrent(proxy: Target, direct: Target, concurrency: int, waves: int,
-                             prompt: str) -> dict[str, list[tuple[float, list[Stream]]]]:
+                             ) -> dict[str, list[tuple[float, list[Stream]]]]:
     return await in_turn(proxy, direct, waves,
-                         lambda target: concurrent_wave(target, concurrency, prompt))
+                         lambda target: concurrent_wave(target, concurrency))
 
 
 def ms(seconds: float) -> str:
@@ -264,7 +255,7 @@ def report_single(runs: dict[str, list[Stream]]) -> bool:
         return False
     tokens = proxy[0].tokens
     print(f"\nsingle stream, {len(proxy)} streams each way of {tokens} tokens "
-          f"(max_tokens {LONG_MAX_TOKENS}; the simulator stops at {NATURAL_MAX}), "
+          f"(max_tokens {LONG_MAX_TOKENS}), "
           f"simulator at {FAST_RATE:g} tokens/s:")
     for name, rs in runs.items():
         per_stream = [(r.tokens - 1) / r.decode_seconds for r in rs]
@@ -307,7 +298,6 @@ async def measure(live: stack.Stack, exo_url: str, token: str, sim: httpx.Client
                   args: argparse.Namespace) -> list[bool]:
     limits = httpx.Limits(max_connections=args.concurrency * 2,
                           max_keepalive_connections=args.concurrency * 2)
-    prompt = longest_prompt()
     async with httpx.AsyncClient(base_url=live.base_url, timeout=TIMEOUT, limits=limits,
                                  headers={"Authorization": f"Bearer {token}"}) as to_proxy, \
             httpx.AsyncClient(base_url=exo_url, timeout=TIMEOUT, limits=limits) as to_sim:
@@ -315,12 +305,11 @@ async def measure(live: stack.Stack, exo_url: str, token: str, sim: httpx.Client
         set_rate(sim, FAST_RATE)
         first = await measure_first_token(proxy, direct, args.requests)
         print("  first token measured", flush=True)
-        single = await measure_single(proxy, direct, args.streams, prompt)
+        single = await measure_single(proxy, direct, args.streams)
         print("  single stream measured", flush=True)
         set_rate(sim, args.concurrent_rate)
-        await concurrent_wave(proxy, args.concurrency, prompt)  # warm-up
-        concurrent = await measure_concurrent(proxy, direct, args.concurrency, args.waves,
-                                              prompt)
+        await concurrent_wave(proxy, args.concurrency)  # warm-up
+        concurrent = await measure_concurrent(proxy, direct, args.concurrency, args.waves)
         print("  concurrent streams measured", flush=True)
     return [report_first_token(first), report_single(single),
             report_concurrent(concurrent, args.concurrency, args.concurrent_rate)]
@@ -335,9 +324,9 @@ def main() -> int:
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--waves", type=int, default=4,
                         help="rounds of concurrent streams each way (default 4)")
-    parser.add_argument("--concurrent-rate", type=float, default=MODEL_RATE,
+    parser.add_argument("--concurrent-rate", type=float, default=CONCURRENT_RATE,
                         help="the simulator's tokens/s per stream in the concurrent part "
-                             f"(default {MODEL_RATE:g}, the model's own)")
+                             f"(default {CONCURRENT_RATE:g}, the guide's DeepSeek V3)")
     parser.add_argument("--keep", action="store_true", help="keep the work dir and its logs")
     args = parser.parse_args()
     with ExitStack() as exits:

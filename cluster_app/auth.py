@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from channels.db import database_sync_to_async
@@ -9,6 +10,10 @@ from django.utils import timezone
 from rest_framework import authentication, exceptions
 
 from cluster_app.models import ApiToken
+
+# A token's last use is written at most this often: a write per request would slow every
+# proxied chat call on SQLite.
+LAST_USED_RESOLUTION = timedelta(minutes=1)
 
 
 def bearer_secret(header: str) -> str | None:
@@ -19,10 +24,13 @@ def bearer_secret(header: str) -> str | None:
 
 
 def token_for_secret(secret: str) -> ApiToken | None:
-    """The live token with this secret (its use is recorded), or None."""
+    """The live token with this secret (its use is recorded, to the minute), or None."""
     token = ApiToken.objects.get_for_secret(secret)
-    if token is not None:
-        ApiToken.objects.filter(pk=token.pk).update(last_used_at=timezone.now())
+    now = timezone.now()
+    if token is not None and (token.last_used_at is None
+                              or now - token.last_used_at >= LAST_USED_RESOLUTION):
+        ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
+        token.last_used_at = now
     return token
 
 

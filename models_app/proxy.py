@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+import weakref
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
@@ -21,13 +22,13 @@ import httpx
 from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.contrib.auth.decorators import login_not_required
-from django.core.cache import cache
 from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.middleware.csrf import CsrfViewMiddleware
 from django.views.decorators.csrf import csrf_exempt
 
 from arthur_panel.errors import error_body
+from arthur_panel.redis_client import redis_client
 from cluster_app.auth import bearer_secret, token_for_secret
 from cluster_app.exo_client import error_message
 from cluster_app.models import ApiToken
@@ -41,6 +42,22 @@ _CSRF = CsrfViewMiddleware(lambda request: HttpResponse())
 # Built once: httpx would otherwise load the CA bundle for every request (about 16 ms on the
 # event loop), though the link to exo is usually plain HTTP.
 _SSL = httpx.create_ssl_context()
+
+
+# Clients per event loop and exo address, so connections to exo are kept and reused.
+_CLIENTS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, httpx.AsyncClient]] = (
+    weakref.WeakKeyDictionary())
+
+
+def _exo_client() -> httpx.AsyncClient:
+    clients = _CLIENTS.setdefault(asyncio.get_running_loop(), {})
+    client = clients.get(settings.EXO_API_URL)
+    if client is None:
+        # No cap on connections: each stream holds one for as long as it runs.
+        client = clients[settings.EXO_API_URL] = httpx.AsyncClient(
+            base_url=settings.EXO_API_URL, timeout=EXO_STREAM_TIMEOUT, verify=_SSL,
+            limits=httpx.Limits(max_connections=None, max_keepalive_connections=64))
+    return client
 
 
 class ProxyError(Exception):
@@ -112,7 +129,9 @@ def _body(request: HttpRequest) -> dict[str, Any]:
     return body
 
 
-def _prepare(request: HttpRequest, api: str) -> tuple[Call, dict[str, Any]]:
+def _prepare(request: HttpRequest, api: str) -> tuple[Call, dict[str, Any], str]:
+    """Everything before exo, in one trip to the sync thread: the call, the body to forward
+    and the caller's stream slot."""
     user, token = _caller(request)
     call = Call(api=api, user=user, token=token)
     if request.method != "POST":
@@ -129,15 +148,22 @@ def _prepare(request: HttpRequest, api: str) -> tuple[Call, dict[str, Any]]:
         call.model_id, call.slug = resolve(route.slug)
     else:
         call.model_id, call.slug = resolve(call.requested)
-    return call, {**body, "model": call.model_id}
+    return call, {**body, "model": call.model_id}, _stream_slot(call)
+
+
+def stream_slot_key(user_pk: object) -> str:
+    """The Redis counter of a user's streams running now."""
+    return f"arthur:proxy-streams:{user_pk}"
 
 
 def _stream_slot(call: Call) -> str:
     """Take one of the user's concurrent-stream slots; the key to give it back."""
-    key = f"proxy-streams:{getattr(call.user, 'pk', 'anonymous')}"
-    cache.add(key, 0, timeout=3600)
-    if cache.incr(key) > settings.CHAT_MAX_STREAMS_PER_USER:
-        cache.decr(key)
+    key = stream_slot_key(getattr(call.user, "pk", "anonymous"))
+    with redis_client().pipeline() as pipe:
+        # The expiry frees slots a killed server never gave back.
+        taken, _ = pipe.incr(key).expire(key, 3600).execute()
+    if taken > settings.CHAT_MAX_STREAMS_PER_USER:
+        redis_client().decr(key)
         raise ProxyError(f"You already have {settings.CHAT_MAX_STREAMS_PER_USER} requests "
                          "running; wait for one to finish.", "too_many_streams", 429)
     return key
@@ -147,12 +173,10 @@ async def _proxy(request: HttpRequest, api: str, path: str) -> HttpResponse:
     call: Call | None = None
     started = time.monotonic()
     try:
-        call, forwarded = await sync_to_async(_prepare)(request, api)
-        slot = await sync_to_async(_stream_slot)(call)
+        call, forwarded, slot = await sync_to_async(_prepare)(request, api)
     except ProxyError as error:
         return _json_error(call or Call(api=api, user=None, token=None), error)
-    client = httpx.AsyncClient(base_url=settings.EXO_API_URL, timeout=EXO_STREAM_TIMEOUT,
-                               verify=_SSL)
+    client = _exo_client()
     meter = StreamMeter(started)
     try:
         upstream = await client.send(client.build_request("POST", path, json=forwarded),
@@ -161,14 +185,12 @@ async def _proxy(request: HttpRequest, api: str, path: str) -> HttpResponse:
             await upstream.aread()
             raise _upstream_error(call, upstream)
     except (httpx.TransportError, ProxyError) as exc:
-        await client.aclose()
-        await sync_to_async(cache.decr)(slot)
         error = exc if isinstance(exc, ProxyError) else ProxyError(
             f"exo at {settings.EXO_API_URL} is not answering ({exc}).", "exo_unavailable", 503)
-        await sync_to_async(record_usage)(call, meter, error.status, error.message)
+        await sync_to_async(_settle)(call, meter, slot, error.status, error.message)
         return _json_error(call, error)
     response = StreamingHttpResponse(
-        _relay(call, client, upstream, meter, slot),
+        _relay(call, upstream, meter, slot),
         content_type=upstream.headers.get("content-type", "application/json"))
     response["Cache-Control"] = "no-cache"
     response["X-Arthur-Model"] = call.model_id
@@ -188,7 +210,7 @@ def _upstream_error(call: Call, upstream: httpx.Response) -> ProxyError:
     return ProxyError(f"exo refused the request: {error_message(upstream)}", "exo_error", status)
 
 
-async def _relay(call: Call, client: httpx.AsyncClient, upstream: httpx.Response,
+async def _relay(call: Call, upstream: httpx.Response,
                  meter: StreamMeter, slot: str) -> AsyncIterator[bytes]:
     outcome, error = 200, ""
     collected = b""
@@ -207,16 +229,20 @@ async def _relay(call: Call, client: httpx.AsyncClient, upstream: httpx.Response
             _take_body_usage(meter, collected)
         # Shielded: a cancelled response (the client left) must still free its slot, close
         # the request to exo and leave its usage record.
-        await asyncio.shield(_finish(call, client, upstream, meter, slot, outcome,
+        await asyncio.shield(_finish(call, upstream, meter, slot, outcome,
                                      error or meter.error or ""))
 
 
-async def _finish(call: Call, client: httpx.AsyncClient, upstream: httpx.Response,
+async def _finish(call: Call, upstream: httpx.Response,
                   meter: StreamMeter, slot: str, outcome: int, error: str) -> None:
     await upstream.aclose()
-    await client.aclose()
-    await sync_to_async(cache.decr)(slot)
-    await sync_to_async(record_usage)(call, meter, outcome, error)
+    await sync_to_async(_settle)(call, meter, slot, outcome, error)
+
+
+def _settle(call: Call, meter: StreamMeter, slot: str, outcome: int, error: str) -> None:
+    """Give the stream slot back and leave the usage record."""
+    redis_client().decr(slot)
+    record_usage(call, meter, outcome, error)
 
 
 def _take_body_usage(meter: StreamMeter, body: bytes) -> None:

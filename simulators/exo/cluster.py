@@ -107,6 +107,8 @@ class Cluster:
         self.speed = config.speed
         self.load_time = config.load_time
         self.node_timeout = config.node_timeout
+        # Answer length when set (still capped by max_tokens); None: each prompt's own length.
+        self.answer_tokens: int | None = None
         self.model_speeds = dict(config.model_speeds)
         self.fail_load = set(config.fail_load)
         self.rng = random.Random(config.seed)

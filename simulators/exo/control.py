@@ -39,7 +39,8 @@ def control_routes(cluster: Cluster, faults: Faults) -> list[Route]:
 
     def settings() -> dict[str, Any]:
         return {"speed": cluster.speed, "load_time": cluster.load_time,
-                "node_timeout": cluster.node_timeout, "model_speeds": cluster.model_speeds}
+                "node_timeout": cluster.node_timeout, "model_speeds": cluster.model_speeds,
+                "answer_tokens": cluster.answer_tokens}
 
     def fault_state() -> dict[str, Any]:
         return {"latency": faults.latency, "error_rate": faults.error_rate,
@@ -54,13 +55,16 @@ def control_routes(cluster: Cluster, faults: Faults) -> list[Route]:
     async def set_settings(request: Request) -> JSONResponse:
         body = await read_json(request)
         check(body, {}, {"speed": "number", "load_time": "number", "node_timeout": "number",
-                         "model_speeds": "dict"})
+                         "model_speeds": "dict", "answer_tokens": "int"})
         if body.get("speed") is not None and body["speed"] <= 0:
             raise ApiError(400, "speed must be positive")
         for model_id, rate in (body.get("model_speeds") or {}).items():
             if model_id not in CATALOGUE or not isinstance(rate, (int, float)) or rate <= 0:
                 raise ApiError(400, f"bad model speed {model_id}={rate}")
             cluster.model_speeds[model_id] = float(rate)
+        if "answer_tokens" in body:
+            # 0 or null: back to each prompt's own answer length.
+            cluster.answer_tokens = max(0, body["answer_tokens"] or 0) or None
         for key in ("speed", "load_time", "node_timeout"):
             if body.get(key) is not None:
                 setattr(cluster, key, max(0.0, float(body[key])))

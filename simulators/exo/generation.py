@@ -79,7 +79,7 @@ class Generation:
     def words(self) -> list[str]:
         """Deterministic tokens: an echo of the prompt, then words picked by its hash."""
         digest = hashlib.sha256(f"{self.card.model_id}\n{self.prompt}".encode()).digest()
-        natural = 128 + int.from_bytes(digest[:2], "big") % 256
+        natural = self.cluster.answer_tokens or 128 + int.from_bytes(digest[:2], "big") % 256
         limit = natural if self.max_tokens is None else max(0, min(natural, self.max_tokens))
         echo = self.prompt.split()[:8]
         words = ["You", "asked:", *echo, "—"] if echo else []

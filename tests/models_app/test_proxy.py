@@ -54,15 +54,16 @@ def test_deeply_nested_json_is_a_400(client, alice_token):
 
 
 def test_too_many_streams_at_once_is_a_429(client, alice, alice_token, settings):
-    from django.core.cache import cache
+    from arthur_panel.redis_client import redis_client
+    from models_app.proxy import stream_slot_key
 
-    key = f"proxy-streams:{alice.pk}"
-    cache.set(key, settings.CHAT_MAX_STREAMS_PER_USER, timeout=60)
+    key = stream_slot_key(alice.pk)
+    redis_client().set(key, settings.CHAT_MAX_STREAMS_PER_USER, ex=60)
     try:
         response = post(client, Authorization=f"Bearer {alice_token}")
-        held = cache.get(key)
+        held = int(redis_client().get(key))
     finally:
-        cache.delete(key)
+        redis_client().delete(key)
     assert response.status_code == 429
     assert response.json()["error"]["code"] == "too_many_streams"
     assert held == settings.CHAT_MAX_STREAMS_PER_USER  # the refused request took no slot
