@@ -288,3 +288,16 @@ def test_concurrent_streams_each_finish(exo_sim: RunningSim) -> None:
     for thread in threads:
         thread.join()
     assert results == [20, 20, 20, 20]
+
+
+def test_answer_length_setting_runs_answers_to_max_tokens(exo_sim: RunningSim) -> None:
+    exo_sim.load(LLAMA_1B)
+    natural = len(data_chunks(events(post_stream(exo_sim, max_tokens=2000))))
+    assert natural < 400  # each prompt's own length: 128 to 383 tokens
+    exo_sim.client.post("/_sim/settings", json={"answer_tokens": 1000}).raise_for_status()
+    try:
+        assert len(data_chunks(events(post_stream(exo_sim, max_tokens=600)))) == 600
+        assert len(data_chunks(events(post_stream(exo_sim)))) == 1000
+    finally:
+        exo_sim.client.post("/_sim/settings", json={"answer_tokens": 0}).raise_for_status()
+    assert len(data_chunks(events(post_stream(exo_sim, max_tokens=2000)))) == natural
