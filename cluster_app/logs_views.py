@@ -1,0 +1,21 @@
+"""The Logs page: live lines from every node; the lines themselves come over /ws/logs/."""
+
+from __future__ import annotations
+
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+
+from cluster_app.logclass import GUIDE_FILTER
+from cluster_app.logfollow import followed_nodes, followed_paths
+from cluster_app.models import Node
+
+# Filter toggles, in CLASSES order: class name and what the page calls it.
+CLASS_LABELS = [("jaccl", "JACCL"), ("rdma", "RDMA/IBV"), ("distributed", "distributed"),
+                ("ring", "ring"), ("metal", "Metal"), ("error", "errors"), ("warning", "warnings")]
+
+
+def logs_page(request: HttpRequest) -> HttpResponse:
+    followed = [{"node": node, "files": followed_paths(node)} for node in followed_nodes()]
+    return render(request, "cluster_app/logs.html", {
+        "nodes": Node.objects.all(), "followed": followed, "classes": CLASS_LABELS,
+        "guide_filter": GUIDE_FILTER})
