@@ -13,8 +13,10 @@ import shutil
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from honcho.environ import parse_procfile
 from honcho.manager import Manager
@@ -86,9 +88,12 @@ def run() -> int:
         port = free_port()
         env["REDIS_URL"] = f"redis://127.0.0.1:{port}/0"
         manager.add_process("redis", " ".join(redis_command(port, _var_dir() / "redis")), env=env)
+    demo_exo = "EXO_API_URL" not in env
     _add_simulators(manager, env)
     os.environ.update(env)
     password = prepare_database()
+    if demo_exo:
+        _start_demo_cluster(env)
     for name, command in parse_procfile((ROOT / "Procfile").read_text()).processes.items():
         manager.add_process(name, command, env=env, cwd=str(ROOT))
     _banner(f"http://{env['HOST']}:{env['PORT']}/", password)
@@ -114,14 +119,41 @@ def _add_simulators(manager: Manager, env: dict[str, str]) -> None:
     if "EXO_API_URL" not in env:
         port = free_port()
         env["EXO_API_URL"] = f"http://127.0.0.1:{port}"
-        manager.add_process("exo-sim", " ".join(exo_simulator_command(port, var_dir)), env=env,
-                            cwd=str(ROOT))
+        # Its nodes start down: the demo cluster's start job brings them up (node agents).
+        command = exo_simulator_command(port, var_dir, "--stopped")
+        manager.add_process("exo-sim", " ".join(command), env=env, cwd=str(ROOT))
     if "HF_ENDPOINT" not in env:
         port = free_port()
         env["HF_ENDPOINT"] = f"http://127.0.0.1:{port}"
         # Capped so a download's progress is there to watch: 4 MB/s.
         command = hub_simulator_command(port, var_dir, "--bandwidth", str(4 * 1024**2))
         manager.add_process("hub-sim", " ".join(command), env=env, cwd=str(ROOT))
+
+
+def _start_demo_cluster(env: dict[str, str]) -> None:
+    """Point the exo nodes at the simulator's node agent, then, once Redis and the simulator
+    answer, queue a cluster start: the demo cluster comes up by itself, as a job to watch."""
+    from cluster_app.demo import configure_demo_nodes, demo_cluster_start
+
+    var_dir = _var_dir()
+    configure_demo_nodes(exo_url=env["EXO_API_URL"], var_dir=var_dir,
+                         sim_log_dir=var_dir / "exo-sim" / "logs")
+
+    def queue() -> None:
+        from django.db import connection
+
+        try:
+            for url in (env["REDIS_URL"], env["EXO_API_URL"]):
+                address = urlsplit(url)
+                if address.hostname in ("127.0.0.1", "localhost") and address.port:
+                    wait_for_port(address.port, timeout=60)
+            print(f"Starting the demo cluster: job #{demo_cluster_start().pk}", flush=True)
+        except (SystemExit, Exception) as error:
+            print(f"Could not start the demo cluster: {error}", flush=True)
+        finally:
+            connection.close()
+
+    threading.Thread(target=queue, name="demo-cluster-start", daemon=True).start()
 
 
 def test(pytest_args: list[str]) -> int:

@@ -133,6 +133,9 @@ CLUSTER_POLL_SECONDS = env_float("CLUSTER_POLL_SECONDS", 2.0, minimum=0.2)
 # Nodes silent this long (exo unreachable, or the node gone from its state) count as offline.
 NODE_OFFLINE_SECONDS = env_int("NODE_OFFLINE_SECONDS", 30, minimum=1)
 INSTANCE_LOAD_TIMEOUT = env_int("INSTANCE_LOAD_TIMEOUT", 1800, minimum=5)
+# Health checks: how often beat runs them, and where each node finds ibv_devinfo (else on PATH).
+HEALTH_CHECK_SECONDS = 60.0
+IBV_DEVINFO_PATH = env_str("IBV_DEVINFO_PATH", "") or "/usr/bin/ibv_devinfo"
 
 # The Hugging Face Hub, or the hub simulator `make run` starts when this is unset.
 HF_ENDPOINT = env_str("HF_ENDPOINT", "https://huggingface.co").rstrip("/")
@@ -173,6 +176,11 @@ CELERY_BEAT_SCHEDULE = {
     "cluster-poll": {"task": "cluster_app.tasks.cluster_poll_task",
                      "schedule": CLUSTER_POLL_SECONDS,
                      "options": {"expires": CLUSTER_POLL_SECONDS}},
+    # Each exo node's worker reads its exo process (pid, uptime, version) for the node's row.
+    "exo-status": {"task": "cluster_app.tasks.exo_status_fanout_task", "schedule": 15.0,
+                   "options": {"expires": 15.0}},
+    "health-checks": {"task": "cluster_app.tasks.health_run_task",
+                      "schedule": HEALTH_CHECK_SECONDS, "options": {"expires": HEALTH_CHECK_SECONDS}},
 }
 
 # Which nodes' queues this worker consumes (`node.<name>`); one worker serves all in the demo.

@@ -9,4 +9,6 @@ class ClusterAppConfig(AppConfig):
 
     def ready(self) -> None:
         # Built-in job kinds register themselves on import.
-        from cluster_app import instances, ping  # noqa: F401
+        from cluster_app import health, instances, ping  # noqa: F401
+        from cluster_app import cluster_ops, exo_jobs  # noqa: F401
+        from cluster_app import linkbench_job  # noqa: F401

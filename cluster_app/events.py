@@ -14,6 +14,7 @@ logger = logging.getLogger(__name__)
 
 JOBS_GROUP = "jobs"
 CLUSTER_GROUP = "cluster"
+LOGS_GROUP = "logs"
 
 
 def job_group(job_id: int) -> str:

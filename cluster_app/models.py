@@ -115,6 +115,10 @@ class Node(models.Model):
     def models_path(self) -> Path:
         return Path(self.models_dir) if self.models_dir else Path(settings.MODELS_DIR) / self.name
 
+    def model_path(self, repo_id: str) -> Path:
+        """Where exo looks for a model on this node: `<models dir>/<org>--<name>/`."""
+        return self.models_path / repo_id.replace("/", "--")
+
     @property
     def console_log_path(self) -> Path:
         """Where the start command's output goes (the guide's /tmp/exo-alpha.log)."""

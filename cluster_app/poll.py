@@ -60,7 +60,7 @@ def cluster_poll(*, client: ExoClient, now: datetime | None = None) -> dict[str,
         error = exc.message
     # Links are rewritten below and can be large (a full mesh): never read them back.
     nodes = list(Node.objects.defer("links"))
-    matched = match_nodes(view.nodes if view else [], [_inventory(node) for node in nodes])
+    matched = match_nodes(view.nodes if view else [], [inventory_node(node) for node in nodes])
     names = {v.node_id: name for name, v in matched.items()}
     links = _links_by_node(view, names) if view else {}
     for node in nodes:
@@ -94,7 +94,7 @@ def cluster_snapshot() -> dict[str, Any] | None:
     return cache.get(SNAPSHOT_KEY)
 
 
-def _inventory(node: Node) -> InventoryNode:
+def inventory_node(node: Node) -> InventoryNode:
     return InventoryNode(node.name, node.display_name, node.hostname, node.in_exo_cluster,
                          node.expects_rdma)
 
@@ -114,8 +114,8 @@ def _apply(node: Node, view: NodeView | None, cluster: ClusterView | None,
         node.temperature = view.temperature
         node.power = view.power
         node.rdma_enabled = view.rdma_enabled
-    status = node_status(_inventory(node), view, cluster, last_seen=node.last_seen_at, now=now,
-                         offline_after=timedelta(seconds=settings.NODE_OFFLINE_SECONDS))
+    status = node_status(inventory_node(node), view, cluster, last_seen=node.last_seen_at,
+                         now=now, offline_after=timedelta(seconds=settings.NODE_OFFLINE_SECONDS))
     node.status, node.status_reason = status.status, status.reason[:255]
 
 

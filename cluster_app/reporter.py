@@ -74,6 +74,12 @@ class JobReporter:
         self._new_lines.append(line.rstrip("\n")[:1000])
         self._flush(self._clock())
 
+    def tick(self) -> None:
+        """For waits with nothing new to report: save and send log lines still pending (as
+        throttled as ever), then check() for a cancel or pause."""
+        self._flush(self._clock())
+        self.check()
+
     def check(self) -> None:
         """Raise JobStopped if a cancel or pause was asked for (read at most once a second)."""
         if not self._control_check.ready(self._clock()):

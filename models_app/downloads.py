@@ -36,7 +36,7 @@ class InsufficientDisk(DomainError):
 
 def model_dir(node: Node, repo_id: str) -> Path:
     """Where exo looks for the model on `node`: `<models dir>/<org>--<name>/`."""
-    return node.models_path / repo_id.replace("/", "--")
+    return node.model_path(repo_id)
 
 
 def shortfall(needed: int, free: int, node: Node) -> InsufficientDisk | None:

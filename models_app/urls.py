@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from models_app import views, views_playground
+from models_app import views, views_plan, views_playground
 
 urlpatterns = [
     path("models/", views.model_list, name="models"),
@@ -14,4 +14,5 @@ urlpatterns = [
     path("usage/", views.usage, name="usage"),
     path("playground/", views_playground.playground, name="playground"),
     path("integrations/", views_playground.integrations, name="integrations"),
+    path("health/action-plan/", views_plan.action_plan, name="action-plan"),
 ]

@@ -57,6 +57,8 @@ def stack_env(database_path: str, exo_url: str, hub_url: str, models_dir: Path) 
         DATABASE_URL=f"sqlite:///{database_path}",
         PATH=f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}",
         PYTHONUNBUFFERED="1",
+        # ibv_devinfo is a Mac program: the stack's nodes have none, whatever this machine has.
+        IBV_DEVINFO_PATH=str(models_dir.parent / "no-ibv_devinfo"),
     )
     return env
 
@@ -131,15 +133,15 @@ HUB_TOKEN = "hf_arthur_test_token"
 
 
 @contextmanager
-def running_simulator(kind: str, log_dir: Path) -> Iterator[str]:
+def running_simulator(kind: str, log_dir: Path, *extra: str) -> Iterator[str]:
     """The exo simulator (fast timings) or the hub simulator (its small test manifest: two
-    public repos and a gated one) as a server process; yields its URL."""
+    public repos and a gated one) as a server process, with `extra` flags; yields its URL."""
     log_dir.mkdir(parents=True, exist_ok=True)
     port = free_port()
     if kind == "exo":
-        command = exo_simulator_command(port, log_dir, *EXO_SIM_FAST)
+        command = exo_simulator_command(port, log_dir, *EXO_SIM_FAST, *extra)
     else:
-        command = hub_simulator_command(port, log_dir, "--tiny", "--token", HUB_TOKEN)
+        command = hub_simulator_command(port, log_dir, "--tiny", "--token", HUB_TOKEN, *extra)
     process = start(command, dict(os.environ), log_dir / f"{kind}-sim.log")
     try:
         wait_for_port(port, timeout=30)

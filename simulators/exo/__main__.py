@@ -70,6 +70,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--fail-load", action="append", default=[], metavar="MODEL_ID",
                         help="fault: instances of this model fail while loading (segfault)")
     parser.add_argument("--seed", type=int, default=None, help="seed for readings and jitter")
+    parser.add_argument("--stopped", action="store_true",
+                        help="start with every node down; node agents (python -m "
+                             "simulators.exo.node) bring them up and down like exo processes")
     return parser
 
 
@@ -103,6 +106,7 @@ def config_from_args(argv: Sequence[str] | None = None) -> SimConfig:
         drop_nodes=[_parsed(parser, parse_drop, t) for t in args.drop_node],
         fail_load=set(args.fail_load),
         seed=args.seed,
+        stopped=args.stopped,
     )
 
 

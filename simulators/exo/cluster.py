@@ -118,7 +118,7 @@ class Cluster:
         self.downloads: dict[str, dict[str, Download]] = {}  # node name -> model id -> state
         self.event_idx = 0
         self.started = time.monotonic()
-        for spec in config.nodes:
+        for spec in [] if config.stopped else config.nodes:
             self.start_node(spec)
 
     # -- nodes ---------------------------------------------------------------------------

@@ -52,6 +52,8 @@ class SimConfig:
     drop_nodes: list[tuple[str, float]] = field(default_factory=list)
     fail_load: set[str] = field(default_factory=set)
     seed: int | None = None
+    # Start with every node down, for node agents (`python -m simulators.exo.node`) to bring up.
+    stopped: bool = False
 
     def models_dir_for(self, spec: NodeSpec) -> str:
         if spec.models_dir:

@@ -24,6 +24,12 @@ SOURCES: dict[str, str] = {
 }
 
 
+def format_line(kind: str, message: str, level: str = "INFO") -> str:
+    """One line as exo writes it, without the newline."""
+    stamp = datetime.now().strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
+    return f"[ {stamp} | {level:<8} | {SOURCES[kind]} ] {message}"
+
+
 class Logbook:
     """Appends lines to each node's exo.log; the files are opened per write so tailers see them."""
 
@@ -36,6 +42,5 @@ class Logbook:
     def write(self, node_name: str, kind: str, message: str, level: str = "INFO") -> None:
         path = self.path_for(node_name)
         path.parent.mkdir(parents=True, exist_ok=True)
-        stamp = datetime.now().strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
         with path.open("a", encoding="utf-8") as handle:
-            handle.write(f"[ {stamp} | {level:<8} | {SOURCES[kind]} ] {message}\n")
+            handle.write(format_line(kind, message, level) + "\n")

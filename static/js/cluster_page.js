@@ -44,6 +44,7 @@
   }
 
   ClusterView.follow((snapshot) => {
+    ExoOps.nodes(document.querySelector("#exo-table tbody"), snapshot);
     ClusterView.instances(document.getElementById("instances"), snapshot);
     document.querySelector("#node-table tbody").replaceChildren(...snapshot.nodes.map((n) => el("tr", {},
       el("td", {}, n.display_name),

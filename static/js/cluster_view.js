@@ -87,6 +87,18 @@ const ClusterView = (() => {
     container.replaceChildren(...children);
   }
 
+  // How long the node's exo process has run, or "" when it is not running.
+  function uptime(process) {
+    return process?.running && process.started_at ? Live.duration((Date.now() - Date.parse(process.started_at)) / 1000) : "";
+  }
+
+  // The node card's line: "exo running · pid 123 · up 5m · 1.0.71".
+  function exoLine(process) {
+    if (!process?.running) return "exo not running";
+    return [`exo running · pid ${process.pid}`, uptime(process) && `up ${uptime(process)}`, process.version]
+      .filter(Boolean).join(" · ");
+  }
+
   function fact(label, value) {
     return el("div", { class: "fact" }, el("span", { class: "muted small" }, label), el("span", {}, value));
   }
@@ -110,7 +122,8 @@ const ClusterView = (() => {
           fact("Power", node.power === null ? "—" : `${node.power.toFixed(0)} W`),
           fact("Disk free", bytes(node.disk_free)),
           fact("RDMA", node.rdma_enabled === null ? "—" : node.rdma_enabled ? "enabled" : "disabled"),
-          fact("Last seen", ago(node.last_seen_at))));
+          fact("Last seen", ago(node.last_seen_at))),
+        el("p", { class: "small muted exo-line" }, exoLine(node.exo_process)));
     } else {
       card.append(el("p", {}, node.purpose));
     }
@@ -194,5 +207,5 @@ const ClusterView = (() => {
     });
   }
 
-  return { follow, totals, topology, nodes, instances, gb, ago, pct };
+  return { follow, totals, topology, nodes, instances, gb, ago, pct, uptime };
 })();

@@ -7,7 +7,7 @@ import re
 import signal
 import subprocess
 import sys
-import time
+from pathlib import Path
 
 import httpx
 import psutil
@@ -40,7 +40,12 @@ def test_run_starts_everything_and_ctrl_c_leaves_no_process(tmp_path):
         response = wait_until(lambda: _get(f"http://127.0.0.1:{port}/"), timeout=90)
         assert response.status_code == 302 and "/login/" in response.headers["location"]
         wait_until(lambda: b"ready." in log.read_bytes(), timeout=60)  # the worker is up
+        # The demo cluster comes up by itself: a node agent per exo node, each holding its lock.
+        agents = wait_until(lambda: _agents(tmp_path / "var" / "exo"), timeout=60)
+        assert all("simulators.exo.node" in agent.cmdline() for agent in agents)
+        assert re.search(rb"Starting the demo cluster: job #\d+", log.read_bytes())
         group = psutil.Process(proc.pid).children(recursive=True)
+        assert set(agents) <= set(group)
         names = " ".join(" ".join(p.cmdline()) for p in group)
         for expected in ("redis-server", "daphne", "worker", "beat", "simulators.exo",
                          "simulators.hub"):
@@ -52,12 +57,35 @@ def test_run_starts_everything_and_ctrl_c_leaves_no_process(tmp_path):
 
         proc.send_signal(signal.SIGINT)
         proc.wait(timeout=30)
-        time.sleep(0.5)
-        alive = [p for p in group if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
-        assert not alive, [p.cmdline() for p in alive]
+        # The agents run in sessions of their own; they leave once the simulator is gone.
+        try:
+            wait_until(lambda: not _alive(group), timeout=15)
+        except AssertionError:
+            raise AssertionError([p.cmdline() for p in _alive(group)]) from None
     finally:
         if proc.poll() is None:
             proc.kill()
+
+
+def _alive(processes: list[psutil.Process]) -> list[psutil.Process]:
+    alive = []
+    for process in processes:
+        try:
+            if process.is_running() and process.status() != psutil.STATUS_ZOMBIE:
+                alive.append(process)
+        except psutil.NoSuchProcess:
+            pass
+    return alive
+
+
+def _agents(lock_dir: Path) -> list[psutil.Process] | None:
+    """The processes holding ALPHA's and BETA's exo locks, once both run."""
+    try:
+        agents = [psutil.Process(int(lock_dir.joinpath(f"{name}.pid").read_text()))
+                  for name in ("alpha", "beta")]
+    except (OSError, ValueError, psutil.NoSuchProcess):
+        return None
+    return agents if len(_alive(agents)) == 2 else None
 
 
 def _get(url: str) -> httpx.Response | None:

@@ -1,0 +1,236 @@
+"""Starting and stopping exo on one node, as jobs on that node's own queue, and the exo process
+fields (pid, start time, version) its worker writes.
+
+A start job runs the node's command, streams its output into the job's log, and succeeds once
+exo lists the node under a new id (exo makes one at every start) while the process lives. A
+command that never gets there is killed at the node's start timeout.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import subprocess
+import time
+from collections import deque
+from typing import Any
+
+from django.conf import settings
+from django.utils import timezone
+
+from arthur_panel.errors import Conflict, DomainError
+from cluster_app import exo_process
+from cluster_app.exo_client import ExoClient, ExoError, ExoUnavailable
+from cluster_app.exo_process import ConsoleTail, ExoStatus
+from cluster_app.exo_rules import (
+    bootstrap_argv,
+    build_env,
+    capture_bootstrap,
+    expand_argv,
+    fresh_view,
+    views_of,
+)
+from cluster_app.job_kinds import JobKind, register
+from cluster_app.jobs import job_create
+from cluster_app.models import Job, Node
+from cluster_app.poll import inventory_node
+from cluster_app.reporter import JobReporter
+from cluster_app.state import NodeView, normalise
+
+START, STOP = "exo.start", "exo.stop"
+READY_POLL = 0.5
+LAST_LINES = 5
+STATUS_EXPIRES = 15.0
+
+
+def record_status(node: Node) -> ExoStatus:
+    """Read exo's process on this machine and write it to the node's row."""
+    current = exo_process.status(node)
+    Node.objects.filter(pk=node.pk).update(
+        exo_pid=current.pid, exo_started_at=current.started_at,
+        exo_version=current.version[:40] or node.exo_version, exo_checked_at=timezone.now())
+    return current
+
+
+def exo_status_refresh(*, node_name: str) -> None:
+    """The periodic status read, on the node's own worker."""
+    node = Node.objects.filter(name=node_name).first()
+    if node is not None:
+        record_status(node)
+
+
+def exo_status_fanout() -> None:
+    """Ask each exo node's worker, on its own queue, for its exo process's status."""
+    from cluster_app.tasks import exo_status_task
+
+    for node in Node.objects.filter(in_exo_cluster=True):
+        # A node whose worker is down must not collect a backlog of reads.
+        exo_status_task.apply_async(args=[node.name], queue=node.queue, expires=STATUS_EXPIRES)
+
+
+def latest_bootstrap() -> str | None:
+    """The bootstrap command the master printed at its latest successful start, if any."""
+    job = (Job.objects.filter(kind=START, state=Job.State.SUCCEEDED, node__role=Node.Role.MASTER)
+           .order_by("-finished_at", "-id").first())
+    return (job.result or {}).get("bootstrap_command") if job else None
+
+
+def check_startable(node: Node) -> None:
+    """DomainError unless exo can be started on this node from the panel."""
+    if not node.in_exo_cluster:
+        raise DomainError(f"{node} is not part of the exo cluster.", code="not_exo_node")
+    if not node.exo_start_command and not node.exo_join_with_bootstrap:
+        raise DomainError(f"{node} has no exo start command: set one in the admin, or let it "
+                          "join with the master's bootstrap command.", code="no_start_command")
+
+
+def start_argv(node: Node) -> list[str]:
+    if node.exo_start_command:
+        return expand_argv(node.exo_start_command, exo_process.home())
+    check_startable(node)
+    command = latest_bootstrap()
+    if not command:
+        raise DomainError(f"{node} joins with the master's bootstrap command, and none has been "
+                          "captured: start the master first (its start output must match its "
+                          "bootstrap pattern).", code="no_bootstrap")
+    return bootstrap_argv(command, exo_process.home())
+
+
+def node_job_start(*, kind: str, node: Node, user: Any = None) -> Job:
+    """Queue exo.start or exo.stop for `node`, or return the one already queued or running."""
+    if kind == START:
+        check_startable(node)
+    other = STOP if kind == START else START
+    busy = Job.objects.filter(kind=other, node=node, state__in=Job.ACTIVE).first()
+    if busy is not None:
+        raise Conflict(f"{busy.kind} #{busy.pk} is {busy.state} on {node}; wait for it or "
+                       "cancel it.", code="node_busy")
+    job, _ = job_create(kind=kind, node=node, params={}, user=user, dedupe_key=node.name)
+    return job
+
+
+def _exo_nodes(client: ExoClient) -> list[NodeView]:
+    """The nodes exo lists now; none while it does not answer."""
+    try:
+        return normalise(client.state()).nodes
+    except (ExoUnavailable, ExoError):
+        return []
+
+
+def run_start(job: Job, reporter: JobReporter) -> dict[str, Any]:
+    node = job.node
+    assert node is not None
+    try:
+        current = record_status(node)
+        if current.running:
+            message = f"exo is already running on {node} (pid {current.pid})"
+            reporter.log(message)
+            reporter.progress(2, 2, unit="steps", message=message)
+            bootstrap = _bootstrap_from_console(node)
+            return {"already_running": True, "pid": current.pid, "version": current.version,
+                    **({"bootstrap_command": bootstrap} if bootstrap else {})}
+        return _start(node, reporter)
+    finally:
+        record_status(node)
+
+
+def _bootstrap_from_console(node: Node) -> str | None:
+    """For a master already running: the last bootstrap line of its start output."""
+    if node.role != Node.Role.MASTER:
+        return None
+    found = None
+    for line in exo_process.console_lines(node):
+        found = capture_bootstrap(node.exo_bootstrap_pattern, line) or found
+    return found
+
+
+class StartOutput:
+    """The start command's new output lines: into the job's log, the last few kept for an error
+    message, and on the master the bootstrap command they print."""
+
+    def __init__(self, node: Node, reporter: JobReporter) -> None:
+        self.tail = ConsoleTail(node.console_log_path)
+        self.reporter = reporter
+        self.pattern = node.exo_bootstrap_pattern if node.role == Node.Role.MASTER else ""
+        self.bootstrap: str | None = None
+        self.recent: deque[str] = deque(maxlen=LAST_LINES)
+
+    def read(self) -> None:
+        for line in self.tail.lines():
+            self.reporter.log(line)
+            self.recent.append(line)
+            self.bootstrap = capture_bootstrap(self.pattern, line) or self.bootstrap
+
+    def last(self) -> str:
+        return " | ".join(self.recent) or "(none)"
+
+
+def _start(node: Node, reporter: JobReporter) -> dict[str, Any]:
+    argv = start_argv(node)
+    env = build_env(os.environ, node.exo_environment, exo_process.home())
+    with ExoClient(retries=0, timeout=min(settings.EXO_TIMEOUT, 2.0)) as client:
+        before = {view.node_id for view in views_of(_exo_nodes(client), inventory_node(node))}
+        output = StartOutput(node, reporter)
+        reporter.log(f"$ {shlex.join(argv)}")
+        process = exo_process.start(node, argv, env)
+        reporter.log(f"started as pid {process.pid}; output goes to {node.console_log_path}")
+        reporter.progress(1, 2, unit="steps",
+                          message=f"Started {os.path.basename(argv[0])} (pid {process.pid}); "
+                                  f"waiting for {node} in exo's topology")
+        try:
+            _wait_until_ready(node, argv, process, output, client, before, reporter)
+        except BaseException:
+            # Cancelled, or the panel gave up: leave nothing half-started.
+            if process.poll() is None:
+                exo_process.kill_group(process)
+            raise
+        output.read()
+    exo_process.reap_later(process)
+    current = exo_process.status(node)
+    pid = current.pid or process.pid
+    reporter.progress(2, 2, message=f"exo is running on {node} (pid {pid})")
+    return {"already_running": False, "pid": pid, "version": current.version,
+            **({"bootstrap_command": output.bootstrap} if output.bootstrap else {})}
+
+
+def _wait_until_ready(node: Node, argv: list[str], process: subprocess.Popen[bytes],
+                      output: StartOutput, client: ExoClient, before: set[str],
+                      reporter: JobReporter) -> None:
+    """Until exo lists the node under a new id while the command (or the exo it launched)
+    lives; raises when the command exits first or the start timeout passes."""
+    timeout = node.exo_start_timeout
+    deadline = time.monotonic() + timeout
+    while True:
+        output.read()
+        code = process.poll()
+        # A launcher script may exit 0 once exo runs on its own, holding its PID lock.
+        if code is not None and (code != 0 or exo_process.locked_process(node)[0] is None):
+            raise RuntimeError(f"{shlex.join(argv)} exited with code {code} before {node} "
+                               f"joined exo. Last output: {output.last()}")
+        if fresh_view(_exo_nodes(client), inventory_node(node), before) is not None:
+            return
+        if time.monotonic() >= deadline:
+            exo_process.kill_group(process)
+            output.read()
+            raise TimeoutError(f"killed after {timeout} s: {shlex.join(argv)} did not bring {node} "
+                               f"into exo's topology at {client.base_url}. "
+                               f"Last output: {output.last()}")
+        reporter.tick()
+        time.sleep(READY_POLL)
+
+
+def run_stop(job: Job, reporter: JobReporter) -> dict[str, Any]:
+    node = job.node
+    assert node is not None
+    reporter.progress(0, 1, unit="steps", message=f"Stopping exo on {node}")
+    try:
+        was_running = exo_process.stop(node, node.exo_stop_grace, reporter.log)
+    finally:
+        record_status(node)
+    reporter.progress(1, 1, message=f"exo stopped on {node}" if was_running
+                      else f"exo was not running on {node}")
+    return {"was_running": was_running}
+
+
+register(JobKind(name=START, label="Start exo", run=run_start))
+register(JobKind(name=STOP, label="Stop exo", run=run_stop))
