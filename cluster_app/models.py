@@ -211,11 +211,12 @@ class Job(models.Model):
 
 class ApiTokenQuerySet(models.QuerySet["ApiToken"]):
     def get_for_secret(self, secret: str) -> ApiToken | None:
-        return (
-            self.select_related("user")
-            .filter(digest=ApiToken.digest_of(secret), user__is_active=True)
-            .first()
-        )
+        # get(), not first(): the digest is unique, and no ORDER BY to build on every request.
+        try:
+            return self.select_related("user").get(
+                digest=ApiToken.digest_of(secret), user__is_active=True)
+        except ApiToken.DoesNotExist:
+            return None
 
 
 class ApiToken(models.Model):

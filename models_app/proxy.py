@@ -14,15 +14,16 @@ import asyncio
 import json
 import time
 import weakref
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.contrib.auth.decorators import login_not_required
 from django.core.exceptions import RequestDataTooBig
+from django.db import close_old_connections
 from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.middleware.csrf import CsrfViewMiddleware
 from django.views.decorators.csrf import csrf_exempt
@@ -42,6 +43,7 @@ _CSRF = CsrfViewMiddleware(lambda request: HttpResponse())
 # Built once: httpx would otherwise load the CA bundle for every request (about 16 ms on the
 # event loop), though the link to exo is usually plain HTTP.
 _SSL = httpx.create_ssl_context()
+T = TypeVar("T")
 
 
 # Clients per event loop and exo address, so connections to exo are kept and reused.
@@ -58,6 +60,18 @@ def _exo_client() -> httpx.AsyncClient:
             base_url=settings.EXO_API_URL, timeout=EXO_STREAM_TIMEOUT, verify=_SSL,
             limits=httpx.Limits(max_connections=None, max_keepalive_connections=64))
     return client
+
+
+def _pooled(work: Callable[..., T]) -> Callable[..., Awaitable[T]]:
+    """`work` on asgiref's shared thread pool instead of the request's own new thread (Django
+    gives each ASGI request one): pool threads keep their database connections between
+    requests, where a new thread would open a new one, milliseconds before every first token."""
+
+    def run(*args: Any) -> T:
+        close_old_connections()  # what Django does at a request's start: drop broken or old ones
+        return work(*args)
+
+    return sync_to_async(run, thread_sensitive=False)
 
 
 class ProxyError(Exception):
@@ -173,7 +187,7 @@ async def _proxy(request: HttpRequest, api: str, path: str) -> HttpResponse:
     call: Call | None = None
     started = time.monotonic()
     try:
-        call, forwarded, slot = await sync_to_async(_prepare)(request, api)
+        call, forwarded, slot = await _pooled(_prepare)(request, api)
     except ProxyError as error:
         return _json_error(call or Call(api=api, user=None, token=None), error)
     client = _exo_client()
@@ -187,7 +201,7 @@ async def _proxy(request: HttpRequest, api: str, path: str) -> HttpResponse:
     except (httpx.TransportError, ProxyError) as exc:
         error = exc if isinstance(exc, ProxyError) else ProxyError(
             f"exo at {settings.EXO_API_URL} is not answering ({exc}).", "exo_unavailable", 503)
-        await sync_to_async(_settle)(call, meter, slot, error.status, error.message)
+        await _pooled(_settle)(call, meter, slot, error.status, error.message)
         return _json_error(call, error)
     response = StreamingHttpResponse(
         _relay(call, upstream, meter, slot),
@@ -236,7 +250,7 @@ async def _relay(call: Call, upstream: httpx.Response,
 async def _finish(call: Call, upstream: httpx.Response,
                   meter: StreamMeter, slot: str, outcome: int, error: str) -> None:
     await upstream.aclose()
-    await sync_to_async(_settle)(call, meter, slot, outcome, error)
+    await _pooled(_settle)(call, meter, slot, outcome, error)
 
 
 def _settle(call: Call, meter: StreamMeter, slot: str, outcome: int, error: str) -> None:

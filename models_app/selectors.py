@@ -12,7 +12,7 @@ def model_by_name(name: str) -> LlmModel | None:
     """The model whose slug, repo id, exo id or alias is `name` (any case)."""
     wanted = name.strip()
     found = LlmModel.objects.filter(Q(slug__iexact=wanted) | Q(repo_id__iexact=wanted)
-                                    | Q(exo_model_id__iexact=wanted)).first()
+                                    | Q(exo_model_id__iexact=wanted)).order_by("pk").first()
     if found:
         return found
     lowered = wanted.lower()

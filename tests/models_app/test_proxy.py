@@ -10,7 +10,8 @@ from django.test import Client
 from arthur_panel.launcher import free_port
 from models_app.routing import resolve
 
-pytestmark = pytest.mark.django_db
+# Transactional: the proxy reads tokens and models on a pool thread, with its own connection.
+pytestmark = pytest.mark.django_db(transaction=True)
 BODY = {"model": "llama-3.2-1b", "messages": [{"role": "user", "content": "Hi"}]}
 
 
@@ -34,7 +35,7 @@ def test_a_browser_session_needs_the_csrf_token(alice, exo_url):
     assert response.status_code == 403 and response.json()["error"]["code"] == "csrf_failed"
 
 
-def test_names_resolve_through_the_catalogue():
+def test_names_resolve_through_the_catalogue(guide_models):
     assert resolve("llama-3.2-1b") == ("mlx-community/Llama-3.2-1B-Instruct-4bit", "llama-3.2-1b")
     assert resolve("deepseek") == ("mlx-community/DeepSeek-V3-4bit", "deepseek-v3-4bit")
     assert resolve("mlx-community/Meta-Llama-3.1-70B-Instruct-4bit")[1] == "llama-3.1-70b"
