@@ -30,10 +30,11 @@ from django.views.decorators.csrf import csrf_exempt
 
 from arthur_panel.errors import error_body
 from arthur_panel.redis_client import redis_client
-from cluster_app.auth import bearer_secret, token_for_secret
+from cluster_app.auth import bearer_secret
 from cluster_app.exo_client import error_message
 from cluster_app.models import ApiToken
-from models_app.routing import ready_route, resolve
+from models_app import proxy_lookups
+from models_app.routing import ready_route
 from models_app.usage import StreamMeter, take_usage
 from models_app.usage_records import record_usage
 
@@ -108,7 +109,7 @@ def _caller(request: HttpRequest) -> tuple[Any, ApiToken | None]:
     secret = bearer_secret(request.headers.get("Authorization", "")) or request.headers.get(
         "x-api-key")
     if secret:
-        token = token_for_secret(secret)
+        token = proxy_lookups.token(secret)
         if token is None:
             raise ProxyError("Invalid or revoked API token.", "not_authenticated", 401)
         return token.user, token
@@ -159,9 +160,9 @@ def _prepare(request: HttpRequest, api: str) -> tuple[Call, dict[str, Any], str]
         if route.slug is None:
             raise ProxyError(f"No model for task '{route.task}' is ready: load one of "
                              f"{', '.join(route.skipped)}.", "no_model_ready", 503)
-        call.model_id, call.slug = resolve(route.slug)
+        call.model_id, call.slug = proxy_lookups.model(route.slug)
     else:
-        call.model_id, call.slug = resolve(call.requested)
+        call.model_id, call.slug = proxy_lookups.model(call.requested)
     return call, {**body, "model": call.model_id}, _stream_slot(call)
 
 

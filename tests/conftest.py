@@ -13,6 +13,7 @@ from rest_framework.test import APIClient
 from cluster_app.inventory import GUIDE_NODES
 from cluster_app.models import ApiToken, Node
 from cluster_app.poll import SNAPSHOT_KEY
+from models_app import proxy_lookups
 from models_app.guide_catalogue import GUIDE_MODELS, GUIDE_PRICES, GUIDE_ROUTES
 from models_app.models import CloudPrice, LlmModel, RouteRule
 from tests import stack as live
@@ -41,6 +42,12 @@ def _no_internet() -> Iterator[None]:
 def _no_cluster_snapshot() -> None:
     """Each test polls for itself; no snapshot is left over from another test."""
     cache.delete(SNAPSHOT_KEY)
+
+
+@pytest.fixture(autouse=True)
+def _no_proxy_lookups() -> None:
+    """A flushed test database fires no signals: forget the proxy's kept look-ups."""
+    proxy_lookups.forget()
 
 
 @pytest.fixture

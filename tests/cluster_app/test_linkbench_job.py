@@ -10,7 +10,7 @@ import psutil
 import pytest
 
 from arthur_panel.launcher import ROOT
-from cluster_app import jobs, linkbench_job
+from cluster_app import jobs, linkbench, linkbench_job
 from cluster_app.linkbench import Plan
 from cluster_app.models import Job, LinkBenchmark
 from cluster_app.reporter import JobReporter
@@ -66,15 +66,22 @@ def test_a_check_that_raises_stops_the_command_and_everything_it_started():
 @pytest.mark.django_db
 def test_a_benchmark_that_overruns_its_timeout_fails_and_says_so(nodes, monkeypatch, settings):
     settings.WORKER_NODES = ["alpha", "beta", "gamma"]  # one machine: two local ranks
-    monkeypatch.setattr(linkbench_job, "LAUNCH_TIMEOUT", 0.5)
+    monkeypatch.setattr(linkbench_job, "LAUNCH_TIMEOUT", 2.0)
+    launch_args = linkbench.launch_args
+
+    def hanging_ranks(*args, **kwargs):  # the real mlx.launch, with ranks that never answer
+        argv = launch_args(*args, **kwargs)
+        return [*argv[:argv.index("--") + 1], "-c", "import time; time.sleep(60)"]
+
+    monkeypatch.setattr(linkbench, "launch_args", hanging_ranks)
     job = Job.objects.create(kind=linkbench_job.KIND, node=nodes["alpha"],
                              params={"backend": "auto", "quick": True})
     jobs.job_execute(job_id=job.pk)
     job.refresh_from_db()
     assert job.state == Job.State.FAILED
-    assert job.error == ("mlx.launch did not finish within 0.5 s and was stopped; "
+    assert job.error == ("mlx.launch did not finish within 2 s and was stopped; "
                          "its ranks were killed.")
-    assert any("cluster_app.linkprobe" in line for line in job.log_tail)
+    assert any("time.sleep(60)" in line for line in job.log_tail)
     assert not LinkBenchmark.objects.exists()
 
 

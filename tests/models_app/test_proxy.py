@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from django.test import Client
 
 from arthur_panel.launcher import free_port
+from cluster_app.models import ApiToken
+from models_app.models import LlmModel
 from models_app.routing import resolve
 
 # Transactional: the proxy reads tokens and models on a pool thread, with its own connection.
@@ -15,9 +18,17 @@ pytestmark = pytest.mark.django_db(transaction=True)
 BODY = {"model": "llama-3.2-1b", "messages": [{"role": "user", "content": "Hi"}]}
 
 
+def off_loop(request, *args, **kwargs):
+    """Make a test-client request on a thread of its own: Django's test client cannot run an
+    async view where an event loop is running, and once the browser tests have run, Playwright's
+    runs in the main thread."""
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(request, *args, **kwargs).result()
+
+
 def post(client, body=BODY, **headers):
-    return client.post("/v1/chat/completions", data=json.dumps(body),
-                       content_type="application/json", headers=headers)
+    return off_loop(client.post, "/v1/chat/completions", data=json.dumps(body),
+                    content_type="application/json", headers=headers)
 
 
 def test_exo_down_is_a_503_with_a_message(client, alice_token, settings):
@@ -43,14 +54,15 @@ def test_names_resolve_through_the_catalogue(guide_models):
 
 
 def test_wrong_method_is_refused(client, alice_token):
-    response = client.get("/v1/chat/completions", headers={"Authorization": f"Bearer {alice_token}"})
+    response = off_loop(client.get, "/v1/chat/completions",
+                        headers={"Authorization": f"Bearer {alice_token}"})
     assert response.status_code == 405 and response.json()["error"]["code"] == "method_not_allowed"
 
 
 def test_deeply_nested_json_is_a_400(client, alice_token):
-    response = client.post("/v1/chat/completions", data="[" * 10_000,
-                           content_type="application/json",
-                           headers={"Authorization": f"Bearer {alice_token}"})
+    response = off_loop(client.post, "/v1/chat/completions", data="[" * 10_000,
+                        content_type="application/json",
+                        headers={"Authorization": f"Bearer {alice_token}"})
     assert response.status_code == 400 and response.json()["error"]["code"] == "parse_error"
 
 
@@ -68,3 +80,23 @@ def test_too_many_streams_at_once_is_a_429(client, alice, alice_token, settings)
     assert response.status_code == 429
     assert response.json()["error"]["code"] == "too_many_streams"
     assert held == settings.CHAT_MAX_STREAMS_PER_USER  # the refused request took no slot
+
+
+def test_lookups_are_kept_and_forgotten_when_the_catalogue_changes(guide_models,
+                                                                  django_assert_num_queries):
+    from models_app import proxy_lookups
+
+    first = proxy_lookups.model("llama-3.2-1b")
+    with django_assert_num_queries(0):
+        assert proxy_lookups.model("llama-3.2-1b") == first
+    LlmModel.objects.filter(slug="llama-3.2-1b").get().save()  # an edit in the admin
+    with django_assert_num_queries(1):
+        assert proxy_lookups.model("llama-3.2-1b") == first
+
+
+def test_a_deleted_token_is_refused_at_once(client, alice_token, settings):
+    settings.EXO_API_URL = f"http://127.0.0.1:{free_port()}"
+    assert post(client, Authorization=f"Bearer {alice_token}").status_code == 503  # kept now
+    ApiToken.objects.all().delete()
+    response = post(client, Authorization=f"Bearer {alice_token}")
+    assert response.status_code == 401 and response.json()["error"]["code"] == "not_authenticated"
