@@ -8,12 +8,12 @@ from dataclasses import asdict
 from datetime import datetime, timedelta
 from typing import Any
 
-import redis
 from django.conf import settings
 from django.core.cache import cache
 from django.db import connection
 from django.utils import timezone
 
+from arthur_panel.redis_client import redis_client
 from cluster_app import events
 from cluster_app.exo_client import ExoClient, ExoError, ExoUnavailable
 from cluster_app.live import (
@@ -39,7 +39,7 @@ LIVE_FIELDS = ["status", "status_reason", "exo_node_id", "last_seen_at", "ram_to
 
 def cluster_poll_locked() -> dict[str, Any] | None:
     """Poll unless another poll is running (then return None)."""
-    lock = redis.Redis.from_url(settings.REDIS_URL).lock(
+    lock = redis_client().lock(
         LOCK_KEY, timeout=max(10.0, settings.CLUSTER_POLL_SECONDS * 5), blocking=False)
     if not lock.acquire():
         return None

@@ -95,9 +95,9 @@ class Call:
     stream: bool = False
 
 
-def _json_error(call: Call | None, error: ProxyError) -> JsonResponse:
+def _json_error(api: str, error: ProxyError) -> JsonResponse:
     body = error_body(error.message, error.code)
-    if call is not None and call.api == "messages":
+    if api == "messages":
         # Anthropic's shape too, for Claude Code and the anthropic client.
         body = {"type": "error", "error": {**body["error"], "type": error.code}}
     return JsonResponse(body, status=error.status)
@@ -185,12 +185,11 @@ def _stream_slot(call: Call) -> str:
 
 
 async def _proxy(request: HttpRequest, api: str, path: str) -> HttpResponse:
-    call: Call | None = None
     started = time.monotonic()
     try:
         call, forwarded, slot = await _pooled(_prepare)(request, api)
     except ProxyError as error:
-        return _json_error(call or Call(api=api, user=None, token=None), error)
+        return _json_error(api, error)
     client = _exo_client()
     meter = StreamMeter(started)
     try:
@@ -200,10 +199,9 @@ async def _proxy(request: HttpRequest, api: str, path: str) -> HttpResponse:
             await upstream.aread()
             raise _upstream_error(call, upstream)
     except (httpx.TransportError, ProxyError) as exc:
-        error = exc if isinstance(exc, ProxyError) else ProxyError(
-            f"exo at {settings.EXO_API_URL} is not answering ({exc}).", "exo_unavailable", 503)
+        error = exc if isinstance(exc, ProxyError) else _exo_down(exc)
         await _pooled(_settle)(call, meter, slot, error.status, error.message)
-        return _json_error(call, error)
+        return _json_error(call.api, error)
     response = StreamingHttpResponse(
         _relay(call, upstream, meter, slot),
         content_type=upstream.headers.get("content-type", "application/json"))
@@ -212,6 +210,11 @@ async def _proxy(request: HttpRequest, api: str, path: str) -> HttpResponse:
     if call.route:
         response["X-Arthur-Route"] = call.route
     return response
+
+
+def _exo_down(exc: httpx.TransportError) -> ProxyError:
+    return ProxyError(f"exo at {settings.EXO_API_URL} is not answering ({exc}).",
+                      "exo_unavailable", 503)
 
 
 def _upstream_error(call: Call, upstream: httpx.Response) -> ProxyError:
@@ -291,17 +294,14 @@ async def list_models(request: HttpRequest) -> HttpResponse:
         await sync_to_async(_caller)(request)
         if request.method != "GET":
             raise ProxyError("Use GET.", "method_not_allowed", 405)
-        async with httpx.AsyncClient(base_url=settings.EXO_API_URL,
-                                     timeout=settings.EXO_TIMEOUT, verify=_SSL) as client:
-            response = await client.get("/v1/models")
+        response = await _exo_client().get("/v1/models", timeout=settings.EXO_TIMEOUT)
     except ProxyError as error:
-        return _json_error(None, error)
+        return _json_error("models", error)
     except httpx.TransportError as exc:
-        return _json_error(None, ProxyError(
-            f"exo at {settings.EXO_API_URL} is not answering ({exc}).", "exo_unavailable", 503))
+        return _json_error("models", _exo_down(exc))
     if response.status_code >= 400:
-        return _json_error(None, ProxyError(f"exo refused the request: {error_message(response)}",
-                                            "exo_error", 502))
+        return _json_error("models", ProxyError(
+            f"exo refused the request: {error_message(response)}", "exo_error", 502))
     data: list[dict[str, Any]] = response.json().get("data", [])
     names = await sync_to_async(_catalogue_names)()
     for card in data:
