@@ -34,8 +34,8 @@ CLUSTER_KEY = "cluster"
 
 def exo_nodes() -> list[Node]:
     """The exo nodes in start order: the master first, then inventory order."""
-    nodes = list(Node.objects.filter(in_exo_cluster=True))
-    return sorted(nodes, key=lambda node: node.role != Node.Role.MASTER)
+    return sorted(Node.objects.filter(in_exo_cluster=True),
+                  key=lambda node: node.role != Node.Role.MASTER)
 
 
 def cluster_job_start(*, operation: str, user: Any = None) -> Job:
@@ -87,8 +87,15 @@ def run_node_job(parent: Job, reporter: JobReporter, kind: str, node: Node) -> d
             if child.is_finished:
                 break
             if child.state == Job.State.QUEUED:
-                hinted = _check_taken(child, node, time.monotonic() - queued_since, reporter,
-                                      hinted=hinted)
+                queued_for = time.monotonic() - queued_since
+                if queued_for > node.exo_start_timeout:
+                    raise TimeoutError(f"{node}: no worker took {kind} job #{child.pk} within "
+                                       f"{node.exo_start_timeout} s (is a worker consuming "
+                                       f"{node.queue}?)")
+                if queued_for > QUEUED_HINT_SECONDS and not hinted:
+                    hinted = True
+                    reporter.log(f"{node}: no worker has taken job #{child.pk} yet: is a worker "
+                                 f"consuming {node.queue}, with a concurrency of 2 or more?")
             reporter.tick()
             time.sleep(WAIT_POLL)
     except (JobStopped, TimeoutError):
@@ -100,20 +107,6 @@ def run_node_job(parent: Job, reporter: JobReporter, kind: str, node: Node) -> d
     return child.result or {}
 
 
-def _check_taken(child: Job, node: Node, queued_for: float, reporter: JobReporter, *,
-                 hinted: bool) -> bool:
-    """Say (once) why a node job may still wait for a worker, and give up after the node's
-    start timeout; returns whether the hint has been given."""
-    if queued_for > node.exo_start_timeout:
-        raise TimeoutError(f"{node}: no worker took {child.kind} job #{child.pk} within "
-                           f"{node.exo_start_timeout} s (is a worker consuming {node.queue}?)")
-    if queued_for > QUEUED_HINT_SECONDS and not hinted:
-        reporter.log(f"{node}: no worker has taken job #{child.pk} yet: is a worker consuming "
-                     f"{node.queue}, with a concurrency of 2 or more?")
-        return True
-    return hinted
-
-
 def _cancel(child: Job) -> None:
     try:
         jobs.job_cancel(job=child)
@@ -121,9 +114,9 @@ def _cancel(child: Job) -> None:
         pass  # it finished meanwhile
 
 
-def wait_for_cluster(reporter: JobReporter, timeout: float) -> dict[str, Any]:
+def wait_for_cluster(reporter: JobReporter, nodes: list[Node], timeout: float) -> dict[str, Any]:
     """Wait until exo answers with every exo node in its topology and the expected RDMA links."""
-    inventory = [inventory_node(node) for node in Node.objects.filter(in_exo_cluster=True)]
+    inventory = [inventory_node(node) for node in nodes]
     deadline = time.monotonic() + timeout
     last = ""
     with ExoClient(retries=0) as client:
@@ -147,42 +140,46 @@ def wait_for_cluster(reporter: JobReporter, timeout: float) -> dict[str, Any]:
             time.sleep(WAIT_POLL)
 
 
-def start_cluster(job: Job, reporter: JobReporter, steps: Steps) -> dict[str, Any]:
-    nodes = exo_nodes()
+def start_cluster(job: Job, reporter: JobReporter, steps: Steps,
+                  nodes: list[Node]) -> dict[str, Any]:
     results: dict[str, dict[str, Any]] = {}
     for node in nodes:
         results[node.name] = run_node_job(job, reporter, exo_jobs.START, node)
         pid = results[node.name].get("pid")
         steps.advance(f"exo is running on {node}" + (f" (pid {pid})" if pid else ""))
     timeout = max(node.exo_start_timeout for node in nodes)
-    cluster = wait_for_cluster(reporter, timeout)
+    cluster = wait_for_cluster(reporter, nodes, timeout)
     steps.advance(f"Cluster up: {', '.join(str(node) for node in nodes)} in exo's topology")
     return {"nodes": results, "cluster": cluster}
 
 
-def stop_cluster(job: Job, reporter: JobReporter, steps: Steps) -> dict[str, Any]:
+def stop_cluster(job: Job, reporter: JobReporter, steps: Steps,
+                 nodes: list[Node]) -> dict[str, Any]:
     results: dict[str, dict[str, Any]] = {}
-    for node in reversed(exo_nodes()):
+    for node in reversed(nodes):
         results[node.name] = run_node_job(job, reporter, exo_jobs.STOP, node)
         steps.advance(f"exo stopped on {node}")
     return {"nodes": results}
 
 
 def run_start(job: Job, reporter: JobReporter) -> dict[str, Any]:
-    return start_cluster(job, reporter, Steps(reporter, len(exo_nodes()) + 1))
+    nodes = exo_nodes()
+    return start_cluster(job, reporter, Steps(reporter, len(nodes) + 1), nodes)
 
 
 def run_stop(job: Job, reporter: JobReporter) -> dict[str, Any]:
-    steps = Steps(reporter, len(exo_nodes()))
-    result = stop_cluster(job, reporter, steps)
+    nodes = exo_nodes()
+    steps = Steps(reporter, len(nodes))
+    result = stop_cluster(job, reporter, steps, nodes)
     reporter.progress(steps.done, message="Cluster stopped")
     return result
 
 
 def run_restart(job: Job, reporter: JobReporter) -> dict[str, Any]:
-    steps = Steps(reporter, 2 * len(exo_nodes()) + 1)
-    stopped = stop_cluster(job, reporter, steps)
-    started = start_cluster(job, reporter, steps)
+    nodes = exo_nodes()
+    steps = Steps(reporter, 2 * len(nodes) + 1)
+    stopped = stop_cluster(job, reporter, steps, nodes)
+    started = start_cluster(job, reporter, steps, nodes)
     return {"stopped": stopped["nodes"], **started}
 
 

@@ -12,11 +12,10 @@ from cluster_app.models import Job, Node
 AGENT = "simulators.exo.node"
 
 
-def configure_demo_nodes(*, exo_url: str, var_dir: Path, sim_log_dir: Path) -> list[Node]:
+def configure_demo_nodes(*, exo_url: str, var_dir: Path, sim_log_dir: Path) -> None:
     """Point every exo node at the simulator at `exo_url`: the master runs the agent, the others
     join with the bootstrap command it prints (their name and PID lock come from their
-    environment); PID locks live under `var_dir`/exo, logs are the simulator's. Returns them."""
-    configured = []
+    environment); PID locks live under `var_dir`/exo, logs are the simulator's."""
     for node in cluster_ops.exo_nodes():
         pid_file = var_dir / "exo" / f"{node.name}.pid"
         node.exo_pid_file = str(pid_file)
@@ -33,8 +32,6 @@ def configure_demo_nodes(*, exo_url: str, var_dir: Path, sim_log_dir: Path) -> l
                                     "EXO_SIM_PID_FILE": str(pid_file)}
         node.save(update_fields=["exo_pid_file", "exo_log_files", "exo_start_command",
                                  "exo_join_with_bootstrap", "exo_environment"])
-        configured.append(node)
-    return configured
 
 
 def demo_cluster_start() -> Job:

@@ -54,7 +54,8 @@ def record_status(node: Node) -> ExoStatus:
 
 def exo_status_refresh(*, node_name: str) -> None:
     """The periodic status read, on the node's own worker."""
-    node = Node.objects.filter(name=node_name).first()
+    # Every 15 s per node: links (a full mesh) are not needed here.
+    node = Node.objects.defer("links").filter(name=node_name).first()
     if node is not None:
         record_status(node)
 
@@ -63,7 +64,7 @@ def exo_status_fanout() -> None:
     """Ask each exo node's worker, on its own queue, for its exo process's status."""
     from cluster_app.tasks import exo_status_task
 
-    for node in Node.objects.filter(in_exo_cluster=True):
+    for node in Node.objects.filter(in_exo_cluster=True).only("name"):
         # A node whose worker is down must not collect a backlog of reads.
         exo_status_task.apply_async(args=[node.name], queue=node.queue, expires=STATUS_EXPIRES)
 
@@ -120,15 +121,15 @@ def _exo_nodes(client: ExoClient) -> list[NodeView]:
 def run_start(job: Job, reporter: JobReporter) -> dict[str, Any]:
     node = job.node
     assert node is not None
+    current = record_status(node)
+    if current.running:
+        message = f"exo is already running on {node} (pid {current.pid})"
+        reporter.log(message)
+        reporter.progress(2, 2, unit="steps", message=message)
+        bootstrap = _bootstrap_from_console(node)
+        return {"already_running": True, "pid": current.pid, "version": current.version,
+                **({"bootstrap_command": bootstrap} if bootstrap else {})}
     try:
-        current = record_status(node)
-        if current.running:
-            message = f"exo is already running on {node} (pid {current.pid})"
-            reporter.log(message)
-            reporter.progress(2, 2, unit="steps", message=message)
-            bootstrap = _bootstrap_from_console(node)
-            return {"already_running": True, "pid": current.pid, "version": current.version,
-                    **({"bootstrap_command": bootstrap} if bootstrap else {})}
         return _start(node, reporter)
     finally:
         record_status(node)

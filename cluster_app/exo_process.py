@@ -22,6 +22,7 @@ import psutil
 
 from cluster_app.exo_rules import expand_home, parse_version
 from cluster_app.models import Node
+from cluster_app.streamed_command import stop_group
 
 logger = logging.getLogger(__name__)
 
@@ -145,19 +146,15 @@ def reap_later(process: subprocess.Popen[bytes]) -> None:
 
 
 def kill_group(process: subprocess.Popen[bytes]) -> int:
-    """SIGKILL the command and everything in its process group; returns its exit code."""
-    try:
-        os.killpg(process.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
-    return process.wait()
+    """SIGKILL the command and everything in its process group (a start given up on: nothing to
+    shut down gently); returns its exit code."""
+    return stop_group(process, signals=(signal.SIGKILL,))
 
 
-def wait_gone(process: psutil.Process, seconds: float,
-              clock: Callable[[], float] = time.monotonic) -> bool:
-    deadline = clock() + seconds
+def wait_gone(process: psutil.Process, seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
     while not _gone(process):
-        if clock() >= deadline:
+        if time.monotonic() >= deadline:
             return False
         try:
             process.wait(POLL)  # reaps it if it is this worker's child

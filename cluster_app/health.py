@@ -192,8 +192,7 @@ def run_health_job(job: Job, reporter: JobReporter) -> dict[str, Any]:
     return health_run(reporter=reporter)
 
 
-HEALTH = register(JobKind(name=HEALTH_RUN, label="Health checks", run=run_health_job,
-                          needs_node=False))
+register(JobKind(name=HEALTH_RUN, label="Health checks", run=run_health_job, needs_node=False))
 
 
 def health_start(*, user: Any) -> tuple[Job, bool]:
@@ -241,9 +240,10 @@ def health_report(*, now: datetime | None = None) -> dict[str, Any]:
             "stale": age > stale_after})
     running = Job.objects.select_related("node", "created_by").filter(
         kind=HEALTH_RUN, state__in=Job.ACTIVE).first()
+    counts = Counter(r.status for r in results)
     return {
-        "overall": checks.overall(r.status for r in results),
-        "counts": dict(Counter(r.status for r in results)),
+        "overall": checks.overall(counts),
+        "counts": dict(counts),
         "checked_at": max((r.checked_at.isoformat() for r in results), default=None),
         "interval_seconds": settings.HEALTH_CHECK_SECONDS,
         "groups": list(groups.values()),

@@ -61,6 +61,11 @@ class RankNode:
     rdma_interface: str
     expects_rdma: bool
 
+    @property
+    def host(self) -> str:
+        """What ssh and name resolution reach the node by."""
+        return self.hostname or self.name
+
 
 @dataclass(frozen=True)
 class Plan:
@@ -115,7 +120,7 @@ def hostfile(plan: Plan, ips: dict[str, str]) -> dict[str, Any]:
     toward every other node: the guide's two Macs joined by one cable."""
     hosts = []
     for rank, node in enumerate(plan.nodes):
-        entry: dict[str, Any] = {"ssh": LOCAL_HOST if rank == 0 else node.hostname or node.name,
+        entry: dict[str, Any] = {"ssh": LOCAL_HOST if rank == 0 else node.host,
                                  "ips": [ips[node.name]]}
         if plan.backend == "jaccl":
             entry["rdma"] = [None if peer == rank else node.rdma_interface

@@ -85,10 +85,10 @@ def resolve_ips(plan: Plan) -> dict[str, str]:
     ips = {}
     for node in plan.nodes:
         try:
-            ips[node.name] = socket.gethostbyname(node.hostname or node.name)
+            ips[node.name] = socket.gethostbyname(node.host)
         except OSError as error:
             raise LinkbenchError(f"cannot resolve {node.name}'s host name "
-                                 f"'{node.hostname}': {error}") from None
+                                 f"'{node.host}': {error}") from None
     return ips
 
 

@@ -91,7 +91,8 @@ def emit(line: dict[str, Any]) -> None:
     print(json.dumps(line), flush=True)
 
 
-def run(backend: str, sizes: list[int], rounds: int) -> dict[str, Any] | None:
+def run(backend: str, sizes: list[int], rounds: int) -> None:
+    """Time every size on this rank; rank 0 prints the points and the result."""
     group = mx.distributed.init(strict=True, backend=backend)
     if group.size() < 2:
         raise RuntimeError("only one rank: start the probe with mlx.launch")
@@ -103,11 +104,9 @@ def run(backend: str, sizes: list[int], rounds: int) -> dict[str, Any] | None:
         points.append(point(nbytes, time_all_sum(group, nbytes, rounds_for(nbytes, rounds))))
         if lead:
             emit({"linkprobe": "point", "index": index, "count": len(sizes), **points[-1]})
-    result = {"linkprobe": "result", "backend": backend, "ranks": group.size(), "hosts": hosts,
-              "points": points}
     if lead:
-        emit(result)
-    return result
+        emit({"linkprobe": "result", "backend": backend, "ranks": group.size(), "hosts": hosts,
+              "points": points})
 
 
 def arguments(argv: list[str] | None = None) -> argparse.Namespace:

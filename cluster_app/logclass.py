@@ -12,8 +12,6 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-TOPICS = ("jaccl", "rdma", "distributed", "ring", "metal")
-CLASSES = (*TOPICS, "error", "warning")
 # The cluster guide's own filter:
 # `tail -f /tmp/exo-alpha.log | grep -E "JACCL|RDMA|IBV|distributed"`.
 GUIDE_FILTER = "JACCL|RDMA|IBV|distributed"
@@ -32,6 +30,8 @@ _TOPIC_WORDS = (
     ("ring", ("[ring]", "mlxring", "mlx_ring")),
     ("metal", ("metal", "kiogpu")),
 )
+# Every class a line can have, in the order classify() gives them.
+CLASSES = (*(topic for topic, _ in _TOPIC_WORDS), "error", "warning")
 _ERROR_LEVELS = {"ERROR", "CRITICAL"}
 _ERROR_WORDS = ("error", "exception", "failed", "fatal", "traceback", "segmentation",
                 "terminated with signal")

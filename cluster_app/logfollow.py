@@ -17,11 +17,13 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import redis
 
 from cluster_app import events, logring
+from cluster_app.exo_rules import expand_home
 from cluster_app.logclass import NodeLines
 from cluster_app.models import Node
 
@@ -151,15 +153,17 @@ class LogFollower:
         self.nodes: dict[str, NodeFollow] = {}
         self._publish = publish or (lambda groups, event: events.publish(
             groups, event, already_json=True))
-        self._pending: list[dict[str, Any]] = []
+        self._pending: dict[str, list[dict[str, Any]]] = {}  # node -> lines not in its ring yet
         self._live: deque[dict[str, Any]] = deque(maxlen=LIVE_BATCH)
         self._skipped = 0
         self._ring_at = self._live_at = self._retry_at = 0.0
 
     def configure(self, files: dict[str, list[str]]) -> None:
         """Follow exactly `files` (node -> paths): new ones start, dropped ones stop."""
-        for node in set(self.nodes) - set(files):
-            self._flush_ring(force=True)
+        dropped = set(self.nodes) - set(files)
+        if dropped:
+            self._flush_ring(force=True)  # while their tails can still say where they stopped
+        for node in dropped:
             for tail in self.nodes.pop(node).tails.values():
                 tail.close()
         for node, paths in files.items():
@@ -178,16 +182,18 @@ class LogFollower:
         """Read what the files have now (a chunk of each at most); returns the lines read."""
         now = time.monotonic() if now is None else now
         count = 0
-        if len(self._pending) < RING_BATCH:  # else Redis is behind: let the files wait
+        if self._waiting() < RING_BATCH:  # else Redis is behind: let the files wait
             stamp = time.time()
             for node, follow in self.nodes.items():
                 describe = follow.lines.describe
+                pending = self._pending.setdefault(node, [])
                 for path, tail in follow.tails.items():
-                    for line in tail.read():
+                    lines = tail.read()
+                    for line in lines:
                         record = {"node": node, "file": path, "seq": 0, "ts": stamp}
                         record.update(describe(line))
-                        self._pending.append(record)
-                        count += 1
+                        pending.append(record)
+                    count += len(lines)
         self._flush_ring(now=now)
         self._flush_live(now)
         return count
@@ -233,23 +239,25 @@ class LogFollower:
             # A database or Redis hiccup: keep following what we follow, try again later.
             logger.warning("could not re-read what to follow", exc_info=True)
 
+    def _waiting(self) -> int:
+        return sum(map(len, self._pending.values()))
+
     def _flush_ring(self, now: float = 0.0, *, force: bool = False) -> None:
-        if not self._pending or (not force and now < self._retry_at):
+        waiting = self._waiting()
+        if not waiting or (not force and now < self._retry_at):
             return
-        if not force and len(self._pending) < RING_BATCH and now - self._ring_at < BATCH_SECONDS:
+        if not force and waiting < RING_BATCH and now - self._ring_at < BATCH_SECONDS:
             return
-        by_node: dict[str, list[dict[str, Any]]] = {}
-        for record in self._pending:
-            by_node.setdefault(record["node"], []).append(record)
         try:
-            for node, records in by_node.items():
-                # The saved positions are the tails' own: every line read so far is pending.
-                tails = self.nodes[node].tails if node in self.nodes else {}
-                positions = {path: tails[path].position for path in {r["file"] for r in records}
-                             if path in tails}
-                logring.ring_push(node, records, keep=self.keep, positions=positions)
-                self._pending = [r for r in self._pending if r["node"] != node]
-                self._to_live(records)
+            for node, records in list(self._pending.items()):
+                if records:
+                    # The saved positions are the tails' own: every line read so far is pending.
+                    tails = self.nodes[node].tails if node in self.nodes else {}
+                    positions = {path: tails[path].position
+                                 for path in {r["file"] for r in records} if path in tails}
+                    logring.ring_push(node, records, keep=self.keep, positions=positions)
+                    self._to_live(records)
+                del self._pending[node]
         except redis.RedisError:
             logger.warning("could not write log lines to Redis; retrying", exc_info=True)
             self._retry_at = now + RETRY_SECONDS
@@ -271,11 +279,6 @@ class LogFollower:
         self._skipped, self._live_at = 0, now
 
 
-def expand(path: str) -> str:
-    """A configured path as the follower opens it: a leading ~/ is the user's home."""
-    return os.path.expanduser(path) if path.startswith("~/") else path
-
-
 def followed_paths(node: Node) -> list[str]:
     """A node's followed files as configured: its exo log files, then its start output."""
     paths = [p.strip() for p in node.exo_log_files if isinstance(p, str) and p.strip()]
@@ -290,5 +293,7 @@ def followed_nodes(names: list[str] | None = None) -> list[Node]:
 
 
 def files_to_follow(names: list[str] | None = None) -> dict[str, list[str]]:
-    return {node.name: [expand(path) for path in followed_paths(node)]
+    """node -> its followed files as the follower opens them: a leading ~/ is the user's home."""
+    home = str(Path.home())
+    return {node.name: [expand_home(path, home) for path in followed_paths(node)]
             for node in followed_nodes(names)}

@@ -6,7 +6,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
 from cluster_app.logclass import GUIDE_FILTER
-from cluster_app.logfollow import followed_nodes, followed_paths
+from cluster_app.logfollow import followed_paths
 from cluster_app.models import Node
 
 # Filter toggles, in CLASSES order: class name and what the page calls it.
@@ -15,7 +15,10 @@ CLASS_LABELS = [("jaccl", "JACCL"), ("rdma", "RDMA/IBV"), ("distributed", "distr
 
 
 def logs_page(request: HttpRequest) -> HttpResponse:
-    followed = [{"node": node, "files": followed_paths(node)} for node in followed_nodes()]
+    nodes = list(Node.objects.all())
+    # What `follow_logs` follows by default: every node with exo log files.
+    followed = [{"node": node, "files": followed_paths(node)} for node in nodes
+                if node.exo_log_files]
     return render(request, "cluster_app/logs.html", {
-        "nodes": Node.objects.all(), "followed": followed, "classes": CLASS_LABELS,
+        "nodes": nodes, "followed": followed, "classes": CLASS_LABELS,
         "guide_filter": GUIDE_FILTER})

@@ -84,17 +84,19 @@ def _pump(stream: IO[bytes], lines: queue.Queue[str | None]) -> None:
         lines.put(None)
 
 
-def stop_group(process: subprocess.Popen[bytes]) -> None:
-    """SIGTERM the command's process group, SIGKILL it if anything is left after a grace
-    period, and return once nothing of it runs (or the grace ran out again)."""
-    for sig in (signal.SIGTERM, signal.SIGKILL):
+def stop_group(process: subprocess.Popen[bytes],
+               signals: Sequence[signal.Signals] = (signal.SIGTERM, signal.SIGKILL)) -> int:
+    """Send the command's process group each of `signals` in turn, the next only if something
+    of it still runs after a grace period; returns the command's exit status once nothing of it
+    runs (or the last grace ran out)."""
+    for sig in signals:
         try:
             os.killpg(process.pid, sig)
         except ProcessLookupError:
             break  # the whole group is gone
         if _group_ends(process, TERM_GRACE_SECONDS):
             break
-    process.wait()
+    return process.wait()
 
 
 def _group_ends(process: subprocess.Popen[bytes], seconds: float) -> bool:

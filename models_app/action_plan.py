@@ -4,6 +4,7 @@ panel knows, and the action that does it. Pure: facts in, steps out."""
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -40,7 +41,7 @@ class PlanFacts:
     jaccl_lines_seen: bool  # "mlx distributed initialization complete" in a node's log
     messages_requests: int  # /v1/messages requests recorded (Claude Code)
     last_messages_at: str | None
-    cluster_start_url: str | None  # the start endpoint, once the panel has it
+    cluster_start_url: str | None  # the start endpoint; None: the step links to the Cluster page
     cluster_page_url: str = "/cluster/"
     playground_url: str = "/playground/"
     integrations_url: str = "/integrations/#claude-code"
@@ -86,7 +87,7 @@ def download_state(download: ModelDownload) -> tuple[str, str]:
     return TODO, detail + (f" Last download: {', '.join(stuck)}." if stuck else "")
 
 
-def _names(nodes: Any) -> str:
+def _names(nodes: Iterable[str]) -> str:
     return " and ".join(nodes)
 
 

@@ -9,28 +9,37 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.db.models import Count, Max
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
-from django.urls import Resolver404, resolve, reverse
+from django.urls import reverse
 from django.utils import timezone
 
-from arthur_panel.errors import DomainError
+from arthur_panel.errors import DomainError, NotFound
 from cluster_app.logring import recent_lines
 from cluster_app.models import Node
 from cluster_app.poll import cluster_snapshot
 from cluster_app.units import format_gib
-from models_app.action_plan import DEEPSEEK_V3, LLAMA_1B, ModelDownload, PlanFacts, plan_steps
+from models_app.action_plan import (
+    DEEPSEEK_V3,
+    DONE,
+    LLAMA_1B,
+    ModelDownload,
+    PlanFacts,
+    plan_steps,
+)
 from models_app.download_matrix import downloads_matrix
 from models_app.downloads import target_nodes
-from models_app.models import LlmModel, UsageRecord
+from models_app.models import UsageRecord
+from models_app.selectors import model_by_slug
 
-CLUSTER_START = "/api/v1/cluster/start/"
 JACCL_SETUP_LINE = "MLX_JACCL_COORDINATOR"
 
 
 def _download(slug: str, matrix: dict[str, Any]) -> ModelDownload:
-    model = LlmModel.objects.filter(slug=slug).first()
-    if model is None:
+    try:
+        model = model_by_slug(slug)
+    except NotFound:
         return ModelDownload(slug, slug, "", in_catalogue=False)
     try:
         nodes = target_nodes(model, None)
@@ -46,25 +55,18 @@ def _download(slug: str, matrix: dict[str, Any]) -> ModelDownload:
         body={"node": nodes[0].name} if len(nodes) == 1 else {})
 
 
-def _route_exists(path: str) -> bool:
-    try:
-        resolve(path)
-    except Resolver404:
-        return False
-    return True
-
-
 def plan_facts() -> PlanFacts:
     snapshot = cluster_snapshot() or {}
     matrix = downloads_matrix()
     ready = [i["model_id"] for i in snapshot.get("instances", [])
              if i["sharding"] == "Tensor" and i["backend"] == "MlxJaccl" and i["status"] == "ready"]
     chat_ok = UsageRecord.objects.filter(api="chat", status="ok", model_id__in=ready).exists()
-    in_cluster = list(Node.objects.filter(in_exo_cluster=True).values_list("name", flat=True))
-    lines_seen = bool(ready and not chat_ok and recent_lines(in_cluster, limit=1,
-                                                             query=JACCL_SETUP_LINE))
-    messages = UsageRecord.objects.filter(api="messages")
-    last = messages.order_by("-created_at").values_list("created_at", flat=True).first()
+    lines_seen = bool(ready and not chat_ok and recent_lines(
+        list(Node.objects.filter(in_exo_cluster=True).values_list("name", flat=True)),
+        limit=1, query=JACCL_SETUP_LINE))
+    messages = UsageRecord.objects.filter(api="messages").aggregate(
+        count=Count("id"), last=Max("created_at"))
+    last = messages["last"]
     return PlanFacts(
         llama_1b=_download(LLAMA_1B, matrix),
         deepseek_v3=_download(DEEPSEEK_V3, matrix),
@@ -75,9 +77,9 @@ def plan_facts() -> PlanFacts:
         jaccl_ready=ready,
         jaccl_chat_ok=chat_ok,
         jaccl_lines_seen=lines_seen,
-        messages_requests=messages.count(),
+        messages_requests=messages["count"],
         last_messages_at=f"{timezone.localtime(last):%Y-%m-%d %H:%M %Z}" if last else None,
-        cluster_start_url=CLUSTER_START if _route_exists(CLUSTER_START) else None,
+        cluster_start_url=reverse("api-cluster-start"),
         cluster_page_url=reverse("cluster"),
         playground_url=reverse("playground"),
         integrations_url=reverse("integrations") + "#claude-code",
@@ -87,4 +89,4 @@ def plan_facts() -> PlanFacts:
 def action_plan(request: HttpRequest) -> HttpResponse:
     steps = plan_steps(plan_facts())
     return render(request, "models_app/_action_plan.html", {
-        "steps": steps, "done": sum(step.state == "done" for step in steps)})
+        "steps": steps, "done": sum(step.state == DONE for step in steps)})

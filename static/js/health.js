@@ -66,16 +66,11 @@
   function follow(job) {
     following?.close();
     runButton.disabled = true;
-    jobBox.replaceChildren(Live.jobRow(job));
-    following = Live.socket(`/ws/jobs/${job.id}/`, (message) => {
-      jobBox.replaceChildren(Live.jobRow(message.job));
-      if (!Live.ACTIVE.has(message.job.state)) {
-        following.close();
-        following = null;
-        runButton.disabled = false;
-        reload();
-        loadPlan();
-      }
+    following = Live.followJob(job, jobBox, () => {
+      following = null;
+      runButton.disabled = false;
+      reload();
+      loadPlan();
     });
   }
 

@@ -143,14 +143,10 @@
   function follow(job) {
     following?.close();
     startButton.disabled = true;
-    jobBox.replaceChildren(Live.jobRow(job));
-    following = Live.socket(`/ws/jobs/${job.id}/`, (message) => {
-      jobBox.replaceChildren(Live.jobRow(message.job));
-      if (Live.ACTIVE.has(message.job.state)) return;
-      following.close();
+    following = Live.followJob(job, jobBox, (ended) => {
       following = null;
       startButton.disabled = false;
-      if (message.job.state === "failed") showError(`The benchmark failed: ${message.job.error}`);
+      if (ended.state === "failed") showError(`The benchmark failed: ${ended.error}`);
       reload();
     });
   }

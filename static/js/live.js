@@ -103,6 +103,19 @@ const Live = (() => {
     return row;
   }
 
+  // Shows one job's row in `box`, live over the job's own socket (which starts with its current
+  // state, so a job that ends before the socket opens is not missed), until it ends: onEnd(job).
+  function followJob(job, box, onEnd) {
+    box.replaceChildren(jobRow(job));
+    const following = socket(`/ws/jobs/${job.id}/`, (message) => {
+      box.replaceChildren(jobRow(message.job));
+      if (ACTIVE.has(message.job.state)) return;
+      following.close();
+      onEnd(message.job);
+    });
+    return following;
+  }
+
   // Keeps a list of job rows in step with snapshot + update events, newest first.
   function jobList(listEl, emptyEl, limit) {
     const jobs = new Map();
@@ -126,5 +139,5 @@ const Live = (() => {
     notify.timer = setTimeout(() => { box.hidden = true; }, 8000);
   }
 
-  return { socket, api, notify, el, bytes, duration, jobRow, jobList, ACTIVE };
+  return { socket, api, notify, el, bytes, duration, jobRow, jobList, followJob, ACTIVE };
 })();
