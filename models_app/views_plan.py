@@ -33,7 +33,8 @@ from models_app.downloads import target_nodes
 from models_app.models import UsageRecord
 from models_app.selectors import model_by_slug
 
-JACCL_SETUP_LINE = "MLX_JACCL_COORDINATOR"
+# The line a runner logs once JACCL is up (its coordinator line comes earlier, while connecting).
+JACCL_SETUP_LINE = "distributed initialization complete"
 
 
 def _download(slug: str, matrix: dict[str, Any]) -> ModelDownload:

@@ -188,3 +188,26 @@ def test_the_section_the_health_page_loads(client, alice, nodes, guide_models):
     assert 'data-post="/api/v1/models/llama-3.2-1b/download/"' in html
     assert f'data-body="{json.dumps({"node": "alpha"}).replace(chr(34), "&quot;")}"' in html
     assert 'href="/integrations/#claude-code"' in html
+
+
+@pytest.mark.django_db
+def test_jaccl_lines_count_once_initialisation_completed(nodes, guide_models):
+    from cluster_app.logclass import NodeLines
+    from cluster_app.logring import ring_push
+    from tests.cluster_app.conftest import wipe_log_rings
+
+    cache.set(SNAPSHOT_KEY, snapshot(instances=[JACCL_DEEPSEEK]))
+    describe = NodeLines().describe
+
+    def logged(text: str) -> None:
+        record = {"node": "alpha", "file": "exo.log", "seq": 0, "ts": 0.0, **describe(text)}
+        ring_push("alpha", [record], keep=100, positions={})
+
+    wipe_log_rings()
+    try:
+        logged("rank 0 MLX_JACCL_COORDINATOR: 0.0.0.0:53211")  # still connecting
+        assert plan_facts().jaccl_lines_seen is False
+        logged("Rank 0 mlx distributed initialization complete")
+        assert plan_facts().jaccl_lines_seen is True
+    finally:
+        wipe_log_rings()
