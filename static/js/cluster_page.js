@@ -43,6 +43,11 @@
       el("td", {}, preview.nodes.map((n) => n.toUpperCase()).join(" + ") || "—"), el("td", {}, memory || "—"), action);
   }
 
+  // The snapshot lists each link once, as a pair: a node's are the pairs it is an end of.
+  const linksOf = (name, links) => (links || []).filter((l) => l.a === name || l.b === name)
+    .map((l) => `${l.kind.toUpperCase()} → ${(l.a === name ? l.b : l.a).toUpperCase()}`
+      + (l.interfaces.length ? ` (${l.interfaces.join(" ↔ ")})` : "")).join(", ");
+
   ClusterView.follow((snapshot) => {
     ExoOps.nodes(document.querySelector("#exo-table tbody"), snapshot);
     ClusterView.instances(document.getElementById("instances"), snapshot);
@@ -52,7 +57,7 @@
       el("td", { class: "mono small" }, n.exo_node_id || "—"),
       el("td", {}, n.ram_used === null ? "—" : `${ClusterView.gb(n.ram_used)} / ${ClusterView.gb(n.ram_total)}`),
       el("td", {}, Live.bytes(n.disk_free)),
-      el("td", { class: "small" }, (n.links || []).map((l) => `${l.kind.toUpperCase()} → ${l.peer.toUpperCase?.() || l.peer}${l.interface ? ` (${l.interface})` : ""}`).join(", ") || "—"),
+      el("td", { class: "small" }, linksOf(n.name, snapshot.links) || "—"),
       el("td", {}, ClusterView.ago(n.last_seen_at)))));
   });
 })();

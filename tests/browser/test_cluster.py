@@ -16,6 +16,9 @@ SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "cluster.png"
 def test_load_a_model_and_watch_it_become_ready(logged_in, live_stack):
     page = logged_in
     page.goto(f"{live_stack.base_url}/cluster/")
+    alpha = page.locator("#node-table tbody tr").first  # ALPHA, the largest node
+    expect(alpha).to_contain_text("ALPHA")
+    expect(alpha).to_contain_text("RDMA → BETA (rdma_en3 ↔ rdma_en4)")
     page.get_by_label("Model").select_option(LLAMA_1B)
     page.get_by_role("button", name="Show placements").click()
     rows = page.locator("#previews tbody tr")
