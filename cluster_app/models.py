@@ -103,6 +103,7 @@ class Node(models.Model):
 
     class Meta:
         ordering = ["-in_exo_cluster", "-ram_bytes", "name"]
+        permissions = [("operate_exo", "Can start, stop and restart exo on the nodes")]
 
     def __str__(self) -> str:
         return self.display_name

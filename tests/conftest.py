@@ -7,11 +7,13 @@ from typing import Any
 
 import pytest
 from django.conf import settings
+from django.contrib.auth.models import Group, Permission
 from django.core.cache import cache
 from rest_framework.test import APIClient
 
 from cluster_app.inventory import GUIDE_NODES
 from cluster_app.models import ApiToken, Node
+from cluster_app.permissions import OPERATE_EXO, OPERATOR_GROUP
 from cluster_app.poll import SNAPSHOT_KEY
 from models_app import proxy_lookups
 from models_app.guide_catalogue import GUIDE_MODELS, GUIDE_PRICES, GUIDE_ROUTES
@@ -73,6 +75,22 @@ def guide_models(db: None) -> None:
 @pytest.fixture
 def alice(django_user_model: Any) -> Any:
     return django_user_model.objects.create_user("alice", password="alice-password-1")
+
+
+def grant_operator(user: Any) -> Any:
+    """Put `user` in the operator group (made here too: transactional tests flush the seed)."""
+    group, _ = Group.objects.get_or_create(name=OPERATOR_GROUP)
+    app_label, codename = OPERATE_EXO.split(".")
+    group.permissions.add(Permission.objects.get(content_type__app_label=app_label,
+                                                 codename=codename))
+    user.groups.add(group)
+    return type(user).objects.get(pk=user.pk)  # a fresh object: permissions are cached
+
+
+@pytest.fixture
+def operator(alice: Any) -> Any:
+    """Alice, in the operator group: she may start and stop exo."""
+    return grant_operator(alice)
 
 
 @pytest.fixture
