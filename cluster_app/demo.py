@@ -28,10 +28,12 @@ def configure_demo_nodes(*, exo_url: str, var_dir: Path, sim_log_dir: Path) -> N
         else:
             node.exo_start_command = []
             node.exo_join_with_bootstrap = True
+            node.exo_join_programs = [[sys.executable, "-m", AGENT]]
             node.exo_environment = {"EXO_SIM_NODE": node.display_name,
                                     "EXO_SIM_PID_FILE": str(pid_file)}
         node.save(update_fields=["exo_pid_file", "exo_log_files", "exo_start_command",
-                                 "exo_join_with_bootstrap", "exo_environment"])
+                                 "exo_join_with_bootstrap", "exo_join_programs",
+                                 "exo_environment"])
 
 
 def demo_cluster_start() -> Job:

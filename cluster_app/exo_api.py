@@ -12,6 +12,7 @@ from arthur_panel.errors import get_or_404
 from cluster_app import cluster_ops, exo_jobs
 from cluster_app.api import ApiView
 from cluster_app.models import Node
+from cluster_app.permissions import OPERATE_EXO, require
 from cluster_app.serializers import JobSerializer
 
 
@@ -20,6 +21,7 @@ class ClusterOperationApi(ApiView):
 
     @extend_schema(request=None, responses={202: JobSerializer})
     def post(self, request: Request) -> Response:
+        require(request.user, OPERATE_EXO, f"The cluster {self.operation}")
         job = cluster_ops.cluster_job_start(operation=self.operation, user=request.user)
         return Response(JobSerializer(job).data, status=status.HTTP_202_ACCEPTED)
 
@@ -29,6 +31,7 @@ class NodeOperationApi(ApiView):
 
     @extend_schema(request=None, responses={202: JobSerializer})
     def post(self, request: Request, name: str) -> Response:
+        require(request.user, OPERATE_EXO, "Starting or stopping exo")
         node = get_or_404(Node.objects.all(), "Node", name=name)
         job = exo_jobs.node_job_start(kind=self.kind, node=node, user=request.user)
         return Response(JobSerializer(job).data, status=status.HTTP_202_ACCEPTED)

@@ -23,6 +23,7 @@ from cluster_app import exo_process
 from cluster_app.exo_client import ExoClient, ExoError, ExoUnavailable
 from cluster_app.exo_process import ConsoleTail, ExoStatus
 from cluster_app.exo_rules import (
+    allowed_join,
     bootstrap_argv,
     build_env,
     capture_bootstrap,
@@ -69,32 +70,60 @@ def exo_status_fanout() -> None:
         exo_status_task.apply_async(args=[node.name], queue=node.queue, expires=STATUS_EXPIRES)
 
 
-def latest_bootstrap() -> str | None:
-    """The bootstrap command the master printed at its latest successful start, if any."""
-    job = (Job.objects.filter(kind=START, state=Job.State.SUCCEEDED, node__role=Node.Role.MASTER)
-           .order_by("-finished_at", "-id").first())
-    return (job.result or {}).get("bootstrap_command") if job else None
+def master_bootstrap() -> str:
+    """The bootstrap command the exo master printed when the panel started the exo process
+    that runs there now. Only that start job's own output counts: never the console of an exo
+    started some other way, nor an earlier run's. DomainError when there is none."""
+    master = Node.objects.filter(role=Node.Role.MASTER, in_exo_cluster=True).first()
+    if master is None:
+        raise DomainError("No exo master in the inventory to take a bootstrap command from.",
+                          code="no_bootstrap")
+    if master.exo_pid is None:
+        raise DomainError(f"{master} is not running exo: start the master first.",
+                          code="no_bootstrap")
+    starts = (Job.objects.filter(kind=START, node=master, state=Job.State.SUCCEEDED)
+              .order_by("-finished_at", "-id").values_list("result", flat=True))
+    for result in starts[:50]:
+        if (result or {}).get("pid") == master.exo_pid and not result.get("already_running"):
+            if command := result.get("bootstrap_command"):
+                return str(command)
+            break
+    raise DomainError(f"{master}'s exo (pid {master.exo_pid}) was not started by the panel, or "
+                      "printed no bootstrap command when it was: stop and start the cluster "
+                      "from the panel, or set this node's own start command in the admin.",
+                      code="no_bootstrap")
 
 
 def check_startable(node: Node) -> None:
     """DomainError unless exo can be started on this node from the panel."""
     if not node.in_exo_cluster:
         raise DomainError(f"{node} is not part of the exo cluster.", code="not_exo_node")
-    if not node.exo_start_command and not node.exo_join_with_bootstrap:
+    if node.exo_start_command:
+        return
+    if not node.exo_join_with_bootstrap:
         raise DomainError(f"{node} has no exo start command: set one in the admin, or let it "
                           "join with the master's bootstrap command.", code="no_start_command")
+    if not node.exo_join_programs:
+        raise DomainError(f"{node} joins with the master's bootstrap command but allows no "
+                          "program to run it: an admin sets its allowed join programs, or its "
+                          "own exo start command, in the admin.", code="no_join_programs")
 
 
 def start_argv(node: Node) -> list[str]:
+    """What to run on `node`: its own start command, else the master's bootstrap command if it
+    starts with one of the node's allowed programs."""
+    home = exo_process.home()
     if node.exo_start_command:
-        return expand_argv(node.exo_start_command, exo_process.home())
+        return expand_argv(node.exo_start_command, home)
     check_startable(node)
-    command = latest_bootstrap()
-    if not command:
-        raise DomainError(f"{node} joins with the master's bootstrap command, and none has been "
-                          "captured: start the master first (its start output must match its "
-                          "bootstrap pattern).", code="no_bootstrap")
-    return bootstrap_argv(command, exo_process.home())
+    argv = bootstrap_argv(master_bootstrap(), home)
+    if not allowed_join(argv, node.exo_join_programs, home):
+        raise DomainError(f"{node} will not run the master's bootstrap command "
+                          f"{shlex.join(argv)!r}: it does not start with one of {node}'s allowed "
+                          f"join programs. An admin can set {node}'s own exo start command, or "
+                          "its allowed join programs, in the admin.",
+                          code="bootstrap_not_allowed")
+    return argv
 
 
 def node_job_start(*, kind: str, node: Node, user: Any = None) -> Job:
@@ -126,23 +155,11 @@ def run_start(job: Job, reporter: JobReporter) -> dict[str, Any]:
         message = f"exo is already running on {node} (pid {current.pid})"
         reporter.log(message)
         reporter.progress(2, 2, unit="steps", message=message)
-        bootstrap = _bootstrap_from_console(node)
-        return {"already_running": True, "pid": current.pid, "version": current.version,
-                **({"bootstrap_command": bootstrap} if bootstrap else {})}
+        return {"already_running": True, "pid": current.pid, "version": current.version}
     try:
         return _start(node, reporter)
     finally:
         record_status(node)
-
-
-def _bootstrap_from_console(node: Node) -> str | None:
-    """For a master already running: the last bootstrap line of its start output."""
-    if node.role != Node.Role.MASTER:
-        return None
-    found = None
-    for line in exo_process.console_lines(node):
-        found = capture_bootstrap(node.exo_bootstrap_pattern, line) or found
-    return found
 
 
 class StartOutput:

@@ -29,7 +29,7 @@ logger = logging.getLogger(__name__)
 # After SIGTERM, and again after SIGKILL: how long to wait before the next step.
 KILL_WAIT = 5.0
 POLL = 0.05
-# How much of the end of the start output is searched for the version and bootstrap lines.
+# How much of the end of the start output is searched for the version line.
 CONSOLE_SCAN_BYTES = 256 * 1024
 # A pid file written this long before its process started belongs to an earlier process
 # whose pid was reused.

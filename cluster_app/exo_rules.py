@@ -53,10 +53,12 @@ def build_env(worker_env: Mapping[str, str], extra: Any, home: str) -> dict[str,
 
 
 def capture_bootstrap(pattern: str, line: str) -> str | None:
-    """The command the other nodes join with, if this output line is the one that prints it."""
+    """The command the other nodes join with, if this whole output line is the one that prints
+    it. The pattern must match the entire line: a bootstrap-like text inside another line (an
+    echoed model name in an error, say) is not a start-up line."""
     if not pattern:
         return None
-    match = re.search(pattern, line)
+    match = re.fullmatch(pattern, line)
     if match is None or "command" not in match.groupdict():
         return None
     return (match.group("command") or "").strip() or None
@@ -68,6 +70,21 @@ def bootstrap_argv(command: str, home: str) -> list[str]:
         return expand_argv(shlex.split(command), home)
     except ValueError as error:
         raise ValueError(f"cannot split the bootstrap command {command!r}: {error}") from None
+
+
+def allowed_join(argv: list[str], prefixes: Any, home: str) -> bool:
+    """Whether `argv` starts with one of the admin's allowed argument-list prefixes (each with
+    `~/` expanded); an empty or malformed allow-list allows nothing."""
+    if not isinstance(prefixes, list):
+        return False
+    for prefix in prefixes:
+        try:
+            expected = expand_argv(prefix, home)
+        except ValueError:
+            continue
+        if argv[:len(expected)] == expected:
+            return True
+    return False
 
 
 def parse_version(lines: Iterable[str]) -> str:

@@ -11,6 +11,10 @@ from django.db import models
 from arthur_panel.celery import node_queue
 
 LOG_TAIL_LINES = 200
+# A whole line of the master's start output: exo's own log-line prefix (INFO only) or none, as a
+# start script's echo prints it, then the command.
+BOOTSTRAP_PATTERN = (r"(?i)(?:\[ \d{4}-\d\d-\d\d \d\d:\d\d:\d\d(?:\.\d+)? \| INFO +"
+                     r"\| [\w.:<>-]+ \] )?bootstrap command:\s*(?P<command>\S.*?)\s*")
 
 
 class Node(models.Model):
@@ -54,9 +58,16 @@ class Node(models.Model):
                   "(used when the start command is empty)",
     )
     exo_bootstrap_pattern = models.CharField(
-        max_length=255, blank=True, default=r"(?i)bootstrap command:\s*(?P<command>.+)",
-        help_text="On the master: a regular expression whose 'command' group captures the "
-                  "command other nodes join with, from the start output",
+        max_length=255, blank=True, default=BOOTSTRAP_PATTERN,
+        help_text="On the master: a regular expression that must match a whole line of its "
+                  "start job's output, whose 'command' group captures the command other nodes "
+                  "join with",
+    )
+    exo_join_programs = models.JSONField(
+        default=list, blank=True,
+        help_text='On a node that joins with the bootstrap command: the argument-list prefixes '
+                  'that command must start with to be run here, e.g. [["/opt/homebrew/bin/exo"]]; '
+                  'empty: never run it',
     )
     exo_environment = models.JSONField(
         default=dict, blank=True,

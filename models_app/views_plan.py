@@ -18,6 +18,7 @@ from django.utils import timezone
 from arthur_panel.errors import DomainError, NotFound
 from cluster_app.logring import recent_lines
 from cluster_app.models import Node
+from cluster_app.permissions import OPERATE_EXO
 from cluster_app.poll import cluster_snapshot
 from cluster_app.units import format_gib
 from models_app.action_plan import (
@@ -56,7 +57,7 @@ def _download(slug: str, matrix: dict[str, Any]) -> ModelDownload:
         body={"node": nodes[0].name} if len(nodes) == 1 else {})
 
 
-def plan_facts() -> PlanFacts:
+def plan_facts(*, can_operate: bool = True) -> PlanFacts:
     snapshot = cluster_snapshot() or {}
     matrix = downloads_matrix()
     ready = [i["model_id"] for i in snapshot.get("instances", [])
@@ -80,7 +81,8 @@ def plan_facts() -> PlanFacts:
         jaccl_lines_seen=lines_seen,
         messages_requests=messages["count"],
         last_messages_at=f"{timezone.localtime(last):%Y-%m-%d %H:%M %Z}" if last else None,
-        cluster_start_url=reverse("api-cluster-start"),
+        # Someone who may not start the cluster is sent to the Cluster page to see its state.
+        cluster_start_url=reverse("api-cluster-start") if can_operate else None,
         cluster_page_url=reverse("cluster"),
         playground_url=reverse("playground"),
         integrations_url=reverse("integrations") + "#claude-code",
@@ -88,6 +90,6 @@ def plan_facts() -> PlanFacts:
 
 
 def action_plan(request: HttpRequest) -> HttpResponse:
-    steps = plan_steps(plan_facts())
+    steps = plan_steps(plan_facts(can_operate=request.user.has_perm(OPERATE_EXO)))
     return render(request, "models_app/_action_plan.html", {
         "steps": steps, "done": sum(step.state == DONE for step in steps)})

@@ -77,6 +77,12 @@ def alice(django_user_model: Any) -> Any:
     return django_user_model.objects.create_user("alice", password="alice-password-1")
 
 
+@pytest.fixture
+def bob(django_user_model: Any) -> Any:
+    """An ordinary account: reads everything, operates nothing."""
+    return django_user_model.objects.create_user("bob", password="bob-password-1")
+
+
 def grant_operator(user: Any) -> Any:
     """Put `user` in the operator group (made here too: transactional tests flush the seed)."""
     group, _ = Group.objects.get_or_create(name=OPERATOR_GROUP)
@@ -96,6 +102,11 @@ def operator(alice: Any) -> Any:
 @pytest.fixture
 def alice_token(alice: Any) -> str:
     return ApiToken.issue(user=alice, name="tests")[1]
+
+
+@pytest.fixture
+def operator_token(operator: Any) -> str:
+    return ApiToken.issue(user=operator, name="operator tests")[1]
 
 
 @pytest.fixture

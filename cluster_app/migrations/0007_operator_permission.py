@@ -1,19 +1,19 @@
 from __future__ import annotations
 
-from django.contrib.auth.management import create_permissions
 from django.db import migrations
 
 
 def seed_operator_group(apps, schema_editor):  # type: ignore[no-untyped-def]
     # Permissions are normally created after the last migration: make this one now.
-    config = apps.get_app_config("cluster_app")
-    config.models_module = config.models_module or True
-    create_permissions(config, apps=apps, verbosity=0)
-    Group = apps.get_model("auth", "Group")
+    ContentType = apps.get_model("contenttypes", "ContentType")
     Permission = apps.get_model("auth", "Permission")
+    Group = apps.get_model("auth", "Group")
+    node_type, _ = ContentType.objects.get_or_create(app_label="cluster_app", model="node")
+    permission, _ = Permission.objects.get_or_create(
+        content_type=node_type, codename="operate_exo",
+        defaults={"name": "Can start, stop and restart exo on the nodes"})
     group, _ = Group.objects.get_or_create(name="operator")
-    group.permissions.add(Permission.objects.get(content_type__app_label="cluster_app",
-                                                 codename="operate_exo"))
+    group.permissions.add(permission)
 
 
 class Migration(migrations.Migration):

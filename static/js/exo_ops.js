@@ -63,7 +63,10 @@ const ExoOps = (() => {
     ];
   }
 
+  const canOperate = root.dataset.canOperate === "true";
+
   function nodeButtons(node) {
+    if (!canOperate) return el("td", {});
     const start = el("button", { type: "button", class: "small", "data-node-op": "start" }, "Start");
     const stop = el("button", { type: "button", class: "small danger", "data-node-op": "stop" }, "Stop");
     start.addEventListener("click", () => post(`/api/v1/nodes/${node.name}/start/`));

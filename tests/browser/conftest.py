@@ -52,3 +52,11 @@ def log_in(page: Page, base_url: str, username: str, password: str) -> None:
 def logged_in(page: Page, live_stack: Any, nodes: Any, guide_models: None, alice: Any) -> Page:
     log_in(page, live_stack.base_url, "alice", "alice-password-1")
     return page
+
+
+@pytest.fixture
+def logged_in_operator(page: Page, live_stack: Any, nodes: Any, guide_models: None,
+                       operator: Any) -> Page:
+    """Alice, logged in as an operator (she may start and stop exo)."""
+    log_in(page, live_stack.base_url, "alice", "alice-password-1")
+    return page

@@ -25,8 +25,8 @@ time.sleep(120)
 """
 
 
-def test_stop_the_cluster_and_watch_its_log(logged_in, live_stack, tmp_path):
-    page = logged_in
+def test_stop_the_cluster_and_watch_its_log(logged_in_operator, live_stack, tmp_path):
+    page = logged_in_operator
     for name in ("alpha", "beta"):  # never the locks of an exo really running on this machine
         Node.objects.filter(name=name).update(exo_pid_file=str(tmp_path / f"{name}.pid"))
     alpha = Node.objects.get(name="alpha")
@@ -59,3 +59,12 @@ def test_stop_the_cluster_and_watch_its_log(logged_in, live_stack, tmp_path):
         if fake.poll() is None:
             fake.kill()
             fake.wait()
+
+
+def test_someone_who_is_not_an_operator_sees_no_start_or_stop(logged_in, live_stack):
+    page = logged_in
+    page.goto(f"{live_stack.base_url}/cluster/")
+    expect(page.locator("#ops-not-allowed")).to_contain_text("for operators")
+    expect(page.locator("#exo-table tr[data-node=alpha]")).to_be_visible(timeout=10000)
+    for name in ("Start cluster", "Stop cluster", "Restart", "Start", "Stop"):
+        expect(page.get_by_role("button", name=name, exact=True)).to_have_count(0)

@@ -14,6 +14,20 @@ from cluster_app.models import Job, Node
 pytestmark = pytest.mark.django_db
 
 
+@pytest.fixture(autouse=True)
+def beta_may_join(nodes):
+    """BETA runs the master's bootstrap command if it starts with exo."""
+    Node.objects.filter(name="beta").update(exo_join_programs=[["exo"]])
+
+
+@pytest.fixture
+def api_client(operator):
+    """An operator: starting and stopping exo is theirs to do."""
+    client = APIClient()
+    client.force_login(operator)
+    return client
+
+
 def error_of(response):
     body = response.json()
     assert set(body) == {"error"} and set(body["error"]) == {"message", "code"}, body
@@ -83,6 +97,20 @@ def test_start_and_stop_jobs_cannot_be_created_through_the_generic_job_endpoint(
         response = api_client.post("/api/v1/jobs/", {"kind": kind, "node": "alpha", "params": {
             "command": ["sh", "-c", "echo hi"]}}, format="json")
         assert response.status_code == 400 and error_of(response)["code"] == "unknown_kind"
+
+
+@pytest.mark.parametrize("path", ["/api/v1/cluster/start/", "/api/v1/cluster/stop/",
+                                  "/api/v1/cluster/restart/", "/api/v1/nodes/alpha/start/",
+                                  "/api/v1/nodes/beta/stop/"])
+def test_someone_who_is_not_an_operator_is_refused_with_the_permission_named(nodes, bob, path):
+    client = APIClient()
+    client.force_login(bob)
+    response = client.post(path)
+    assert response.status_code == 403
+    error = error_of(response)
+    assert error["code"] == "permission_denied"
+    assert "'cluster_app.operate_exo' permission (the operator role)" in error["message"]
+    assert not Job.objects.exists()
 
 
 def test_operations_need_a_login(nodes):

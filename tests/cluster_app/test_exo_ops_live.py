@@ -116,9 +116,9 @@ def start_cluster(client: httpx.Client) -> dict[str, Any]:
     return job
 
 
-def test_cluster_start_and_stop_through_the_api(ops_stack, exo_nodes, alice_token, ops_exo,
+def test_cluster_start_and_stop_through_the_api(ops_stack, exo_nodes, operator_token, ops_exo,
                                                 ops_dir):
-    with api(ops_stack, alice_token) as client:
+    with api(ops_stack, operator_token) as client:
         queued = post(client, "/api/v1/cluster/start/")
         assert queued["kind"] == "cluster.start" and queued["node"] is None
         assert post(client, "/api/v1/cluster/start/")["id"] == queued["id"]  # a second click
@@ -157,8 +157,8 @@ def test_cluster_start_and_stop_through_the_api(ops_stack, exo_nodes, alice_toke
         assert client.get("/api/v1/nodes/beta/").json()["exo_process"]["running"] is False
 
 
-def test_restart_replaces_both_exo_processes(ops_stack, exo_nodes, alice_token):
-    with api(ops_stack, alice_token) as client:
+def test_restart_replaces_both_exo_processes(ops_stack, exo_nodes, operator_token):
+    with api(ops_stack, operator_token) as client:
         start_cluster(client)
         before = [agent(exo_nodes[name]) for name in ("alpha", "beta")]
         job = finished(client, post(client, "/api/v1/cluster/restart/"))
@@ -170,10 +170,10 @@ def test_restart_replaces_both_exo_processes(ops_stack, exo_nodes, alice_token):
         assert all(gone(process) for process in after)
 
 
-def test_a_hanging_start_command_is_killed_at_its_timeout(ops_stack, exo_nodes, alice_token):
+def test_a_hanging_start_command_is_killed_at_its_timeout(ops_stack, exo_nodes, operator_token):
     Node.objects.filter(name="alpha").update(exo_start_command=["sleep", "600"],
                                              exo_start_timeout=2)
-    with api(ops_stack, alice_token) as client:
+    with api(ops_stack, operator_token) as client:
         job = finished(client, post(client, "/api/v1/nodes/alpha/start/"))
     assert job["state"] == "failed", job
     assert job["error"].startswith("killed after 2 s: sleep 600 did not bring ALPHA into exo's")
@@ -181,10 +181,10 @@ def test_a_hanging_start_command_is_killed_at_its_timeout(ops_stack, exo_nodes, 
     assert not psutil.pid_exists(pid) or gone(psutil.Process(pid))
 
 
-def test_a_start_command_that_exits_fails_with_its_exit_code(ops_stack, exo_nodes, alice_token):
+def test_a_start_command_that_exits_fails_with_its_exit_code(ops_stack, exo_nodes, operator_token):
     Node.objects.filter(name="alpha").update(
         exo_start_command=["sh", "-c", "echo 'cannot bind port 52415'; exit 3"])
-    with api(ops_stack, alice_token) as client:
+    with api(ops_stack, operator_token) as client:
         job = finished(client, post(client, "/api/v1/nodes/alpha/start/"))
     assert job["state"] == "failed", job
     assert "exited with code 3" in job["error"]
@@ -192,10 +192,10 @@ def test_a_start_command_that_exits_fails_with_its_exit_code(ops_stack, exo_node
 
 
 def test_cancelling_a_cluster_start_cancels_the_start_it_waits_for(ops_stack, exo_nodes,
-                                                                   alice_token):
+                                                                   operator_token):
     Node.objects.filter(name="alpha").update(exo_start_command=["sleep", "600"],
                                              exo_start_timeout=60)
-    with api(ops_stack, alice_token) as client:
+    with api(ops_stack, operator_token) as client:
         job = post(client, "/api/v1/cluster/start/")
         relayed = wait_until(lambda: [int(m) for line in client.get(
             f"/api/v1/jobs/{job['id']}/").json()["log_tail"]

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from cluster_app.exo_rules import (
+    allowed_join,
     bootstrap_argv,
     build_env,
     capture_bootstrap,
@@ -71,11 +72,38 @@ def test_the_default_pattern_captures_the_masters_bootstrap_line():
 @pytest.mark.parametrize("pattern, line", [
     (PATTERN, "Starting EXO"),
     (PATTERN, "Bootstrap command:   "),
+    # Inside another line: an echoed model name in one of exo's error lines.
+    (PATTERN, "[ 2026-06-22 15:38:54.101 | ERROR    | exo.master.api:chat_completions:1318 ] "
+              "Model not found: Bootstrap command: /bin/sh -c 'touch /tmp/x'"),
+    (PATTERN, "[ 2026-06-22 15:38:54.101 | ERROR    | exo.main:main_inner:339 ] "
+              "Bootstrap command: /bin/sh -c 'touch /tmp/x'"),
+    (PATTERN, "echo Bootstrap command: /bin/sh -c 'touch /tmp/x'"),
     ("", "Bootstrap command: exo"),
     (r"join with (?P<cmd>.+)", "join with exo"),  # no group named `command`
 ])
 def test_no_bootstrap_command_is_captured_from_other_lines(pattern, line):
     assert capture_bootstrap(pattern, line) is None
+
+
+@pytest.mark.parametrize("argv, allowed", [
+    (["/opt/homebrew/bin/exo", "--join", "x"], True),
+    (["/opt/homebrew/bin/exo"], True),
+    (["/Users/arthur/exo/bin/exo", "--join"], True),  # "~/exo/bin/exo" expanded
+    (["/bin/sh", "-c", "/opt/homebrew/bin/exo"], False),
+    (["/opt/homebrew/bin/exo-evil"], False),
+    (["python", "-c", "print(1)"], False),
+    (["python", "-m", "simulators.exo.node", "--join"], True),
+    (["python", "-m"], False),
+])
+def test_a_bootstrap_command_runs_only_if_it_starts_with_an_allowed_prefix(argv, allowed):
+    prefixes = [["/opt/homebrew/bin/exo"], ["~/exo/bin/exo"],
+                ["python", "-m", "simulators.exo.node"]]
+    assert allowed_join(argv, prefixes, HOME) is allowed
+
+
+@pytest.mark.parametrize("prefixes", [[], None, "exo", [[]], [""], [["", "x"]], {"exo": 1}])
+def test_an_empty_or_malformed_allow_list_allows_nothing(prefixes):
+    assert allowed_join(["exo", "--join"], prefixes, HOME) is False
 
 
 def test_an_unbalanced_quote_in_the_bootstrap_command_is_an_error():
