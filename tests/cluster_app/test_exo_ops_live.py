@@ -206,3 +206,37 @@ def test_cancelling_a_cluster_start_cancels_the_start_it_waits_for(ops_stack, ex
         assert finished(client, child, timeout=15)["state"] == "cancelled"
     (pid,) = relayed
     assert not psutil.pid_exists(pid) or gone(psutil.Process(pid))
+
+
+def test_bootstrap_lines_planted_in_the_masters_output_are_never_run(ops_stack, exo_nodes,
+                                                                     operator_token, ops_dir,
+                                                                     tmp_path):
+    """The attack: with ALPHA running, a line that looks like its bootstrap command lands in its
+    console output (an echoed model name in an error line, or a bare line from a newline in
+    one); BETA is stopped and the cluster started again. BETA must rejoin with what ALPHA
+    printed when the panel started it, and the planted command must never run."""
+    owned = tmp_path / "owned"
+    planted = f"/bin/sh -c 'touch {owned}'"
+    with api(ops_stack, operator_token) as client:
+        start_cluster(client)
+        alpha = agent(exo_nodes["alpha"])
+        console = ops_dir / "var" / "exo" / "alpha.log"
+        with console.open("a") as out:
+            out.write("[ 2026-06-22 15:38:54.101 | ERROR    | exo.master.api:chat_completions:1318 ] "
+                      f"Model not found: Bootstrap command: {planted}\n")
+            out.write(f"Bootstrap command: {planted}\n")
+        assert finished(client, post(client, "/api/v1/nodes/beta/stop/"))["state"] == "succeeded"
+        again = finished(client, post(client, "/api/v1/cluster/start/"))
+        assert again["state"] == "succeeded", again
+        beta = agent(exo_nodes["beta"])
+        assert "--join" in beta.cmdline() and agent(exo_nodes["alpha"]).pid == alpha.pid
+        assert not owned.exists()
+        assert "/bin/sh" not in "\n".join(again["log_tail"])
+        assert finished(client, post(client, "/api/v1/cluster/stop/"))["state"] == "succeeded"
+
+
+def test_an_ordinary_user_cannot_start_or_stop_exo(ops_stack, exo_nodes, alice_token):
+    with api(ops_stack, alice_token) as client:
+        for path in ("/api/v1/nodes/beta/stop/", "/api/v1/cluster/start/"):
+            assert post(client, path, 403)["error"]["code"] == "permission_denied"
+    assert not Node.objects.filter(exo_pid__isnull=False).exists()

@@ -8,6 +8,7 @@ from dataclasses import replace
 
 import pytest
 from django.core.cache import cache
+from django.test import Client
 from django.urls import Resolver404, resolve
 
 from cluster_app.models import Job
@@ -24,6 +25,7 @@ from models_app.action_plan import (
 )
 from models_app.models import UsageRecord
 from models_app.views_plan import plan_facts
+from tests.conftest import grant_operator
 
 LLAMA = ModelDownload("llama-3.2-1b", "Llama 3.2 1B", "1.24 GB", cells={"ALPHA": "absent"},
                       body={"node": "alpha"})
@@ -211,3 +213,17 @@ def test_jaccl_lines_count_once_initialisation_completed(nodes, guide_models):
         assert plan_facts().jaccl_lines_seen is True
     finally:
         wipe_log_rings()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("make_operator, action", [
+    (True, 'data-post="/api/v1/cluster/start/"'), (False, 'href="/cluster/"')])
+def test_only_an_operator_gets_the_start_button_in_the_plan(nodes, guide_models, alice,
+                                                            make_operator, action):
+    user = grant_operator(alice) if make_operator else alice
+    client = Client()
+    client.force_login(user)
+    page = client.get("/health/action-plan/").content.decode()
+    start = page[page.index('data-step="start"'):]
+    start = start[:start.index("</li>")]
+    assert action in start
