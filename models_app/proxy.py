@@ -141,6 +141,10 @@ def _body(request: HttpRequest) -> dict[str, Any]:
                                    or not 0 < wanted <= settings.CHAT_MAX_TOKENS):
             raise ProxyError(f"{key} must be a whole number from 1 to {settings.CHAT_MAX_TOKENS}.",
                              "invalid_max_tokens", 400)
+    # Left out, exo generates until the model's context runs out: the cap is the default, sent
+    # as max_tokens, the name exo reads, whichever name the client used.
+    body["max_tokens"] = (body.get("max_tokens") or body.get("max_completion_tokens")
+                          or settings.CHAT_MAX_TOKENS)
     return body
 
 

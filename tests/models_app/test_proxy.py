@@ -6,11 +6,12 @@ import json
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from django.test import Client
+from django.test import Client, RequestFactory
 
 from arthur_panel.launcher import free_port
 from cluster_app.models import ApiToken
 from models_app.models import LlmModel
+from models_app.proxy import _body
 from models_app.routing import resolve
 
 # Transactional: the proxy reads tokens and models on a pool thread, with its own connection.
@@ -100,3 +101,16 @@ def test_a_deleted_token_is_refused_at_once(client, alice_token, settings):
     ApiToken.objects.all().delete()
     response = post(client, Authorization=f"Bearer {alice_token}")
     assert response.status_code == 401 and response.json()["error"]["code"] == "not_authenticated"
+
+
+@pytest.mark.parametrize("given, forwarded", [
+    ({}, 4096),
+    ({"max_tokens": None}, 4096),
+    ({"max_tokens": 20}, 20),
+    ({"max_completion_tokens": 30}, 30),
+])
+def test_the_configured_cap_is_the_default_answer_length(settings, given, forwarded):
+    settings.CHAT_MAX_TOKENS = 4096
+    request = RequestFactory().post("/v1/chat/completions", data=json.dumps({**BODY, **given}),
+                                    content_type="application/json")
+    assert _body(request)["max_tokens"] == forwarded
