@@ -5,6 +5,8 @@ from __future__ import annotations
 import logging
 from typing import Any, TypeVar
 
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
 from django.db.models import Model, QuerySet
 from django.http import Http404, HttpRequest, JsonResponse
 from rest_framework import exceptions, status
@@ -64,7 +66,14 @@ def _first_message(detail: Any) -> str:
     return str(detail)
 
 
+def too_large_message() -> str:
+    return f"The request body is over the limit of {settings.DATA_UPLOAD_MAX_MEMORY_SIZE} bytes."
+
+
 def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    if isinstance(exc, RequestDataTooBig):
+        return Response(error_body(too_large_message(), "request_too_large"),
+                        status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE)
     if isinstance(exc, DomainError):
         return Response(error_body(exc.message, exc.code), status=exc.status_code)
     if isinstance(exc, Http404):

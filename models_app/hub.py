@@ -7,6 +7,7 @@ the Hub's failures into messages a person can act on.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -28,6 +29,7 @@ from huggingface_hub.utils import validate_repo_id
 
 from arthur_panel.errors import DomainError
 
+COMMIT_HASH = re.compile(r"[0-9a-f]{40}")
 # The files exo needs to run a model (mirrors exo's own download filter).
 NEEDED_SUFFIXES = (".safetensors", ".json", ".jinja", ".model", ".tiktoken", ".txt")
 
@@ -128,6 +130,10 @@ def repo_metadata(repo_id: str, *, files_only: bool = False) -> RepoMetadata:
     parameters: dict[str, int] = {}
     with hub_errors(repo_id):
         info = api.model_info(repo_id, files_metadata=True)
+        if info.sha is not None and not COMMIT_HASH.fullmatch(info.sha):
+            # huggingface_hub would refuse it later, half-way through (a 500).
+            raise HubError(f"The Hub at {settings.HF_ENDPOINT} answered a malformed commit hash "
+                           f"for '{repo_id}'.", code="hub_bad_answer", status_code=502)
         files = [HubFile(s.rfilename, s.size or 0, s.lfs.sha256 if s.lfs else None)
                  for s in info.siblings or []]
         if not files_only:

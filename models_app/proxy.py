@@ -28,7 +28,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpRe
 from django.middleware.csrf import CsrfViewMiddleware
 from django.views.decorators.csrf import csrf_exempt
 
-from arthur_panel.errors import error_body
+from arthur_panel.errors import error_body, too_large_message
 from arthur_panel.redis_client import redis_client
 from cluster_app.auth import bearer_secret
 from cluster_app.exo_client import error_message
@@ -125,8 +125,7 @@ def _body(request: HttpRequest) -> dict[str, Any]:
     try:
         raw = request.body
     except RequestDataTooBig:
-        raise ProxyError(f"The request is over the limit of {settings.CHAT_MAX_REQUEST_BYTES} "
-                         "bytes.", "request_too_large", 413) from None
+        raise ProxyError(too_large_message(), "request_too_large", 413) from None
     try:
         body = json.loads(raw)
     except (ValueError, UnicodeDecodeError, RecursionError):

@@ -278,3 +278,17 @@ def test_real_values_reach_real_objects(api_client, real, exo_url, route, name, 
     query = VALID_QUERY.get(name)
     response = api_client.get(fill(route, real) + (f"?{query}" if query else ""))
     assert response.status_code == 200, (route, response.content[:300])
+
+
+@pytest.mark.parametrize(("route", "name", "method"),
+                         cases(lambda route, name, method: FIELDS[route, method] is not None))
+def test_a_body_over_the_limit_is_a_413(operator, real, exo_url, route, name, method, settings):
+    client = APIClient()
+    client.force_login(operator)
+    body = json.dumps({"models": ["x" * (20 * 1024 * 1024)]})
+    response = send(client, method, fill(route, real), body)
+    assert contract_error(response) is None, contract_error(response)
+    assert response.status_code == 413
+    error = response.json()["error"]
+    assert error["code"] == "request_too_large"
+    assert f"{settings.DATA_UPLOAD_MAX_MEMORY_SIZE} bytes" in error["message"]

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
 import pytest
 
 from arthur_panel.launcher import free_port
@@ -109,3 +113,38 @@ def test_edit_and_delete(api_client):
     assert api_client.delete("/api/v1/models/mixtral-8x22b/").status_code == 204
     missing = api_client.get("/api/v1/models/mixtral-8x22b/")
     assert missing.status_code == 404 and "No model 'mixtral-8x22b'" in error_of(missing)["message"]
+
+
+class HostileHub(BaseHTTPRequestHandler):
+    """A hub whose model info names a commit hash that is not one."""
+
+    def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+        body = json.dumps({"id": "evil/model", "modelId": "evil/model", "sha": "../../../../tmp/x",
+                           "private": False, "gated": False,
+                           "siblings": [{"rfilename": "config.json", "size": 2}]}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def hostile_hub(settings):
+    server = ThreadingHTTPServer(("127.0.0.1", 0), HostileHub)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    settings.HF_ENDPOINT = f"http://127.0.0.1:{server.server_address[1]}"
+    yield
+    server.shutdown()
+    server.server_close()
+
+
+def test_a_malformed_commit_hash_from_the_hub_is_a_502(api_client, hostile_hub):
+    response = api_client.post("/api/v1/models/", {"repo_id": "evil/model"}, format="json")
+    assert response.status_code == 502, response.content
+    assert response.json()["error"]["code"] == "hub_bad_answer"
+    assert not LlmModel.objects.filter(repo_id="evil/model").exists()
