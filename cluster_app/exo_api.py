@@ -31,7 +31,7 @@ class NodeOperationApi(ApiView):
 
     @extend_schema(request=None, responses={202: JobSerializer})
     def post(self, request: Request, name: str) -> Response:
-        require(request.user, OPERATE_EXO, "Starting or stopping exo")
         node = get_or_404(Node.objects.all(), "Node", name=name)
+        require(request.user, OPERATE_EXO, "Starting or stopping exo")
         job = exo_jobs.node_job_start(kind=self.kind, node=node, user=request.user)
         return Response(JobSerializer(job).data, status=status.HTTP_202_ACCEPTED)
