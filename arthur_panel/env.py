@@ -62,15 +62,18 @@ def env_list(name: str, default: list[str]) -> list[str]:
 
 
 def env_secret(name: str, path: Path) -> str:
-    """Return the secret from `name`, from the file `<name>_FILE`, or from `path`.
-
-    When none is set, a new secret is written to `path` (created with mode 0600 and
-    renamed into place, so a half-written key is never read).
-    """
+    """Return the secret from `name`, from the file `<name>_FILE`, or from `path` (made on
+    first use, see `stored_secret`)."""
     if value := os.environ.get(name):
         return value
     if file_name := os.environ.get(f"{name}_FILE"):
         return Path(file_name).read_text().strip()
+    return stored_secret(path)
+
+
+def stored_secret(path: Path) -> str:
+    """The secret kept in `path`; when there is none, a new one is written there (created with
+    mode 0600 and linked into place, so a half-written secret is never read)."""
     if path.exists():
         return path.read_text().strip()
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -21,6 +21,8 @@ from urllib.parse import urlsplit
 from honcho.environ import parse_procfile
 from honcho.manager import Manager
 
+from arthur_panel.env import stored_secret
+
 ROOT = Path(__file__).resolve().parent.parent
 ADMIN_USERNAME = "admin"
 
@@ -43,10 +45,26 @@ def redis_server_binary() -> str:
 
 
 def redis_command(port: int, data_dir: Path) -> list[str]:
+    """redis-server with a config file of its own: on loopback, persistent, and with a password
+    kept under `var/` (as the secret key is), so that another user of this machine can read
+    neither the broker nor the channel layer. The password is in the file, not on the command
+    line, which every local user can list."""
     data_dir.mkdir(parents=True, exist_ok=True)
-    # Append-only persistence keeps queued jobs across a restart of the panel.
-    return [redis_server_binary(), "--port", str(port), "--bind", "127.0.0.1",
-            "--dir", str(data_dir), "--appendonly", "yes", "--save", "", "--protected-mode", "yes"]
+    config = data_dir / "redis.conf"
+    fd = os.open(config, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        # Append-only persistence keeps queued jobs across a restart of the panel.
+        handle.write(f"port {port}\nbind 127.0.0.1\nprotected-mode yes\ndir {data_dir}\n"
+                     f"appendonly yes\nsave \"\"\nrequirepass {redis_password()}\n")
+    return [redis_server_binary(), str(config)]
+
+
+def redis_password() -> str:
+    return stored_secret(_var_dir() / "redis_password")
+
+
+def private_redis_url(port: int) -> str:
+    return f"redis://:{redis_password()}@127.0.0.1:{port}/0"
 
 
 def wait_for_port(port: int, timeout: float = 15.0) -> None:
@@ -86,7 +104,7 @@ def run() -> int:
     manager = Manager()
     if "REDIS_URL" not in env:
         port = free_port()
-        env["REDIS_URL"] = f"redis://127.0.0.1:{port}/0"
+        env["REDIS_URL"] = private_redis_url(port)
         manager.add_process("redis", " ".join(redis_command(port, _var_dir() / "redis")), env=env)
     demo_exo = "EXO_API_URL" not in env
     _add_simulators(manager, env)
@@ -161,7 +179,7 @@ def test(pytest_args: list[str]) -> int:
     redis = None
     if "REDIS_URL" not in env:
         port = free_port()
-        env["REDIS_URL"] = f"redis://127.0.0.1:{port}/0"
+        env["REDIS_URL"] = private_redis_url(port)
         redis = subprocess.Popen(redis_command(port, _var_dir() / "test-redis"),
                                  stdout=subprocess.DEVNULL)
         wait_for_port(port)

@@ -42,6 +42,7 @@ sys.path.insert(0, str(ROOT))  # run as a script: make the project and tests/ im
 from arthur_panel.launcher import (  # noqa: E402
     exo_simulator_command,
     free_port,
+    private_redis_url,
     redis_command,
     wait_for_port,
 )
@@ -86,7 +87,7 @@ def start_redis(exits: ExitStack, work: Path) -> str:
     port = free_port()
     started(exits, redis_command(port, work / "redis"), work / "redis.log")
     wait_for_port(port)
-    return f"redis://127.0.0.1:{port}/0"
+    return private_redis_url(port)
 
 
 def start_exo(exits: ExitStack, work: Path, count: int) -> str:

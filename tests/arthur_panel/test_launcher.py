@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 import signal
+import stat
 import subprocess
 import sys
 from pathlib import Path
@@ -12,18 +13,41 @@ from pathlib import Path
 import httpx
 import psutil
 import pytest
+import redis
 
 from arthur_panel import launcher
 from tests.stack import wait_until
 
 
-def test_redis_command_is_private_and_persistent(tmp_path):
+def test_redis_command_is_private_and_persistent(tmp_path, monkeypatch):
+    monkeypatch.setenv("ARTHUR_VAR_DIR", str(tmp_path / "var"))
     command = launcher.redis_command(6399, tmp_path / "redis")
     assert os.path.exists(command[0])
-    assert command[command.index("--bind") + 1] == "127.0.0.1"
-    assert command[command.index("--appendonly") + 1] == "yes"
-    assert (tmp_path / "redis").is_dir()
+    config = Path(command[1])
+    settings = dict(line.split(" ", 1) for line in config.read_text().splitlines())
+    assert settings["bind"] == "127.0.0.1" and settings["appendonly"] == "yes"
+    password = (tmp_path / "var" / "redis_password").read_text()
+    assert settings["requirepass"] == password and len(password) >= 40
+    # Neither file is readable by another user; the password is not on the command line.
+    assert stat.S_IMODE(config.stat().st_mode) == 0o600
+    assert stat.S_IMODE((tmp_path / "var" / "redis_password").stat().st_mode) == 0o600
+    assert password not in " ".join(command)
+    assert launcher.private_redis_url(6399) == f"redis://:{password}@127.0.0.1:6399/0"
 
+
+def test_the_private_redis_refuses_a_client_without_the_password(tmp_path, monkeypatch):
+    monkeypatch.setenv("ARTHUR_VAR_DIR", str(tmp_path / "var"))
+    port = launcher.free_port()
+    server = subprocess.Popen(launcher.redis_command(port, tmp_path / "redis"),
+                              stdout=subprocess.DEVNULL)
+    try:
+        launcher.wait_for_port(port)
+        with pytest.raises(redis.AuthenticationError):
+            redis.Redis(port=port).ping()
+        assert redis.Redis.from_url(launcher.private_redis_url(port)).ping()
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
 
 
 @pytest.mark.stack
