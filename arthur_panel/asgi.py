@@ -15,7 +15,7 @@ from channels.security.websocket import OriginValidator  # noqa: E402
 from django.conf import settings  # noqa: E402
 
 from arthur_panel.routing import websocket_urlpatterns  # noqa: E402
-from cluster_app.auth import BearerTokenWebsocketMiddleware  # noqa: E402
+from cluster_app.access.tokens import BearerTokenWebsocketMiddleware  # noqa: E402
 
 
 class AllowedHostsOrScriptOriginValidator(OriginValidator):

@@ -5,11 +5,14 @@ import os
 from celery import Celery
 from celery.signals import celeryd_after_setup
 
+from arthur_panel.discovery import concept_packages
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "arthur_panel.settings")
 
 app = Celery("arthur_panel")
 app.config_from_object("django.conf:settings", namespace="CELERY")
-app.autodiscover_tasks()
+# Each concept package keeps its tasks in its own `tasks` module.
+app.autodiscover_tasks(concept_packages)
 
 
 def node_queue(node_name: str) -> str:

@@ -151,7 +151,7 @@ def _add_simulators(manager: Manager, env: dict[str, str]) -> None:
 def _start_demo_cluster(env: dict[str, str]) -> None:
     """Point the exo nodes at the simulator's node agent, then, once Redis and the simulator
     answer, queue a cluster start: the demo cluster comes up by itself, as a job to watch."""
-    from cluster_app.demo import configure_demo_nodes, demo_cluster_start
+    from cluster_app.exo.demo import configure_demo_nodes, demo_cluster_start
 
     var_dir = _var_dir()
     configure_demo_nodes(exo_url=env["EXO_API_URL"], var_dir=var_dir,

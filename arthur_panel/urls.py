@@ -12,6 +12,7 @@ from rest_framework.renderers import JSONRenderer
 
 from arthur_panel.errors import json_or_page
 
+
 class ApiDocsView(SpectacularSwaggerView):
     """The browsable API page; its errors in the API's JSON shape, like every /api/ route."""
 
@@ -28,7 +29,7 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("api/v1/", include("cluster_app.api_urls")),
     path("api/v1/", include("models_app.api_urls")),
-    path("v1/", include("models_app.proxy_urls")),
+    path("v1/", include("models_app.proxy.urls")),
     path("api/v1/schema/", login_not_required(SpectacularJSONAPIView.as_view()), name="schema"),
     path("api/v1/docs/", ApiDocsView.as_view(url_name="schema"), name="api-docs"),
     path("", include("cluster_app.urls")),

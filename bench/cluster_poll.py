@@ -119,9 +119,9 @@ def measure_poll_cost(exo_url: str, polls: int) -> tuple[list[float], list[float
     """CPU seconds of each poll, and of fetching and normalising the same /state alone."""
     from django.utils import timezone
 
-    from cluster_app.exo_client import ExoClient
-    from cluster_app.poll import cluster_poll
-    from cluster_app.state import normalise
+    from cluster_app.exo.client import ExoClient
+    from cluster_app.exo.state import normalise
+    from cluster_app.nodes.poll import cluster_poll
 
     warmup = 3
     start = timezone.now() - HISTORY_STEP * (warmup + polls)
@@ -141,8 +141,8 @@ def measure_poll_cost(exo_url: str, polls: int) -> tuple[list[float], list[float
 
 def print_profile(exo_url: str, polls: int) -> None:
     """Where the poll's time goes, from polls after the timed ones (profiling slows them)."""
-    from cluster_app.exo_client import ExoClient
-    from cluster_app.poll import cluster_poll
+    from cluster_app.exo.client import ExoClient
+    from cluster_app.nodes.poll import cluster_poll
 
     profile = cProfile.Profile()
     with ExoClient(exo_url, retries=0) as client:

@@ -37,7 +37,6 @@ from unittest.mock import patch
 
 import httpx
 import psutil
-from websockets.asyncio.client import connect
 
 # The sibling benchmark's set-up (it also makes the project and tests/ importable).
 from cluster_poll import (
@@ -49,6 +48,7 @@ from cluster_poll import (
     started,
     verdict,
 )
+from websockets.asyncio.client import connect
 
 from arthur_panel.launcher import free_port, hub_simulator_command, wait_for_port
 from tests import stack
@@ -147,7 +147,7 @@ def prepare(work: Path, redis_url: str, hub_url: str) -> None:
 def add_catalogue(models_dir: Path) -> dict[str, str]:
     """The bench node and one catalogue model per repo; returns the slug of each repo."""
     from cluster_app.models import Node
-    from models_app.services import model_add_from_hub
+    from models_app.catalogue.services import model_add_from_hub
 
     Node.objects.create(name=NODE, display_name="Bench", role=Node.Role.STANDALONE,
                         in_exo_cluster=False, expects_rdma=False, models_dir=str(models_dir))
@@ -161,7 +161,7 @@ def add_catalogue(models_dir: Path) -> dict[str, str]:
 
 def needed_files(repo: str) -> tuple[list[str], int]:
     """The files the panel fetches for `repo` (`RepoMetadata.needed_files`) and their bytes."""
-    from models_app.hub import repo_metadata
+    from models_app.catalogue.hub import repo_metadata
 
     files = repo_metadata(repo, files_only=True).needed_files
     return [f.path for f in files], sum(f.size for f in files)
@@ -309,9 +309,9 @@ def timed_fsync() -> Iterator[list[float]]:
 def transfer_alone(repo: str, dest: Path) -> tuple[float, list[float]]:
     """Seconds `download_files` takes in this process with no job around it (the transfer
     core's share of the job's time), and the seconds of each fsync it made."""
-    from models_app.downloads import file_specs
-    from models_app.hub import repo_metadata
-    from models_app.transfer import download_files
+    from models_app.catalogue.hub import repo_metadata
+    from models_app.downloads.jobs import file_specs
+    from models_app.downloads.transfer import download_files
 
     settle(dest)
     began = time.perf_counter()
@@ -391,7 +391,7 @@ def report_memory(small: JobRun, large: JobRun, others: list[JobRun]) -> bool:
 
 
 def report_events(runs: list[JobRun]) -> bool:
-    from cluster_app.reporter import EVENT_INTERVAL
+    from cluster_app.jobs.reporter import EVENT_INTERVAL
 
     gaps = event_gaps(runs)
     if not gaps:

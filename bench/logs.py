@@ -1,6 +1,6 @@
 """Benchmark the log follower: throughput and line-to-browser latency.
 
-1. Throughput: the follower (`cluster_app.logfollow.LogFollower`, in this process) reads,
+1. Throughput: the follower (`cluster_app.logs.follow.LogFollower`, in this process) reads,
    classifies, writes to the node's Redis ring and publishes to the `logs` group a file of
    `--lines` exo-like lines; lines/s against plain `for line in file` over the same file.
 2. Latency: `manage.py follow_logs` and a real Daphne run as processes; a line is appended to
@@ -88,7 +88,7 @@ def plain_read(path: Path) -> float:
 def follower_read(path: Path, count: int) -> float:
     """Seconds for the follower to take every line of `path` into the ring and the group.
     The file is written after the follower looks for it, so it is read from its start."""
-    from cluster_app.logfollow import LogFollower
+    from cluster_app.logs.follow import LogFollower
 
     follower = LogFollower()
     follower.configure({NODE: [str(path)]})
@@ -152,7 +152,7 @@ async def layer_latencies(ws_url: str, token: str, samples: int,
     """An event published straight to the `logs` group, to the same socket."""
     from asgiref.sync import sync_to_async
 
-    from cluster_app import events
+    from cluster_app.jobs import events
 
     latencies = []
     async with connect(f"{ws_url}/ws/logs/", max_size=None,

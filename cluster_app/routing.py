@@ -2,11 +2,13 @@ from __future__ import annotations
 
 from django.urls import path
 
-from cluster_app import consumers, logs_consumer
+from cluster_app.jobs import consumers as jobs_consumers
+from cluster_app.logs import consumers as logs_consumers
+from cluster_app.nodes import consumers as nodes_consumers
 
 websocket_urlpatterns = [
-    path("ws/jobs/", consumers.JobsConsumer.as_asgi()),
-    path("ws/jobs/<int:job_id>/", consumers.JobConsumer.as_asgi()),
-    path("ws/cluster/", consumers.ClusterConsumer.as_asgi()),
-    path("ws/logs/", logs_consumer.LogsConsumer.as_asgi()),
+    path("ws/jobs/", jobs_consumers.JobsConsumer.as_asgi()),
+    path("ws/jobs/<int:job_id>/", jobs_consumers.JobConsumer.as_asgi()),
+    path("ws/cluster/", nodes_consumers.ClusterConsumer.as_asgi()),
+    path("ws/logs/", logs_consumers.LogsConsumer.as_asgi()),
 ]

@@ -2,13 +2,17 @@ from __future__ import annotations
 
 from django.urls import path
 
-from cluster_app import health_views, linkbench_views, logs_views, views
+from cluster_app.health import views as health_views
+from cluster_app.jobs import views as jobs_views
+from cluster_app.linkbench import views as linkbench_views
+from cluster_app.logs import views as logs_views
+from cluster_app.nodes import views as nodes_views
 
 urlpatterns = [
-    path("", views.dashboard, name="dashboard"),
-    path("jobs/", views.job_list, name="jobs"),
-    path("jobs/<int:job_id>/", views.job_detail, name="job"),
-    path("cluster/", views.cluster, name="cluster"),
+    path("", nodes_views.dashboard, name="dashboard"),
+    path("jobs/", jobs_views.job_list, name="jobs"),
+    path("jobs/<int:job_id>/", jobs_views.job_detail, name="job"),
+    path("cluster/", nodes_views.cluster, name="cluster"),
     path("logs/", logs_views.logs_page, name="logs"),
     path("health/", health_views.health, name="health"),
     path("linkbench/", linkbench_views.linkbench_page, name="linkbench"),

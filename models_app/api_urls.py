@@ -2,14 +2,19 @@ from __future__ import annotations
 
 from django.urls import path
 
-from models_app import api
+from models_app.catalogue import api as catalogue_api
+from models_app.downloads import api as downloads_api
+from models_app.planner import api as planner_api
+from models_app.usage import api as usage_api
 
 urlpatterns = [
-    path("models/", api.ModelListApi.as_view(), name="api-models"),
-    path("models/import-exo/", api.ModelImportExoApi.as_view(), name="api-models-import-exo"),
-    path("models/<str:slug>/", api.ModelDetailApi.as_view(), name="api-model"),
-    path("models/<str:slug>/download/", api.ModelDownloadApi.as_view(), name="api-model-download"),
-    path("downloads/", api.DownloadMatrixApi.as_view(), name="api-downloads"),
-    path("plan/", api.PlanApi.as_view(), name="api-plan"),
-    path("usage/", api.UsageApi.as_view(), name="api-usage"),
+    path("models/", catalogue_api.ModelListApi.as_view(), name="api-models"),
+    path("models/import-exo/", catalogue_api.ModelImportExoApi.as_view(),
+         name="api-models-import-exo"),
+    path("models/<str:slug>/", catalogue_api.ModelDetailApi.as_view(), name="api-model"),
+    path("models/<str:slug>/download/", downloads_api.ModelDownloadApi.as_view(),
+         name="api-model-download"),
+    path("downloads/", downloads_api.DownloadMatrixApi.as_view(), name="api-downloads"),
+    path("plan/", planner_api.PlanApi.as_view(), name="api-plan"),
+    path("usage/", usage_api.UsageApi.as_view(), name="api-usage"),
 ]

@@ -7,6 +7,3 @@ class ModelsAppConfig(AppConfig):
     name = "models_app"
     verbose_name = "Models"
 
-    def ready(self) -> None:
-        # Download job kinds register themselves on import.
-        from models_app import downloads  # noqa: F401

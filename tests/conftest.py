@@ -11,13 +11,13 @@ from django.contrib.auth.models import Group, Permission
 from django.core.cache import cache
 from rest_framework.test import APIClient
 
-from cluster_app.inventory import GUIDE_NODES
+from cluster_app.access.permissions import OPERATE_EXO, OPERATOR_GROUP
 from cluster_app.models import ApiToken, Node
-from cluster_app.permissions import OPERATE_EXO, OPERATOR_GROUP
-from cluster_app.poll import SNAPSHOT_KEY
-from models_app import proxy_lookups
-from models_app.guide_catalogue import GUIDE_MODELS, GUIDE_PRICES, GUIDE_ROUTES
+from cluster_app.nodes.inventory import GUIDE_NODES
+from cluster_app.nodes.poll import SNAPSHOT_KEY
+from models_app.catalogue.guide import GUIDE_MODELS, GUIDE_PRICES, GUIDE_ROUTES
 from models_app.models import CloudPrice, LlmModel, RouteRule
+from models_app.proxy import lookups
 from tests import stack as live
 
 ALLOWED_HOSTS = {"127.0.0.1", "::1", "localhost"}
@@ -49,7 +49,7 @@ def _no_cluster_snapshot() -> None:
 @pytest.fixture(autouse=True)
 def _no_proxy_lookups() -> None:
     """A flushed test database fires no signals: forget the proxy's kept look-ups."""
-    proxy_lookups.forget()
+    lookups.forget()
 
 
 @pytest.fixture

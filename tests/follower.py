@@ -10,7 +10,7 @@ from pathlib import Path
 
 import redis
 
-from cluster_app import logring
+from cluster_app.logs import ring
 from tests.stack import Stack, start, stop, wait_until
 
 
@@ -25,7 +25,7 @@ def running_follower(stack: Stack, log: Path, *nodes: str,
     args = [sys.executable, "manage.py", "follow_logs", "--reload-seconds", str(reload_seconds)]
     for node in nodes:
         args += ["--node", node]
-    beats = [f"{logring.PREFIX}:follower:{node}" for node in nodes]
+    beats = [f"{ring.PREFIX}:follower:{node}" for node in nodes]
     client = stack_redis(stack)
     client.delete(*beats)
     process = start(args, stack.env, log)

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.db import migrations
 
-from cluster_app.inventory import EXO_FIELDS, GUIDE_NODES
+from cluster_app.nodes.inventory import EXO_FIELDS, GUIDE_NODES
 
 
 def seed(apps, schema_editor):  # type: ignore[no-untyped-def]

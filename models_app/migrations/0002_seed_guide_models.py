@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.db import migrations
 
-from models_app.guide_catalogue import GUIDE_MODELS
+from models_app.catalogue.guide import GUIDE_MODELS
 
 
 def seed(apps, schema_editor):  # type: ignore[no-untyped-def]

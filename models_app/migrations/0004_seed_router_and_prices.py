@@ -4,7 +4,8 @@ from decimal import Decimal
 
 from django.db import migrations
 
-from models_app.guide_catalogue import GUIDE_PRICES, GUIDE_ROUTES
+from models_app.catalogue.guide import GUIDE_PRICES, GUIDE_ROUTES
+
 
 def seed(apps, schema_editor):  # type: ignore[no-untyped-def]
     RouteRule = apps.get_model("models_app", "RouteRule")

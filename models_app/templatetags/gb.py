@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django import template
 
-from cluster_app.units import format_gib
+from cluster_app.nodes.units import format_gib
 
 register = template.Library()
 

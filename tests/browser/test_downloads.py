@@ -11,7 +11,7 @@ import pytest
 from playwright.sync_api import expect
 
 from cluster_app.models import Node
-from models_app.services import model_add_from_hub
+from models_app.catalogue.services import model_add_from_hub
 
 pytestmark = [pytest.mark.browser, pytest.mark.stack, pytest.mark.django_db(transaction=True)]
 SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "downloads.png"

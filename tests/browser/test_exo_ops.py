@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
-from cluster_app import exo_jobs
+from cluster_app.exo import node_jobs
 from cluster_app.models import Node
 from tests.stack import wait_until
 
@@ -36,7 +36,7 @@ def test_stop_the_cluster_and_watch_its_log(logged_in_operator, live_stack, tmp_
     try:
         lock = Path(alpha.exo_pid_file)
         wait_until(lambda: lock.exists() and lock.read_text().strip().isdigit(), timeout=10)
-        exo_jobs.record_status(alpha)
+        node_jobs.record_status(alpha)
         page.goto(f"{live_stack.base_url}/cluster/")
         row = page.locator("#exo-table tr[data-node=alpha]")
         expect(row).to_contain_text("running", timeout=10000)

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
-from cluster_app.linkprobe import QUICK_SIZES
+from cluster_app.linkbench.rank import QUICK_SIZES
 
 pytestmark = [pytest.mark.browser, pytest.mark.stack, pytest.mark.django_db(transaction=True)]
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
-from cluster_app import logring
+from cluster_app.logs import ring as logring
 from cluster_app.models import Node
 from tests.follower import running_follower, stack_redis
 

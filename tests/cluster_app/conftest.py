@@ -5,12 +5,12 @@ from collections.abc import Iterator
 import pytest
 
 from arthur_panel.redis_client import redis_client
-from cluster_app import logring
+from cluster_app.logs import ring
 
 
 def wipe_log_rings() -> None:
     client = redis_client()
-    if keys := list(client.scan_iter(f"{logring.PREFIX}:*")):
+    if keys := list(client.scan_iter(f"{ring.PREFIX}:*")):
         client.delete(*keys)
 
 

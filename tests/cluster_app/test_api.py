@@ -5,6 +5,8 @@ from __future__ import annotations
 import pytest
 from rest_framework.test import APIClient
 
+from arthur_panel.celery import app as celery_app
+from cluster_app.jobs.services import RUN_TASK
 from cluster_app.models import ApiToken, Job
 
 pytestmark = pytest.mark.django_db
@@ -116,12 +118,12 @@ def test_session_posts_need_the_csrf_token(alice, nodes):
 def test_created_job_is_queued_on_its_nodes_queue(api_client, nodes, django_capture_on_commit_callbacks,
                                                   monkeypatch):
     sent = []
-    monkeypatch.setattr("cluster_app.tasks.job_run_task.apply_async",
-                        lambda args, queue: sent.append((args, queue)) or type("R", (), {"id": "x"})())
+    monkeypatch.setattr(celery_app, "send_task", lambda name, args, queue: sent.append(
+        (name, args, queue)) or type("R", (), {"id": "x"})())
     with django_capture_on_commit_callbacks(execute=True):
         response = api_client.post("/api/v1/jobs/", data={"kind": "ping", "node": "beta"}, format="json")
     assert response.status_code == 201
-    assert sent == [([response.json()["id"]], "node.beta")]
+    assert sent == [(RUN_TASK, [response.json()["id"]], "node.beta")]
     assert response.json()["params"] == {"count": 5, "interval": 1.0}
 
 

@@ -6,7 +6,7 @@ import httpx
 import pytest
 
 from arthur_panel.launcher import free_port
-from cluster_app.exo_client import ExoClient, ExoError, ExoUnavailable
+from cluster_app.exo.client import ExoClient, ExoError, ExoUnavailable
 
 LLAMA_1B = "mlx-community/Llama-3.2-1B-Instruct-4bit"
 

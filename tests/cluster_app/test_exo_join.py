@@ -11,8 +11,8 @@ import pytest
 from django.utils import timezone
 
 from arthur_panel.errors import DomainError
-from cluster_app import exo_jobs
-from cluster_app.exo_process import ExoStatus
+from cluster_app.exo import node_jobs
+from cluster_app.exo.process import ExoStatus
 from cluster_app.models import Job, Node
 
 pytestmark = pytest.mark.django_db
@@ -31,7 +31,7 @@ def beta(nodes: dict[str, Node]) -> Node:
 def master_started(*, pid: int, result: dict | None = None, running_pid: int | None = None) -> Job:
     """A finished start job on ALPHA, and ALPHA's exo process as its worker last read it."""
     alpha = Node.objects.get(name="alpha")
-    job = Job.objects.create(kind=exo_jobs.START, node=alpha, state=Job.State.SUCCEEDED,
+    job = Job.objects.create(kind=node_jobs.START, node=alpha, state=Job.State.SUCCEEDED,
                              finished_at=timezone.now(),
                              result={"already_running": False, "pid": pid, **(result or {})})
     Node.objects.filter(pk=alpha.pk).update(exo_pid=running_pid or pid)
@@ -40,33 +40,33 @@ def master_started(*, pid: int, result: dict | None = None, running_pid: int | N
 
 def test_the_node_runs_the_command_its_master_printed_in_this_run(beta):
     master_started(pid=100, result={"bootstrap_command": JOIN})
-    assert exo_jobs.start_argv(beta) == [EXO, "--bootstrap-peers", "/ip4/10.0.0.1/tcp/5678"]
+    assert node_jobs.start_argv(beta) == [EXO, "--bootstrap-peers", "/ip4/10.0.0.1/tcp/5678"]
 
 
 def test_a_later_already_running_start_keeps_the_runs_command(beta):
     master_started(pid=100, result={"bootstrap_command": JOIN})
     master_started(pid=100, result={"already_running": True})
-    assert exo_jobs.start_argv(beta)[0] == EXO
+    assert node_jobs.start_argv(beta)[0] == EXO
 
 
 def test_a_command_from_an_earlier_run_of_the_master_is_not_used(beta):
     master_started(pid=100, result={"bootstrap_command": JOIN}, running_pid=200)
     with pytest.raises(DomainError) as refused:
-        exo_jobs.start_argv(beta)
+        node_jobs.start_argv(beta)
     assert refused.value.code == "no_bootstrap"
     assert "ALPHA's exo (pid 200) was not started by the panel" in refused.value.message
 
 
 def test_without_a_running_master_there_is_no_command(beta):
     with pytest.raises(DomainError, match="ALPHA is not running exo: start the master first"):
-        exo_jobs.start_argv(beta)
+        node_jobs.start_argv(beta)
 
 
 def test_a_command_that_does_not_start_with_an_allowed_program_is_refused(beta):
     hostile = "/bin/sh -c 'touch /tmp/owned'"
     master_started(pid=100, result={"bootstrap_command": hostile})
     with pytest.raises(DomainError) as refused:
-        exo_jobs.start_argv(beta)
+        node_jobs.start_argv(beta)
     assert refused.value.code == "bootstrap_not_allowed"
     assert refused.value.message == (
         "BETA will not run the master's bootstrap command \"/bin/sh -c 'touch /tmp/owned'\": it "
@@ -78,7 +78,7 @@ def test_a_joining_node_without_allowed_programs_cannot_start(beta):
     Node.objects.filter(pk=beta.pk).update(exo_join_programs=[])
     beta.refresh_from_db()
     with pytest.raises(DomainError) as refused:
-        exo_jobs.check_startable(beta)
+        node_jobs.check_startable(beta)
     assert refused.value.code == "no_join_programs"
 
 
@@ -89,8 +89,8 @@ def test_a_master_already_running_takes_no_command_from_its_console(nodes, tmp_p
     console: Path = alpha.console_log_path
     console.parent.mkdir(parents=True, exist_ok=True)
     console.write_text("Bootstrap command: /bin/sh -c 'touch /tmp/owned'\n")
-    job = Job.objects.create(kind=exo_jobs.START, node=alpha, state=Job.State.RUNNING)
+    job = Job.objects.create(kind=node_jobs.START, node=alpha, state=Job.State.RUNNING)
     running = ExoStatus(running=True, pid=4242, version="1.0.71")
-    with mock.patch.object(exo_jobs.exo_process, "status", autospec=True, return_value=running):
-        result = exo_jobs.run_start(job, mock.Mock())
+    with mock.patch.object(node_jobs.exo_process, "status", autospec=True, return_value=running):
+        result = node_jobs.run_start(job, mock.Mock())
     assert result == {"already_running": True, "pid": 4242, "version": "1.0.71"}

@@ -17,7 +17,7 @@ import pytest
 import redis
 from django.conf import settings
 
-from cluster_app.demo import configure_demo_nodes
+from cluster_app.exo.demo import configure_demo_nodes
 from cluster_app.models import Node
 from tests import stack as live
 from tests.stack import api, wait_until

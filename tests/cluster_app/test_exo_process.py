@@ -14,7 +14,9 @@ from unittest import mock
 import psutil
 import pytest
 
-from cluster_app import exo_jobs, exo_process, tasks
+from arthur_panel.celery import app as celery_app
+from cluster_app.exo import node_jobs
+from cluster_app.exo import process as exo_process
 from cluster_app.models import Node
 from tests.stack import wait_until
 
@@ -136,13 +138,13 @@ def test_the_worker_writes_the_process_fields_to_the_node(nodes, tmp_path, setti
     process = fake_exo(alpha)
     try:
         wait_until(lambda: exo_process.status(alpha).version)
-        exo_jobs.exo_status_refresh(node_name="alpha")
+        node_jobs.exo_status_refresh(node_name="alpha")
         alpha.refresh_from_db()
         assert alpha.exo_pid == process.pid and alpha.exo_version == "1.0.71"
         assert alpha.exo_started_at is not None and alpha.exo_checked_at is not None
     finally:
         exo_process.kill_group(process)
-    exo_jobs.exo_status_refresh(node_name="alpha")
+    node_jobs.exo_status_refresh(node_name="alpha")
     alpha.refresh_from_db()
     assert alpha.exo_pid is None and alpha.exo_started_at is None
     assert alpha.exo_version == "1.0.71"  # the last version known is kept
@@ -150,11 +152,12 @@ def test_the_worker_writes_the_process_fields_to_the_node(nodes, tmp_path, setti
 
 @pytest.mark.django_db
 def test_beat_asks_each_exo_nodes_own_queue(nodes):
-    with mock.patch.object(tasks.exo_status_task, "apply_async", autospec=True) as send:
-        exo_jobs.exo_status_fanout()
+    with mock.patch.object(celery_app, "send_task", autospec=True) as send:
+        node_jobs.exo_status_fanout()
+    assert {c.args[0] for c in send.call_args_list} == {node_jobs.STATUS_TASK}
     assert sorted((c.kwargs["args"], c.kwargs["queue"]) for c in send.call_args_list) == [
         (["alpha"], "node.alpha"), (["beta"], "node.beta")]
-    assert all(c.kwargs["expires"] == exo_jobs.STATUS_EXPIRES for c in send.call_args_list)
+    assert all(c.kwargs["expires"] == node_jobs.STATUS_EXPIRES for c in send.call_args_list)
 
 
 def test_a_process_left_running_is_reaped_when_it_ends(node):

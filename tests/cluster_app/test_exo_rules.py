@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from cluster_app.exo_rules import (
+from cluster_app.exo.rules import (
     allowed_join,
     bootstrap_argv,
     build_env,
@@ -16,9 +16,9 @@ from cluster_app.exo_rules import (
     new_lines,
     parse_version,
 )
-from cluster_app.live import InventoryNode
+from cluster_app.exo.state import ClusterView, LinkView, NodeView
 from cluster_app.models import Node
-from cluster_app.state import ClusterView, LinkView, NodeView
+from cluster_app.nodes.live import InventoryNode
 
 HOME = "/Users/arthur"
 PATTERN = Node._meta.get_field("exo_bootstrap_pattern").default

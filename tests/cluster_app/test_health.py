@@ -13,9 +13,9 @@ from django.utils import timezone
 
 from arthur_panel.launcher import free_port
 from arthur_panel.redis_client import redis_client
-from cluster_app import health
-from cluster_app.exo_client import ExoClient
-from cluster_app.health_checks import FAIL, PASS, UNAVAILABLE, Outcome
+from cluster_app.exo.client import ExoClient
+from cluster_app.health import services
+from cluster_app.health.checks import FAIL, PASS, UNAVAILABLE, Outcome
 from cluster_app.models import HealthResult, Job
 
 pytestmark = pytest.mark.django_db
@@ -36,7 +36,7 @@ def in_cluster(nodes: dict[str, Any]) -> list[Any]:
 
 def test_cluster_checks_against_the_simulator(exo_url, nodes):
     with ExoClient(exo_url, retries=0) as client:
-        outcomes, needed = health.cluster_checks(in_cluster(nodes), client=client)
+        outcomes, needed = services.cluster_checks(in_cluster(nodes), client=client)
     by_key = {(o.name, o.scope): o for o in outcomes}
     assert set(by_key) == {("exo_api", "cluster"), ("cluster_nodes", "cluster"),
                            ("memory_pressure", "alpha"), ("memory_pressure", "beta")}
@@ -52,7 +52,7 @@ def test_with_exo_down_and_no_worker_every_check_says_why(nodes, settings, no_ib
     """exo at a closed port, and no worker on this process's broker: nothing passes, and each
     result says why it could not check."""
     settings.EXO_API_URL = f"http://127.0.0.1:{free_port()}"
-    summary = health.health_run(node_timeout=0.5)
+    summary = services.health_run(node_timeout=0.5)
     stored = results()
     exo = stored["exo_api", "cluster"]
     assert (exo.status, exo.summary) == (FAIL, f"exo is not answering at {settings.EXO_API_URL}")
@@ -70,7 +70,7 @@ def test_with_exo_down_and_no_worker_every_check_says_why(nodes, settings, no_ib
     assert not any(scope == "gamma" for _, scope in stored)  # not an exo node
     assert summary == {"overall": FAIL, "counts": {FAIL: 7, UNAVAILABLE: 3},
                        "silent_nodes": ["alpha", "beta"]}
-    assert health.summary_line(summary) == "FAIL: 7 fail, 3 unavailable; no answer from alpha, beta"
+    assert services.summary_line(summary) == "FAIL: 7 fail, 3 unavailable; no answer from alpha, beta"
 
 
 def test_node_answers_are_collected_and_stored(exo_url, nodes, monkeypatch, no_ibv_devinfo):
@@ -81,10 +81,10 @@ def test_node_answers_are_collected_and_stored(exo_url, nodes, monkeypatch, no_i
         for node in nodes:
             asked.append((node.name, node.queue))
             wire = None if needed is None else [vars(m) for m in needed.get(node.name, [])]
-            health.health_probe_reply(node_name=node.name, reply_key=reply_key, needed=wire)
+            services.health_probe_reply(node_name=node.name, reply_key=reply_key, needed=wire)
 
-    monkeypatch.setattr(health, "_ask_nodes", answer_here)
-    summary = health.health_run(node_timeout=5)
+    monkeypatch.setattr(services, "_ask_nodes", answer_here)
+    summary = services.health_run(node_timeout=5)
     assert sorted(asked) == [("alpha", "node.alpha"), ("beta", "node.beta")]
     assert summary["silent_nodes"] == []
     stored = results()
@@ -99,9 +99,9 @@ def test_a_probe_that_breaks_answers_with_the_error(nodes, monkeypatch):
     def broken(node, needed):
         raise OSError("disk on fire")
 
-    monkeypatch.setattr(health.probe, "node_probe", broken)
+    monkeypatch.setattr(services.probe, "node_probe", broken)
     key = "arthur:health:test-broken"
-    health.health_probe_reply(node_name="beta", reply_key=key, needed=[])
+    services.health_probe_reply(node_name="beta", reply_key=key, needed=[])
     answer = json.loads(redis_client().lpop(key))
     assert answer["node"] == "beta"
     assert {(o["name"], o["status"], o["summary"]) for o in answer["outcomes"]} == {
@@ -111,13 +111,13 @@ def test_a_probe_that_breaks_answers_with_the_error(nodes, monkeypatch):
 
 def test_the_report_groups_by_scope_in_page_order_and_says_what_is_stale(nodes):
     now = timezone.now()
-    health.health_store([Outcome("mlx", "beta", "warn", "no Metal"),
+    services.health_store([Outcome("mlx", "beta", "warn", "no Metal"),
                          Outcome("exo_api", "cluster", "pass", "exo answers"),
                          Outcome("rdma_device", "alpha", "fail", "rdma_en3: PORT_DOWN", {"x": 1},
                                  "check the cable")], checked_at=now - timedelta(seconds=30))
-    health.health_store([Outcome("cluster_nodes", "cluster", "pass", "2 nodes")],
+    services.health_store([Outcome("cluster_nodes", "cluster", "pass", "2 nodes")],
                         checked_at=now - timedelta(seconds=200))
-    report = health.health_report(now=now)
+    report = services.health_report(now=now)
     assert report["overall"] == FAIL
     assert report["counts"] == {"pass": 2, "warn": 1, "fail": 1}
     assert report["running_job"] is None
@@ -132,7 +132,7 @@ def test_the_report_groups_by_scope_in_page_order_and_says_what_is_stale(nodes):
     assert (rdma["hint"], rdma["evidence"], rdma["summary"]) == (
         "check the cable", {"x": 1}, "rdma_en3: PORT_DOWN")
     # A later run replaces the result of the same check and scope.
-    health.health_store([Outcome("rdma_device", "alpha", "pass", "rdma_en3: PORT_ACTIVE")])
+    services.health_store([Outcome("rdma_device", "alpha", "pass", "rdma_en3: PORT_ACTIVE")])
     assert HealthResult.objects.get(name="rdma_device", scope="alpha").status == PASS
     assert HealthResult.objects.count() == 4
 
@@ -153,8 +153,8 @@ def test_api_before_any_run_and_a_second_click_returns_the_running_job(
 
 def test_the_periodic_run_leaves_the_work_to_a_running_job(nodes, monkeypatch):
     Job.objects.create(kind="health.run", state=Job.State.RUNNING, dedupe_key="health")
-    monkeypatch.setattr(health, "health_run", lambda **kw: pytest.fail("ran twice"))
-    assert health.health_run_periodic() is None
+    monkeypatch.setattr(services, "health_run", lambda **kw: pytest.fail("ran twice"))
+    assert services.health_run_periodic() is None
 
 
 def test_the_page_before_the_first_run(client, alice, nodes):

@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from cluster_app import health_checks as checks
-from cluster_app.health_checks import FAIL, PASS, UNAVAILABLE, WARN, NeededModel, RunResult
-from cluster_app.inventory import GUIDE_NODES
-from cluster_app.live import InventoryNode
-from cluster_app.state import NodeView, normalise
+from cluster_app.exo.state import NodeView, normalise
+from cluster_app.health import checks
+from cluster_app.health.checks import FAIL, PASS, UNAVAILABLE, WARN, NeededModel, RunResult
+from cluster_app.nodes.inventory import GUIDE_NODES
+from cluster_app.nodes.live import InventoryNode
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 GIB = 1024**3

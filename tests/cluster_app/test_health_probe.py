@@ -11,8 +11,8 @@ from pathlib import Path
 import mlx.core as mx
 import pytest
 
-from cluster_app import health_probe as probe
-from cluster_app.health_checks import FAIL, PASS, UNAVAILABLE, WARN, NeededModel
+from cluster_app.health import probe
+from cluster_app.health.checks import FAIL, PASS, UNAVAILABLE, WARN, NeededModel
 from cluster_app.models import Node
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"

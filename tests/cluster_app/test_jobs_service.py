@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from unittest import mock
 
 import pytest
 from django.utils import timezone
 
 from arthur_panel.errors import Conflict, DomainError
-from cluster_app import jobs
-from cluster_app.job_kinds import JobKind, register
+from cluster_app.jobs import registry
+from cluster_app.jobs import services as jobs
+from cluster_app.jobs.registry import JobKind
+from cluster_app.jobs.reporter import JobReporter, JobStopped
 from cluster_app.models import Job
-from cluster_app.reporter import JobReporter, JobStopped
 
 pytestmark = pytest.mark.django_db
 
@@ -111,10 +113,15 @@ def boom(job, reporter):
     raise ValueError("disk on fire")
 
 
-register(JobKind(name="test-boom", label="Boom", run=boom))
+@pytest.fixture
+def boom_kind():
+    """A job kind that fails, known to the registry for one test."""
+    with mock.patch.dict(registry._kinds(), {"test-boom": JobKind(name="test-boom", label="Boom",
+                                                                  run=boom)}):
+        yield
 
 
-def test_execute_records_failure_with_the_error_text(nodes):
+def test_execute_records_failure_with_the_error_text(nodes, boom_kind):
     job = Job.objects.create(kind="test-boom", node=nodes["alpha"])
     jobs.job_execute(job_id=job.pk)
     job.refresh_from_db()

@@ -8,8 +8,8 @@ import json
 import pytest
 from mlx._distributed_utils.common import Hostfile
 
-from cluster_app import linkbench
-from cluster_app.linkbench import EXPECTATIONS, LinkbenchError, Plan, RankNode
+from cluster_app.linkbench import core as linkbench
+from cluster_app.linkbench.core import EXPECTATIONS, LinkbenchError, Plan, RankNode
 
 ALPHA = RankNode("alpha", "alpha.local", "rdma_en3", True)
 BETA = RankNode("beta", "beta.local", "rdma_en4", True)
@@ -89,16 +89,16 @@ class TestLaunchArgs:
     def test_local_ranks(self):
         args = linkbench.launch_args(plan("auto", worker_nodes=("alpha", "beta")), python="/py",
                                      cwd="/srv/panel", port=40000)
-        assert args == ["/py", "-m", "cluster_app.mlx_launch", "--backend", "ring",
+        assert args == ["/py", "-m", "cluster_app.linkbench.launch", "--backend", "ring",
                         "--starting-port", "40000", "--python", "/py", "--cwd", "/srv/panel",
                         "--hosts", "127.0.0.1", "-n", "2",
-                        "--", "-m", "cluster_app.linkprobe", "--backend", "ring"]
+                        "--", "-m", "cluster_app.linkbench.rank", "--backend", "ring"]
 
     def test_ranks_on_the_nodes_read_the_hostfile_and_quick_is_passed_on(self):
         args = linkbench.launch_args(plan("auto"), python="/py", cwd="/srv", port=1,
                                      hostfile_path="/tmp/h.json", quick=True)
         assert args[args.index("--cwd") + 2:] == [
-            "--hostfile", "/tmp/h.json", "--", "-m", "cluster_app.linkprobe",
+            "--hostfile", "/tmp/h.json", "--", "-m", "cluster_app.linkbench.rank",
             "--backend", "jaccl", "--quick"]
 
     def test_ranks_on_the_nodes_need_a_hostfile(self):

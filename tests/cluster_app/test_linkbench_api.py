@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from cluster_app.linkbench_job import KIND
+from cluster_app.linkbench.job import KIND
 from cluster_app.models import Job, LinkBenchmark, Node
 
 pytestmark = pytest.mark.django_db

@@ -10,11 +10,13 @@ import psutil
 import pytest
 
 from arthur_panel.launcher import ROOT
-from cluster_app import jobs, linkbench, linkbench_job
-from cluster_app.linkbench import Plan
+from cluster_app.exo.commands import CommandTimeout, run_streamed
+from cluster_app.jobs import services
+from cluster_app.jobs.reporter import JobReporter
+from cluster_app.linkbench import core as linkbench
+from cluster_app.linkbench import job as linkbench_job
+from cluster_app.linkbench.core import Plan
 from cluster_app.models import Job, LinkBenchmark
-from cluster_app.reporter import JobReporter
-from cluster_app.streamed_command import CommandTimeout, run_streamed
 
 SLEEPING_RANK = "import os, time; print(os.getpid(), flush=True); time.sleep(600)"
 
@@ -35,7 +37,7 @@ def test_output_lines_come_in_order_with_the_exit_status():
 
 def test_a_hanging_launch_is_killed_at_its_timeout_with_its_ranks():
     lines: list[str] = []
-    argv = [sys.executable, "-m", "cluster_app.mlx_launch", "--backend", "ring", "-n", "2",
+    argv = [sys.executable, "-m", "cluster_app.linkbench.launch", "--backend", "ring", "-n", "2",
             "--starting-port", str(linkbench_job.free_port_pair()), "--",
             sys.executable, "-c", SLEEPING_RANK]
     with pytest.raises(CommandTimeout, match="did not finish within 2 s and was stopped"):
@@ -76,7 +78,7 @@ def test_a_benchmark_that_overruns_its_timeout_fails_and_says_so(nodes, monkeypa
     monkeypatch.setattr(linkbench, "launch_args", hanging_ranks)
     job = Job.objects.create(kind=linkbench_job.KIND, node=nodes["alpha"],
                              params={"backend": "auto", "quick": True})
-    jobs.job_execute(job_id=job.pk)
+    services.job_execute(job_id=job.pk)
     job.refresh_from_db()
     assert job.state == Job.State.FAILED
     assert job.error == ("mlx.launch did not finish within 2 s and was stopped; "

@@ -8,7 +8,7 @@ import json
 import pytest
 from websockets.sync.client import connect
 
-from cluster_app.linkprobe import QUICK_SIZES
+from cluster_app.linkbench.rank import QUICK_SIZES
 from cluster_app.models import LinkBenchmark
 from tests.stack import api
 

@@ -11,8 +11,8 @@ import sys
 import pytest
 
 from arthur_panel.launcher import ROOT
-from cluster_app import linkprobe
-from cluster_app.mlx_launch import output_only_select
+from cluster_app.linkbench import rank as linkprobe
+from cluster_app.linkbench.launch import output_only_select
 
 
 @pytest.mark.parametrize(("text", "nbytes"), [
@@ -67,7 +67,7 @@ def test_the_wrapper_waits_on_output_only():
 
 
 def test_probe_and_wrapper_import_nothing_of_the_panel():
-    code = ("import sys, cluster_app.linkprobe, cluster_app.mlx_launch; "
+    code = ("import sys, cluster_app.linkbench.rank, cluster_app.linkbench.launch; "
             "print(sorted(m for m in sys.modules if m.split('.')[0] in "
             "('django', 'rest_framework', 'arthur_panel', 'celery', 'channels')))")
     env = {key: value for key, value in os.environ.items() if key != "DJANGO_SETTINGS_MODULE"}

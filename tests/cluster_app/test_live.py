@@ -6,8 +6,15 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from cluster_app.live import InventoryNode, NodeStatus, bucket_start, match_nodes, node_status, utilisation
-from cluster_app.state import ClusterView, InstanceView, LinkView, NodeView, RunnerView
+from cluster_app.exo.state import ClusterView, InstanceView, LinkView, NodeView, RunnerView
+from cluster_app.nodes.live import (
+    InventoryNode,
+    NodeStatus,
+    bucket_start,
+    match_nodes,
+    node_status,
+    utilisation,
+)
 
 GIB = 1024**3
 NOW = datetime(2026, 1, 2, 10, 0, 0, tzinfo=UTC)

@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from cluster_app.logclass import (
+from cluster_app.logs.classify import (
     GUIDE_FILTER,
     JACCL_NO_COORDINATOR,
     MODEL_NOT_FOUND,

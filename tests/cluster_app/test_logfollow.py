@@ -13,9 +13,10 @@ from django.core.management import CommandError, call_command
 
 from arthur_panel.launcher import free_port
 from arthur_panel.redis_client import redis_client
-from cluster_app import logfollow, logring
-from cluster_app.logclass import REBOOT_BOTH_MACS
-from cluster_app.logfollow import FileTail, LogFollower
+from cluster_app.logs import follow as logfollow
+from cluster_app.logs import ring as logring
+from cluster_app.logs.classify import REBOOT_BOTH_MACS
+from cluster_app.logs.follow import FileTail, LogFollower
 from tests.stack import wait_until
 
 NODE = "alpha"

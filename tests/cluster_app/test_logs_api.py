@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from rest_framework.test import APIClient
 
-from cluster_app.logclass import REBOOT_BOTH_MACS
-from cluster_app.logfollow import LogFollower
+from cluster_app.logs.classify import REBOOT_BOTH_MACS
+from cluster_app.logs.follow import LogFollower
 
 pytestmark = pytest.mark.django_db
 

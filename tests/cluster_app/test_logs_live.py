@@ -12,7 +12,7 @@ import pytest
 from websockets.exceptions import InvalidStatus
 from websockets.sync.client import ClientConnection, connect
 
-from cluster_app.logclass import REBOOT_BOTH_MACS, RING_PEER_GONE
+from cluster_app.logs.classify import REBOOT_BOTH_MACS, RING_PEER_GONE
 from cluster_app.models import Node
 from tests.follower import running_follower
 

@@ -9,9 +9,9 @@ import redis
 from django.utils import timezone
 
 from arthur_panel.launcher import free_port
-from cluster_app import poll
-from cluster_app.exo_client import ExoClient
+from cluster_app.exo.client import ExoClient
 from cluster_app.models import Node, NodeMemorySample
+from cluster_app.nodes import poll
 
 pytestmark = pytest.mark.django_db
 GIB = 1024**3

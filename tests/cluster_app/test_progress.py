@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from cluster_app.progress import SpeedMeter, Throttle, bounded_tail, eta_seconds, fraction
+from cluster_app.jobs.progress import SpeedMeter, Throttle, bounded_tail, eta_seconds, fraction
 
 
 def test_first_sample_sets_the_rate_exactly():

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from cluster_app.state import RDMA, TCP, normalise
+from cluster_app.exo.state import RDMA, TCP, normalise
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 GIB = 1024**3

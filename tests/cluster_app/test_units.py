@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from cluster_app.units import GIB, format_gib
+from cluster_app.nodes.units import GIB, format_gib
 
 
 @pytest.mark.parametrize(

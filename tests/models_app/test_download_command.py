@@ -8,7 +8,7 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from cluster_app.models import Job
-from models_app.services import model_add_from_hub
+from models_app.catalogue.services import model_add_from_hub
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

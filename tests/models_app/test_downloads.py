@@ -108,7 +108,7 @@ def test_matrix_lists_models_by_node_with_disk(api_client, nodes, no_enqueue):
 def test_matrix_shows_what_exo_reports(api_client, nodes, no_enqueue):
     from django.core.cache import cache
 
-    from cluster_app.poll import SNAPSHOT_KEY
+    from cluster_app.nodes.poll import SNAPSHOT_KEY
 
     entry = {"model_id": "mlx-community/Llama-3.2-1B-Instruct-4bit", "speed": None, "eta_ms": None,
              "files_done": None, "files_total": None, "error": None}

@@ -17,7 +17,7 @@ from huggingface_hub import HfApi
 from websockets.sync.client import connect
 
 from cluster_app.models import Job, Node
-from models_app.services import model_add_from_hub
+from models_app.catalogue.services import model_add_from_hub
 from tests.stack import Stack, api, start, stop, wait_for_worker, wait_until, worker_command
 
 pytestmark = [pytest.mark.stack, pytest.mark.django_db(transaction=True)]

@@ -5,8 +5,8 @@ from dataclasses import asdict, replace
 
 import pytest
 
-from cluster_app.units import GIB
-from models_app.planner import (
+from cluster_app.nodes.units import GIB
+from models_app.planner.core import (
     NodeShare,
     PlanModel,
     PlanNode,

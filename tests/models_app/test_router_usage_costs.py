@@ -7,9 +7,9 @@ from decimal import Decimal
 
 import pytest
 
-from models_app.costs import Price, cloud_cost, weekly_savings
-from models_app.router import Route, choose
-from models_app.usage import StreamMeter
+from models_app.proxy.meter import StreamMeter
+from models_app.proxy.rules import Route, choose
+from models_app.usage.costs import Price, cloud_cost, weekly_savings
 
 RULES = {"coding": ["deepseek-v3-4bit", "llama-3.1-70b", "llama-3.1-8b"],
          "quick": ["llama-3.1-8b", "llama-3.1-70b", "llama-3.2-1b"],

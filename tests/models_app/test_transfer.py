@@ -17,7 +17,7 @@ import httpx
 import pytest
 from huggingface_hub import HfApi, hf_hub_url
 
-from models_app.transfer import (
+from models_app.downloads.transfer import (
     FileSpec,
     TransferError,
     TransferProgress,

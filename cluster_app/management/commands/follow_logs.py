@@ -7,8 +7,8 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import close_old_connections
 
-from cluster_app import logring
-from cluster_app.logfollow import LogFollower, files_to_follow
+from cluster_app.logs import ring
+from cluster_app.logs.follow import LogFollower, files_to_follow
 from cluster_app.models import Node
 
 
@@ -21,7 +21,7 @@ class Command(BaseCommand):
         parser.add_argument("--node", action="append", dest="nodes", metavar="NAME",
                             help="A node to follow (repeatable); default: every node with exo "
                                  "log files. On the cluster each Mac follows its own.")
-        parser.add_argument("--keep", type=int, default=logring.KEEP_LINES,
+        parser.add_argument("--keep", type=int, default=ring.KEEP_LINES,
                             help="Recent lines kept per node (default %(default)s)")
         parser.add_argument("--reload-seconds", type=float, default=10.0,
                             help="How often the node settings are read again (default %(default)s)")

@@ -13,10 +13,10 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from tqdm import tqdm
 
 from arthur_panel.errors import DomainError
-from cluster_app.jobs import job_execute
+from cluster_app.jobs.services import job_execute
 from cluster_app.models import Job
-from models_app import downloads
-from models_app.selectors import model_by_name
+from models_app.catalogue.selectors import model_by_name
+from models_app.downloads import jobs as downloads
 
 
 class Command(BaseCommand):

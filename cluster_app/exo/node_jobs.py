@@ -1,0 +1,257 @@
+"""Starting and stopping exo on one node, as jobs on that node's own queue, and the exo process
+fields (pid, start time, version) its worker writes.
+
+A start job runs the node's command, streams its output into the job's log, and succeeds once
+exo lists the node under a new id (exo makes one at every start) while the process lives. A
+command that never gets there is killed at the node's start timeout.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import subprocess
+import time
+from collections import deque
+from typing import Any
+
+from celery import current_app
+from django.conf import settings
+from django.utils import timezone
+
+from arthur_panel.errors import Conflict, DomainError
+from cluster_app.exo import process as exo_process
+from cluster_app.exo.client import ExoClient, ExoError, ExoUnavailable
+from cluster_app.exo.process import ConsoleTail, ExoStatus
+from cluster_app.exo.rules import (
+    allowed_join,
+    bootstrap_argv,
+    build_env,
+    capture_bootstrap,
+    expand_argv,
+    fresh_view,
+    views_of,
+)
+from cluster_app.exo.state import NodeView, normalise
+from cluster_app.jobs.registry import JobKind
+from cluster_app.jobs.reporter import JobReporter
+from cluster_app.jobs.services import job_create
+from cluster_app.models import Job, Node
+from cluster_app.nodes.poll import inventory_node
+
+START, STOP = "exo.start", "exo.stop"
+READY_POLL = 0.5
+LAST_LINES = 5
+STATUS_EXPIRES = 15.0
+# Sent by name: the tasks module imports this one, not the other way round.
+STATUS_TASK = "cluster_app.tasks.exo_status_task"
+
+
+def record_status(node: Node) -> ExoStatus:
+    """Read exo's process on this machine and write it to the node's row."""
+    current = exo_process.status(node)
+    Node.objects.filter(pk=node.pk).update(
+        exo_pid=current.pid, exo_started_at=current.started_at,
+        exo_version=current.version[:40] or node.exo_version, exo_checked_at=timezone.now())
+    return current
+
+
+def exo_status_refresh(*, node_name: str) -> None:
+    """The periodic status read, on the node's own worker."""
+    # Every 15 s per node: links (a full mesh) are not needed here.
+    node = Node.objects.defer("links").filter(name=node_name).first()
+    if node is not None:
+        record_status(node)
+
+
+def exo_status_fanout() -> None:
+    """Ask each exo node's worker, on its own queue, for its exo process's status."""
+
+    for node in Node.objects.filter(in_exo_cluster=True).only("name"):
+        # A node whose worker is down must not collect a backlog of reads.
+        current_app.send_task(STATUS_TASK, args=[node.name], queue=node.queue,
+                              expires=STATUS_EXPIRES)
+
+
+def master_bootstrap() -> str:
+    """The bootstrap command the exo master printed when the panel started the exo process
+    that runs there now. Only that start job's own output counts: never the console of an exo
+    started some other way, nor an earlier run's. DomainError when there is none."""
+    master = Node.objects.filter(role=Node.Role.MASTER, in_exo_cluster=True).first()
+    if master is None:
+        raise DomainError("No exo master in the inventory to take a bootstrap command from.",
+                          code="no_bootstrap")
+    if master.exo_pid is None:
+        raise DomainError(f"{master} is not running exo: start the master first.",
+                          code="no_bootstrap")
+    starts = (Job.objects.filter(kind=START, node=master, state=Job.State.SUCCEEDED)
+              .order_by("-finished_at", "-id").values_list("result", flat=True))
+    for result in starts[:50]:
+        if (result or {}).get("pid") == master.exo_pid and not result.get("already_running"):
+            if command := result.get("bootstrap_command"):
+                return str(command)
+            break
+    raise DomainError(f"{master}'s exo (pid {master.exo_pid}) was not started by the panel, or "
+                      "printed no bootstrap command when it was: stop and start the cluster "
+                      "from the panel, or set this node's own start command in the admin.",
+                      code="no_bootstrap")
+
+
+def check_startable(node: Node) -> None:
+    """DomainError unless exo can be started on this node from the panel."""
+    if not node.in_exo_cluster:
+        raise DomainError(f"{node} is not part of the exo cluster.", code="not_exo_node")
+    if node.exo_start_command:
+        return
+    if not node.exo_join_with_bootstrap:
+        raise DomainError(f"{node} has no exo start command: set one in the admin, or let it "
+                          "join with the master's bootstrap command.", code="no_start_command")
+    if not node.exo_join_programs:
+        raise DomainError(f"{node} joins with the master's bootstrap command but allows no "
+                          "program to run it: an admin sets its allowed join programs, or its "
+                          "own exo start command, in the admin.", code="no_join_programs")
+
+
+def start_argv(node: Node) -> list[str]:
+    """What to run on `node`: its own start command, else the master's bootstrap command if it
+    starts with one of the node's allowed programs."""
+    home = exo_process.home()
+    if node.exo_start_command:
+        return expand_argv(node.exo_start_command, home)
+    check_startable(node)
+    argv = bootstrap_argv(master_bootstrap(), home)
+    if not allowed_join(argv, node.exo_join_programs, home):
+        raise DomainError(f"{node} will not run the master's bootstrap command "
+                          f"{shlex.join(argv)!r}: it does not start with one of {node}'s allowed "
+                          f"join programs. An admin can set {node}'s own exo start command, or "
+                          "its allowed join programs, in the admin.",
+                          code="bootstrap_not_allowed")
+    return argv
+
+
+def node_job_start(*, kind: str, node: Node, user: Any = None) -> Job:
+    """Queue exo.start or exo.stop for `node`, or return the one already queued or running."""
+    if kind == START:
+        check_startable(node)
+    other = STOP if kind == START else START
+    busy = Job.objects.filter(kind=other, node=node, state__in=Job.ACTIVE).first()
+    if busy is not None:
+        raise Conflict(f"{busy.kind} #{busy.pk} is {busy.state} on {node}; wait for it or "
+                       "cancel it.", code="node_busy")
+    job, _ = job_create(kind=kind, node=node, params={}, user=user, dedupe_key=node.name)
+    return job
+
+
+def _exo_nodes(client: ExoClient) -> list[NodeView]:
+    """The nodes exo lists now; none while it does not answer."""
+    try:
+        return normalise(client.state()).nodes
+    except (ExoUnavailable, ExoError):
+        return []
+
+
+def run_start(job: Job, reporter: JobReporter) -> dict[str, Any]:
+    node = job.node
+    assert node is not None
+    current = record_status(node)
+    if current.running:
+        message = f"exo is already running on {node} (pid {current.pid})"
+        reporter.log(message)
+        reporter.progress(2, 2, unit="steps", message=message)
+        return {"already_running": True, "pid": current.pid, "version": current.version}
+    try:
+        return _start(node, reporter)
+    finally:
+        record_status(node)
+
+
+class StartOutput:
+    """The start command's new output lines: into the job's log, the last few kept for an error
+    message, and on the master the bootstrap command they print."""
+
+    def __init__(self, node: Node, reporter: JobReporter) -> None:
+        self.tail = ConsoleTail(node.console_log_path)
+        self.reporter = reporter
+        self.pattern = node.exo_bootstrap_pattern if node.role == Node.Role.MASTER else ""
+        self.bootstrap: str | None = None
+        self.recent: deque[str] = deque(maxlen=LAST_LINES)
+
+    def read(self) -> None:
+        for line in self.tail.lines():
+            self.reporter.log(line)
+            self.recent.append(line)
+            self.bootstrap = capture_bootstrap(self.pattern, line) or self.bootstrap
+
+    def last(self) -> str:
+        return " | ".join(self.recent) or "(none)"
+
+
+def _start(node: Node, reporter: JobReporter) -> dict[str, Any]:
+    argv = start_argv(node)
+    env = build_env(os.environ, node.exo_environment, exo_process.home())
+    with ExoClient(retries=0, timeout=min(settings.EXO_TIMEOUT, 2.0)) as client:
+        before = {view.node_id for view in views_of(_exo_nodes(client), inventory_node(node))}
+        output = StartOutput(node, reporter)
+        reporter.log(f"$ {shlex.join(argv)}")
+        process = exo_process.start(node, argv, env)
+        reporter.log(f"started as pid {process.pid}; output goes to {node.console_log_path}")
+        reporter.progress(1, 2, unit="steps",
+                          message=f"Started {os.path.basename(argv[0])} (pid {process.pid}); "
+                                  f"waiting for {node} in exo's topology")
+        try:
+            _wait_until_ready(node, argv, process, output, client, before, reporter)
+        except BaseException:
+            # Cancelled, or the panel gave up: leave nothing half-started.
+            if process.poll() is None:
+                exo_process.kill_group(process)
+            raise
+        output.read()
+    exo_process.reap_later(process)
+    current = exo_process.status(node)
+    pid = current.pid or process.pid
+    reporter.progress(2, 2, message=f"exo is running on {node} (pid {pid})")
+    return {"already_running": False, "pid": pid, "version": current.version,
+            **({"bootstrap_command": output.bootstrap} if output.bootstrap else {})}
+
+
+def _wait_until_ready(node: Node, argv: list[str], process: subprocess.Popen[bytes],
+                      output: StartOutput, client: ExoClient, before: set[str],
+                      reporter: JobReporter) -> None:
+    """Until exo lists the node under a new id while the command (or the exo it launched)
+    lives; raises when the command exits first or the start timeout passes."""
+    timeout = node.exo_start_timeout
+    deadline = time.monotonic() + timeout
+    while True:
+        output.read()
+        code = process.poll()
+        # A launcher script may exit 0 once exo runs on its own, holding its PID lock.
+        if code is not None and (code != 0 or exo_process.locked_process(node)[0] is None):
+            raise RuntimeError(f"{shlex.join(argv)} exited with code {code} before {node} "
+                               f"joined exo. Last output: {output.last()}")
+        if fresh_view(_exo_nodes(client), inventory_node(node), before) is not None:
+            return
+        if time.monotonic() >= deadline:
+            exo_process.kill_group(process)
+            output.read()
+            raise TimeoutError(f"killed after {timeout} s: {shlex.join(argv)} did not bring {node} "
+                               f"into exo's topology at {client.base_url}. "
+                               f"Last output: {output.last()}")
+        reporter.tick()
+        time.sleep(READY_POLL)
+
+
+def run_stop(job: Job, reporter: JobReporter) -> dict[str, Any]:
+    node = job.node
+    assert node is not None
+    reporter.progress(0, 1, unit="steps", message=f"Stopping exo on {node}")
+    try:
+        was_running = exo_process.stop(node, node.exo_stop_grace, reporter.log)
+    finally:
+        record_status(node)
+    reporter.progress(1, 1, message=f"exo stopped on {node}" if was_running
+                      else f"exo was not running on {node}")
+    return {"was_running": was_running}
+
+
+START_KIND = JobKind(name=START, label="Start exo", run=run_start)
+STOP_KIND = JobKind(name=STOP, label="Stop exo", run=run_stop)

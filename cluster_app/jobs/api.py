@@ -1,0 +1,65 @@
+"""REST API for jobs. Views are thin: validate, call one service, respond."""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import status
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from arthur_panel.api import ApiView
+from arthur_panel.errors import DomainError, get_or_404
+from cluster_app.jobs import services
+from cluster_app.jobs.registry import get_kind, startable_kinds
+from cluster_app.jobs.serializers import JobCreateSerializer, JobSerializer
+from cluster_app.models import Job
+
+JOB_LIST_LIMIT = 200
+
+
+class JobListApi(ApiView):
+    @extend_schema(responses=JobSerializer(many=True))
+    def get(self, request: Request) -> Response:
+        queryset = Job.objects.select_related("node", "created_by")
+        for field in ("state", "kind"):
+            if value := request.query_params.get(field):
+                queryset = queryset.filter(**{field: value})
+        if node := request.query_params.get("node"):
+            queryset = queryset.filter(node__name=node)
+        try:
+            limit = min(int(request.query_params.get("limit", 50)), JOB_LIST_LIMIT)
+        except ValueError:
+            raise DomainError("limit must be a whole number.", code="invalid_limit") from None
+        return Response(JobSerializer(queryset[: max(limit, 1)], many=True).data)
+
+    @extend_schema(request=JobCreateSerializer, responses={201: JobSerializer})
+    def post(self, request: Request) -> Response:
+        data = JobCreateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        kind = get_kind(data.validated_data["kind"])
+        if kind is None or kind.params is None:
+            names = ", ".join(k.name for k in startable_kinds())
+            raise DomainError(f"Job kind '{data.validated_data['kind']}' cannot be started here; "
+                              f"kinds that can: {names}.", code="unknown_kind")
+        params = kind.params(data=data.validated_data["params"])
+        params.is_valid(raise_exception=True)
+        job, _ = services.job_create(kind=kind.name, node=data.validated_data.get("node"),
+                              params=dict(params.validated_data), user=request.user)
+        return Response(JobSerializer(job).data, status=status.HTTP_201_CREATED)
+
+
+class JobDetailApi(ApiView):
+    @extend_schema(responses=JobSerializer)
+    def get(self, request: Request, job_id: int) -> Response:
+        job = get_or_404(Job.objects.select_related("node", "created_by"), "Job", pk=job_id)
+        return Response(JobSerializer(job).data)
+
+
+class JobControlApi(ApiView):
+    action: str = ""
+    actions = {"cancel": services.job_cancel, "pause": services.job_pause, "resume": services.job_resume}
+
+    @extend_schema(request=None, responses=JobSerializer)
+    def post(self, request: Request, job_id: int) -> Response:
+        job = get_or_404(Job.objects.select_related("node"), "Job", pk=job_id)
+        return Response(JobSerializer(self.actions[self.action](job=job)).data)

@@ -1,0 +1,218 @@
+"""Job services: create, control, execute and recover jobs.
+
+Every state change is a conditional update (`filter(state=old).update(state=new)`), so two
+processes racing on one job cannot both win.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import traceback
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import timedelta
+from typing import Any
+
+from celery import current_app
+from django.conf import settings
+from django.db import IntegrityError, connection, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from arthur_panel.errors import Conflict, DomainError
+from cluster_app.jobs.registry import JobKind, get_kind
+from cluster_app.jobs.reporter import JobReporter, JobStopped, publish_job
+from cluster_app.models import Job, Node
+
+logger = logging.getLogger(__name__)
+State = Job.State
+# Sent by name: the tasks module imports this one, not the other way round.
+RUN_TASK = "cluster_app.tasks.job_run_task"
+
+
+def _enqueue(job: Job) -> None:
+    queue = job.node.queue if job.node else settings.CELERY_TASK_DEFAULT_QUEUE
+
+    def send() -> None:
+        result = current_app.send_task(RUN_TASK, args=[job.pk], queue=queue)
+        Job.objects.filter(pk=job.pk).update(celery_task_id=result.id)
+
+    transaction.on_commit(send)
+
+
+def _announce(job_id: int) -> None:
+    transaction.on_commit(lambda: publish_job(Job.objects.select_related("node").get(pk=job_id)))
+
+
+def _kind(name: str) -> JobKind:
+    kind = get_kind(name)
+    if kind is None:
+        raise DomainError(f"Unknown job kind '{name}'.", code="unknown_kind")
+    return kind
+
+
+def job_create(*, kind: str, node: Node | None, params: dict[str, Any], user: Any = None,
+               dedupe_key: str = "", enqueue: bool = True) -> tuple[Job, bool]:
+    """Create and queue a job; returns (job, created). With a `dedupe_key`, an active job of
+    the same kind and key is returned instead of a second one."""
+    job_kind = _kind(kind)
+    if job_kind.needs_node and node is None:
+        raise DomainError(f"A {job_kind.label} job needs a target node.", code="node_required")
+    job = Job(kind=kind, node=node, params=params, created_by=user, dedupe_key=dedupe_key)
+    job.full_clean(validate_constraints=False)
+    try:
+        with transaction.atomic():
+            job.save()
+            # Announce before enqueueing: a fast worker must not publish "running" first.
+            _announce(job.pk)
+            if enqueue:
+                _enqueue(job)
+    except IntegrityError:
+        # Another request created the same active job first (the partial unique index).
+        return Job.objects.get(kind=kind, dedupe_key=dedupe_key, state__in=Job.ACTIVE), False
+    return job, True
+
+
+def _transition(job: Job, old: tuple[str, ...], **changes: Any) -> bool:
+    updated = Job.objects.filter(pk=job.pk, state__in=old).update(**changes, updated_at=timezone.now())
+    return updated == 1
+
+
+@transaction.atomic
+def job_cancel(*, job: Job) -> Job:
+    """Cancel now if the job is not running; otherwise ask the work to stop."""
+    now = timezone.now()
+    if not _transition(job, (State.QUEUED, State.PAUSED), state=State.CANCELLED,
+                       finished_at=now, message="Cancelled before it ran"):
+        if not _transition(job, (State.RUNNING,), control=Job.Control.CANCEL):
+            raise Conflict(f"Job {job.pk} has already {job.state}; nothing to cancel.",
+                           code="job_finished")
+    _announce(job.pk)
+    job.refresh_from_db()
+    return job
+
+
+@transaction.atomic
+def job_pause(*, job: Job) -> Job:
+    if not _kind(job.kind).pausable:
+        raise Conflict(f"A {job.kind} job cannot be paused.", code="not_pausable")
+    if not _transition(job, (State.QUEUED,), state=State.PAUSED, message="Paused"):
+        if not _transition(job, (State.RUNNING,), control=Job.Control.PAUSE):
+            raise Conflict(f"Job {job.pk} is {job.state}; only a queued or running job can be "
+                           "paused.", code="not_running")
+    _announce(job.pk)
+    job.refresh_from_db()
+    return job
+
+
+@transaction.atomic
+def job_resume(*, job: Job) -> Job:
+    if not _transition(job, (State.PAUSED,), state=State.QUEUED, control="", message="Resuming"):
+        raise Conflict(f"Job {job.pk} is {job.state}; only a paused job can be resumed.",
+                       code="not_paused")
+    job.refresh_from_db()
+    _enqueue(job)
+    _announce(job.pk)
+    return job
+
+
+def _claim(job_id: int, task_id: str) -> bool:
+    """Take the job for this worker: a queued one, or a running one whose worker went quiet
+    (the broker redelivered it after that worker died)."""
+    now = timezone.now()
+    stale = now - timedelta(seconds=settings.JOB_LEASE_SECONDS)
+    claim = dict(state=State.RUNNING, started_at=now, heartbeat_at=now, celery_task_id=task_id,
+                 attempts=F("attempts") + 1, updated_at=now)
+    if Job.objects.filter(pk=job_id, state=State.QUEUED).update(**claim):
+        return True
+    return bool(Job.objects.filter(pk=job_id, state=State.RUNNING, heartbeat_at__lt=stale)
+                .update(**claim))
+
+
+def _finish(job: Job, reporter: JobReporter, state: str, **fields: Any) -> None:
+    reporter.flush()
+    Job.objects.filter(pk=job.pk, state=State.RUNNING).update(
+        state=state, control="", finished_at=timezone.now() if state != State.PAUSED else None,
+        updated_at=timezone.now(), **fields,
+    )
+    job.refresh_from_db()
+    publish_job(job)
+
+
+def job_execute(*, job_id: int, task_id: str = "",
+                listener: Callable[[Job], None] | None = None) -> None:
+    """Run one job in this process, from claim to its final state."""
+    if not _claim(job_id, task_id):
+        logger.info("job %s was not claimable (finished, paused or taken)", job_id)
+        return
+    job = Job.objects.select_related("node").get(pk=job_id)
+    reporter = JobReporter(job, listener=listener)
+    reporter.flush()
+    kind = get_kind(job.kind)
+    with _heartbeat(job_id):
+        _run(job, kind, reporter)
+
+
+@contextmanager
+def _heartbeat(job_id: int) -> Iterator[None]:
+    """Renew the job's lease while it runs, even through long waits without progress (a
+    stalled transfer, a backoff), so only a dead worker loses it."""
+    stop = threading.Event()
+
+    def beat() -> None:
+        try:
+            while not stop.wait(settings.JOB_LEASE_SECONDS / 4):
+                Job.objects.filter(pk=job_id, state=State.RUNNING).update(heartbeat_at=timezone.now())
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=beat, name=f"job-{job_id}-heartbeat", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
+
+
+def _run(job: Job, kind: JobKind | None, reporter: JobReporter) -> None:
+    job_id = job.pk
+    try:
+        if kind is None:
+            raise DomainError(f"No worker code for job kind '{job.kind}'.")
+        result = kind.run(job, reporter)
+    except JobStopped as stop:
+        if stop.control == Job.Control.PAUSE:
+            _finish(job, reporter, State.PAUSED, message="Paused")
+        else:
+            _finish(job, reporter, State.CANCELLED, message="Cancelled")
+    except Exception as exc:
+        logger.exception("job %s failed", job_id)
+        reporter.log(traceback.format_exc(limit=5))
+        _finish(job, reporter, State.FAILED, error=str(exc) or type(exc).__name__,
+                message="Failed")
+    else:
+        if job.total:
+            job.progress = 1.0
+        _finish(job, reporter, State.SUCCEEDED, result=result, eta_seconds=None,
+                progress=1.0, message=job.message or "Done")
+
+
+def jobs_recover() -> int:
+    """Hand jobs whose worker went silent to a live worker; returns how many."""
+    stale = timezone.now() - timedelta(seconds=settings.JOB_LEASE_SECONDS)
+    count = 0
+    for job in Job.objects.select_related("node").filter(state=State.RUNNING, heartbeat_at__lt=stale):
+        with transaction.atomic():
+            logger.warning("job %s: worker silent since %s, re-queueing", job.pk, job.heartbeat_at)
+            _enqueue(job)
+        count += 1
+    return count
+
+
+def jobs_prune(*, days: int) -> int:
+    """Delete finished jobs older than `days`; returns how many."""
+    cutoff = timezone.now() - timedelta(days=days)
+    deleted, _ = Job.objects.filter(state__in=Job.FINISHED, finished_at__lt=cutoff).delete()
+    return deleted

@@ -1,0 +1,24 @@
+"""Celery entry points of the job machinery. Names are pinned (the old module path), so
+messages queued before an upgrade still find their task."""
+
+from __future__ import annotations
+
+from celery import shared_task
+from django.conf import settings
+
+from cluster_app.jobs import services
+
+
+@shared_task(name=services.RUN_TASK, bind=True, acks_late=True, reject_on_worker_lost=True)
+def job_run_task(self, job_id: int) -> None:  # type: ignore[no-untyped-def]
+    services.job_execute(job_id=job_id, task_id=self.request.id or "")
+
+
+@shared_task(name="cluster_app.tasks.jobs_recover_task")
+def jobs_recover_task() -> int:
+    return services.jobs_recover()
+
+
+@shared_task(name="cluster_app.tasks.jobs_prune_task")
+def jobs_prune_task() -> int:
+    return services.jobs_prune(days=settings.JOB_RETENTION_DAYS)

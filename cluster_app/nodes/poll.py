@@ -1,0 +1,248 @@
+"""The cluster poll: read exo's `/state`, update the live inventory and memory history, keep
+the latest snapshot in the cache and push it to `/ws/cluster/`. One poll at a time."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import asdict
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.core.cache import cache
+from django.db import connection
+from django.utils import timezone
+
+from arthur_panel.redis_client import redis_client
+from cluster_app.exo.client import ExoClient, ExoError, ExoUnavailable
+from cluster_app.exo.state import RDMA, ClusterView, DownloadView, InstanceView, NodeView, normalise
+from cluster_app.jobs import events
+from cluster_app.models import Node, NodeMemorySample
+from cluster_app.nodes.live import (
+    HISTORY_TIERS,
+    InventoryNode,
+    bucket_start,
+    match_nodes,
+    node_status,
+    utilisation,
+)
+from cluster_app.nodes.serializers import NodeSerializer
+
+logger = logging.getLogger(__name__)
+
+SNAPSHOT_KEY = "cluster:snapshot"
+LOCK_KEY = "arthur:cluster-poll-lock"
+SPARKLINE_POINTS = 60
+LIVE_FIELDS = ["status", "status_reason", "exo_node_id", "last_seen_at", "ram_total", "ram_used",
+               "swap_used", "disk_total", "disk_free", "gpu_usage", "temperature", "power",
+               "rdma_enabled", "links"]
+
+
+def cluster_poll_locked() -> dict[str, Any] | None:
+    """Poll unless another poll is running (then return None)."""
+    lock = redis_client().lock(
+        LOCK_KEY, timeout=max(10.0, settings.CLUSTER_POLL_SECONDS * 5), blocking=False)
+    if not lock.acquire():
+        return None
+    try:
+        with ExoClient(retries=0) as client:
+            return cluster_poll(client=client)
+    finally:
+        lock.release()
+
+
+def cluster_poll(*, client: ExoClient, now: datetime | None = None) -> dict[str, Any]:
+    now = now or timezone.now()
+    view: ClusterView | None = None
+    error = None
+    try:
+        view = normalise(client.state())
+    except (ExoUnavailable, ExoError) as exc:
+        error = exc.message
+    # Links are rewritten below and can be large (a full mesh): never read them back.
+    nodes = list(Node.objects.defer("links"))
+    matched = match_nodes(view.nodes if view else [], [inventory_node(node) for node in nodes])
+    names = {v.node_id: name for name, v in matched.items()}
+    links = _links_by_node(view, names) if view else {}
+    for node in nodes:
+        _apply(node, matched.get(node.name), view, links, now)
+    _save_live_fields(nodes)
+    _record_memory([(node, matched[node.name]) for node in nodes if node.name in matched], now)
+    snapshot = build_snapshot(nodes, view, names, error=error, now=now)
+    cache.set(SNAPSHOT_KEY, snapshot, timeout=None)
+    # Built from JSON-safe values only (the serializer's output, plain numbers and strings).
+    events.publish([events.CLUSTER_GROUP], {"type": "cluster.update", "cluster": snapshot},
+                   already_json=True)
+    return snapshot
+
+
+def _save_live_fields(nodes: list[Node]) -> None:
+    """One UPDATE statement run for every node: a poll of 32 nodes must stay cheap, and
+    bulk_update's CASE expressions cost several times more."""
+    fields = [Node._meta.get_field(name) for name in LIVE_FIELDS]
+    quote = connection.ops.quote_name
+    sql = (f"UPDATE {quote(Node._meta.db_table)} SET "
+           f"{', '.join(f'{quote(field.column)} = %s' for field in fields)} "
+           f"WHERE {quote(Node._meta.pk.column)} = %s")
+    rows = [[field.get_db_prep_value(getattr(node, field.attname), connection) for field in fields]
+            + [node.pk] for node in nodes]
+    with connection.cursor() as cursor:
+        cursor.executemany(sql, rows)
+
+
+def cluster_snapshot() -> dict[str, Any] | None:
+    """The latest poll's snapshot, or None before the first poll."""
+    return cache.get(SNAPSHOT_KEY)
+
+
+def inventory_node(node: Node) -> InventoryNode:
+    return InventoryNode(node.name, node.display_name, node.hostname, node.in_exo_cluster,
+                         node.expects_rdma)
+
+
+def _apply(node: Node, view: NodeView | None, cluster: ClusterView | None,
+           links: dict[str, list[dict[str, Any]]], now: datetime) -> None:
+    node.links = links.get(view.node_id, []) if view else []
+    if view is not None:
+        node.exo_node_id = view.node_id
+        node.last_seen_at = now
+        node.ram_total = view.ram_total
+        node.ram_used = view.ram_used
+        node.swap_used = max(view.swap_total - view.swap_available, 0)
+        node.disk_total = view.disk_total
+        node.disk_free = view.disk_available
+        node.gpu_usage = view.gpu_usage
+        node.temperature = view.temperature
+        node.power = view.power
+        node.rdma_enabled = view.rdma_enabled
+    status = node_status(inventory_node(node), view, cluster, last_seen=node.last_seen_at,
+                         now=now, offline_after=timedelta(seconds=settings.NODE_OFFLINE_SECONDS))
+    node.status, node.status_reason = status.status, status.reason[:255]
+
+
+def _links_by_node(cluster: ClusterView, names: dict[str, str]) -> dict[str, list[dict[str, Any]]]:
+    """exo node id -> the links that start there, with peers named as in the inventory."""
+    by_node: dict[str, list[dict[str, Any]]] = {}
+    for link in cluster.links:
+        by_node.setdefault(link.source, []).append(
+            {"peer": names.get(link.sink, link.sink), "kind": link.kind,
+             "interface": link.source_interface, "peer_interface": link.sink_interface,
+             "address": link.address})
+    return by_node
+
+
+def _record_memory(pairs: list[tuple[Node, NodeView]], now: datetime) -> None:
+    """Keep the peak per bucket, and only the buckets inside each tier's window."""
+    for tier, (width, window) in HISTORY_TIERS.items():
+        bucket = bucket_start(now, width)
+        existing = {s.node_id: s for s in NodeMemorySample.objects.filter(
+            tier=tier, bucket=bucket, node__in=[node for node, _ in pairs])}
+        new, raised = [], []
+        for node, view in pairs:
+            sample = existing.get(node.pk)
+            if sample is None:
+                new.append(NodeMemorySample(node=node, tier=tier, bucket=bucket,
+                                            ram_used=view.ram_used, ram_total=view.ram_total))
+            elif view.ram_used > sample.ram_used:
+                sample.ram_used, sample.ram_total = view.ram_used, view.ram_total
+                raised.append(sample)
+        for sample in raised:
+            NodeMemorySample.objects.filter(pk=sample.pk).update(ram_used=sample.ram_used,
+                                                                 ram_total=sample.ram_total)
+        if new:  # a new bucket began: the oldest one may have left the window
+            NodeMemorySample.objects.bulk_create(new, ignore_conflicts=True)
+            NodeMemorySample.objects.filter(
+                tier=tier, bucket__lt=now - timedelta(seconds=window)).delete()
+
+
+def memory_history(node: Node, tier: str = "10s", limit: int | None = None) -> list[dict[str, Any]]:
+    samples = node.memory_samples.filter(tier=tier).order_by("-bucket")
+    rows = list(samples[:limit] if limit else samples)
+    return [_sample(s) for s in reversed(rows)]
+
+
+def _sample(sample: NodeMemorySample) -> dict[str, Any]:
+    return {"at": sample.bucket.isoformat(), "ram_used": sample.ram_used,
+            "ram_total": sample.ram_total}
+
+
+def with_history(snapshot: dict[str, Any]) -> dict[str, Any]:
+    """The snapshot plus each node's recent memory history (sparklines), in one query. Sent
+    once when a browser connects; the periodic frames leave it out to stay small."""
+    width, _ = HISTORY_TIERS["10s"]
+    since = timezone.now() - timedelta(seconds=width * SPARKLINE_POINTS)
+    history: dict[str, list[dict[str, Any]]] = {}
+    for sample in NodeMemorySample.objects.filter(tier="10s", bucket__gte=since).select_related(
+            "node").order_by("bucket"):
+        history.setdefault(sample.node.name, []).append(_sample(sample))
+    return {**snapshot, "nodes": [{**node, "history": history.get(node["name"], [])}
+                                  for node in snapshot["nodes"]]}
+
+
+def build_snapshot(nodes: list[Node], view: ClusterView | None, names: dict[str, str], *,
+                   error: str | None, now: datetime) -> dict[str, Any]:
+    exo_nodes = [node for node in nodes if node.in_exo_cluster]
+    used = sum(node.ram_used or 0 for node in exo_nodes if node.status != Node.Status.OFFLINE)
+    total = sum(node.ram_total or node.ram_bytes for node in exo_nodes)
+    links = _pairs(view, names) if view else []
+    return {
+        "reachable": view is not None,
+        "error": error,
+        "exo_url": settings.EXO_API_URL,
+        "polled_at": now.isoformat(),
+        "shape": view.shape if view else None,
+        "nodes": _node_payloads(nodes),
+        "links": links,
+        "rdma_expected": any(node.expects_rdma for node in exo_nodes) and len(exo_nodes) > 1,
+        "rdma_linked": any(link["kind"] == RDMA for link in links),
+        "instances": [instance_payload(i, names) for i in view.instances] if view else [],
+        "downloads": [_download_payload(d, names) for d in view.downloads] if view else [],
+        "unmatched_nodes": [n.friendly_name for n in view.nodes if n.node_id not in names]
+        if view else [],
+        "totals": utilisation(used, total),
+    }
+
+
+def _pairs(view: ClusterView, names: dict[str, str]) -> list[dict[str, Any]]:
+    """exo lists each link from both ends; show each pair and kind once."""
+    seen: dict[tuple[str, str, str], dict[str, Any]] = {}
+    for link in view.links:
+        a, b = sorted((link.source, link.sink))
+        key = (a, b, link.kind)
+        if key not in seen:
+            seen[key] = {"a": names.get(a, a), "b": names.get(b, b), "kind": link.kind,
+                         "interfaces": [i for i in (link.source_interface, link.sink_interface) if i],
+                         "address": link.address}
+    return list(seen.values())
+
+
+def instance_payload(instance: InstanceView, names: dict[str, str]) -> dict[str, Any]:
+    return {
+        "instance_id": instance.instance_id,
+        "model_id": instance.model_id,
+        "backend": instance.backend,
+        "sharding": instance.sharding,
+        "nodes": [names.get(node_id, node_id) for node_id in instance.node_ids],
+        "status": instance.status,
+        "error": instance.error,
+        "layers_loaded": instance.layers_loaded,
+        "layers_total": instance.layers_total,
+        "storage_bytes": instance.storage_bytes,
+        "runners": [{**asdict(r), "node": names.get(r.node_id or "", r.node_id)}
+                    for r in instance.runners],
+    }
+
+
+def _node_payloads(nodes: list[Node]) -> list[dict[str, Any]]:
+    # The snapshot's `links` already lists every pair once; per-node copies would grow the
+    # frame with the square of the node count.
+    return [{k: v for k, v in row.items() if k != "links"}
+            for row in NodeSerializer(nodes, many=True).data]
+
+
+def _download_payload(download: DownloadView, names: dict[str, str]) -> dict[str, Any]:
+    return {"node": names.get(download.node_id), "model_id": download.model_id,
+            "status": download.status, "downloaded": download.downloaded,
+            "total": download.total, "speed": download.speed, "eta_ms": download.eta_ms,
+            "files_done": download.files_done, "files_total": download.files_total,
+            "error": download.error}

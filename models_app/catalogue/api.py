@@ -1,0 +1,69 @@
+"""REST API for the catalogue: list, add from the Hub, read, edit, delete, import from exo."""
+
+from __future__ import annotations
+
+from django.db.models import Q
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import status
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from arthur_panel.api import ApiView
+from arthur_panel.errors import DomainError
+from cluster_app.exo.client import ExoClient
+from models_app.catalogue import services
+from models_app.catalogue.selectors import model_by_slug
+from models_app.catalogue.serializers import LlmModelSerializer, ModelAddSerializer
+from models_app.models import LlmModel
+
+
+class ModelListApi(ApiView):
+    @extend_schema(parameters=[OpenApiParameter("q"), OpenApiParameter("tier", enum=LlmModel.Tier.values),
+                               OpenApiParameter("role", enum=LlmModel.ROLES)],
+                   responses=LlmModelSerializer(many=True))
+    def get(self, request: Request) -> Response:
+        models = LlmModel.objects.all()
+        if q := request.query_params.get("q", "").strip():
+            models = models.filter(Q(slug__icontains=q) | Q(display_name__icontains=q)
+                                   | Q(repo_id__icontains=q) | Q(notes__icontains=q))
+        if tier := request.query_params.get("tier"):
+            if tier not in LlmModel.Tier.values:
+                raise DomainError(f"tier must be one of {', '.join(LlmModel.Tier.values)}.",
+                                  code="invalid_tier")
+            models = models.filter(tier=tier)
+        rows = list(models)
+        if role := request.query_params.get("role"):
+            rows = [m for m in rows if role in m.roles]
+        return Response(LlmModelSerializer(rows, many=True).data)
+
+    @extend_schema(request=ModelAddSerializer, responses={201: LlmModelSerializer})
+    def post(self, request: Request) -> Response:
+        data = ModelAddSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        model = services.model_add_from_hub(repo_id=data.validated_data["repo_id"])
+        return Response(LlmModelSerializer(model).data, status=status.HTTP_201_CREATED)
+
+
+class ModelDetailApi(ApiView):
+    @extend_schema(responses=LlmModelSerializer)
+    def get(self, request: Request, slug: str) -> Response:
+        return Response(LlmModelSerializer(model_by_slug(slug)).data)
+
+    @extend_schema(request=LlmModelSerializer, responses=LlmModelSerializer)
+    def patch(self, request: Request, slug: str) -> Response:
+        data = LlmModelSerializer(model_by_slug(slug), data=request.data, partial=True)
+        data.is_valid(raise_exception=True)
+        return Response(LlmModelSerializer(data.save()).data)
+
+    @extend_schema(responses={204: None})
+    def delete(self, request: Request, slug: str) -> Response:
+        model_by_slug(slug).delete()
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class ModelImportExoApi(ApiView):
+    @extend_schema(request=None, responses=LlmModelSerializer(many=True))
+    def post(self, request: Request) -> Response:
+        with ExoClient() as client:
+            created = services.models_import_from_exo(client=client)
+        return Response(LlmModelSerializer(created, many=True).data)

@@ -1,0 +1,110 @@
+"""Catalogue pages: the list with filters, one model, and adding one from the Hub."""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+
+from arthur_panel.errors import DomainError
+from cluster_app.exo.client import ExoClient
+from cluster_app.models import Node
+from cluster_app.nodes.poll import cluster_snapshot
+from models_app.catalogue import services
+from models_app.models import LlmModel
+from models_app.planner.core import DEFAULT_CONTEXT_TOKENS, Plan, plan
+from models_app.planner.inputs import plan_model, plan_nodes
+
+
+class CatalogueFilter(forms.Form):
+    q = forms.CharField(required=False, label="Search")
+    tier = forms.ChoiceField(required=False, choices=[("", "Any tier"), *LlmModel.Tier.choices])
+    role = forms.ChoiceField(required=False, choices=[("", "Any role"),
+                                                      *[(r, r.capitalize()) for r in LlmModel.ROLES]])
+    fits = forms.ChoiceField(required=False, label="Fits now",
+                             choices=[("", "Fits or not"), ("yes", "Fits now"), ("no", "Does not fit")])
+    downloaded = forms.ChoiceField(required=False, label="Downloaded",
+                                   choices=[("", "Anywhere or nowhere"), ("yes", "On some node"),
+                                            ("no", "Nowhere yet")])
+
+
+class AddModelForm(forms.Form):
+    repo_id = forms.CharField(label="Hugging Face repo id", max_length=200,
+                              widget=forms.TextInput(attrs={"placeholder": "mlx-community/Llama-3.2-3B-Instruct-4bit"}))
+
+
+def downloads_by_model() -> dict[str, list[str]]:
+    """exo model id -> nodes holding a complete copy, from the latest cluster poll."""
+    where: dict[str, list[str]] = {}
+    for download in (cluster_snapshot() or {}).get("downloads", []):
+        if download["status"] == "completed" and download.get("node"):
+            where.setdefault(download["model_id"], []).append(download["node"])
+    return where
+
+
+def fits_now(model: LlmModel) -> Plan | None:
+    """The model alone with a 64k context on the cluster as it is now; None if unplannable."""
+    if not model.n_layers:
+        return None
+    return plan([plan_model(model)], plan_nodes(live=True), context_tokens=DEFAULT_CONTEXT_TOKENS)
+
+
+def model_list(request: HttpRequest) -> HttpResponse:
+    form = CatalogueFilter(request.GET or None)
+    rows = list(LlmModel.objects.all())
+    where = downloads_by_model()
+    fits = {m.slug: fits_now(m) for m in rows}
+    if form.is_valid():
+        data = form.cleaned_data
+        if q := data["q"].strip().lower():
+            rows = [m for m in rows if q in f"{m.slug} {m.display_name} {m.repo_id} {m.notes}".lower()]
+        if data["tier"]:
+            rows = [m for m in rows if m.tier == data["tier"]]
+        if data["role"]:
+            rows = [m for m in rows if data["role"] in m.roles]
+        if data["fits"]:
+            wanted = data["fits"] == "yes"
+            rows = [m for m in rows if fits[m.slug] is not None and fits[m.slug].fits == wanted]
+        if data["downloaded"]:
+            wanted = data["downloaded"] == "yes"
+            rows = [m for m in rows if bool(where.get(m.exo_model_id)) == wanted]
+    entries = [{"model": m, "nodes": where.get(m.exo_model_id, []), "plan": fits[m.slug]}
+               for m in rows]
+    return render(request, "models_app/model_list.html", {"form": form, "entries": entries,
+                                                          "add_form": AddModelForm()})
+
+
+def model_detail(request: HttpRequest, slug: str) -> HttpResponse:
+    model = get_object_or_404(LlmModel, slug=slug)
+    return render(request, "models_app/model_detail.html",
+                  {"model": model, "nodes": downloads_by_model().get(model.exo_model_id, []),
+                   "plan": fits_now(model),
+                   "exo_nodes": Node.objects.filter(in_exo_cluster=True)})
+
+
+def model_add(request: HttpRequest) -> HttpResponse:
+    form = AddModelForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            model = services.model_add_from_hub(repo_id=form.cleaned_data["repo_id"])
+        except DomainError as error:
+            form.add_error("repo_id", error.message)
+        else:
+            messages.success(request, f"Added {model.display_name} from the Hub.")
+            return redirect("model", slug=model.slug)
+    return render(request, "models_app/model_add.html", {"form": form})
+
+
+def model_import_exo(request: HttpRequest) -> HttpResponse:
+    if request.method != "POST":
+        return redirect("models")
+    try:
+        with ExoClient() as client:
+            created = services.models_import_from_exo(client=client)
+    except DomainError as error:
+        messages.error(request, error.message)
+    else:
+        messages.success(request, f"Imported {len(created)} new model(s) from exo's catalogue."
+                         if created else "exo's catalogue has nothing new.")
+    return redirect("models")

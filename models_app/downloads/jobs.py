@@ -1,0 +1,195 @@
+"""Model downloads as jobs on the target node's queue: preflight, transfer, verify, delete.
+
+huggingface_hub gives the file list, sizes, hashes and URLs; `transfer` moves the bytes with
+ranged requests so a pause, a dropped connection or a killed worker resumes inside a file.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Any
+
+import httpx
+from django.conf import settings
+from django.db.models import Sum
+from huggingface_hub import hf_hub_url
+from huggingface_hub.utils import build_hf_headers
+
+from arthur_panel.errors import DomainError
+from cluster_app.jobs.registry import JobKind
+from cluster_app.jobs.reporter import JobReporter, JobStopped
+from cluster_app.jobs.services import job_create
+from cluster_app.models import Job, Node
+from cluster_app.nodes.units import format_gib
+from models_app.catalogue.hub import RepoMetadata, repo_metadata
+from models_app.downloads.transfer import (
+    FileSpec,
+    TransferProgress,
+    download_files,
+    remove_partials,
+)
+from models_app.models import LlmModel
+
+DOWNLOAD, DELETE = "model.download", "model.delete"
+
+
+class InsufficientDisk(DomainError):
+    status_code = 409
+    code = "insufficient_disk"
+
+
+def model_dir(node: Node, repo_id: str) -> Path:
+    """Where exo looks for the model on `node`: `<models dir>/<org>--<name>/`."""
+    return node.model_path(repo_id)
+
+
+def shortfall(needed: int, free: int, node: Node) -> InsufficientDisk | None:
+    if needed <= free:
+        return None
+    return InsufficientDisk(f"needs {format_gib(needed)}, {format_gib(max(free, 0))} free on "
+                            f"{node.display_name}")
+
+
+def reserved_on(node: Node) -> int:
+    """Bytes still to arrive for downloads in flight on `node`."""
+    active = Job.objects.filter(kind=DOWNLOAD, node=node, state__in=Job.ACTIVE)
+    totals = active.exclude(total=None).aggregate(total=Sum("total"), done=Sum("done"))
+    unknown = active.filter(total=None)
+    pending = sum(LlmModel.objects.filter(slug=j.params.get("model")).values_list(
+        "size_bytes", flat=True).first() or 0 for j in unknown)
+    return (totals["total"] or 0) - (totals["done"] or 0) + pending
+
+
+def free_disk(node: Node) -> int:
+    """Free bytes on the node's models disk: exo's figure while it reports the node, else the
+    disk of this machine's copy of the directory (the demo, or a worker on this node)."""
+    if node.disk_free is not None and node.status in (Node.Status.ONLINE, Node.Status.DEGRADED):
+        return node.disk_free
+    return shutil.disk_usage(_existing_parent(node.models_path)).free
+
+
+def _existing_parent(path: Path) -> Path:
+    while not path.exists() and path != path.parent:
+        path = path.parent
+    return path
+
+
+def target_nodes(model: LlmModel, node_name: str | None) -> list[Node]:
+    """The named node; "all" (or a tensor-parallel model with no node named): every exo node
+    the placement needs; otherwise ALPHA, the master."""
+    if node_name and node_name != "all":
+        node = Node.objects.filter(name=node_name).first()
+        if node is None:
+            raise DomainError(f"No node '{node_name}' in the inventory.", code="unknown_node")
+        return [node]
+    if node_name == "all" or model.tensor_parallel == LlmModel.TensorParallel.REQUIRED:
+        return list(Node.objects.filter(in_exo_cluster=True))
+    master = Node.objects.filter(role=Node.Role.MASTER).first() or Node.objects.first()
+    if master is None:
+        raise DomainError("The inventory has no node to download to.", code="no_nodes")
+    return [master]
+
+
+def download_start(*, model: LlmModel, node_name: str | None, user: Any,
+                   enqueue: bool = True) -> list[tuple[Job, bool]]:
+    """Preflight, then one job per target node; a node already downloading it returns its job."""
+    if model.gated and not settings.HF_TOKEN:
+        raise DomainError(f"{model.repo_id} is gated: accept its licence on the Hub, then set "
+                          "HF_TOKEN.", code="gated_repo", status_code=403)
+    nodes = target_nodes(model, node_name)
+    started = []
+    for node in nodes:
+        active = Job.objects.filter(kind=DOWNLOAD, dedupe_key=_key(model, node),
+                                    state__in=Job.ACTIVE).first()
+        if active is None and (refusal := shortfall(model.size_bytes,
+                                                    free_disk(node) - reserved_on(node), node)):
+            raise refusal
+    for node in nodes:
+        started.append(job_create(kind=DOWNLOAD, node=node, user=user, enqueue=enqueue,
+                                  params={"model": model.slug, "repo_id": model.repo_id},
+                                  dedupe_key=_key(model, node)))
+    return started
+
+
+def download_delete(*, model: LlmModel, node: Node, user: Any) -> Job:
+    if Job.objects.filter(kind=DOWNLOAD, dedupe_key=_key(model, node), state__in=Job.ACTIVE).exists():
+        raise DomainError(f"{model.display_name} is downloading on {node.display_name}: cancel "
+                          "the download first.", code="download_active", status_code=409)
+    job, _ = job_create(kind=DELETE, node=node, user=user, dedupe_key=_key(model, node),
+                        params={"model": model.slug, "repo_id": model.repo_id})
+    return job
+
+
+def _key(model: LlmModel, node: Node) -> str:
+    return f"{model.repo_id}@{node.name}"
+
+
+def file_specs(meta: RepoMetadata) -> list[FileSpec]:
+    return [FileSpec(path=f.path, size=f.size, sha256=f.sha256,
+                     url=hf_hub_url(meta.repo_id, f.path, revision=meta.sha,
+                                    endpoint=settings.HF_ENDPOINT))
+            for f in meta.needed_files]
+
+
+def _present(dest: Path, files: list[FileSpec]) -> int:
+    """Bytes already on disk for these files, complete or partial."""
+    present = 0
+    for spec in files:
+        for path in (dest / spec.path, Path(f"{dest / spec.path}.partial")):
+            if path.exists():
+                present += min(path.stat().st_size, spec.size)
+                break
+    return present
+
+
+def run_download(job: Job, reporter: JobReporter) -> dict[str, Any]:
+    assert job.node is not None
+    repo_id = job.params["repo_id"]
+    meta = repo_metadata(repo_id, files_only=True)
+    files = file_specs(meta)
+    dest = model_dir(job.node, repo_id)
+    total = sum(spec.size for spec in files)
+    needed = total - _present(dest, files)
+    # The authoritative check, on the node itself, before any byte moves.
+    if refusal := shortfall(needed, shutil.disk_usage(_existing_parent(dest)).free, job.node):
+        raise refusal
+    reporter.log(f"{len(files)} files, {format_gib(total)}, into {dest}")
+    per_file = {spec.path: [0, spec.size] for spec in files}
+
+    def on_progress(p: TransferProgress) -> None:
+        per_file[p.path] = [p.file_done, p.file_total]
+        reporter.progress(p.done, p.total, unit="bytes",
+                          message=f"{p.files_done} of {p.files_total} files · {p.path}",
+                          detail={"files": per_file, "files_done": p.files_done,
+                                  "files_total": p.files_total})
+
+    timeout = httpx.Timeout(30.0, read=settings.DOWNLOAD_STALL_SECONDS)
+    headers = build_hf_headers(token=settings.HF_TOKEN or False)
+    try:
+        with httpx.Client(headers=headers, timeout=timeout, follow_redirects=True) as client:
+            download_files(files, dest, client=client, on_progress=on_progress,
+                           check_stop=reporter.check, stall_seconds=settings.DOWNLOAD_STALL_SECONDS,
+                           max_retries=settings.DOWNLOAD_RETRIES)
+    except JobStopped as stop:
+        if stop.control == Job.Control.CANCEL:
+            removed = remove_partials(dest)
+            reporter.log(f"cancelled: removed {removed} partial file(s)")
+        raise
+    reporter.log(f"verified {len(files)} files (sizes, and sha256 of LFS files)")
+    return {"path": str(dest), "files": len(files), "bytes": total, "revision": meta.sha}
+
+
+def run_delete(job: Job, reporter: JobReporter) -> dict[str, Any]:
+    assert job.node is not None
+    dest = model_dir(job.node, job.params["repo_id"])
+    if not dest.exists():
+        return {"path": str(dest), "freed_bytes": 0}
+    freed = sum(p.stat().st_size for p in dest.rglob("*") if p.is_file())
+    shutil.rmtree(dest)
+    reporter.progress(1, 1, unit="steps", message=f"Deleted, {format_gib(freed)} freed")
+    return {"path": str(dest), "freed_bytes": freed}
+
+
+DOWNLOAD_KIND = JobKind(name=DOWNLOAD, label="Download", run=run_download, pausable=True)
+DELETE_KIND = JobKind(name=DELETE, label="Delete download", run=run_delete)

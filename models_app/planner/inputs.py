@@ -1,0 +1,60 @@
+"""Feeds the pure planner from the catalogue and the live inventory."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Any
+
+from arthur_panel.errors import DomainError
+from cluster_app.models import Node
+from models_app.models import LlmModel
+from models_app.planner.core import Plan, PlanModel, PlanNode, plan
+
+LIVE = (Node.Status.ONLINE, Node.Status.DEGRADED)
+
+
+def plan_model(model: LlmModel) -> PlanModel:
+    return PlanModel(
+        slug=model.slug, name=model.display_name, size_bytes=model.size_bytes,
+        n_layers=model.n_layers or 1, hidden_size=model.hidden_size or 0,
+        num_attention_heads=model.num_attention_heads, num_key_value_heads=model.num_key_value_heads,
+        head_dim=model.head_dim, kv_latent_dim=model.kv_latent_dim,
+        context_length=model.context_length,
+        tensor_parallel=model.tensor_parallel == LlmModel.TensorParallel.REQUIRED,
+        tier=model.tier, tier_reason=model.tier_reason,
+    )
+
+
+def plan_node(node: Node, *, live: bool) -> PlanNode:
+    """Live memory while exo reports the node; its configured memory otherwise."""
+    is_live = live and node.status in LIVE and node.ram_total
+    return PlanNode(name=node.name, display_name=node.display_name,
+                    ram_total=node.ram_total if is_live else node.ram_bytes,
+                    ram_used=node.ram_used if is_live else None, in_cluster=node.in_exo_cluster)
+
+
+def models_for(slugs: list[str]) -> list[LlmModel]:
+    found = {m.slug: m for m in LlmModel.objects.filter(slug__in=slugs)}
+    if missing := [slug for slug in slugs if slug not in found]:
+        raise DomainError(f"Not in the catalogue: {', '.join(missing)}.", code="unknown_model")
+    if incomplete := [m.slug for m in found.values() if not m.n_layers]:
+        raise DomainError(f"No layer count known for {', '.join(incomplete)}: the planner needs "
+                          "it to split the model.", code="incomplete_model")
+    return [found[slug] for slug in slugs]
+
+
+def plan_nodes(*, live: bool) -> list[PlanNode]:
+    return [plan_node(n, live=live) for n in Node.objects.all()]
+
+
+def memory_plan(*, slugs: list[str], context_tokens: int, live: bool = True) -> Plan:
+    models = [plan_model(m) for m in models_for(slugs)]
+    return plan(models, plan_nodes(live=live), context_tokens=context_tokens)
+
+
+def plan_payload(result: Plan, *, live_nodes: list[str]) -> dict[str, Any]:
+    return {**asdict(result), "live_nodes": live_nodes}
+
+
+def live_node_names() -> list[str]:
+    return [n.name for n in Node.objects.filter(status__in=LIVE, in_exo_cluster=True)]

@@ -1,0 +1,317 @@
+"""The OpenAI- and Anthropic-compatible front door to exo: `/v1/models`, `/v1/chat/completions`
+and `/v1/messages`.
+
+Authenticated (browser session with CSRF, or an API token), model names resolved through the
+catalogue (slugs, aliases, repo ids, or `auto` through the router), limits applied, the body
+passed to exo unchanged otherwise, and exo's stream passed back as it arrives, keep-alive
+comments and all. A client that goes away closes the request to exo, which is how exo cancels
+a generation. Every request leaves a usage record.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+import weakref
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import httpx
+from asgiref.sync import sync_to_async
+from django.conf import settings
+from django.contrib.auth.decorators import login_not_required
+from django.core.exceptions import RequestDataTooBig
+from django.db import close_old_connections
+from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
+from django.middleware.csrf import CsrfViewMiddleware
+from django.views.decorators.csrf import csrf_exempt
+
+from arthur_panel.errors import error_body, too_large_message
+from arthur_panel.redis_client import redis_client
+from cluster_app.access.tokens import bearer_secret
+from cluster_app.exo.client import error_message
+from cluster_app.models import ApiToken
+from models_app.models import LlmModel
+from models_app.proxy import lookups
+from models_app.proxy.meter import StreamMeter, take_usage
+from models_app.proxy.resolve import ready_route
+from models_app.usage.records import record_usage
+
+# Generations can think for a long time before their first token; only connecting is quick.
+EXO_STREAM_TIMEOUT = httpx.Timeout(connect=10.0, read=None, write=30.0, pool=10.0)
+_CSRF = CsrfViewMiddleware(lambda request: HttpResponse())
+# Built once: httpx would otherwise load the CA bundle for every request (about 16 ms on the
+# event loop), though the link to exo is usually plain HTTP.
+_SSL = httpx.create_ssl_context()
+T = TypeVar("T")
+
+
+# Clients per event loop and exo address, so connections to exo are kept and reused.
+_CLIENTS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, httpx.AsyncClient]] = (
+    weakref.WeakKeyDictionary())
+
+
+def _exo_client() -> httpx.AsyncClient:
+    clients = _CLIENTS.setdefault(asyncio.get_running_loop(), {})
+    client = clients.get(settings.EXO_API_URL)
+    if client is None:
+        # No cap on connections: each stream holds one for as long as it runs.
+        client = clients[settings.EXO_API_URL] = httpx.AsyncClient(
+            base_url=settings.EXO_API_URL, timeout=EXO_STREAM_TIMEOUT, verify=_SSL,
+            limits=httpx.Limits(max_connections=None, max_keepalive_connections=64))
+    return client
+
+
+def _pooled(work: Callable[..., T]) -> Callable[..., Awaitable[T]]:
+    """`work` on asgiref's shared thread pool instead of the request's own new thread (Django
+    gives each ASGI request one): pool threads keep their database connections between
+    requests, where a new thread would open a new one, milliseconds before every first token."""
+
+    def run(*args: Any) -> T:
+        close_old_connections()  # what Django does at a request's start: drop broken or old ones
+        return work(*args)
+
+    return sync_to_async(run, thread_sensitive=False)
+
+
+class ProxyError(Exception):
+    def __init__(self, message: str, code: str, status: int) -> None:
+        super().__init__(message)
+        self.message, self.code, self.status = message, code, status
+
+
+@dataclass
+class Call:
+    """One proxied request, as it goes: who asked, for what, and where it was sent."""
+
+    api: str  # "chat" or "messages"
+    user: Any
+    token: ApiToken | None
+    requested: str = ""
+    model_id: str = ""
+    slug: str | None = None
+    route: str = ""
+    stream: bool = False
+
+
+def _json_error(api: str, error: ProxyError) -> JsonResponse:
+    body = error_body(error.message, error.code)
+    if api == "messages":
+        # Anthropic's shape too, for Claude Code and the anthropic client.
+        body = {"type": "error", "error": {**body["error"], "type": error.code}}
+    return JsonResponse(body, status=error.status)
+
+
+def _caller(request: HttpRequest) -> tuple[Any, ApiToken | None]:
+    """The user (and token) making the request, or ProxyError: a token from `Authorization:
+    Bearer` or `x-api-key` (Anthropic clients), or a browser session with its CSRF token."""
+    secret = bearer_secret(request.headers.get("Authorization", "")) or request.headers.get(
+        "x-api-key")
+    if secret:
+        token = lookups.token(secret)
+        if token is None:
+            raise ProxyError("Invalid or revoked API token.", "not_authenticated", 401)
+        return token.user, token
+    if not request.user.is_authenticated:
+        raise ProxyError("Log in, or send Authorization: Bearer <token> (manage.py issue_token).",
+                         "not_authenticated", 401)
+    if request.method == "POST" and _CSRF.process_view(request, None, (), {}) is not None:
+        raise ProxyError("CSRF token missing or incorrect.", "csrf_failed", 403)
+    return request.user, None
+
+
+def _body(request: HttpRequest) -> dict[str, Any]:
+    try:
+        raw = request.body
+    except RequestDataTooBig:
+        raise ProxyError(too_large_message(), "request_too_large", 413) from None
+    try:
+        body = json.loads(raw)
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        raise ProxyError("The body is not valid JSON.", "parse_error", 400) from None
+    if not isinstance(body, dict) or not isinstance(body.get("model"), str) or not body["model"]:
+        raise ProxyError('The body must be a JSON object with a "model" name.', "invalid", 400)
+    if not isinstance(body.get("messages"), list) or not body["messages"]:
+        raise ProxyError('"messages" must be a non-empty list.', "invalid", 400)
+    for key in ("max_tokens", "max_completion_tokens"):
+        wanted = body.get(key)
+        if wanted is not None and (not isinstance(wanted, int) or isinstance(wanted, bool)
+                                   or not 0 < wanted <= settings.CHAT_MAX_TOKENS):
+            raise ProxyError(f"{key} must be a whole number from 1 to {settings.CHAT_MAX_TOKENS}.",
+                             "invalid_max_tokens", 400)
+    # Left out, exo generates until the model's context runs out: the cap is the default, sent
+    # as max_tokens, the name exo reads, whichever name the client used.
+    body["max_tokens"] = (body.get("max_tokens") or body.get("max_completion_tokens")
+                          or settings.CHAT_MAX_TOKENS)
+    return body
+
+
+def _prepare(request: HttpRequest, api: str) -> tuple[Call, dict[str, Any], str]:
+    """Everything before exo, in one trip to the sync thread: the call, the body to forward
+    and the caller's stream slot."""
+    user, token = _caller(request)
+    call = Call(api=api, user=user, token=token)
+    if request.method != "POST":
+        raise ProxyError("Use POST.", "method_not_allowed", 405)
+    body = _body(request)
+    call.requested, call.stream = body["model"], bool(body.get("stream"))
+    task = body.pop("task", None) or request.headers.get("X-Arthur-Task")
+    if call.requested == "auto":
+        route = ready_route(task if isinstance(task, str) else None)
+        call.route = route.describe()
+        if route.slug is None:
+            raise ProxyError(f"No model for task '{route.task}' is ready: load one of "
+                             f"{', '.join(route.skipped)}.", "no_model_ready", 503)
+        call.model_id, call.slug = lookups.model(route.slug)
+    else:
+        call.model_id, call.slug = lookups.model(call.requested)
+    return call, {**body, "model": call.model_id}, _stream_slot(call)
+
+
+def stream_slot_key(user_pk: object) -> str:
+    """The Redis counter of a user's streams running now."""
+    return f"arthur:proxy-streams:{user_pk}"
+
+
+def _stream_slot(call: Call) -> str:
+    """Take one of the user's concurrent-stream slots; the key to give it back."""
+    key = stream_slot_key(getattr(call.user, "pk", "anonymous"))
+    with redis_client().pipeline() as pipe:
+        # The expiry frees slots a killed server never gave back.
+        taken, _ = pipe.incr(key).expire(key, 3600).execute()
+    if taken > settings.CHAT_MAX_STREAMS_PER_USER:
+        redis_client().decr(key)
+        raise ProxyError(f"You already have {settings.CHAT_MAX_STREAMS_PER_USER} requests "
+                         "running; wait for one to finish.", "too_many_streams", 429)
+    return key
+
+
+async def _proxy(request: HttpRequest, api: str, path: str) -> HttpResponse:
+    started = time.monotonic()
+    try:
+        call, forwarded, slot = await _pooled(_prepare)(request, api)
+    except ProxyError as error:
+        return _json_error(api, error)
+    client = _exo_client()
+    meter = StreamMeter(started)
+    try:
+        upstream = await client.send(client.build_request("POST", path, json=forwarded),
+                                     stream=True)
+        if upstream.status_code >= 400:
+            await upstream.aread()
+            raise _upstream_error(call, upstream)
+    except (httpx.TransportError, ProxyError) as exc:
+        error = exc if isinstance(exc, ProxyError) else _exo_down(exc)
+        await _pooled(_settle)(call, meter, slot, error.status, error.message)
+        return _json_error(call.api, error)
+    response = StreamingHttpResponse(
+        _relay(call, upstream, meter, slot),
+        content_type=upstream.headers.get("content-type", "application/json"))
+    response["Cache-Control"] = "no-cache"
+    response["X-Arthur-Model"] = call.model_id
+    if call.route:
+        response["X-Arthur-Route"] = call.route
+    return response
+
+
+def _exo_down(exc: httpx.TransportError) -> ProxyError:
+    return ProxyError(f"exo at {settings.EXO_API_URL} is not answering ({exc}).",
+                      "exo_unavailable", 503)
+
+
+def _upstream_error(call: Call, upstream: httpx.Response) -> ProxyError:
+    if upstream.status_code == 404 and "No instance found" in upstream.text:
+        named = call.requested if call.requested == call.model_id else (
+            f"{call.requested} ({call.model_id})")
+        return ProxyError(f"Model {named} is not loaded on the cluster. Load it on the Cluster "
+                          f'page, or POST /api/v1/instances/ {{"model": "{call.model_id}"}}, then '
+                          "try again.", "model_not_loaded", 404)
+    status = upstream.status_code if upstream.status_code < 500 else 502
+    return ProxyError(f"exo refused the request: {error_message(upstream)}", "exo_error", status)
+
+
+async def _relay(call: Call, upstream: httpx.Response,
+                 meter: StreamMeter, slot: str) -> AsyncIterator[bytes]:
+    outcome, error = 200, ""
+    collected = b""
+    try:
+        async for chunk in upstream.aiter_raw():
+            meter.feed(chunk, time.monotonic())
+            if not call.stream:
+                collected += chunk
+            yield chunk
+    except BaseException:
+        # The caller went away (or the server is stopping): closing below cancels at exo.
+        outcome, error = 499, "the client disconnected"
+        raise
+    finally:
+        if collected:
+            _take_body_usage(meter, collected)
+        # Shielded: a cancelled response (the client left) must still free its slot, close
+        # the request to exo and leave its usage record.
+        await asyncio.shield(_finish(call, upstream, meter, slot, outcome,
+                                     error or meter.error or ""))
+
+
+async def _finish(call: Call, upstream: httpx.Response,
+                  meter: StreamMeter, slot: str, outcome: int, error: str) -> None:
+    await upstream.aclose()
+    await _pooled(_settle)(call, meter, slot, outcome, error)
+
+
+def _settle(call: Call, meter: StreamMeter, slot: str, outcome: int, error: str) -> None:
+    """Give the stream slot back and leave the usage record."""
+    redis_client().decr(slot)
+    record_usage(call, meter, outcome, error)
+
+
+def _take_body_usage(meter: StreamMeter, body: bytes) -> None:
+    try:
+        parsed = json.loads(body)
+    except (ValueError, RecursionError):
+        return
+    if isinstance(parsed, dict):
+        take_usage(meter, parsed)
+        if meter.first_token_at is None:
+            meter.first_token_at = meter.finished_at  # a whole answer arrives at once
+
+
+# CSRF is checked in _caller, for sessions only: scripts with a token have no CSRF cookie.
+@csrf_exempt
+@login_not_required
+async def chat_completions(request: HttpRequest) -> HttpResponse:
+    return await _proxy(request, "chat", "/v1/chat/completions")
+
+
+@csrf_exempt
+@login_not_required
+async def messages(request: HttpRequest) -> HttpResponse:
+    return await _proxy(request, "messages", "/v1/messages")
+
+
+@login_not_required
+async def list_models(request: HttpRequest) -> HttpResponse:
+    """exo's model list, each entry also naming its catalogue slug and aliases."""
+    try:
+        await sync_to_async(_caller)(request)
+        if request.method != "GET":
+            raise ProxyError("Use GET.", "method_not_allowed", 405)
+        response = await _exo_client().get("/v1/models", timeout=settings.EXO_TIMEOUT)
+    except ProxyError as error:
+        return _json_error("models", error)
+    except httpx.TransportError as exc:
+        return _json_error("models", _exo_down(exc))
+    if response.status_code >= 400:
+        return _json_error("models", ProxyError(
+            f"exo refused the request: {error_message(response)}", "exo_error", 502))
+    data: list[dict[str, Any]] = response.json().get("data", [])
+    names = await sync_to_async(_catalogue_names)()
+    for card in data:
+        card["arthur_names"] = names.get(str(card.get("id")), [])
+    return JsonResponse({"object": "list", "data": data})
+
+
+def _catalogue_names() -> dict[str, list[str]]:
+    return {m.exo_model_id or m.repo_id: [m.slug, *m.aliases] for m in LlmModel.objects.all()}

@@ -1,0 +1,16 @@
+"""`GET /api/v1/usage/`: recent requests, measured speed per model, the week's savings."""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import extend_schema
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from arthur_panel.api import ApiView
+from models_app.usage import records
+
+
+class UsageApi(ApiView):
+    @extend_schema(responses=dict)
+    def get(self, request: Request) -> Response:
+        return Response(records.usage_summary())

@@ -1,0 +1,83 @@
+"""Writing and summarising usage records."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal
+from typing import Any
+
+from django.db.models import Avg, Count, Sum
+from django.utils import timezone
+
+from models_app.models import CloudPrice, CostSettings, LlmModel, UsageRecord
+from models_app.proxy.meter import StreamMeter
+from models_app.usage.costs import Price, weekly_savings
+
+
+def record_usage(call: Any, meter: StreamMeter, http_status: int, error: str) -> UsageRecord:
+    status = "ok" if http_status < 400 and not error else (
+        "cancelled" if http_status == 499 else "error")
+    return UsageRecord.objects.create(
+        user=call.user if getattr(call.user, "pk", None) else None, token=call.token,
+        api=call.api, requested_model=call.requested[:200], model_id=call.model_id[:200],
+        slug=call.slug or "", route=call.route[:255], stream=call.stream,
+        prompt_tokens=meter.prompt_tokens, completion_tokens=meter.completion_tokens,
+        first_token_ms=meter.first_token_ms, tokens_per_second=meter.tokens_per_second,
+        duration_ms=round(((meter.finished_at or meter.started) - meter.started) * 1000),
+        status=status, http_status=http_status, error=error[:500],
+    )
+
+
+def usage_summary(*, recent: int = 50) -> dict[str, Any]:
+    """Recent requests, measured speed per model beside the guide's, and the week's savings."""
+    week_ago = timezone.now() - timedelta(days=7)
+    catalogue = {m.exo_model_id or m.repo_id: m for m in LlmModel.objects.all()}
+    per_model = []
+    rows = (UsageRecord.objects.filter(status="ok").values("model_id")
+            .annotate(requests=Count("id"), prompt=Sum("prompt_tokens"),
+                      completion=Sum("completion_tokens"), tps=Avg("tokens_per_second"),
+                      first_ms=Avg("first_token_ms")).order_by("-requests"))
+    for row in rows:
+        model = catalogue.get(row["model_id"])
+        per_model.append({
+            "model_id": row["model_id"], "slug": model.slug if model else None,
+            "requests": row["requests"], "prompt_tokens": row["prompt"] or 0,
+            "completion_tokens": row["completion"] or 0,
+            "measured_tokens_per_second": round(row["tps"], 1) if row["tps"] else None,
+            "measured_first_token_seconds": round(row["first_ms"] / 1000, 2) if row["first_ms"] else None,
+            "expected_tokens_per_second": model.expected_tokens_per_second if model else None,
+            "expected_first_token_seconds": model.first_token_seconds if model else "",
+        })
+    week = UsageRecord.objects.filter(status="ok", created_at__gte=week_ago).aggregate(
+        prompt=Sum("prompt_tokens"), completion=Sum("completion_tokens"))
+    prices = [Price(p.name, p.input_usd_per_million, p.output_usd_per_million)
+              for p in CloudPrice.objects.all()]
+    per_hour = Decimal(str(CostSettings.current().electricity_usd_per_hour))
+    electricity, savings = weekly_savings(
+        prices, prompt_tokens=week["prompt"] or 0, completion_tokens=week["completion"] or 0,
+        electricity_per_hour=per_hour)
+    return {
+        "requests": [_record(r) for r in UsageRecord.objects.select_related("user")[:recent]],
+        "per_model": per_model,
+        "cost": {
+            "window_days": 7, "prompt_tokens": week["prompt"] or 0,
+            "completion_tokens": week["completion"] or 0,
+            "electricity_per_week": str(electricity),
+            "electricity_per_hour": str(per_hour),
+            "savings": [{"name": s.name, "cloud_cost_per_week": str(s.cloud_cost),
+                         "saving_per_week": str(s.saving_per_week),
+                         "saving_per_month": str(s.saving_per_month)} for s in savings],
+        },
+    }
+
+
+def _record(record: UsageRecord) -> dict[str, Any]:
+    return {
+        "at": record.created_at.isoformat(), "user": record.user.get_username() if record.user else None,
+        "api": record.api, "requested_model": record.requested_model, "model_id": record.model_id,
+        "slug": record.slug, "route": record.route, "stream": record.stream,
+        "prompt_tokens": record.prompt_tokens, "completion_tokens": record.completion_tokens,
+        "first_token_ms": record.first_token_ms, "tokens_per_second": record.tokens_per_second,
+        "duration_ms": record.duration_ms, "status": record.status,
+        "http_status": record.http_status, "error": record.error,
+    }
