@@ -1,5 +1,2 @@
-from __future__ import annotations
-
-from arthur_panel.celery import app as celery_app
-
-__all__ = ("celery_app",)
+"""The project: settings, URLs, ASGI routing, the Celery app (`arthur_panel.celery`), the
+launcher, and the API base and error shape shared by the apps."""

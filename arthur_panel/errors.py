@@ -13,33 +13,10 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
 
+from arthur_panel.exceptions import DomainError, NotFound
+
 logger = logging.getLogger(__name__)
 M = TypeVar("M", bound=Model)
-
-
-class DomainError(Exception):
-    """A refusal the user can act on; views turn it into a 4xx with this message."""
-
-    status_code = status.HTTP_400_BAD_REQUEST
-    code = "invalid"
-
-    def __init__(self, message: str, *, code: str | None = None, status_code: int | None = None):
-        super().__init__(message)
-        self.message = message
-        if code:
-            self.code = code
-        if status_code:
-            self.status_code = status_code
-
-
-class Conflict(DomainError):
-    status_code = status.HTTP_409_CONFLICT
-    code = "conflict"
-
-
-class NotFound(DomainError):
-    status_code = status.HTTP_404_NOT_FOUND
-    code = "not_found"
 
 
 def get_or_404(queryset: QuerySet[M], label: str, **lookup: Any) -> M:

@@ -6,7 +6,7 @@ from typing import Any
 
 from rest_framework import status
 
-from arthur_panel.errors import DomainError
+from arthur_panel.exceptions import DomainError
 
 # Starting, stopping and restarting exo, on one node or the whole cluster.
 OPERATE_EXO = "cluster_app.operate_exo"

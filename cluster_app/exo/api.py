@@ -12,7 +12,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from arthur_panel.api import ApiView
-from arthur_panel.errors import DomainError, NotFound, get_or_404
+from arthur_panel.errors import get_or_404
+from arthur_panel.exceptions import DomainError, NotFound
 from cluster_app.access.permissions import OPERATE_EXO, require
 from cluster_app.exo import cluster_jobs, node_jobs
 from cluster_app.exo.client import ExoClient

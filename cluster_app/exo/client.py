@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 from django.conf import settings
 
-from arthur_panel.errors import DomainError
+from arthur_panel.exceptions import DomainError
 
 
 class ExoUnavailable(DomainError):

@@ -14,7 +14,7 @@ from typing import Any
 
 from django.conf import settings
 
-from arthur_panel.errors import Conflict, DomainError
+from arthur_panel.exceptions import Conflict, DomainError
 from cluster_app.exo import node_jobs
 from cluster_app.exo.client import ExoClient, ExoError, ExoUnavailable
 from cluster_app.exo.rules import cluster_problems, new_lines

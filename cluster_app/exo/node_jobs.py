@@ -15,11 +15,11 @@ import time
 from collections import deque
 from typing import Any
 
-from celery import current_app
 from django.conf import settings
 from django.utils import timezone
 
-from arthur_panel.errors import Conflict, DomainError
+from arthur_panel.celery import app as celery_app
+from arthur_panel.exceptions import Conflict, DomainError
 from cluster_app.exo import process as exo_process
 from cluster_app.exo.client import ExoClient, ExoError, ExoUnavailable
 from cluster_app.exo.process import ConsoleTail, ExoStatus
@@ -69,8 +69,8 @@ def exo_status_fanout() -> None:
 
     for node in Node.objects.filter(in_exo_cluster=True).only("name"):
         # A node whose worker is down must not collect a backlog of reads.
-        current_app.send_task(STATUS_TASK, args=[node.name], queue=node.queue,
-                              expires=STATUS_EXPIRES)
+        celery_app.send_task(STATUS_TASK, args=[node.name], queue=node.queue,
+                             expires=STATUS_EXPIRES)
 
 
 def master_bootstrap() -> str:

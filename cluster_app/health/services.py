@@ -14,10 +14,10 @@ from dataclasses import asdict
 from datetime import datetime
 from typing import Any
 
-from celery import current_app
 from django.conf import settings
 from django.utils import timezone
 
+from arthur_panel.celery import app as celery_app
 from arthur_panel.redis_client import redis_client
 from cluster_app.exo.client import ExoClient, ExoError, ExoUnavailable
 from cluster_app.exo.state import ClusterView, normalise
@@ -107,8 +107,8 @@ def _ask_nodes(nodes: list[Node], needed: dict[str, list[NeededModel]] | None,
         wire = None if needed is None else [asdict(model) for model in needed.get(node.name, [])]
         # Unread after the timeout, the question is dropped: a worker that comes back later
         # must not answer a run that already gave up on it.
-        current_app.send_task(PROBE_TASK, args=[node.name, reply_key, wire], queue=node.queue,
-                              expires=timeout)
+        celery_app.send_task(PROBE_TASK, args=[node.name, reply_key, wire], queue=node.queue,
+                             expires=timeout)
 
 
 # --- a run -----------------------------------------------------------------------------------

@@ -8,7 +8,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from arthur_panel.api import ApiView
-from arthur_panel.errors import DomainError, get_or_404
+from arthur_panel.errors import get_or_404
+from arthur_panel.exceptions import DomainError
 from cluster_app.jobs import services
 from cluster_app.jobs.registry import get_kind, startable_kinds
 from cluster_app.jobs.serializers import JobCreateSerializer, JobSerializer

@@ -14,13 +14,13 @@ from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any
 
-from celery import current_app
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from arthur_panel.errors import Conflict, DomainError
+from arthur_panel.celery import app as celery_app
+from arthur_panel.exceptions import Conflict, DomainError
 from cluster_app.jobs.registry import JobKind, get_kind
 from cluster_app.jobs.reporter import JobReporter, JobStopped, publish_job
 from cluster_app.models import Job, Node
@@ -35,7 +35,7 @@ def _enqueue(job: Job) -> None:
     queue = job.node.queue if job.node else settings.CELERY_TASK_DEFAULT_QUEUE
 
     def send() -> None:
-        result = current_app.send_task(RUN_TASK, args=[job.pk], queue=queue)
+        result = celery_app.send_task(RUN_TASK, args=[job.pk], queue=queue)
         Job.objects.filter(pk=job.pk).update(celery_task_id=result.id)
 
     transaction.on_commit(send)

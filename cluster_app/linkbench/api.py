@@ -10,7 +10,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from arthur_panel.api import ApiView
-from arthur_panel.errors import DomainError
+from arthur_panel.exceptions import DomainError
 from cluster_app.jobs.serializers import JobSerializer
 from cluster_app.linkbench import core
 from cluster_app.linkbench.job import LinkbenchParams, linkbench_start

@@ -12,7 +12,7 @@ from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from arthur_panel.errors import DomainError
+from arthur_panel.exceptions import DomainError
 
 BACKENDS = ("auto", "ring", "jaccl")
 PROBE_MODULE = "cluster_app.linkbench.rank"

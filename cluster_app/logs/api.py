@@ -8,7 +8,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from arthur_panel.api import ApiView
-from arthur_panel.errors import DomainError
+from arthur_panel.exceptions import DomainError
 from cluster_app.logs.classify import CLASSES
 from cluster_app.logs.ring import recent_lines
 from cluster_app.models import Node

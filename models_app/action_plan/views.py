@@ -15,7 +15,7 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
 
-from arthur_panel.errors import DomainError, NotFound
+from arthur_panel.exceptions import DomainError, NotFound
 from cluster_app.access.permissions import OPERATE_EXO
 from cluster_app.logs.ring import recent_lines
 from cluster_app.models import Node

@@ -27,7 +27,7 @@ from huggingface_hub.errors import (
 )
 from huggingface_hub.utils import validate_repo_id
 
-from arthur_panel.errors import DomainError
+from arthur_panel.exceptions import DomainError
 
 COMMIT_HASH = re.compile(r"[0-9a-f]{40}")
 # The files exo needs to run a model (mirrors exo's own download filter).

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.db.models import Q
 
-from arthur_panel.errors import NotFound
+from arthur_panel.exceptions import NotFound
 from models_app.models import LlmModel
 
 

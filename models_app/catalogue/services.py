@@ -7,7 +7,7 @@ from typing import Any
 
 from django.db import transaction
 
-from arthur_panel.errors import Conflict
+from arthur_panel.exceptions import Conflict
 from cluster_app.exo.client import ExoClient
 from models_app.catalogue.hub import RepoMetadata, check_repo_id, repo_metadata
 from models_app.models import LlmModel

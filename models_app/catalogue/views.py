@@ -7,7 +7,7 @@ from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 
-from arthur_panel.errors import DomainError
+from arthur_panel.exceptions import DomainError
 from cluster_app.exo.client import ExoClient
 from cluster_app.models import Node
 from cluster_app.nodes.poll import cluster_snapshot

@@ -9,7 +9,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from arthur_panel.api import ApiView
-from arthur_panel.errors import DomainError
+from arthur_panel.exceptions import DomainError
 from cluster_app.jobs.serializers import JobSerializer
 from models_app.catalogue.selectors import model_by_slug
 from models_app.downloads import jobs as downloads

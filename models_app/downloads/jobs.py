@@ -16,7 +16,7 @@ from django.db.models import Sum
 from huggingface_hub import hf_hub_url
 from huggingface_hub.utils import build_hf_headers
 
-from arthur_panel.errors import DomainError
+from arthur_panel.exceptions import DomainError
 from cluster_app.jobs.registry import JobKind
 from cluster_app.jobs.reporter import JobReporter, JobStopped
 from cluster_app.jobs.services import job_create

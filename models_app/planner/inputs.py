@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Any
 
-from arthur_panel.errors import DomainError
+from arthur_panel.exceptions import DomainError
 from cluster_app.models import Node
 from models_app.models import LlmModel
 from models_app.planner.core import Plan, PlanModel, PlanNode, plan

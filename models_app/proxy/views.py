@@ -35,8 +35,8 @@ from cluster_app.exo.client import error_message
 from cluster_app.models import ApiToken
 from models_app.models import LlmModel
 from models_app.proxy import lookups
-from models_app.proxy.meter import StreamMeter, take_usage
 from models_app.proxy.resolve import ready_route
+from models_app.usage.meter import StreamMeter, take_usage
 from models_app.usage.records import record_usage
 
 # Generations can think for a long time before their first token; only connecting is quick.

@@ -10,8 +10,8 @@ from django.db.models import Avg, Count, Sum
 from django.utils import timezone
 
 from models_app.models import CloudPrice, CostSettings, LlmModel, UsageRecord
-from models_app.proxy.meter import StreamMeter
 from models_app.usage.costs import Price, weekly_savings
+from models_app.usage.meter import StreamMeter
 
 
 def record_usage(call: Any, meter: StreamMeter, http_status: int, error: str) -> UsageRecord:

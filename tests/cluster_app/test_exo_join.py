@@ -10,7 +10,7 @@ from unittest import mock
 import pytest
 from django.utils import timezone
 
-from arthur_panel.errors import DomainError
+from arthur_panel.exceptions import DomainError
 from cluster_app.exo import node_jobs
 from cluster_app.exo.process import ExoStatus
 from cluster_app.models import Job, Node

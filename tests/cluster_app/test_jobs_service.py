@@ -8,7 +8,7 @@ from unittest import mock
 import pytest
 from django.utils import timezone
 
-from arthur_panel.errors import Conflict, DomainError
+from arthur_panel.exceptions import Conflict, DomainError
 from cluster_app.jobs import registry
 from cluster_app.jobs import services as jobs
 from cluster_app.jobs.registry import JobKind

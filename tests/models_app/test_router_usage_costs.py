@@ -5,11 +5,9 @@ from __future__ import annotations
 import json
 from decimal import Decimal
 
-import pytest
-
-from models_app.proxy.meter import StreamMeter
 from models_app.proxy.rules import Route, choose
 from models_app.usage.costs import Price, cloud_cost, weekly_savings
+from models_app.usage.meter import StreamMeter
 
 RULES = {"coding": ["deepseek-v3-4bit", "llama-3.1-70b", "llama-3.1-8b"],
          "quick": ["llama-3.1-8b", "llama-3.1-70b", "llama-3.2-1b"],

@@ -12,7 +12,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from tqdm import tqdm
 
-from arthur_panel.errors import DomainError
+from arthur_panel.exceptions import DomainError
 from cluster_app.jobs.services import job_execute
 from cluster_app.models import Job
 from models_app.catalogue.selectors import model_by_name
