@@ -2,8 +2,16 @@ from __future__ import annotations
 
 from django.apps import AppConfig
 
+from cluster_app.exo.names import register_resolver
+
 
 class ModelsAppConfig(AppConfig):
     name = "models_app"
     verbose_name = "Models"
 
+    def ready(self) -> None:
+        # Here, not at import: the catalogue's resolver reads models, which need the app
+        # registry ready.
+        from models_app.catalogue.selectors import exo_id_for_name  # noqa: PLC0415
+
+        register_resolver(exo_id_for_name)

@@ -18,6 +18,7 @@ from cluster_app.access.permissions import OPERATE_EXO, require
 from cluster_app.exo import cluster_jobs, node_jobs
 from cluster_app.exo.client import ExoClient
 from cluster_app.exo.instances import LoadParams
+from cluster_app.exo.names import exo_model_id
 from cluster_app.exo.state import normalise
 from cluster_app.jobs import services
 from cluster_app.jobs.serializers import JobSerializer
@@ -51,24 +52,13 @@ class NodeOperationApi(ApiView):
 
 
 class LoadRequest(serializers.Serializer):
-    model = serializers.CharField(max_length=200, help_text="exo model id (Hugging Face id)")
+    model = serializers.CharField(max_length=200, help_text="Any name of the model: catalogue slug or alias, Hugging Face repo id, exo id")
     sharding = serializers.ChoiceField(["Pipeline", "Tensor"], default="Pipeline")
     instance_meta = serializers.ChoiceField(["MlxRing", "MlxJaccl"], default="MlxRing")
     min_nodes = serializers.IntegerField(min_value=1, max_value=64, default=1)
 
     class Meta:
         ref_name = "InstanceLoadRequest"
-
-
-def resolve_model_id(client: ExoClient, name: str) -> str:
-    """exo's id for `name`: its full id, its `hugging_face_id`, or the repo's short name."""
-    wanted = name.strip().lower()
-    for card in client.models():
-        ids = {str(card.get("id", "")), str(card.get("hugging_face_id") or "")}
-        if wanted in {i.lower() for i in ids} or wanted in {i.lower().rsplit("/", 1)[-1] for i in ids}:
-            return str(card["id"])
-    raise NotFound(f"exo has no model '{name}'. GET /api/v1/cluster/models/ lists the ones it knows.",
-                   code="unknown_model")
 
 
 class InstanceListApi(ApiView):
@@ -84,7 +74,7 @@ class InstanceListApi(ApiView):
         data = LoadRequest(data=request.data)
         data.is_valid(raise_exception=True)
         with ExoClient() as client:
-            model_id = resolve_model_id(client, data.validated_data["model"])
+            model_id = exo_model_id(client, data.validated_data["model"])
         params = LoadParams(data={**data.validated_data, "model_id": model_id})
         params.is_valid(raise_exception=True)
         # A second click while the same model is loading returns the first load.
@@ -123,7 +113,7 @@ class PreviewsApi(ApiView):
             raise DomainError("Give the model to place: ?model=<exo model id>.", code="model_required")
         names = _live_names()
         with ExoClient() as client:
-            model_id = resolve_model_id(client, name)
+            model_id = exo_model_id(client, name)
             previews = client.previews(model_id)
         rows = [{
             "sharding": p.get("sharding"),

@@ -9,6 +9,7 @@ from django.conf import settings
 from rest_framework import serializers
 
 from cluster_app.exo.client import ExoClient
+from cluster_app.exo.names import exo_model_id
 from cluster_app.exo.state import InstanceView, normalise, untag
 from cluster_app.jobs.registry import JobKind
 from cluster_app.jobs.reporter import JobReporter
@@ -44,14 +45,16 @@ def run_load(job: Job, reporter: JobReporter) -> dict[str, Any]:
     with ExoClient() as client:
         instance_id = (job.result or {}).get("instance_id")
         if not instance_id:  # a retried job follows the instance it already placed
-            tagged = client.placement(model_id=params["model_id"], sharding=params["sharding"],
+            # Started through the jobs API, the name may be any the catalogue knows.
+            model_id = exo_model_id(client, params["model_id"])
+            tagged = client.placement(model_id=model_id, sharding=params["sharding"],
                                       instance_meta=params["instance_meta"],
                                       min_nodes=params["min_nodes"])
             instance_id = untag(tagged)[1]["instanceId"]
             client.create_instance(tagged)
             job.result = {"instance_id": instance_id}
             Job.objects.filter(pk=job.pk).update(result=job.result)
-            reporter.log(f"placed {params['model_id']} as {untag(tagged)[0]} {instance_id}")
+            reporter.log(f"placed {model_id} as {untag(tagged)[0]} {instance_id}")
         try:
             return _follow_until_ready(client, instance_id, reporter)
         except BaseException:

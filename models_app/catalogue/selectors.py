@@ -20,6 +20,21 @@ def model_by_name(name: str) -> LlmModel | None:
                  if lowered in (alias.lower() for alias in m.aliases)), None)
 
 
+def model_named(name: str) -> LlmModel:
+    """The model `model_by_name` finds, or NotFound saying where the names are."""
+    found = model_by_name(name)
+    if found is None:
+        raise NotFound(f"No model '{name}' in the catalogue. GET /api/v1/models/ lists them.",
+                       code="unknown_model")
+    return found
+
+
+def exo_id_for_name(name: str) -> str | None:
+    """exo's id of the catalogue model with this name, or None (registered with cluster_app)."""
+    found = model_by_name(name)
+    return (found.exo_model_id or found.repo_id) if found else None
+
+
 def model_by_slug(slug: str) -> LlmModel:
     found = LlmModel.objects.filter(slug=slug).first()
     if found is None:

@@ -11,7 +11,7 @@ from rest_framework.response import Response
 from arthur_panel.api import ApiView
 from arthur_panel.exceptions import DomainError
 from cluster_app.jobs.serializers import JobSerializer
-from models_app.catalogue.selectors import model_by_slug
+from models_app.catalogue.selectors import model_named
 from models_app.downloads import jobs as downloads
 from models_app.downloads import matrix
 
@@ -30,7 +30,7 @@ class ModelDownloadApi(ApiView):
     def post(self, request: Request, slug: str) -> Response:
         data = DownloadRequestSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        started = downloads.download_start(model=model_by_slug(slug),
+        started = downloads.download_start(model=model_named(slug),
                                            node_name=data.validated_data.get("node"),
                                            user=request.user)
         any_new = any(created for _, created in started)
@@ -41,7 +41,7 @@ class ModelDownloadApi(ApiView):
     def delete(self, request: Request, slug: str) -> Response:
         data = DownloadRequestSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        model = model_by_slug(slug)
+        model = model_named(slug)
         name = data.validated_data.get("node")
         if not name or name == "all":
             raise DomainError('Name the node to delete it from: {"node": "alpha"}.',

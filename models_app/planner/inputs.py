@@ -7,6 +7,7 @@ from typing import Any
 
 from arthur_panel.exceptions import DomainError
 from cluster_app.models import Node
+from models_app.catalogue.selectors import model_by_name
 from models_app.models import LlmModel
 from models_app.planner.core import Plan, PlanModel, PlanNode, plan
 
@@ -33,14 +34,16 @@ def plan_node(node: Node, *, live: bool) -> PlanNode:
                     ram_used=node.ram_used if is_live else None, in_cluster=node.in_exo_cluster)
 
 
-def models_for(slugs: list[str]) -> list[LlmModel]:
-    found = {m.slug: m for m in LlmModel.objects.filter(slug__in=slugs)}
-    if missing := [slug for slug in slugs if slug not in found]:
+def models_for(names: list[str]) -> list[LlmModel]:
+    """The catalogue's models by any of their names, in order."""
+    found = {name: model_by_name(name) for name in names}
+    if missing := [name for name, model in found.items() if model is None]:
         raise DomainError(f"Not in the catalogue: {', '.join(missing)}.", code="unknown_model")
-    if incomplete := [m.slug for m in found.values() if not m.n_layers]:
+    models = [found[name] for name in names]
+    if incomplete := [m.slug for m in models if m and not m.n_layers]:
         raise DomainError(f"No layer count known for {', '.join(incomplete)}: the planner needs "
                           "it to split the model.", code="incomplete_model")
-    return [found[slug] for slug in slugs]
+    return [m for m in models if m]
 
 
 def plan_nodes(*, live: bool) -> list[PlanNode]:

@@ -6,6 +6,7 @@ import pytest
 
 from arthur_panel.launcher import free_port
 from cluster_app.models import Job
+from models_app.models import LlmModel
 
 pytestmark = pytest.mark.django_db
 LLAMA_1B = "mlx-community/Llama-3.2-1B-Instruct-4bit"
@@ -41,7 +42,8 @@ def test_cluster_summary_with_exo_down_says_so(api_client, exo_down, nodes):
 def test_load_needs_a_known_model(api_client, exo_url):
     response = api_client.post("/api/v1/instances/", {"model": "gpt-17"}, format="json")
     assert response.status_code == 404
-    assert "exo has no model 'gpt-17'" in response.json()["error"]["message"]
+    assert "Neither the catalogue nor exo knows a model 'gpt-17'" in (
+        response.json()["error"]["message"])
     assert not Job.objects.exists()
 
 
@@ -61,6 +63,25 @@ def test_load_accepts_the_short_repo_name_and_queues_a_job(api_client, exo_url, 
     assert response.status_code == 202
     job = response.json()
     assert job["kind"] == "instance.load" and job["params"]["model_id"] == LLAMA_1B
+
+
+@pytest.mark.parametrize("name", ["llama-3.2-1b", "LLAMA-3.2-1B", LLAMA_1B.upper()])
+def test_load_and_previews_take_the_catalogues_names(api_client, exo_url, nodes, guide_models,
+                                                     django_capture_on_commit_callbacks, name):
+    with django_capture_on_commit_callbacks(execute=False):
+        response = api_client.post("/api/v1/instances/", {"model": name}, format="json")
+    assert response.status_code == 202, response.content
+    assert response.json()["params"]["model_id"] == LLAMA_1B
+    previews = api_client.get(f"/api/v1/instances/previews/?model={name}")
+    assert previews.status_code == 200 and previews.json()["model_id"] == LLAMA_1B
+
+
+def test_a_catalogue_alias_names_the_model_too(api_client, exo_url, nodes, guide_models,
+                                               django_capture_on_commit_callbacks):
+    LlmModel.objects.filter(slug="llama-3.2-1b").update(aliases=["tiny"])
+    with django_capture_on_commit_callbacks(execute=False):
+        response = api_client.post("/api/v1/instances/", {"model": "Tiny"}, format="json")
+    assert response.status_code == 202 and response.json()["params"]["model_id"] == LLAMA_1B
 
 
 def test_unknown_instance_is_404(api_client, exo_url):

@@ -29,6 +29,12 @@ def test_default_target_is_alpha(api_client, nodes, no_enqueue):
     assert job["params"] == {"model": "llama-3.2-1b", "repo_id": "mlx-community/Llama-3.2-1B-Instruct-4bit"}
 
 
+def test_a_download_takes_any_name_of_the_model(api_client, nodes, no_enqueue):
+    response = start(api_client, "LLAMA-3.2-1B")
+    assert response.status_code == 201
+    assert response.json()["jobs"][0]["params"]["model"] == "llama-3.2-1b"
+
+
 def test_tensor_parallel_models_go_to_every_exo_node(api_client, nodes, no_enqueue):
     Node.objects.filter(in_exo_cluster=True).update(status="online", disk_free=1024 * GIB,
                                                    disk_total=2048 * GIB)

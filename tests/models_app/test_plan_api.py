@@ -27,6 +27,13 @@ def test_the_guides_recommended_set_on_configured_memory(api_client, nodes):
     assert result["thresholds"]["safe_label"] == "537 GB" and result["live_nodes"] == []
 
 
+def test_models_are_named_any_way_the_catalogue_knows(api_client, nodes):
+    names = ["DeepSeek-V3-4bit", "mlx-community/Meta-Llama-3.1-70B-Instruct-4bit",
+             "LLAMA-3.1-8B", "llama-3.2-1b"]
+    assert [row["utilisation_label"] for row in plan(api_client, models=names)["rows"]] == [
+        "49%", "54%", "55%", "55%"]
+
+
 def test_deepseek_8bit_alone_is_high_risk_and_not_recommended(api_client, nodes):
     result = plan(api_client, models=["deepseek-v3-8bit"])
     (row,) = result["rows"]
