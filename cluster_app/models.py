@@ -17,12 +17,21 @@ BOOTSTRAP_PATTERN = (r"(?i)(?:\[ \d{4}-\d\d-\d\d \d\d:\d\d:\d\d(?:\.\d+)? \| INF
                      r"\| [\w.:<>-]+ \] )?bootstrap command:\s*(?P<command>\S.*?)\s*")
 
 
+class NodeQuerySet(models.QuerySet["Node"]):
+    def live(self) -> NodeQuerySet:
+        """Nodes exo reports now (its live figures for them are current)."""
+        return self.filter(status__in=Node.LIVE)
+
+
 class Node(models.Model):
     class Status(models.TextChoices):
         ONLINE = "online"
         DEGRADED = "degraded"
         OFFLINE = "offline"
         UNMONITORED = "unmonitored", "not an exo node"
+
+    # Reported by exo now, whole (online) or in part (degraded: no RDMA link, say).
+    LIVE = (Status.ONLINE, Status.DEGRADED)
 
     class Role(models.TextChoices):
         MASTER = "master", "exo master"
@@ -112,12 +121,18 @@ class Node(models.Model):
     exo_version = models.CharField(max_length=40, blank=True)
     exo_checked_at = models.DateTimeField(null=True, blank=True)
 
+    objects = NodeQuerySet.as_manager()
+
     class Meta:
         ordering = ["-in_exo_cluster", "-ram_bytes", "name"]
         permissions = [("operate_exo", "Can start, stop and restart exo on the nodes")]
 
     def __str__(self) -> str:
         return self.display_name
+
+    @property
+    def is_live(self) -> bool:
+        return self.status in self.LIVE
 
     @property
     def queue(self) -> str:

@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-from django.db.models import Q
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from arthur_panel.api import ApiView
-from arthur_panel.exceptions import DomainError
 from cluster_app.exo.client import ExoClient
 from models_app.catalogue import services
-from models_app.catalogue.selectors import model_by_slug
+from models_app.catalogue.selectors import catalogue_models, model_by_slug
 from models_app.catalogue.serializers import LlmModelSerializer, ModelAddSerializer
 from models_app.models import LlmModel
 
@@ -22,18 +20,9 @@ class ModelListApi(ApiView):
                                OpenApiParameter("role", enum=LlmModel.ROLES)],
                    responses=LlmModelSerializer(many=True))
     def get(self, request: Request) -> Response:
-        models = LlmModel.objects.all()
-        if q := request.query_params.get("q", "").strip():
-            models = models.filter(Q(slug__icontains=q) | Q(display_name__icontains=q)
-                                   | Q(repo_id__icontains=q) | Q(notes__icontains=q))
-        if tier := request.query_params.get("tier"):
-            if tier not in LlmModel.Tier.values:
-                raise DomainError(f"tier must be one of {', '.join(LlmModel.Tier.values)}.",
-                                  code="invalid_tier")
-            models = models.filter(tier=tier)
-        rows = list(models)
-        if role := request.query_params.get("role"):
-            rows = [m for m in rows if role in m.roles]
+        params = request.query_params
+        rows = catalogue_models(q=params.get("q", ""), tier=params.get("tier", ""),
+                                role=params.get("role", ""))
         return Response(LlmModelSerializer(rows, many=True).data)
 
     @extend_schema(request=ModelAddSerializer, responses={201: LlmModelSerializer})

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.db.models import Q
 
-from arthur_panel.exceptions import NotFound
+from arthur_panel.exceptions import DomainError, NotFound
 from models_app.models import LlmModel
 
 
@@ -18,6 +18,22 @@ def model_by_name(name: str) -> LlmModel | None:
     lowered = wanted.lower()
     return next((m for m in LlmModel.objects.all()
                  if lowered in (alias.lower() for alias in m.aliases)), None)
+
+
+def catalogue_models(*, q: str = "", tier: str = "", role: str = "") -> list[LlmModel]:
+    """The catalogue filtered as the Models page and `GET /api/v1/models/` both filter it: `q` in
+    the slug, name, repo id or notes (any case), the tier, a role; all of them when empty."""
+    models = LlmModel.objects.all()
+    if q := q.strip():
+        models = models.filter(Q(slug__icontains=q) | Q(display_name__icontains=q)
+                               | Q(repo_id__icontains=q) | Q(notes__icontains=q))
+    if tier:
+        if tier not in LlmModel.Tier.values:
+            raise DomainError(f"tier must be one of {', '.join(LlmModel.Tier.values)}.",
+                              code="invalid_tier")
+        models = models.filter(tier=tier)
+    # Roles are a JSON list: filtered here, the same on SQLite and PostgreSQL.
+    return [m for m in models if not role or role in m.roles]
 
 
 def model_named(name: str) -> LlmModel:

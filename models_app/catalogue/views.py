@@ -12,8 +12,9 @@ from cluster_app.exo.client import ExoClient
 from cluster_app.models import Node
 from cluster_app.nodes.poll import cluster_snapshot
 from models_app.catalogue import services
+from models_app.catalogue.selectors import catalogue_models
 from models_app.models import LlmModel
-from models_app.planner.core import DEFAULT_CONTEXT_TOKENS, Plan, plan
+from models_app.planner.core import DEFAULT_CONTEXT_TOKENS, Plan, PlanNode, plan
 from models_app.planner.inputs import plan_model, plan_nodes
 
 
@@ -43,26 +44,22 @@ def downloads_by_model() -> dict[str, list[str]]:
     return where
 
 
-def fits_now(model: LlmModel) -> Plan | None:
+def fits_now(model: LlmModel, nodes: list[PlanNode]) -> Plan | None:
     """The model alone with a 64k context on the cluster as it is now; None if unplannable."""
     if not model.n_layers:
         return None
-    return plan([plan_model(model)], plan_nodes(live=True), context_tokens=DEFAULT_CONTEXT_TOKENS)
+    return plan([plan_model(model)], nodes, context_tokens=DEFAULT_CONTEXT_TOKENS)
 
 
 def model_list(request: HttpRequest) -> HttpResponse:
     form = CatalogueFilter(request.GET or None)
-    rows = list(LlmModel.objects.all())
+    data = form.cleaned_data if form.is_valid() else {}
+    rows = catalogue_models(q=data.get("q", ""), tier=data.get("tier", ""),
+                            role=data.get("role", ""))
     where = downloads_by_model()
-    fits = {m.slug: fits_now(m) for m in rows}
-    if form.is_valid():
-        data = form.cleaned_data
-        if q := data["q"].strip().lower():
-            rows = [m for m in rows if q in f"{m.slug} {m.display_name} {m.repo_id} {m.notes}".lower()]
-        if data["tier"]:
-            rows = [m for m in rows if m.tier == data["tier"]]
-        if data["role"]:
-            rows = [m for m in rows if data["role"] in m.roles]
+    nodes = plan_nodes(live=True)  # read once: the same cluster for every row
+    fits = {m.slug: fits_now(m, nodes) for m in rows}
+    if data:
         if data["fits"]:
             wanted = data["fits"] == "yes"
             rows = [m for m in rows if fits[m.slug] is not None and fits[m.slug].fits == wanted]
@@ -79,7 +76,7 @@ def model_detail(request: HttpRequest, slug: str) -> HttpResponse:
     model = get_object_or_404(LlmModel, slug=slug)
     return render(request, "models_app/model_detail.html",
                   {"model": model, "nodes": downloads_by_model().get(model.exo_model_id, []),
-                   "plan": fits_now(model),
+                   "plan": fits_now(model, plan_nodes(live=True)),
                    "exo_nodes": Node.objects.filter(in_exo_cluster=True)})
 
 

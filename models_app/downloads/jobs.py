@@ -64,7 +64,7 @@ def reserved_on(node: Node) -> int:
 def free_disk(node: Node) -> int:
     """Free bytes on the node's models disk: exo's figure while it reports the node, else the
     disk of this machine's copy of the directory (the demo, or a worker on this node)."""
-    if node.disk_free is not None and node.status in (Node.Status.ONLINE, Node.Status.DEGRADED):
+    if node.disk_free is not None and node.is_live:
         return node.disk_free
     return shutil.disk_usage(_existing_parent(node.models_path)).free
 

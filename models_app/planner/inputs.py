@@ -11,8 +11,6 @@ from models_app.catalogue.selectors import model_by_name
 from models_app.models import LlmModel
 from models_app.planner.core import Plan, PlanModel, PlanNode, plan
 
-LIVE = (Node.Status.ONLINE, Node.Status.DEGRADED)
-
 
 def plan_model(model: LlmModel) -> PlanModel:
     return PlanModel(
@@ -28,7 +26,7 @@ def plan_model(model: LlmModel) -> PlanModel:
 
 def plan_node(node: Node, *, live: bool) -> PlanNode:
     """Live memory while exo reports the node; its configured memory otherwise."""
-    is_live = live and node.status in LIVE and node.ram_total
+    is_live = live and node.is_live and node.ram_total
     return PlanNode(name=node.name, display_name=node.display_name,
                     ram_total=node.ram_total if is_live else node.ram_bytes,
                     ram_used=node.ram_used if is_live else None, in_cluster=node.in_exo_cluster)
@@ -60,4 +58,4 @@ def plan_payload(result: Plan, *, live_nodes: list[str]) -> dict[str, Any]:
 
 
 def live_node_names() -> list[str]:
-    return [n.name for n in Node.objects.filter(status__in=LIVE, in_exo_cluster=True)]
+    return [n.name for n in Node.objects.live().filter(in_exo_cluster=True)]

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from models_app.models import LlmModel
 
@@ -34,6 +36,28 @@ def test_catalogue_filters(browser):
     assert slugs_on(browser.get("/models/?downloaded=yes")) == set()  # no cluster poll yet
     empty = browser.get("/models/?q=nothing-like-this")
     assert b"No model matches these filters" in empty.content
+
+
+@pytest.mark.parametrize("query", ["q=LLAMA", "q=mlx-community", "q=Meta-Llama", "tier=optional",
+                                   "role=coding", "q=llama&role=instant", "q=prime"])
+def test_the_page_and_the_api_filter_the_catalogue_alike(browser, api_client, query):
+    api = {m["slug"] for m in api_client.get(f"/api/v1/models/?{query}").json()}
+    assert slugs_on(browser.get(f"/models/?{query}")) == api
+
+
+def test_the_fits_now_column_costs_the_same_queries_for_any_number_of_models(
+        browser, django_assert_max_num_queries):
+    browser.get("/models/")  # session and the like, read once
+    with CaptureQueriesContext(connection) as few:
+        browser.get("/models/")
+    for number in range(20):
+        LlmModel.objects.create(slug=f"extra-{number}", display_name=f"Extra {number}",
+                                repo_id=f"org/extra-{number}", size_bytes=10**9, n_layers=16,
+                                hidden_size=2048, num_attention_heads=16,
+                                num_key_value_heads=8, head_dim=128)
+    with django_assert_max_num_queries(len(few.captured_queries)):
+        page = browser.get("/models/")
+    assert "extra-19" in page.content.decode()
 
 
 def test_model_page_explains_its_tier(browser):
