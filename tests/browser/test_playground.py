@@ -14,7 +14,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from simulators.exo.catalogue import CATALOGUE
-from tests.models_app import test_proxy_live
+from tests.models_app.proxy import test_live as test_proxy_live
 from tests.stack import api, wait_until
 
 loaded_llama = test_proxy_live.loaded_llama  # Llama 3.2 1B loaded, unloaded afterwards

@@ -10,7 +10,7 @@ import pytest
 
 from cluster_app.exo.state import RDMA, TCP, normalise
 
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
 GIB = 1024**3
 
 

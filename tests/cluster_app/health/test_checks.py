@@ -15,7 +15,7 @@ from cluster_app.health.checks import FAIL, PASS, UNAVAILABLE, WARN, NeededModel
 from cluster_app.nodes.inventory import GUIDE_NODES
 from cluster_app.nodes.live import InventoryNode
 
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
 GIB = 1024**3
 INVENTORY = [InventoryNode(n["name"], n["display_name"], n["hostname"], n["in_exo_cluster"], True)
              for n in GUIDE_NODES]

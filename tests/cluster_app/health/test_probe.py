@@ -15,7 +15,7 @@ from cluster_app.health import probe
 from cluster_app.health.checks import FAIL, PASS, UNAVAILABLE, WARN, NeededModel
 from cluster_app.models import Node
 
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
 LLAMA_1B = "mlx-community/Llama-3.2-1B-Instruct-4bit"
 
 
