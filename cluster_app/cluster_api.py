@@ -13,7 +13,8 @@ from arthur_panel.errors import DomainError, NotFound, get_or_404
 from cluster_app import jobs, poll
 from cluster_app.api import ApiView
 from cluster_app.exo_client import ExoClient
-from cluster_app.instances import LoadParams
+from cluster_app.exo_ids import is_instance_id
+from cluster_app.instances import LoadParams, UnloadParams
 from cluster_app.live import HISTORY_TIERS
 from cluster_app.models import Node
 from cluster_app.serializers import JobSerializer
@@ -88,6 +89,8 @@ class InstanceListApi(ApiView):
 
 class InstanceDetailApi(ApiView):
     def _find(self, instance_id: str) -> dict[str, Any]:
+        if not is_instance_id(instance_id):
+            raise NotFound(f"Instance {instance_id[:40]} not found: exo's instance ids are UUIDs.")
         with ExoClient() as client:
             view = normalise(client.state())
         for instance in view.instances:
@@ -102,8 +105,10 @@ class InstanceDetailApi(ApiView):
     @extend_schema(responses={202: JobSerializer})
     def delete(self, request: Request, instance_id: str) -> Response:
         self._find(instance_id)
+        params = UnloadParams(data={"instance_id": instance_id})
+        params.is_valid(raise_exception=True)
         job, _ = jobs.job_create(kind="instance.unload", node=None, dedupe_key=instance_id,
-                              params={"instance_id": instance_id}, user=request.user)
+                                 params=dict(params.validated_data), user=request.user)
         return Response(JobSerializer(job).data, status=status.HTTP_202_ACCEPTED)
 
 

@@ -9,6 +9,7 @@ from django.conf import settings
 from rest_framework import serializers
 
 from cluster_app.exo_client import ExoClient
+from cluster_app.exo_ids import InstanceIdField, ModelIdField
 from cluster_app.job_kinds import JobKind, register
 from cluster_app.models import Job
 from cluster_app.reporter import JobReporter
@@ -18,7 +19,7 @@ FOLLOW_INTERVAL = 0.5
 
 
 class LoadParams(serializers.Serializer):
-    model_id = serializers.CharField(max_length=200)
+    model_id = ModelIdField()
     sharding = serializers.ChoiceField(["Pipeline", "Tensor"], default="Pipeline")
     instance_meta = serializers.ChoiceField(["MlxRing", "MlxJaccl"], default="MlxRing")
     min_nodes = serializers.IntegerField(min_value=1, max_value=64, default=1)
@@ -28,7 +29,7 @@ class LoadParams(serializers.Serializer):
 
 
 class UnloadParams(serializers.Serializer):
-    instance_id = serializers.CharField(max_length=200)
+    instance_id = InstanceIdField()
 
     class Meta:
         ref_name = "InstanceUnloadParams"
