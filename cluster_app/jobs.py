@@ -7,11 +7,11 @@ processes racing on one job cannot both win.
 from __future__ import annotations
 
 import logging
-import traceback
-from datetime import timedelta
+import secrets
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
@@ -20,12 +20,19 @@ from django.db.models import F
 from django.utils import timezone
 
 from arthur_panel.errors import Conflict, DomainError
+from cluster_app.failures import WorkFailed
 from cluster_app.job_kinds import JobKind, get_kind
 from cluster_app.models import Job, Node
 from cluster_app.reporter import JobReporter, JobStopped, publish_job
 
 logger = logging.getLogger(__name__)
 State = Job.State
+# Failures whose message is written for the user, by class, with their error code; any other
+# exception is a bug, shown only as an incident reference. Built-ins that mean a bug are out.
+USER_FACING = ((TimeoutError, "timeout"), (RuntimeError, "command_failed"))
+BUGS = (NotImplementedError, RecursionError)
+INTERNAL_ERROR = ("Internal error in the worker (incident {incident}): the server log has the "
+                  "details.")
 
 
 def _enqueue(job: Job) -> None:
@@ -176,10 +183,9 @@ def _heartbeat(job_id: int) -> Iterator[None]:
 
 
 def _run(job: Job, kind: JobKind | None, reporter: JobReporter) -> None:
-    job_id = job.pk
     try:
         if kind is None:
-            raise DomainError(f"No worker code for job kind '{job.kind}'.")
+            raise DomainError(f"No worker code for job kind '{job.kind}'.", code="unknown_kind")
         result = kind.run(job, reporter)
     except JobStopped as stop:
         if stop.control == Job.Control.PAUSE:
@@ -187,15 +193,33 @@ def _run(job: Job, kind: JobKind | None, reporter: JobReporter) -> None:
         else:
             _finish(job, reporter, State.CANCELLED, message="Cancelled")
     except Exception as exc:
-        logger.exception("job %s failed", job_id)
-        reporter.log(traceback.format_exc(limit=5))
-        _finish(job, reporter, State.FAILED, error=str(exc) or type(exc).__name__,
-                message="Failed")
+        if code := _error_code(exc):
+            error = str(exc) or type(exc).__name__
+            logger.warning("job %s (%s) failed [%s]: %s", job.pk, job.kind, code, error,
+                           exc_info=not isinstance(exc, DomainError))
+        else:
+            # A bug: its user sees only an incident reference; the exception's text, paths and
+            # source lines stay in this log, on the line with that reference.
+            code, incident = "internal", secrets.token_hex(4)
+            logger.exception("job %s (%s) failed: internal error, incident %s", job.pk, job.kind,
+                             incident)
+            error = INTERNAL_ERROR.format(incident=incident)
+        reporter.log(f"failed ({code}): {error}")
+        _finish(job, reporter, State.FAILED, error=error, error_code=code, message="Failed")
     else:
         if job.total:
             job.progress = 1.0
         _finish(job, reporter, State.SUCCEEDED, result=result, eta_seconds=None,
                 progress=1.0, message=job.message or "Done")
+
+
+def _error_code(exc: Exception) -> str:
+    """The error code of a failure whose message is written for the user; "" for a bug."""
+    if isinstance(exc, (DomainError, WorkFailed)):
+        return exc.code
+    if isinstance(exc, BUGS):
+        return ""
+    return next((code for cls, code in USER_FACING if isinstance(exc, cls)), "")
 
 
 def jobs_recover() -> int:

@@ -190,6 +190,9 @@ class Job(models.Model):
     # Jobs with the same key cannot be active at once (a second click returns the first job).
     dedupe_key = models.CharField(max_length=255, blank=True)
     error = models.TextField(blank=True)
+    # Why it failed, for scripts: a refusal's code, `timeout`, `command_failed`, or `internal`
+    # (a bug: `error` then holds only an incident reference to the server log).
+    error_code = models.CharField(max_length=40, blank=True)
     result = models.JSONField(null=True, blank=True)
     celery_task_id = models.CharField(max_length=64, blank=True)
     attempts = models.PositiveIntegerField(default=0)

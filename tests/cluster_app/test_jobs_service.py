@@ -9,7 +9,6 @@ from django.utils import timezone
 
 from arthur_panel.errors import Conflict, DomainError
 from cluster_app import jobs
-from cluster_app.job_kinds import JobKind, register
 from cluster_app.models import Job
 from cluster_app.reporter import JobReporter, JobStopped
 
@@ -104,23 +103,6 @@ def test_execute_runs_the_kind_and_records_success(queued):
     assert job.done == 2 and job.progress == 1.0 and job.attempts == 1
     assert len(job.result["rtt_ms"]) == 2 and job.celery_task_id == "t1"
     assert any("round 2/2" in line for line in job.log_tail)
-
-
-def boom(job, reporter):
-    reporter.progress(1, 3)
-    raise ValueError("disk on fire")
-
-
-register(JobKind(name="test-boom", label="Boom", run=boom))
-
-
-def test_execute_records_failure_with_the_error_text(nodes):
-    job = Job.objects.create(kind="test-boom", node=nodes["alpha"])
-    jobs.job_execute(job_id=job.pk)
-    job.refresh_from_db()
-    assert job.state == Job.State.FAILED
-    assert job.error == "disk on fire"
-    assert "ValueError" in "\n".join(job.log_tail)
 
 
 class FakeClock:
