@@ -15,9 +15,17 @@ from arthur_panel.errors import DomainError, get_or_404
 from cluster_app import jobs
 from cluster_app.job_kinds import get_kind, startable_kinds
 from cluster_app.models import Job, Node
+from cluster_app.permissions import require
 from cluster_app.serializers import JobCreateSerializer, JobSerializer, NodeSerializer
 
 JOB_LIST_LIMIT = 200
+
+
+def require_for_kind(user: Any, kind_name: str, action: str) -> None:
+    """PermissionRequired unless `user` may start or control jobs of this kind."""
+    kind = get_kind(kind_name)
+    if kind is not None and kind.permission is not None:
+        require(user, kind.permission, f"{action} a {kind_name} job")
 
 
 class ApiView(APIView):
@@ -47,6 +55,7 @@ class JobListApi(ApiView):
     def post(self, request: Request) -> Response:
         data = JobCreateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
+        require_for_kind(request.user, data.validated_data["kind"], "Starting")
         kind = get_kind(data.validated_data["kind"])
         if kind is None or kind.params is None:
             names = ", ".join(k.name for k in startable_kinds())
@@ -68,12 +77,15 @@ class JobDetailApi(ApiView):
 
 class JobControlApi(ApiView):
     action: str = ""
-    actions = {"cancel": jobs.job_cancel, "pause": jobs.job_pause, "resume": jobs.job_resume}
+    actions = {"cancel": (jobs.job_cancel, "Cancelling"), "pause": (jobs.job_pause, "Pausing"),
+               "resume": (jobs.job_resume, "Resuming")}
 
     @extend_schema(request=None, responses=JobSerializer)
     def post(self, request: Request, job_id: int) -> Response:
         job = get_or_404(Job.objects.select_related("node"), "Job", pk=job_id)
-        return Response(JobSerializer(self.actions[self.action](job=job)).data)
+        service, verb = self.actions[self.action]
+        require_for_kind(request.user, job.kind, verb)
+        return Response(JobSerializer(service(job=job)).data)
 
 
 class NodeListApi(ApiView):

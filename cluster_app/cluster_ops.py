@@ -20,6 +20,7 @@ from cluster_app.exo_client import ExoClient, ExoError, ExoUnavailable
 from cluster_app.exo_rules import cluster_problems, new_lines
 from cluster_app.job_kinds import JobKind, register
 from cluster_app.models import Job, Node
+from cluster_app.permissions import OPERATE_EXO
 from cluster_app.poll import inventory_node
 from cluster_app.reporter import JobReporter, JobStopped
 from cluster_app.state import normalise
@@ -183,7 +184,9 @@ def run_restart(job: Job, reporter: JobReporter) -> dict[str, Any]:
     return {"stopped": stopped["nodes"], **started}
 
 
-register(JobKind(name="cluster.start", label="Start the cluster", run=run_start, needs_node=False))
-register(JobKind(name="cluster.stop", label="Stop the cluster", run=run_stop, needs_node=False))
+register(JobKind(name="cluster.start", label="Start the cluster", run=run_start, needs_node=False,
+                 permission=OPERATE_EXO))
+register(JobKind(name="cluster.stop", label="Stop the cluster", run=run_stop, needs_node=False,
+                 permission=OPERATE_EXO))
 register(JobKind(name="cluster.restart", label="Restart the cluster", run=run_restart,
-                 needs_node=False))
+                 needs_node=False, permission=OPERATE_EXO))

@@ -34,6 +34,7 @@ from cluster_app.exo_rules import (
 from cluster_app.job_kinds import JobKind, register
 from cluster_app.jobs import job_create
 from cluster_app.models import Job, Node
+from cluster_app.permissions import OPERATE_EXO
 from cluster_app.poll import inventory_node
 from cluster_app.reporter import JobReporter
 from cluster_app.state import NodeView, normalise
@@ -250,5 +251,7 @@ def run_stop(job: Job, reporter: JobReporter) -> dict[str, Any]:
     return {"was_running": was_running}
 
 
-register(JobKind(name=START, label="Start exo", run=run_start))
-register(JobKind(name=STOP, label="Stop exo", run=run_stop))
+register(JobKind(name=START, label="Start exo", run=run_start,
+                 permission=OPERATE_EXO))
+register(JobKind(name=STOP, label="Stop exo", run=run_stop,
+                 permission=OPERATE_EXO))

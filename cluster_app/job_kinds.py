@@ -24,6 +24,8 @@ class JobKind:
     # Parameters accepted from `POST /api/v1/jobs/`; None: started only by its own endpoint.
     params: type[serializers.Serializer] | None = None
     needs_node: bool = True
+    # Needed to start it from `POST /api/v1/jobs/` and to cancel, pause or resume it.
+    permission: str | None = None
 
 
 _KINDS: dict[str, JobKind] = {}
