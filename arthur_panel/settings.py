@@ -169,6 +169,8 @@ DOWNLOAD_RETRIES = env_int("DOWNLOAD_RETRIES", 5)
 # A running job whose worker has not reported for this long is handed to another worker.
 JOB_LEASE_SECONDS = env_int("JOB_LEASE_SECONDS", 60, minimum=5)
 JOB_RETENTION_DAYS = env_int("JOB_RETENTION_DAYS", 30, minimum=1)
+# Jobs one user may have queued, running or paused at once (each kind may allow fewer).
+JOB_MAX_ACTIVE_PER_USER = env_int("JOB_MAX_ACTIVE_PER_USER", 20, minimum=1)
 
 # The chat proxy's limits: answers no longer than this, bodies no bigger, streams per user.
 CHAT_MAX_TOKENS = env_int("CHAT_MAX_TOKENS", 32768, minimum=1)

@@ -24,6 +24,9 @@ class JobKind:
     # Parameters accepted from `POST /api/v1/jobs/`; None: started only by its own endpoint.
     params: type[serializers.Serializer] | None = None
     needs_node: bool = True
+    # How many jobs of this kind one user may have queued, running or paused (None: only the
+    # overall JOB_MAX_ACTIVE_PER_USER applies).
+    max_active_per_user: int | None = None
     # Needed to start it from `POST /api/v1/jobs/` and to cancel, pause or resume it.
     permission: str | None = None
 

@@ -15,9 +15,11 @@ from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
+from rest_framework import status
 
 from arthur_panel.errors import Conflict, DomainError
 from cluster_app.failures import WorkFailed
@@ -33,6 +35,11 @@ USER_FACING = ((TimeoutError, "timeout"), (RuntimeError, "command_failed"))
 BUGS = (NotImplementedError, RecursionError)
 INTERNAL_ERROR = ("Internal error in the worker (incident {incident}): the server log has the "
                   "details.")
+
+
+class TooManyJobs(DomainError):
+    status_code = status.HTTP_429_TOO_MANY_REQUESTS
+    code = "too_many_jobs"
 
 
 def _enqueue(job: Job) -> None:
@@ -65,10 +72,15 @@ def job_create(*, kind: str, node: Node | None, params: dict[str, Any], user: An
     job_kind = _kind(kind)
     if job_kind.needs_node and node is None:
         raise DomainError(f"A {job_kind.label} job needs a target node.", code="node_required")
+    if dedupe_key and (active := Job.objects.filter(kind=kind, dedupe_key=dedupe_key,
+                                                    state__in=Job.ACTIVE).first()):
+        return active, False
     job = Job(kind=kind, node=node, params=params, created_by=user, dedupe_key=dedupe_key)
     job.full_clean(validate_constraints=False)
     try:
         with transaction.atomic():
+            if user is not None:  # the system's own jobs are not capped
+                _check_caps(user, job_kind)
             job.save()
             # Announce before enqueueing: a fast worker must not publish "running" first.
             _announce(job.pk)
@@ -78,6 +90,23 @@ def job_create(*, kind: str, node: Node | None, params: dict[str, Any], user: An
         # Another request created the same active job first (the partial unique index).
         return Job.objects.get(kind=kind, dedupe_key=dedupe_key, state__in=Job.ACTIVE), False
     return job, True
+
+
+def _check_caps(user: Any, kind: JobKind) -> None:
+    """TooManyJobs unless `user` may have one more active job of `kind`. Runs in the creating
+    transaction with the user's row locked, so concurrent creates count one after another."""
+    list(get_user_model().objects.select_for_update().filter(pk=user.pk).values_list("pk"))
+    active = Job.objects.filter(created_by=user, state__in=Job.ACTIVE)
+    limit = kind.max_active_per_user
+    if limit is not None and (count := active.filter(kind=kind.name).count()) >= limit:
+        raise TooManyJobs(f"You already have {count} {kind.label.lower()} "
+                          f"job{'s' if count != 1 else ''} queued or running; wait for one to "
+                          "finish or cancel it.")
+    limit = settings.JOB_MAX_ACTIVE_PER_USER
+    if (count := active.count()) >= limit:
+        raise TooManyJobs(f"You already have {count} jobs queued or running, the most one user "
+                          f"may have (JOB_MAX_ACTIVE_PER_USER); wait for one to finish or cancel "
+                          "it.")
 
 
 def _transition(job: Job, old: tuple[str, ...], **changes: Any) -> bool:

@@ -155,4 +155,5 @@ def _store(job: Job, plan: Plan, result: dict[str, Any]) -> dict[str, Any]:
             "hosts": benchmark.hosts, **summary, "comparison": comparison}
 
 
-LINKBENCH = register(JobKind(name=KIND, label="Link benchmark", run=run_linkbench))
+LINKBENCH = register(JobKind(name=KIND, label="Link benchmark", run=run_linkbench,
+                             max_active_per_user=1))

@@ -27,6 +27,9 @@ from models_app.models import LlmModel
 from models_app.transfer import FileSpec, TransferProgress, download_files, remove_partials
 
 DOWNLOAD, DELETE = "model.download", "model.delete"
+# Downloads one user may have under way: the guide's recommended set (seven models) on both
+# exo nodes, with room to spare.
+MAX_DOWNLOADS_PER_USER = 16
 
 
 class InsufficientDisk(DomainError):
@@ -186,5 +189,6 @@ def run_delete(job: Job, reporter: JobReporter) -> dict[str, Any]:
     return {"path": str(dest), "freed_bytes": freed}
 
 
-register(JobKind(name=DOWNLOAD, label="Download", run=run_download, pausable=True))
+register(JobKind(name=DOWNLOAD, label="Download", run=run_download, pausable=True,
+                 max_active_per_user=MAX_DOWNLOADS_PER_USER))
 register(JobKind(name=DELETE, label="Delete download", run=run_delete))
