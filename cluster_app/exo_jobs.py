@@ -1,5 +1,5 @@
-"""Starting and stopping exo on one node, as jobs on that node's own queue, and the exo process
-fields (pid, start time, version) its worker writes.
+"""Starting and stopping exo on one node, as jobs on that node's own control queue, and the exo
+process fields (pid, start time, version) its worker writes.
 
 A start job runs the node's command, streams its output into the job's log, and succeeds once
 exo lists the node under a new id (exo makes one at every start) while the process lives. A
@@ -18,6 +18,7 @@ from typing import Any
 from django.conf import settings
 from django.utils import timezone
 
+from arthur_panel.celery import Lane
 from arthur_panel.errors import Conflict, DomainError
 from cluster_app import exo_process
 from cluster_app.exo_client import ExoClient, ExoError, ExoUnavailable
@@ -68,7 +69,8 @@ def exo_status_fanout() -> None:
 
     for node in Node.objects.filter(in_exo_cluster=True).only("name"):
         # A node whose worker is down must not collect a backlog of reads.
-        exo_status_task.apply_async(args=[node.name], queue=node.queue, expires=STATUS_EXPIRES)
+        exo_status_task.apply_async(args=[node.name], queue=node.control_queue,
+                                    expires=STATUS_EXPIRES)
 
 
 def master_bootstrap() -> str:
@@ -251,7 +253,7 @@ def run_stop(job: Job, reporter: JobReporter) -> dict[str, Any]:
     return {"was_running": was_running}
 
 
-register(JobKind(name=START, label="Start exo", run=run_start,
+register(JobKind(name=START, label="Start exo", run=run_start, lane=Lane.CONTROL,
                  permission=OPERATE_EXO))
-register(JobKind(name=STOP, label="Stop exo", run=run_stop,
+register(JobKind(name=STOP, label="Stop exo", run=run_stop, lane=Lane.CONTROL,
                  permission=OPERATE_EXO))

@@ -1,6 +1,6 @@
-"""Health checks, run and stored: the cluster checks here, each node's checks on its own queue
-(`node.<name>`), the latest result per check and scope kept; and the report the page and the
-API read. Runs every HEALTH_CHECK_SECONDS from beat, and on demand as a `health.run` job."""
+"""Health checks, run and stored: the cluster checks here, each node's checks on its own control
+queue (`node.<name>.control`), the latest result per check and scope kept; and the report the
+page and the API read. Runs every HEALTH_CHECK_SECONDS from beat, and on demand as a `health.run` job."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from typing import Any
 from django.conf import settings
 from django.utils import timezone
 
+from arthur_panel.celery import Lane
 from arthur_panel.redis_client import redis_client
 from cluster_app import health_checks as checks
 from cluster_app import health_probe as probe
@@ -107,7 +108,7 @@ def _ask_nodes(nodes: list[Node], needed: dict[str, list[NeededModel]] | None,
         wire = None if needed is None else [asdict(model) for model in needed.get(node.name, [])]
         # Unread after the timeout, the question is dropped: a worker that comes back later
         # must not answer a run that already gave up on it.
-        health_probe_task.apply_async(args=[node.name, reply_key, wire], queue=node.queue,
+        health_probe_task.apply_async(args=[node.name, reply_key, wire], queue=node.control_queue,
                                       expires=timeout)
 
 
@@ -162,7 +163,7 @@ def health_run(*, node_timeout: float = NODE_ANSWER_SECONDS,
         report(steps - len(waiting), _waiting_for(waiting), answered)
     connection.delete(reply_key)
     for node in waiting.values():
-        silent = checks.no_answer(inventory_node(node), node.queue, node_timeout)
+        silent = checks.no_answer(inventory_node(node), node.control_queue, node_timeout)
         health_store(silent)
         outcomes += silent
         report(steps, _waiting_for({}), silent)
@@ -192,7 +193,8 @@ def run_health_job(job: Job, reporter: JobReporter) -> dict[str, Any]:
     return health_run(reporter=reporter)
 
 
-register(JobKind(name=HEALTH_RUN, label="Health checks", run=run_health_job, needs_node=False))
+register(JobKind(name=HEALTH_RUN, label="Health checks", run=run_health_job, needs_node=False,
+                 lane=Lane.CONTROL))
 
 
 def health_start(*, user: Any) -> tuple[Job, bool]:

@@ -8,6 +8,7 @@ from typing import Any
 from django.conf import settings
 from rest_framework import serializers
 
+from arthur_panel.celery import Lane
 from cluster_app.exo_client import ExoClient
 from cluster_app.exo_ids import InstanceIdField, ModelIdField
 from cluster_app.job_kinds import JobKind, register
@@ -106,6 +107,6 @@ def run_unload(job: Job, reporter: JobReporter) -> dict[str, Any]:
 
 
 LOAD = register(JobKind(name="instance.load", label="Load model", run=run_load,
-                        needs_node=False, params=LoadParams))
+                        needs_node=False, params=LoadParams, lane=Lane.CONTROL))
 UNLOAD = register(JobKind(name="instance.unload", label="Unload model", run=run_unload,
-                          needs_node=False, params=UnloadParams))
+                          needs_node=False, params=UnloadParams, lane=Lane.CONTROL))

@@ -6,6 +6,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from arthur_panel.celery import Lane
+
 if TYPE_CHECKING:
     from rest_framework import serializers
 
@@ -24,6 +26,9 @@ class JobKind:
     # Parameters accepted from `POST /api/v1/jobs/`; None: started only by its own endpoint.
     params: type[serializers.Serializer] | None = None
     needs_node: bool = True
+    # The workers that run it: control work (cluster operations, health, model loads) has its
+    # own, so long user jobs filling every bulk slot never hold it up.
+    lane: Lane = Lane.BULK
     # How many jobs of this kind one user may have queued, running or paused (None: only the
     # overall JOB_MAX_ACTIVE_PER_USER applies).
     max_active_per_user: int | None = None

@@ -21,6 +21,7 @@ from django.db.models import F
 from django.utils import timezone
 from rest_framework import status
 
+from arthur_panel.celery import Lane, lane_queue
 from arthur_panel.errors import Conflict, DomainError
 from cluster_app.failures import WorkFailed
 from cluster_app.job_kinds import JobKind, get_kind
@@ -45,7 +46,8 @@ class TooManyJobs(DomainError):
 def _enqueue(job: Job) -> None:
     from cluster_app.tasks import job_run_task
 
-    queue = job.node.queue if job.node else settings.CELERY_TASK_DEFAULT_QUEUE
+    kind = get_kind(job.kind)
+    queue = lane_queue(kind.lane if kind else Lane.BULK, job.node.name if job.node else None)
 
     def send() -> None:
         result = job_run_task.apply_async(args=[job.pk], queue=queue)

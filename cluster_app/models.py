@@ -8,7 +8,7 @@ from pathlib import Path
 from django.conf import settings
 from django.db import models
 
-from arthur_panel.celery import node_queue
+from arthur_panel.celery import Lane, lane_queue
 
 LOG_TAIL_LINES = 200
 # A whole line of the master's start output: exo's own log-line prefix (INFO only) or none, as a
@@ -121,7 +121,13 @@ class Node(models.Model):
 
     @property
     def queue(self) -> str:
-        return node_queue(self.name)
+        """The queue of this node's bulk workers (pings, downloads, benchmarks)."""
+        return lane_queue(Lane.BULK, self.name)
+
+    @property
+    def control_queue(self) -> str:
+        """The queue of this node's control workers (exo start and stop, health probes)."""
+        return lane_queue(Lane.CONTROL, self.name)
 
     @property
     def models_path(self) -> Path:

@@ -153,7 +153,7 @@ def test_beat_asks_each_exo_nodes_own_queue(nodes):
     with mock.patch.object(tasks.exo_status_task, "apply_async", autospec=True) as send:
         exo_jobs.exo_status_fanout()
     assert sorted((c.kwargs["args"], c.kwargs["queue"]) for c in send.call_args_list) == [
-        (["alpha"], "node.alpha"), (["beta"], "node.beta")]
+        (["alpha"], "node.alpha.control"), (["beta"], "node.beta.control")]
     assert all(c.kwargs["expires"] == exo_jobs.STATUS_EXPIRES for c in send.call_args_list)
 
 
