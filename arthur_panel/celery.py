@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import os
+from enum import StrEnum
 
 from celery import Celery
 from celery.signals import celeryd_after_setup
@@ -15,15 +16,31 @@ app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks(concept_packages)
 
 
-def node_queue(node_name: str) -> str:
-    """The queue whose tasks run on the worker of `node_name`."""
-    return f"node.{node_name}"
+class Lane(StrEnum):
+    """A lane of workers, named by its queue. Control work (the poll, health, starting and
+    stopping exo, loading models, job recovery) runs on workers of its own, so long user jobs
+    (pings, downloads, benchmarks) filling every bulk slot cannot hold it up."""
+
+    BULK = "default"
+    CONTROL = "control"
+
+
+def lane_queue(lane: Lane, node_name: str | None = None) -> str:
+    """The queue of `lane`; with `node_name`, the one only that node's workers consume:
+    `node.<name>` for bulk work, `node.<name>.control` for control work."""
+    if node_name is None:
+        return lane.value
+    return f"node.{node_name}" if lane is Lane.BULK else f"node.{node_name}.{lane.value}"
 
 
 @celeryd_after_setup.connect
 def _consume_node_queues(sender: str, instance, **kwargs) -> None:  # type: ignore[no-untyped-def]
-    # Each worker takes `default` plus the queues of the nodes it runs on (WORKER_NODES).
+    # A worker of a lane (`default` with no -Q, or `-Q control`) also takes that lane's queues
+    # of the nodes it runs on (WORKER_NODES).
     from django.conf import settings
 
-    for name in settings.WORKER_NODES:
-        instance.app.amqp.queues.select_add(node_queue(name))
+    queues = instance.app.amqp.queues
+    lanes = [lane for lane in Lane if lane.value in queues.consume_from]
+    for lane in lanes:
+        for name in settings.WORKER_NODES:
+            queues.select_add(lane_queue(lane, name))

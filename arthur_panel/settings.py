@@ -169,6 +169,8 @@ DOWNLOAD_RETRIES = env_int("DOWNLOAD_RETRIES", 5)
 # A running job whose worker has not reported for this long is handed to another worker.
 JOB_LEASE_SECONDS = env_int("JOB_LEASE_SECONDS", 60, minimum=5)
 JOB_RETENTION_DAYS = env_int("JOB_RETENTION_DAYS", 30, minimum=1)
+# Jobs one user may have queued, running or paused at once (each kind may allow fewer).
+JOB_MAX_ACTIVE_PER_USER = env_int("JOB_MAX_ACTIVE_PER_USER", 20, minimum=1)
 
 # The chat proxy's limits: answers no longer than this, bodies no bigger, streams per user.
 CHAT_MAX_TOKENS = env_int("CHAT_MAX_TOKENS", 32768, minimum=1)
@@ -187,6 +189,10 @@ CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # Downloads run for hours: redelivery after a lost worker is handled by job leases instead.
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 12 * 3600}
+# Beat's work is control work: its own workers (`-Q control`) run it, never behind user jobs.
+CELERY_TASK_ROUTES = {f"cluster_app.tasks.{name}": {"queue": "control"} for name in (
+    "jobs_recover_task", "jobs_prune_task", "cluster_poll_task", "exo_status_fanout_task",
+    "health_run_task")}
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE = {
     "jobs-recover": {"task": "cluster_app.tasks.jobs_recover_task",
@@ -203,7 +209,8 @@ CELERY_BEAT_SCHEDULE = {
                       "schedule": HEALTH_CHECK_SECONDS, "options": {"expires": HEALTH_CHECK_SECONDS}},
 }
 
-# Which nodes' queues this worker consumes (`node.<name>`); one worker serves all in the demo.
+# Which nodes' queues this worker consumes (`node.<name>`, or `node.<name>.control` for a
+# control worker); one worker of each lane serves all in the demo.
 WORKER_NODES = env_list("WORKER_NODES", ["alpha", "beta", "gamma"])
 CELERY_WORKER_CONCURRENCY = env_int("WORKER_CONCURRENCY", 4, minimum=1)
 

@@ -8,7 +8,7 @@ from pathlib import Path
 from django.conf import settings
 from django.db import models
 
-from arthur_panel.celery import node_queue
+from arthur_panel.celery import Lane, lane_queue
 
 LOG_TAIL_LINES = 200
 # A whole line of the master's start output: exo's own log-line prefix (INFO only) or none, as a
@@ -136,7 +136,13 @@ class Node(models.Model):
 
     @property
     def queue(self) -> str:
-        return node_queue(self.name)
+        """The queue of this node's bulk workers (pings, downloads, benchmarks)."""
+        return lane_queue(Lane.BULK, self.name)
+
+    @property
+    def control_queue(self) -> str:
+        """The queue of this node's control workers (exo start and stop, health probes)."""
+        return lane_queue(Lane.CONTROL, self.name)
 
     @property
     def models_path(self) -> Path:
@@ -205,6 +211,9 @@ class Job(models.Model):
     # Jobs with the same key cannot be active at once (a second click returns the first job).
     dedupe_key = models.CharField(max_length=255, blank=True)
     error = models.TextField(blank=True)
+    # Why it failed, for scripts: a refusal's code, `timeout`, `command_failed`, or `internal`
+    # (a bug: `error` then holds only an incident reference to the server log).
+    error_code = models.CharField(max_length=40, blank=True)
     result = models.JSONField(null=True, blank=True)
     celery_task_id = models.CharField(max_length=64, blank=True)
     attempts = models.PositiveIntegerField(default=0)

@@ -1,5 +1,6 @@
-"""The live stack for integration tests: a real Daphne and a real Celery worker, as
-subprocesses, on the test database and the private Redis that `make test` started."""
+"""The live stack for integration tests: a real Daphne, Celery beat and the two Celery workers
+(bulk and control lanes), as subprocesses, on the test database and the private Redis that
+`make test` started."""
 
 from __future__ import annotations
 
@@ -22,12 +23,22 @@ from arthur_panel.launcher import (
     wait_for_port,
 )
 
+CELERY_WORKER = [str(Path(sys.executable).parent / "celery"), "-A", "arthur_panel", "worker",
+                 "--loglevel", "INFO", "--without-gossip", "--without-mingle"]
+BULK_SLOTS = 2
+
 
 def worker_command(*queues: str) -> list[str]:
-    """A Celery worker; with `queues`, only those (the default and node queues otherwise)."""
-    command = [str(Path(sys.executable).parent / "celery"), "-A", "arthur_panel", "worker",
-               "--loglevel", "INFO", "--concurrency", "2", "--without-gossip", "--without-mingle"]
+    """A bulk worker; with `queues`, only those (the default and node queues otherwise)."""
+    command = [*CELERY_WORKER, "--concurrency", str(BULK_SLOTS)]
     return [*command, "-Q", ",".join(queues)] if queues else command
+
+
+def control_worker_command() -> list[str]:
+    """The control lane's worker, as the Procfile runs it: threads, on `control` and the node
+    control queues."""
+    return [*CELERY_WORKER, "-Q", "control", "-n", "control@%h", "--pool", "threads",
+            "--concurrency", "8"]
 
 
 @dataclass
@@ -99,15 +110,18 @@ def running_stack(database_path: str, exo_url: str, hub_url: str, log_dir: Path,
                  "arthur_panel.asgi:application"], env, log_dir / "web.log")
     beat = start([str(bin_dir / "celery"), "-A", "arthur_panel", "beat", "--loglevel", "INFO",
                   "--schedule", str(log_dir / "beat-schedule")], env, log_dir / "beat.log")
-    worker_log = log_dir / "worker.log"
+    worker_log, control_log = log_dir / "worker.log", log_dir / "control.log"
     worker = start(worker_command(), env, worker_log)
+    control = start(control_worker_command(), env, control_log)
     try:
         wait_for_port(port, timeout=30)
         wait_for_worker(env, worker_log)
+        wait_for_worker(env, control_log)
         yield Stack(f"http://127.0.0.1:{port}", f"ws://127.0.0.1:{port}", env, log_dir,
                     log_dir / "models")
     finally:
         stop(worker)
+        stop(control)
         stop(beat)
         stop(web)
 

@@ -17,7 +17,8 @@ from arthur_panel.exceptions import DomainError, NotFound
 from cluster_app.access.permissions import OPERATE_EXO, require
 from cluster_app.exo import cluster_jobs, node_jobs
 from cluster_app.exo.client import ExoClient
-from cluster_app.exo.instances import LoadParams
+from cluster_app.exo.ids import is_instance_id
+from cluster_app.exo.instances import LoadParams, UnloadParams
 from cluster_app.exo.names import exo_model_id
 from cluster_app.exo.state import normalise
 from cluster_app.jobs import services
@@ -86,6 +87,8 @@ class InstanceListApi(ApiView):
 
 class InstanceDetailApi(ApiView):
     def _find(self, instance_id: str) -> dict[str, Any]:
+        if not is_instance_id(instance_id):
+            raise NotFound(f"Instance {instance_id[:40]} not found: exo's instance ids are UUIDs.")
         with ExoClient() as client:
             view = normalise(client.state())
         for instance in view.instances:
@@ -100,8 +103,10 @@ class InstanceDetailApi(ApiView):
     @extend_schema(responses={202: JobSerializer})
     def delete(self, request: Request, instance_id: str) -> Response:
         self._find(instance_id)
+        params = UnloadParams(data={"instance_id": instance_id})
+        params.is_valid(raise_exception=True)
         job, _ = services.job_create(kind="instance.unload", node=None, dedupe_key=instance_id,
-                              params={"instance_id": instance_id}, user=request.user)
+                                     params=dict(params.validated_data), user=request.user)
         return Response(JobSerializer(job).data, status=status.HTTP_202_ACCEPTED)
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 from django.conf import settings
@@ -30,6 +31,15 @@ class ExoError(DomainError):
 
 
 RETRYABLE = (httpx.ConnectError, httpx.ConnectTimeout)
+
+
+def path(*segments: str) -> str:
+    """A path on exo from these segments, each quoted whole: an id can never add a segment
+    or climb out of its own (callers validate ids too; this holds if one forgets)."""
+    for segment in segments:
+        if segment in ("", ".", ".."):
+            raise DomainError(f"{segment!r} cannot be part of a path on exo.", code="invalid_id")
+    return "/" + "/".join(quote(segment, safe="") for segment in segments)
 
 
 def error_message(response: httpx.Response) -> str:
@@ -119,4 +129,4 @@ class ExoClient:
         return self.request("POST", "/instance", json={"instance": instance})
 
     def delete_instance(self, instance_id: str) -> dict[str, Any]:
-        return self.request("DELETE", f"/instance/{instance_id}")
+        return self.request("DELETE", path("instance", instance_id))

@@ -1,7 +1,8 @@
-"""Starting, stopping and restarting the whole exo cluster, as jobs on the default queue.
+"""Starting, stopping and restarting the whole exo cluster, as jobs on the control queue.
 
 Start: the master first (its start output gives the bootstrap command the others join with),
-then the other exo nodes in inventory order, each as an `exo.start` job on its own node's queue;
+then the other exo nodes in inventory order, each as an `exo.start` job on its own node's
+control queue;
 then a wait until exo answers with every exo node in its topology, RDMA-linked where both ends
 expect it. Stop goes in reverse. The cluster job waits for its node jobs, so a worker serving
 both queues needs a concurrency of at least 2.
@@ -14,7 +15,9 @@ from typing import Any
 
 from django.conf import settings
 
+from arthur_panel.celery import Lane
 from arthur_panel.exceptions import Conflict, DomainError
+from cluster_app.access.permissions import OPERATE_EXO
 from cluster_app.exo import node_jobs
 from cluster_app.exo.client import ExoClient, ExoError, ExoUnavailable
 from cluster_app.exo.rules import cluster_problems, new_lines
@@ -92,11 +95,12 @@ def run_node_job(parent: Job, reporter: JobReporter, kind: str, node: Node) -> d
                 if queued_for > node.exo_start_timeout:
                     raise TimeoutError(f"{node}: no worker took {kind} job #{child.pk} within "
                                        f"{node.exo_start_timeout} s (is a worker consuming "
-                                       f"{node.queue}?)")
+                                       f"{node.control_queue}?)")
                 if queued_for > QUEUED_HINT_SECONDS and not hinted:
                     hinted = True
                     reporter.log(f"{node}: no worker has taken job #{child.pk} yet: is a worker "
-                                 f"consuming {node.queue}, with a concurrency of 2 or more?")
+                                 f"consuming {node.control_queue}, with a concurrency of 2 or "
+                                 "more?")
             reporter.tick()
             time.sleep(WAIT_POLL)
     except (JobStopped, TimeoutError):
@@ -185,8 +189,10 @@ def run_restart(job: Job, reporter: JobReporter) -> dict[str, Any]:
 
 
 KINDS = (
-    JobKind(name="cluster.start", label="Start the cluster", run=run_start, needs_node=False),
-    JobKind(name="cluster.stop", label="Stop the cluster", run=run_stop, needs_node=False),
+    JobKind(name="cluster.start", label="Start the cluster", run=run_start, needs_node=False,
+            lane=Lane.CONTROL, permission=OPERATE_EXO),
+    JobKind(name="cluster.stop", label="Stop the cluster", run=run_stop, needs_node=False,
+            lane=Lane.CONTROL, permission=OPERATE_EXO),
     JobKind(name="cluster.restart", label="Restart the cluster", run=run_restart,
-            needs_node=False),
+            needs_node=False, lane=Lane.CONTROL, permission=OPERATE_EXO),
 )

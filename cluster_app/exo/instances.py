@@ -8,7 +8,9 @@ from typing import Any
 from django.conf import settings
 from rest_framework import serializers
 
+from arthur_panel.celery import Lane
 from cluster_app.exo.client import ExoClient
+from cluster_app.exo.ids import InstanceIdField, ModelIdField
 from cluster_app.exo.names import exo_model_id
 from cluster_app.exo.state import InstanceView, normalise, untag
 from cluster_app.jobs.registry import JobKind
@@ -19,7 +21,7 @@ FOLLOW_INTERVAL = 0.5
 
 
 class LoadParams(serializers.Serializer):
-    model_id = serializers.CharField(max_length=200)
+    model_id = ModelIdField()
     sharding = serializers.ChoiceField(["Pipeline", "Tensor"], default="Pipeline")
     instance_meta = serializers.ChoiceField(["MlxRing", "MlxJaccl"], default="MlxRing")
     min_nodes = serializers.IntegerField(min_value=1, max_value=64, default=1)
@@ -29,7 +31,7 @@ class LoadParams(serializers.Serializer):
 
 
 class UnloadParams(serializers.Serializer):
-    instance_id = serializers.CharField(max_length=200)
+    instance_id = InstanceIdField()
 
     class Meta:
         ref_name = "InstanceUnloadParams"
@@ -108,6 +110,6 @@ def run_unload(job: Job, reporter: JobReporter) -> dict[str, Any]:
 
 
 LOAD = JobKind(name="instance.load", label="Load model", run=run_load, needs_node=False,
-               params=LoadParams)
+               params=LoadParams, lane=Lane.CONTROL)
 UNLOAD = JobKind(name="instance.unload", label="Unload model", run=run_unload, needs_node=False,
-                 params=UnloadParams)
+                 params=UnloadParams, lane=Lane.CONTROL)

@@ -1,5 +1,5 @@
-"""Starting and stopping exo on one node, as jobs on that node's own queue, and the exo process
-fields (pid, start time, version) its worker writes.
+"""Starting and stopping exo on one node, as jobs on that node's own control queue, and the exo
+process fields (pid, start time, version) its worker writes.
 
 A start job runs the node's command, streams its output into the job's log, and succeeds once
 exo lists the node under a new id (exo makes one at every start) while the process lives. A
@@ -18,8 +18,10 @@ from typing import Any
 from django.conf import settings
 from django.utils import timezone
 
+from arthur_panel.celery import Lane
 from arthur_panel.celery import app as celery_app
 from arthur_panel.exceptions import Conflict, DomainError
+from cluster_app.access.permissions import OPERATE_EXO
 from cluster_app.exo import process as exo_process
 from cluster_app.exo.client import ExoClient, ExoError, ExoUnavailable
 from cluster_app.exo.process import ConsoleTail, ExoStatus
@@ -69,7 +71,7 @@ def exo_status_fanout() -> None:
 
     for node in Node.objects.filter(in_exo_cluster=True).only("name"):
         # A node whose worker is down must not collect a backlog of reads.
-        celery_app.send_task(STATUS_TASK, args=[node.name], queue=node.queue,
+        celery_app.send_task(STATUS_TASK, args=[node.name], queue=node.control_queue,
                              expires=STATUS_EXPIRES)
 
 
@@ -253,5 +255,7 @@ def run_stop(job: Job, reporter: JobReporter) -> dict[str, Any]:
     return {"was_running": was_running}
 
 
-START_KIND = JobKind(name=START, label="Start exo", run=run_start)
-STOP_KIND = JobKind(name=STOP, label="Stop exo", run=run_stop)
+START_KIND = JobKind(name=START, label="Start exo", run=run_start, lane=Lane.CONTROL,
+                     permission=OPERATE_EXO)
+STOP_KIND = JobKind(name=STOP, label="Stop exo", run=run_stop, lane=Lane.CONTROL,
+                    permission=OPERATE_EXO)

@@ -325,7 +325,8 @@ def model_files(*, node: InventoryNode, needed: list[NeededModel] | None, why_un
 def no_answer(node: InventoryNode, queue: str, timeout: float) -> list[Outcome]:
     """The node's checks when its worker did not answer in time."""
     summary = f"No worker answered on {queue} within {timeout:g} s"
-    hint = (f"Start a worker on {node.display_name} that consumes {queue} (WORKER_NODES="
-            f"{node.name}); if one runs, long jobs may hold all its slots (WORKER_CONCURRENCY).")
+    hint = (f"Start a control worker on {node.display_name} that consumes {queue} (-Q control "
+            f"with WORKER_NODES={node.name}); if one runs, its slots may all be busy "
+            "(CONTROL_CONCURRENCY).")
     return [Outcome(name, node.name, FAIL, summary, {"queue": queue, "timeout_s": timeout}, hint)
             for name in NODE_CHECKS]

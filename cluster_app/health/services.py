@@ -1,6 +1,6 @@
-"""Health checks, run and stored: the cluster checks here, each node's checks on its own queue
-(`node.<name>`), the latest result per check and scope kept; and the report the page and the
-API read. Runs every HEALTH_CHECK_SECONDS from beat, and on demand as a `health.run` job."""
+"""Health checks, run and stored: the cluster checks here, each node's checks on its own control
+queue (`node.<name>.control`), the latest result per check and scope kept; and the report the
+page and the API read. Runs every HEALTH_CHECK_SECONDS from beat, and on demand as a `health.run` job."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from typing import Any
 from django.conf import settings
 from django.utils import timezone
 
+from arthur_panel.celery import Lane
 from arthur_panel.celery import app as celery_app
 from arthur_panel.redis_client import redis_client
 from cluster_app.exo.client import ExoClient, ExoError, ExoUnavailable
@@ -107,8 +108,8 @@ def _ask_nodes(nodes: list[Node], needed: dict[str, list[NeededModel]] | None,
         wire = None if needed is None else [asdict(model) for model in needed.get(node.name, [])]
         # Unread after the timeout, the question is dropped: a worker that comes back later
         # must not answer a run that already gave up on it.
-        celery_app.send_task(PROBE_TASK, args=[node.name, reply_key, wire], queue=node.queue,
-                             expires=timeout)
+        celery_app.send_task(PROBE_TASK, args=[node.name, reply_key, wire],
+                             queue=node.control_queue, expires=timeout)
 
 
 # --- a run -----------------------------------------------------------------------------------
@@ -162,7 +163,7 @@ def health_run(*, node_timeout: float = NODE_ANSWER_SECONDS,
         report(steps - len(waiting), _waiting_for(waiting), answered)
     connection.delete(reply_key)
     for node in waiting.values():
-        silent = checks.no_answer(inventory_node(node), node.queue, node_timeout)
+        silent = checks.no_answer(inventory_node(node), node.control_queue, node_timeout)
         health_store(silent)
         outcomes += silent
         report(steps, _waiting_for({}), silent)
@@ -193,7 +194,7 @@ def run_health_job(job: Job, reporter: JobReporter) -> dict[str, Any]:
 
 
 HEALTH_RUN_KIND = JobKind(name=HEALTH_RUN, label="Health checks", run=run_health_job,
-                          needs_node=False)
+                          needs_node=False, lane=Lane.CONTROL)
 
 
 def health_start(*, user: Any) -> tuple[Job, bool]:

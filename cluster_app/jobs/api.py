@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.request import Request
@@ -10,12 +12,20 @@ from rest_framework.response import Response
 from arthur_panel.api import ApiView
 from arthur_panel.errors import get_or_404
 from arthur_panel.exceptions import DomainError
+from cluster_app.access.permissions import require
 from cluster_app.jobs import services
 from cluster_app.jobs.registry import get_kind, startable_kinds
 from cluster_app.jobs.serializers import JobCreateSerializer, JobSerializer
 from cluster_app.models import Job
 
 JOB_LIST_LIMIT = 200
+
+
+def require_for_kind(user: Any, kind_name: str, action: str) -> None:
+    """PermissionRequired unless `user` may start or control jobs of this kind."""
+    kind = get_kind(kind_name)
+    if kind is not None and kind.permission is not None:
+        require(user, kind.permission, f"{action} a {kind_name} job")
 
 
 class JobListApi(ApiView):
@@ -37,6 +47,7 @@ class JobListApi(ApiView):
     def post(self, request: Request) -> Response:
         data = JobCreateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
+        require_for_kind(request.user, data.validated_data["kind"], "Starting")
         kind = get_kind(data.validated_data["kind"])
         if kind is None or kind.params is None:
             names = ", ".join(k.name for k in startable_kinds())
@@ -58,9 +69,13 @@ class JobDetailApi(ApiView):
 
 class JobControlApi(ApiView):
     action: str = ""
-    actions = {"cancel": services.job_cancel, "pause": services.job_pause, "resume": services.job_resume}
+    actions = {"cancel": (services.job_cancel, "Cancelling"),
+               "pause": (services.job_pause, "Pausing"),
+               "resume": (services.job_resume, "Resuming")}
 
     @extend_schema(request=None, responses=JobSerializer)
     def post(self, request: Request, job_id: int) -> Response:
         job = get_or_404(Job.objects.select_related("node"), "Job", pk=job_id)
-        return Response(JobSerializer(self.actions[self.action](job=job)).data)
+        service, verb = self.actions[self.action]
+        require_for_kind(request.user, job.kind, verb)
+        return Response(JobSerializer(service(job=job)).data)

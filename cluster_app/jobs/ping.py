@@ -25,8 +25,9 @@ from cluster_app.models import Job
 
 
 class PingParams(serializers.Serializer):
-    count = serializers.IntegerField(min_value=1, max_value=100, default=5)
-    interval = serializers.FloatField(min_value=0.0, max_value=10.0, default=1.0)
+    # At most 20 rounds 2 s apart: one ping holds a worker slot for under a minute.
+    count = serializers.IntegerField(min_value=1, max_value=20, default=5)
+    interval = serializers.FloatField(min_value=0.0, max_value=2.0, default=1.0)
 
     class Meta:
         ref_name = "PingParams"
@@ -85,4 +86,5 @@ def _sleep_checking(reporter: JobReporter, seconds: float) -> None:
         reporter.check()
 
 
-PING = JobKind(name="ping", label="Ping", run=run_ping, pausable=True, params=PingParams)
+PING = JobKind(name="ping", label="Ping", run=run_ping, pausable=True, params=PingParams,
+               max_active_per_user=2)

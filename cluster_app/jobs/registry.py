@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from django.core.exceptions import ImproperlyConfigured
 
+from arthur_panel.celery import Lane
 from arthur_panel.discovery import concept_modules
 
 if TYPE_CHECKING:
@@ -34,6 +35,14 @@ class JobKind:
     # Parameters accepted from `POST /api/v1/jobs/`; None: started only by its own endpoint.
     params: type[serializers.Serializer] | None = None
     needs_node: bool = True
+    # The workers that run it: control work (cluster operations, health, model loads) has its
+    # own, so long user jobs filling every bulk slot never hold it up.
+    lane: Lane = Lane.BULK
+    # How many jobs of this kind one user may have queued, running or paused (None: only the
+    # overall JOB_MAX_ACTIVE_PER_USER applies).
+    max_active_per_user: int | None = None
+    # Needed to start it from `POST /api/v1/jobs/` and to cancel, pause or resume it.
+    permission: str | None = None
 
 
 @functools.cache

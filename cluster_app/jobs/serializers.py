@@ -14,7 +14,7 @@ class JobSerializer(serializers.ModelSerializer):
         model = Job
         fields = ["id", "url", "kind", "node", "params", "state", "control", "progress", "done",
                   "total", "unit", "speed", "eta_seconds", "message", "log_tail", "detail", "error",
-                  "result",
+                  "error_code", "result",
                   "celery_task_id", "attempts", "created_by", "created_at", "started_at",
                   "finished_at", "heartbeat_at", "updated_at"]
         read_only_fields = fields

@@ -7,20 +7,24 @@ processes racing on one job cannot both win.
 from __future__ import annotations
 
 import logging
+import secrets
 import threading
-import traceback
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
+from rest_framework import status
 
+from arthur_panel.celery import Lane, lane_queue
 from arthur_panel.celery import app as celery_app
 from arthur_panel.exceptions import Conflict, DomainError
+from cluster_app.jobs.failures import WorkFailed
 from cluster_app.jobs.registry import JobKind, get_kind
 from cluster_app.jobs.reporter import JobReporter, JobStopped, publish_job
 from cluster_app.models import Job, Node
@@ -29,10 +33,22 @@ logger = logging.getLogger(__name__)
 State = Job.State
 # Sent by name: the tasks module imports this one, not the other way round.
 RUN_TASK = "cluster_app.tasks.job_run_task"
+# Failures whose message is written for the user, by class, with their error code; any other
+# exception is a bug, shown only as an incident reference. Built-ins that mean a bug are out.
+USER_FACING = ((TimeoutError, "timeout"), (RuntimeError, "command_failed"))
+BUGS = (NotImplementedError, RecursionError)
+INTERNAL_ERROR = ("Internal error in the worker (incident {incident}): the server log has the "
+                  "details.")
+
+
+class TooManyJobs(DomainError):
+    status_code = status.HTTP_429_TOO_MANY_REQUESTS
+    code = "too_many_jobs"
 
 
 def _enqueue(job: Job) -> None:
-    queue = job.node.queue if job.node else settings.CELERY_TASK_DEFAULT_QUEUE
+    kind = get_kind(job.kind)
+    queue = lane_queue(kind.lane if kind else Lane.BULK, job.node.name if job.node else None)
 
     def send() -> None:
         result = celery_app.send_task(RUN_TASK, args=[job.pk], queue=queue)
@@ -59,10 +75,15 @@ def job_create(*, kind: str, node: Node | None, params: dict[str, Any], user: An
     job_kind = _kind(kind)
     if job_kind.needs_node and node is None:
         raise DomainError(f"A {job_kind.label} job needs a target node.", code="node_required")
+    if dedupe_key and (active := Job.objects.filter(kind=kind, dedupe_key=dedupe_key,
+                                                    state__in=Job.ACTIVE).first()):
+        return active, False
     job = Job(kind=kind, node=node, params=params, created_by=user, dedupe_key=dedupe_key)
     job.full_clean(validate_constraints=False)
     try:
         with transaction.atomic():
+            if user is not None:  # the system's own jobs are not capped
+                _check_caps(user, job_kind)
             job.save()
             # Announce before enqueueing: a fast worker must not publish "running" first.
             _announce(job.pk)
@@ -72,6 +93,23 @@ def job_create(*, kind: str, node: Node | None, params: dict[str, Any], user: An
         # Another request created the same active job first (the partial unique index).
         return Job.objects.get(kind=kind, dedupe_key=dedupe_key, state__in=Job.ACTIVE), False
     return job, True
+
+
+def _check_caps(user: Any, kind: JobKind) -> None:
+    """TooManyJobs unless `user` may have one more active job of `kind`. Runs in the creating
+    transaction with the user's row locked, so concurrent creates count one after another."""
+    list(get_user_model().objects.select_for_update().filter(pk=user.pk).values_list("pk"))
+    active = Job.objects.filter(created_by=user, state__in=Job.ACTIVE)
+    limit = kind.max_active_per_user
+    if limit is not None and (count := active.filter(kind=kind.name).count()) >= limit:
+        raise TooManyJobs(f"You already have {count} {kind.label.lower()} "
+                          f"job{'s' if count != 1 else ''} queued or running; wait for one to "
+                          "finish or cancel it.")
+    limit = settings.JOB_MAX_ACTIVE_PER_USER
+    if (count := active.count()) >= limit:
+        raise TooManyJobs(f"You already have {count} jobs queued or running, the most one user "
+                          f"may have (JOB_MAX_ACTIVE_PER_USER); wait for one to finish or cancel "
+                          "it.")
 
 
 def _transition(job: Job, old: tuple[str, ...], **changes: Any) -> bool:
@@ -177,10 +215,9 @@ def _heartbeat(job_id: int) -> Iterator[None]:
 
 
 def _run(job: Job, kind: JobKind | None, reporter: JobReporter) -> None:
-    job_id = job.pk
     try:
         if kind is None:
-            raise DomainError(f"No worker code for job kind '{job.kind}'.")
+            raise DomainError(f"No worker code for job kind '{job.kind}'.", code="unknown_kind")
         result = kind.run(job, reporter)
     except JobStopped as stop:
         if stop.control == Job.Control.PAUSE:
@@ -188,15 +225,33 @@ def _run(job: Job, kind: JobKind | None, reporter: JobReporter) -> None:
         else:
             _finish(job, reporter, State.CANCELLED, message="Cancelled")
     except Exception as exc:
-        logger.exception("job %s failed", job_id)
-        reporter.log(traceback.format_exc(limit=5))
-        _finish(job, reporter, State.FAILED, error=str(exc) or type(exc).__name__,
-                message="Failed")
+        if code := _error_code(exc):
+            error = str(exc) or type(exc).__name__
+            logger.warning("job %s (%s) failed [%s]: %s", job.pk, job.kind, code, error,
+                           exc_info=not isinstance(exc, DomainError))
+        else:
+            # A bug: its user sees only an incident reference; the exception's text, paths and
+            # source lines stay in this log, on the line with that reference.
+            code, incident = "internal", secrets.token_hex(4)
+            logger.exception("job %s (%s) failed: internal error, incident %s", job.pk, job.kind,
+                             incident)
+            error = INTERNAL_ERROR.format(incident=incident)
+        reporter.log(f"failed ({code}): {error}")
+        _finish(job, reporter, State.FAILED, error=error, error_code=code, message="Failed")
     else:
         if job.total:
             job.progress = 1.0
         _finish(job, reporter, State.SUCCEEDED, result=result, eta_seconds=None,
                 progress=1.0, message=job.message or "Done")
+
+
+def _error_code(exc: Exception) -> str:
+    """The error code of a failure whose message is written for the user; "" for a bug."""
+    if isinstance(exc, (DomainError, WorkFailed)):
+        return exc.code
+    if isinstance(exc, BUGS):
+        return ""
+    return next((code for cls, code in USER_FACING if isinstance(exc, cls)), "")
 
 
 def jobs_recover() -> int:

@@ -156,4 +156,4 @@ def _store(job: Job, plan: Plan, result: dict[str, Any]) -> dict[str, Any]:
             "hosts": benchmark.hosts, **summary, "comparison": comparison}
 
 
-LINKBENCH = JobKind(name=KIND, label="Link benchmark", run=run_linkbench)
+LINKBENCH = JobKind(name=KIND, label="Link benchmark", run=run_linkbench, max_active_per_user=1)

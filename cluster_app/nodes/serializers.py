@@ -36,12 +36,14 @@ class ExoProcessSerializer(serializers.Serializer):
 
 class NodeSerializer(serializers.ModelSerializer):
     queue = serializers.CharField(read_only=True)
+    control_queue = serializers.CharField(read_only=True)
     exo_process = ExoProcessSerializer(source="*", read_only=True)
 
     class Meta:
         model = Node
         fields = ["name", "display_name", "hostname", "role", "hardware", "ram_bytes",
-                  "in_exo_cluster", "expects_rdma", "models_dir", "purpose", "queue", "status", "status_reason",
+                  "in_exo_cluster", "expects_rdma", "models_dir", "purpose", "queue",
+                  "control_queue", "status", "status_reason",
                   "exo_node_id", "last_seen_at", "ram_total", "ram_used", "swap_used",
                   "disk_total", "disk_free", "gpu_usage", "temperature", "power", "rdma_enabled",
                   "links", "exo_process"]

@@ -32,6 +32,9 @@ from models_app.downloads.transfer import (
 from models_app.models import LlmModel
 
 DOWNLOAD, DELETE = "model.download", "model.delete"
+# Downloads one user may have under way: the guide's recommended set (seven models) on both
+# exo nodes, with room to spare.
+MAX_DOWNLOADS_PER_USER = 16
 
 
 class InsufficientDisk(DomainError):
@@ -191,5 +194,6 @@ def run_delete(job: Job, reporter: JobReporter) -> dict[str, Any]:
     return {"path": str(dest), "freed_bytes": freed}
 
 
-DOWNLOAD_KIND = JobKind(name=DOWNLOAD, label="Download", run=run_download, pausable=True)
+DOWNLOAD_KIND = JobKind(name=DOWNLOAD, label="Download", run=run_download, pausable=True,
+                        max_active_per_user=MAX_DOWNLOADS_PER_USER)
 DELETE_KIND = JobKind(name=DELETE, label="Delete download", run=run_delete)

@@ -17,6 +17,8 @@ from typing import BinaryIO
 
 import httpx
 
+from cluster_app.jobs.failures import WorkFailed
+
 PARTIAL_SUFFIX = ".partial"
 # Rate limits and request timeouts are worth waiting out; every other 4xx will not change.
 RETRYABLE_4XX = frozenset({408, 429})
@@ -41,12 +43,16 @@ class TransferProgress:
     files_total: int
 
 
-class TransferError(Exception):
+class TransferError(WorkFailed):
     """A file could not be downloaded; the message names the file and says what happened."""
+
+    code = "transfer_failed"
 
 
 class VerificationError(TransferError):
     """A downloaded file's size or sha256 differs from the listing; its partial is deleted."""
+
+    code = "verification_failed"
 
 
 class _Retry(Exception):

@@ -15,6 +15,9 @@
       const dd = document.createElement("dd"); dd.textContent = value(job);
       return [dt, dd];
     }));
+    document.getElementById("job-failure").hidden = !job.error;
+    document.getElementById("job-error-code").textContent = job.error_code || "error";
+    document.getElementById("job-error-text").textContent = job.error;
     document.getElementById("job-log").textContent = job.log_tail.length ? job.log_tail.join("\n") : "(no output yet)";
     const resultCard = document.getElementById("job-result-card");
     resultCard.hidden = !job.result || job.state !== "succeeded";

@@ -75,6 +75,14 @@ const Live = (() => {
     return node;
   }
 
+  // A failed job's error code and error, else its latest message.
+  function jobMessage(job) {
+    const line = el("div", { class: "job-message small" });
+    if (job.error) line.append(el("code", { class: "error-code" }, job.error_code || "error"), " ", job.error);
+    else line.append(job.message || "");
+    return line;
+  }
+
   // One row for a job: title, state, progress bar, amounts, speed and ETA.
   function jobRow(job) {
     const pct = Math.round((job.progress || 0) * 100);
@@ -94,7 +102,7 @@ const Live = (() => {
         el("span", { class: `state state-${job.state}` }, job.state)),
       bar,
       el("div", { class: "job-numbers muted small" }, `${pct}%`, numbers.length ? ` · ${numbers.join(" · ")}` : ""),
-      el("div", { class: "job-message small" }, job.error || job.message || ""));
+      jobMessage(job));
     if (ACTIVE.has(job.state) && job.control !== "cancel") {
       const cancel = el("button", { class: "link danger small", "data-cancel": String(job.id) }, "Cancel");
       cancel.addEventListener("click", () => api("POST", `/api/v1/jobs/${job.id}/cancel/`).catch((e) => notify(e.message)));

@@ -33,10 +33,18 @@ LLAMA_1B = "mlx-community/Llama-3.2-1B-Instruct-4bit"
 JSON = "application/json"
 
 # Path parameters: a real value (job_id is the job each test creates; no instance is loaded, so
-# `nope` stands in for one) and values naming nothing.
-EXISTING = {"job_id": None, "name": "alpha", "slug": "llama-3.2-1b", "instance_id": "nope"}
+# a well-formed id of none stands in for one) and values naming nothing.
+EXISTING = {"job_id": None, "name": "alpha", "slug": "llama-3.2-1b",
+            "instance_id": "00000000-0000-4000-8000-000000000000"}
 MISSING = {"job_id": ["999999", "9" * 30], "name": ["omega", "n" * 10_000],
-           "slug": ["no-such-model", "%00", "s" * 10_000], "instance_id": ["%00", "i" * 10_000]}
+           "slug": ["no-such-model", "%00", "s" * 10_000],
+           "instance_id": ["nope", "%00", "i" * 10_000]}
+# Ids that try to leave their place (exo has no authentication: `../_sim/faults` in an instance
+# id once became `DELETE /_sim/faults` on exo): dot segments, encoded and double-encoded
+# slashes and dots, and ids far longer than any real one.
+TRAVERSAL = ["..", "../_sim/faults", "..%2F_sim%2Ffaults", "%2e%2e%2f_sim%2ffaults",
+             "%2E%2E/%2E%2E/state", "%252e%252e%252f_sim", "a%2Fb", "a%5Cb", "..%5C..%5Cstate",
+             "x" * 300, "3f9a2c1b-5d4e-4f6a-8b7c-9d0e1f2a3b4c" * 20]
 
 # A valid request per (route name, method), so each bad field is checked on its own and the
 # service behind the validation is reached too; routes not listed get `{}`.
@@ -61,7 +69,7 @@ ODD_QUERIES = ["limit=abc&tier=%00&zz=1", "limit=-1&offset=-1", f"limit={'9' * 3
                *["&".join(f"{name}={value}" for name in ODD_QUERY_NAMES)
                  for value in ("abc", "%00", "-1", "", HUGE, "%ff%fe", "a&a=b")]]
 WRONG = {  # per JSON type of a field: values of the wrong type, null, huge, negative, empty
-    "string": [12345, -1, ["a"], {"a": 1}, None, True, HUGE, "\u0000", ""],
+    "string": [12345, -1, ["a"], {"a": 1}, None, True, HUGE, "\u0000", "", *TRAVERSAL],
     "integer": ["abc", -1, -(10**30), 10**30, 1.5, None, True, [1], HUGE, "1e400"],
     "number": ["abc", -1e308, 10**30, None, [1], "1e400"],
     "boolean": ["maybe", 2, None, [True]],
@@ -292,3 +300,41 @@ def test_a_body_over_the_limit_is_a_413(operator, real, exo_url, route, name, me
     error = response.json()["error"]
     assert error["code"] == "request_too_large"
     assert f"{settings.DATA_UPLOAD_MAX_MEMORY_SIZE} bytes" in error["message"]
+
+
+@pytest.mark.parametrize(("route", "name", "method"),
+                         cases(lambda route, name, method: PARAM.search(route)))
+def test_ids_that_try_to_leave_their_path_segment_are_4xx_json(api_client, real, exo_url, hub,
+                                                              route, name, method,
+                                                              django_capture_on_commit_callbacks):
+    problems = []
+    with django_capture_on_commit_callbacks(execute=False):
+        for param in PARAM.findall(route):
+            for value in TRAVERSAL:
+                path = fill(route, {**real, param: value})
+                response = send(api_client, method, path, VALID_BODY.get((name, method)))
+                status = response.status_code
+                if problem := contract_error(response) or (
+                        not 400 <= status < 500 and f"{status}, not 4xx"):
+                    problems.append(f"{method.upper()} {path[:100]}: {problem}")
+    assert not problems, "\n".join(problems)
+
+
+# Job kinds whose parameters name something of exo's, by the parameter that does.
+JOB_IDS = [("instance.unload", "instance_id"), ("instance.load", "model_id")]
+
+
+@pytest.mark.parametrize(("kind", "param"), JOB_IDS)
+def test_job_params_that_name_exos_objects_are_checked_like_the_own_endpoints(
+        api_client, real, kind, param, django_capture_on_commit_callbacks):
+    problems = []
+    with django_capture_on_commit_callbacks(execute=False):
+        for value in TRAVERSAL:
+            response = send(api_client, "post", "/api/v1/jobs/",
+                            {"kind": kind, "params": {param: value}})
+            if problem := contract_error(response) or (
+                    response.status_code != 400 and f"{response.status_code}, not 400"):
+                problems.append(f"{kind} {param}={value[:40]!r}: {problem}")
+            elif param not in response.json()["error"]["message"]:
+                problems.append(f"{kind} {param}={value[:40]!r}: {response.json()}")
+    assert not problems, "\n".join(problems)

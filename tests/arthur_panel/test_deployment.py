@@ -28,7 +28,7 @@ def expand(command: str, env: dict[str, str]) -> list[str]:
 
 def test_compose_file_is_valid_compose():
     services = compose()["services"]
-    assert {"redis", "db", "web", "worker", "beat"} <= set(services)
+    assert {"redis", "db", "web", "worker", "control", "beat"} <= set(services)
 
 
 def test_an_invalid_compose_file_is_caught():
@@ -36,7 +36,7 @@ def test_an_invalid_compose_file_is_caught():
         PyCompose.from_yaml("services:\n  web:\n    imag: x\n")
 
 
-@pytest.mark.parametrize("name", ["web", "worker", "beat"])
+@pytest.mark.parametrize("name", ["web", "worker", "control", "beat"])
 def test_compose_runs_the_procfiles_command(name):
     procfile = parse_procfile((ROOT / "Procfile").read_text()).processes
     service = compose()["services"][name]
@@ -46,7 +46,18 @@ def test_compose_runs_the_procfiles_command(name):
 
 def test_every_panel_service_uses_the_same_image_and_database():
     services = compose()["services"]
-    panel = [services[name] for name in ("migrate", "web", "worker", "beat")]
+    panel = [services[name] for name in ("migrate", "web", "worker", "control", "beat")]
     assert len({service["image"] for service in panel}) == 1
     assert all(service["environment"]["DATABASE_URL"].startswith("postgres://") for service in panel)
     assert all(service["environment"]["REDIS_URL"] == "redis://redis:6379/0" for service in panel)
+
+
+def test_the_control_worker_has_a_lane_of_its_own_with_room_for_a_cluster_job():
+    """A cluster job waits for its node jobs on the same control worker: two slots at least."""
+    processes = parse_procfile((ROOT / "Procfile").read_text()).processes
+    worker, control = (expand(processes[name], {}) for name in ("worker", "control"))
+    assert "-Q" not in worker  # the bulk worker: `default` and the node queues
+    assert control[control.index("-Q") + 1] == "control"
+    assert control[control.index("--pool") + 1] == "threads"
+    assert int(control[control.index("--concurrency") + 1]) >= 2
+    assert control[control.index("-n") + 1] != "celery@%h"  # its own name beside the worker

@@ -46,8 +46,8 @@ def test_dashboard_shows_nodes_and_a_live_jobs_panel(logged_in, live_stack):
 def test_job_page_pauses_resumes_and_cancels(logged_in, live_stack):
     page = logged_in
     page.goto(f"{live_stack.base_url}/jobs/")
-    page.get_by_label("Rounds").fill("40")
-    page.get_by_label("Interval (s)").fill("0.3")
+    page.get_by_label("Rounds").fill("20")
+    page.get_by_label("Interval (s)").fill("2")
     page.get_by_role("button", name="Start").click()
     page.locator("#job-list .job-row a").first.click()
     expect(page.locator("#job-row .state")).to_have_text("running", timeout=15000)
@@ -58,7 +58,7 @@ def test_job_page_pauses_resumes_and_cancels(logged_in, live_stack):
     expect(page.locator("#job-row .state")).to_have_text("running", timeout=15000)
     actions.get_by_role("button", name="Cancel").click()
     expect(page.locator("#job-row .state")).to_have_text("cancelled", timeout=15000)
-    expect(page.locator("#job-log")).to_contain_text("round 1/40")
+    expect(page.locator("#job-log")).to_contain_text("round 1/20")
 
 
 def test_bad_job_parameters_show_a_message_in_the_page(logged_in, live_stack):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
+from arthur_panel.exceptions import DomainError
 from arthur_panel.launcher import free_port
 from cluster_app.exo.client import ExoClient, ExoError, ExoUnavailable
 
@@ -73,5 +74,45 @@ def test_a_slow_exo_times_out_with_a_clear_message(exo_url):
         with ExoClient(exo_url, timeout=0.2) as client:
             with pytest.raises(ExoUnavailable, match="timed out"):
                 client.state()
+    finally:
+        httpx.delete(f"{exo_url}/_sim/faults")
+
+
+def recording_client(seen: list[str]) -> ExoClient:
+    def answer(request: httpx.Request) -> httpx.Response:
+        seen.append(request.url.raw_path.decode())
+        return httpx.Response(200, json={"message": "Command received."})
+
+    return ExoClient("http://exo.test", transport=httpx.MockTransport(answer))
+
+
+@pytest.mark.parametrize(("instance_id", "sent"), [
+    ("3f9a2c1b-5d4e-4f6a-8b7c-9d0e1f2a3b4c", "/instance/3f9a2c1b-5d4e-4f6a-8b7c-9d0e1f2a3b4c"),
+    ("../_sim/faults", "/instance/..%2F_sim%2Ffaults"),
+    ("..%2F_sim", "/instance/..%252F_sim"),
+    ("a/b?c#d", "/instance/a%2Fb%3Fc%23d")])
+def test_an_id_stays_inside_its_own_path_segment(instance_id, sent):
+    seen: list[str] = []
+    with recording_client(seen) as client:
+        client.delete_instance(instance_id)
+    assert seen == [sent]
+
+
+@pytest.mark.parametrize("instance_id", ["..", ".", ""])
+def test_a_dot_segment_is_never_sent(instance_id):
+    seen: list[str] = []
+    with recording_client(seen) as client, pytest.raises(DomainError) as refused:
+        client.delete_instance(instance_id)
+    assert refused.value.code == "invalid_id" and seen == []
+
+
+def test_a_traversal_that_reached_exo_would_name_no_route(exo_url):
+    # The simulator has control routes (/_sim/faults): a quoted id cannot reach them.
+    httpx.post(f"{exo_url}/_sim/faults", json={"latency": 0.01})
+    try:
+        with ExoClient(exo_url) as client, pytest.raises(ExoError) as missing:
+            client.delete_instance("../_sim/faults")
+        assert missing.value.exo_status == 404
+        assert httpx.get(f"{exo_url}/_sim/faults").json()["latency"] == 0.01
     finally:
         httpx.delete(f"{exo_url}/_sim/faults")

@@ -156,7 +156,7 @@ def test_beat_asks_each_exo_nodes_own_queue(nodes):
         node_jobs.exo_status_fanout()
     assert {c.args[0] for c in send.call_args_list} == {node_jobs.STATUS_TASK}
     assert sorted((c.kwargs["args"], c.kwargs["queue"]) for c in send.call_args_list) == [
-        (["alpha"], "node.alpha"), (["beta"], "node.beta")]
+        (["alpha"], "node.alpha.control"), (["beta"], "node.beta.control")]
     assert all(c.kwargs["expires"] == node_jobs.STATUS_EXPIRES for c in send.call_args_list)
 
 

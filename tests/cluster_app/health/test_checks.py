@@ -307,8 +307,8 @@ def test_model_files_with_nothing_loaded_or_unknown():
 
 
 def test_a_silent_worker_fails_every_node_check():
-    outcomes = checks.no_answer(BETA, "node.beta", 30.0)
+    outcomes = checks.no_answer(BETA, "node.beta.control", 30.0)
     assert [(o.name, o.scope, o.status) for o in outcomes] == [
         ("rdma_device", "beta", FAIL), ("mlx", "beta", FAIL), ("model_files", "beta", FAIL)]
-    assert {o.summary for o in outcomes} == {"No worker answered on node.beta within 30 s"}
+    assert {o.summary for o in outcomes} == {"No worker answered on node.beta.control within 30 s"}
     assert "WORKER_NODES=beta" in outcomes[0].hint

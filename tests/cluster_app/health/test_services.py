@@ -66,7 +66,7 @@ def test_with_exo_down_and_no_worker_every_check_says_why(nodes, settings, no_ib
         for check in ("rdma_device", "mlx", "model_files"):
             result = stored[check, name]
             assert (result.status, result.summary) == (
-                FAIL, f"No worker answered on node.{name} within 0.5 s")
+                FAIL, f"No worker answered on node.{name}.control within 0.5 s")
     assert not any(scope == "gamma" for _, scope in stored)  # not an exo node
     assert summary == {"overall": FAIL, "counts": {FAIL: 7, UNAVAILABLE: 3},
                        "silent_nodes": ["alpha", "beta"]}
@@ -79,13 +79,13 @@ def test_node_answers_are_collected_and_stored(exo_url, nodes, monkeypatch, no_i
 
     def answer_here(nodes, needed, reply_key, timeout):
         for node in nodes:
-            asked.append((node.name, node.queue))
+            asked.append((node.name, node.control_queue))
             wire = None if needed is None else [vars(m) for m in needed.get(node.name, [])]
             services.health_probe_reply(node_name=node.name, reply_key=reply_key, needed=wire)
 
     monkeypatch.setattr(services, "_ask_nodes", answer_here)
     summary = services.health_run(node_timeout=5)
-    assert sorted(asked) == [("alpha", "node.alpha"), ("beta", "node.beta")]
+    assert sorted(asked) == [("alpha", "node.alpha.control"), ("beta", "node.beta.control")]
     assert summary["silent_nodes"] == []
     stored = results()
     assert stored["rdma_device", "beta"].summary == "ibv_devinfo not found on BETA"

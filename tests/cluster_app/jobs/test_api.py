@@ -53,7 +53,8 @@ def test_nodes_list_the_guides_inventory(api_client, nodes):
     assert set(listed) >= {"alpha", "beta", "gamma"}
     assert listed["alpha"]["ram_bytes"] == 512 * 1024**3 and listed["alpha"]["role"] == "master"
     assert listed["gamma"]["in_exo_cluster"] is False
-    assert listed["beta"]["queue"] == "node.beta"
+    assert (listed["beta"]["queue"], listed["beta"]["control_queue"]) == ("node.beta",
+                                                                          "node.beta.control")
 
 
 def test_unknown_job_is_404_json(api_client):

@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from unittest import mock
 
 import pytest
 from django.utils import timezone
 
 from arthur_panel.exceptions import Conflict, DomainError
-from cluster_app.jobs import registry
 from cluster_app.jobs import services as jobs
-from cluster_app.jobs.registry import JobKind
 from cluster_app.jobs.reporter import JobReporter, JobStopped
 from cluster_app.models import Job
 
@@ -106,28 +103,6 @@ def test_execute_runs_the_kind_and_records_success(queued):
     assert job.done == 2 and job.progress == 1.0 and job.attempts == 1
     assert len(job.result["rtt_ms"]) == 2 and job.celery_task_id == "t1"
     assert any("round 2/2" in line for line in job.log_tail)
-
-
-def boom(job, reporter):
-    reporter.progress(1, 3)
-    raise ValueError("disk on fire")
-
-
-@pytest.fixture
-def boom_kind():
-    """A job kind that fails, known to the registry for one test."""
-    with mock.patch.dict(registry._kinds(), {"test-boom": JobKind(name="test-boom", label="Boom",
-                                                                  run=boom)}):
-        yield
-
-
-def test_execute_records_failure_with_the_error_text(nodes, boom_kind):
-    job = Job.objects.create(kind="test-boom", node=nodes["alpha"])
-    jobs.job_execute(job_id=job.pk)
-    job.refresh_from_db()
-    assert job.state == Job.State.FAILED
-    assert job.error == "disk on fire"
-    assert "ValueError" in "\n".join(job.log_tail)
 
 
 class FakeClock:
