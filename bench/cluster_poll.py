@@ -148,7 +148,8 @@ def print_profile(exo_url: str, polls: int) -> None:
     with ExoClient(exo_url, retries=0) as client:
         for _ in range(polls):
             profile.runcall(cluster_poll, client=client)
-    pstats.Stats(profile).sort_stats(os.environ.get("BENCH_PROFILE_SORT", "cumulative")).print_stats(30)
+    order = os.environ.get("BENCH_PROFILE_SORT", "cumulative")
+    pstats.Stats(profile).sort_stats(order).print_stats(30)
 
 
 def issue_token() -> str:

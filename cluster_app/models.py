@@ -103,7 +103,8 @@ class Node(models.Model):
     # Live fields, written by the cluster poll.
     status = models.CharField(max_length=12, choices=Status.choices, default=Status.OFFLINE)
     status_reason = models.CharField(max_length=255, blank=True)
-    exo_node_id = models.CharField(max_length=120, blank=True, help_text="Changes at every exo start")
+    exo_node_id = models.CharField(max_length=120, blank=True,
+                                   help_text="Changes at every exo start")
     last_seen_at = models.DateTimeField(null=True, blank=True)
     ram_total = models.BigIntegerField(null=True, blank=True)
     ram_used = models.BigIntegerField(null=True, blank=True)

@@ -53,7 +53,9 @@ class NodeOperationApi(ApiView):
 
 
 class LoadRequest(serializers.Serializer):
-    model = serializers.CharField(max_length=200, help_text="Any name of the model: catalogue slug or alias, Hugging Face repo id, exo id")
+    model = serializers.CharField(
+        max_length=200, help_text="Any name of the model: catalogue slug or alias, Hugging Face "
+                                  "repo id, exo id")
     sharding = serializers.ChoiceField(["Pipeline", "Tensor"], default="Pipeline")
     instance_meta = serializers.ChoiceField(["MlxRing", "MlxJaccl"], default="MlxRing")
     min_nodes = serializers.IntegerField(min_value=1, max_value=64, default=1)
@@ -115,7 +117,8 @@ class PreviewsApi(ApiView):
     def get(self, request: Request) -> Response:
         name = request.query_params.get("model", "")
         if not name:
-            raise DomainError("Give the model to place: ?model=<exo model id>.", code="model_required")
+            raise DomainError("Give the model to place: ?model=<exo model id>.",
+                              code="model_required")
         names = _live_names()
         with ExoClient() as client:
             model_id = exo_model_id(client, name)
@@ -124,7 +127,8 @@ class PreviewsApi(ApiView):
             "sharding": p.get("sharding"),
             "instance_meta": p.get("instance_meta"),
             "nodes": [names.get(n, n) for n in (p.get("memory_delta_by_node") or {})],
-            "memory_by_node": {names.get(n, n): b for n, b in (p.get("memory_delta_by_node") or {}).items()},
+            "memory_by_node": {names.get(n, n): b
+                               for n, b in (p.get("memory_delta_by_node") or {}).items()},
             "error": p.get("error"),
         } for p in previews]
         return Response({"model_id": model_id, "previews": rows})

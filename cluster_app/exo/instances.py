@@ -66,7 +66,8 @@ def run_load(job: Job, reporter: JobReporter) -> dict[str, Any]:
             raise
 
 
-def _follow_until_ready(client: ExoClient, instance_id: str, reporter: JobReporter) -> dict[str, Any]:
+def _follow_until_ready(client: ExoClient, instance_id: str,
+                        reporter: JobReporter) -> dict[str, Any]:
     deadline = time.monotonic() + settings.INSTANCE_LOAD_TIMEOUT
     seen = False
     while time.monotonic() < deadline:

@@ -151,7 +151,8 @@ def normalise(state: dict[str, Any]) -> ClusterView:
         shape=shape,
         nodes=nodes,
         links=links,
-        instances=[_instance(tagged, runners) for tagged in (state.get("instances") or {}).values()],
+        instances=[_instance(tagged, runners)
+                   for tagged in (state.get("instances") or {}).values()],
         downloads=_downloads(state.get("downloads") or {}),
     )
 
@@ -322,7 +323,8 @@ def _downloads(downloads: dict[str, Any]) -> list[DownloadView]:
                 node_id=body.get("nodeId") or node_id,
                 model_id=card.get("modelId", ""),
                 status=status,
-                downloaded=in_bytes(progress.get("downloaded", body.get("downloaded", default_done))),
+                downloaded=in_bytes(progress.get("downloaded",
+                                                 body.get("downloaded", default_done))),
                 total=total,
                 speed=progress.get("speed"),
                 eta_ms=progress.get("etaMs"),

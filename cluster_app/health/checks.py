@@ -130,7 +130,8 @@ def memory_pressure(node: InventoryNode, view: NodeView | None) -> Outcome:
     """Against the guide's memory table: under 70% used is its safe operation zone, 92% its
     limit (OOM risk); a gigabyte or more of swap in use is a warning on its own."""
     if view is None:
-        return not_checked("memory_pressure", node.name, f"{node.display_name} is not in exo's state")
+        return not_checked("memory_pressure", node.name,
+                           f"{node.display_name} is not in exo's state")
     if not view.ram_total:
         return not_checked("memory_pressure", node.name,
                            f"exo reports no memory figures for {node.display_name}")

@@ -10,17 +10,18 @@ from __future__ import annotations
 import json
 import platform
 import sys
+from importlib.metadata import version
 from typing import Any
+
+import mlx.core as mx
 
 
 def facts() -> dict[str, Any]:
-    import mlx.core as mx
-
     metal = bool(mx.metal.is_available())
     # Newer MLX has mx.device_info() and deprecates mx.metal.device_info().
     device_info = getattr(mx, "device_info", None) or mx.metal.device_info
     return {
-        "mlx_version": mx.__version__,
+        "mlx_version": version("mlx"),
         "metal_available": metal,
         "default_device": str(mx.default_device()),
         "device_info": {key: value if isinstance(value, (int, float, str, bool)) else str(value)

@@ -1,6 +1,7 @@
 """Health checks, run and stored: the cluster checks here, each node's checks on its own control
 queue (`node.<name>.control`), the latest result per check and scope kept; and the report the
-page and the API read. Runs every HEALTH_CHECK_SECONDS from beat, and on demand as a `health.run` job."""
+page and the API read. Runs every HEALTH_CHECK_SECONDS from beat, and on demand as a `health.run`
+job."""
 
 from __future__ import annotations
 

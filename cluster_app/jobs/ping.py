@@ -58,7 +58,8 @@ def run_ping(job: Job, reporter: JobReporter) -> dict[str, Any]:
     broker = redis.Redis.from_url(settings.CELERY_BROKER_URL)
     # A resumed ping keeps the rounds it already did.
     rtts: list[float] = list((job.result or {}).get("rtt_ms", []))
-    reporter.progress(len(rtts), count, unit="rounds", message=f"Pinging from {socket.gethostname()}")
+    reporter.progress(len(rtts), count, unit="rounds",
+                      message=f"Pinging from {socket.gethostname()}")
     for round_no in range(len(rtts) + 1, count + 1):
         started = time.perf_counter()
         broker.ping()

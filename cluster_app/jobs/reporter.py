@@ -110,7 +110,8 @@ class JobReporter:
         job.save(update_fields=fields)
 
     def _publish(self) -> None:
-        publish_job(self.job, log_tail=bounded_tail(self.job.log_tail, self._new_lines, LOG_TAIL_LINES))
+        publish_job(self.job,
+                    log_tail=bounded_tail(self.job.log_tail, self._new_lines, LOG_TAIL_LINES))
 
 
 def job_payload(job: Job, **overrides: Any) -> dict[str, Any]:

@@ -113,7 +113,8 @@ def _check_caps(user: Any, kind: JobKind) -> None:
 
 
 def _transition(job: Job, old: tuple[str, ...], **changes: Any) -> bool:
-    updated = Job.objects.filter(pk=job.pk, state__in=old).update(**changes, updated_at=timezone.now())
+    updated = Job.objects.filter(pk=job.pk, state__in=old).update(**changes,
+                                                                  updated_at=timezone.now())
     return updated == 1
 
 
@@ -201,7 +202,8 @@ def _heartbeat(job_id: int) -> Iterator[None]:
     def beat() -> None:
         try:
             while not stop.wait(settings.JOB_LEASE_SECONDS / 4):
-                Job.objects.filter(pk=job_id, state=State.RUNNING).update(heartbeat_at=timezone.now())
+                Job.objects.filter(pk=job_id, state=State.RUNNING).update(
+                    heartbeat_at=timezone.now())
         finally:
             connection.close()
 
@@ -258,7 +260,8 @@ def jobs_recover() -> int:
     """Hand jobs whose worker went silent to a live worker; returns how many."""
     stale = timezone.now() - timedelta(seconds=settings.JOB_LEASE_SECONDS)
     count = 0
-    for job in Job.objects.select_related("node").filter(state=State.RUNNING, heartbeat_at__lt=stale):
+    silent = Job.objects.select_related("node").filter(state=State.RUNNING, heartbeat_at__lt=stale)
+    for job in silent:
         with transaction.atomic():
             logger.warning("job %s: worker silent since %s, re-queueing", job.pk, job.heartbeat_at)
             _enqueue(job)

@@ -28,7 +28,8 @@ class NodeHistoryApi(ApiView):
         node = get_or_404(Node.objects.all(), "Node", name=name)
         tier = request.query_params.get("tier", "10s")
         if tier not in HISTORY_TIERS:
-            raise DomainError(f"tier must be one of {', '.join(HISTORY_TIERS)}.", code="invalid_tier")
+            raise DomainError(f"tier must be one of {', '.join(HISTORY_TIERS)}.",
+                              code="invalid_tier")
         width, window = HISTORY_TIERS[tier]
         return Response({"node": node.name, "tier": tier, "bucket_seconds": width,
                          "window_seconds": window, "samples": poll.memory_history(node, tier)})

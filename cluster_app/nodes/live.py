@@ -38,7 +38,8 @@ def _key(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text).strip("-")
 
 
-def match_nodes(views: Iterable[NodeView], inventory: Iterable[InventoryNode]) -> dict[str, NodeView]:
+def match_nodes(views: Iterable[NodeView],
+                inventory: Iterable[InventoryNode]) -> dict[str, NodeView]:
     """Inventory name -> exo node, matched by friendly name or host name, never by exo's id
     (exo makes a new one at every start). Unmatched exo nodes are left out."""
     by_key: dict[str, str] = {}
@@ -69,7 +70,8 @@ def node_status(
     if cluster is None or view is None:
         why = "exo is not answering" if cluster is None else "not in exo's cluster state"
         if last_seen is not None and now - last_seen < offline_after:
-            return NodeStatus("degraded", f"{why}; last seen {int((now - last_seen).total_seconds())} s ago")
+            ago = int((now - last_seen).total_seconds())
+            return NodeStatus("degraded", f"{why}; last seen {ago} s ago")
         return NodeStatus("offline", why)
     problems = []
     if node.expects_rdma and view.rdma_enabled is False:

@@ -211,7 +211,8 @@ def _pairs(view: ClusterView, names: dict[str, str]) -> list[dict[str, Any]]:
         key = (a, b, link.kind)
         if key not in seen:
             seen[key] = {"a": names.get(a, a), "b": names.get(b, b), "kind": link.kind,
-                         "interfaces": [i for i in (link.source_interface, link.sink_interface) if i],
+                         "interfaces": [i for i in (link.source_interface, link.sink_interface)
+                                        if i],
                          "address": link.address}
     return list(seen.values())
 

@@ -81,7 +81,8 @@ def download_state(download: ModelDownload) -> tuple[str, str]:
     if moving:
         shown = ", ".join(f"{node} {download.progress.get(node, 0.0):.0%}" for node in moving)
         return IN_PROGRESS, f"Downloading: {shown}."
-    stuck = [f"{state} on {node}" for node, state in states.items() if state in ("paused", "failed")]
+    stuck = [f"{state} on {node}" for node, state in states.items()
+             if state in ("paused", "failed")]
     missing = [node for node, state in states.items() if state != DONE]
     detail = f"Not on {_names(missing) or 'any node'} yet ({download.size})."
     return TODO, detail + (f" Last download: {', '.join(stuck)}." if stuck else "")
@@ -110,7 +111,8 @@ def _start_step(facts: PlanFacts) -> Step:
         verb = "is" if len(facts.offline_nodes) == 1 else "are"
         detail = f"exo answers, but {_names(facts.offline_nodes)} {verb} not online."
     action = (Action("Start the cluster", facts.cluster_start_url, "post")
-              if facts.cluster_start_url else Action("Open the Cluster page", facts.cluster_page_url))
+              if facts.cluster_start_url
+              else Action("Open the Cluster page", facts.cluster_page_url))
     return Step(2, "start", title, TODO, detail, action)
 
 

@@ -16,7 +16,8 @@ from models_app.models import LlmModel
 
 
 class ModelListApi(ApiView):
-    @extend_schema(parameters=[OpenApiParameter("q"), OpenApiParameter("tier", enum=LlmModel.Tier.values),
+    @extend_schema(parameters=[OpenApiParameter("q"),
+                               OpenApiParameter("tier", enum=LlmModel.Tier.values),
                                OpenApiParameter("role", enum=LlmModel.ROLES)],
                    responses=LlmModelSerializer(many=True))
     def get(self, request: Request) -> Response:

@@ -90,7 +90,8 @@ def check_repo_id(repo_id: str) -> str:
         validate_repo_id(repo_id)
     except HFValidationError:
         raise HubError(f"'{repo_id}' is not a Hugging Face repo id: expected 'org/name', like "
-                       "mlx-community/Llama-3.2-1B-Instruct-4bit.", code="invalid_repo_id") from None
+                       "mlx-community/Llama-3.2-1B-Instruct-4bit.",
+                       code="invalid_repo_id") from None
     if "/" not in repo_id:
         raise HubError(f"'{repo_id}' is not a Hugging Face repo id: expected 'org/name', like "
                        "mlx-community/Llama-3.2-1B-Instruct-4bit.", code="invalid_repo_id")

@@ -22,9 +22,11 @@ class CatalogueFilter(forms.Form):
     q = forms.CharField(required=False, label="Search")
     tier = forms.ChoiceField(required=False, choices=[("", "Any tier"), *LlmModel.Tier.choices])
     role = forms.ChoiceField(required=False, choices=[("", "Any role"),
-                                                      *[(r, r.capitalize()) for r in LlmModel.ROLES]])
+                                                      *[(r, r.capitalize())
+                                                        for r in LlmModel.ROLES]])
     fits = forms.ChoiceField(required=False, label="Fits now",
-                             choices=[("", "Fits or not"), ("yes", "Fits now"), ("no", "Does not fit")])
+                             choices=[("", "Fits or not"), ("yes", "Fits now"),
+                                      ("no", "Does not fit")])
     downloaded = forms.ChoiceField(required=False, label="Downloaded",
                                    choices=[("", "Anywhere or nowhere"), ("yes", "On some node"),
                                             ("no", "Nowhere yet")])
@@ -32,7 +34,8 @@ class CatalogueFilter(forms.Form):
 
 class AddModelForm(forms.Form):
     repo_id = forms.CharField(label="Hugging Face repo id", max_length=200,
-                              widget=forms.TextInput(attrs={"placeholder": "mlx-community/Llama-3.2-3B-Instruct-4bit"}))
+                              widget=forms.TextInput(attrs={
+                                  "placeholder": "mlx-community/Llama-3.2-3B-Instruct-4bit"}))
 
 
 def downloads_by_model() -> dict[str, list[str]]:

@@ -116,7 +116,8 @@ def download_start(*, model: LlmModel, node_name: str | None, user: Any,
 
 
 def download_delete(*, model: LlmModel, node: Node, user: Any) -> Job:
-    if Job.objects.filter(kind=DOWNLOAD, dedupe_key=_key(model, node), state__in=Job.ACTIVE).exists():
+    active = Job.objects.filter(kind=DOWNLOAD, dedupe_key=_key(model, node), state__in=Job.ACTIVE)
+    if active.exists():
         raise DomainError(f"{model.display_name} is downloading on {node.display_name}: cancel "
                           "the download first.", code="download_active", status_code=409)
     job, _ = job_create(kind=DELETE, node=node, user=user, dedupe_key=_key(model, node),

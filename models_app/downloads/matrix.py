@@ -14,7 +14,8 @@ from models_app.models import LlmModel
 def _latest_jobs() -> dict[tuple[str, str], Job]:
     """(repo id, node) -> the newest download or delete job."""
     latest: dict[tuple[str, str], Job] = {}
-    for job in Job.objects.filter(kind__in=[DOWNLOAD, DELETE]).select_related("node").order_by("id"):
+    jobs = Job.objects.filter(kind__in=[DOWNLOAD, DELETE]).select_related("node").order_by("id")
+    for job in jobs:
         if job.node:
             latest[(job.params.get("repo_id", ""), job.node.name)] = job
     return latest
@@ -46,7 +47,8 @@ def _job_cell(job: Job) -> dict[str, Any]:
 def downloads_matrix() -> dict[str, Any]:
     nodes = list(Node.objects.filter(in_exo_cluster=True))
     jobs = _latest_jobs()
-    exo = {(d["model_id"], d.get("node")): d for d in (cluster_snapshot() or {}).get("downloads", [])}
+    exo = {(d["model_id"], d.get("node")): d
+           for d in (cluster_snapshot() or {}).get("downloads", [])}
     rows = []
     for model in LlmModel.objects.all().order_by("-size_bytes"):
         cells = {}

@@ -27,6 +27,7 @@ class PlanApi(ApiView):
         data.is_valid(raise_exception=True)
         live = data.validated_data["live"]
         result = inputs.memory_plan(slugs=data.validated_data["models"],
-                                      context_tokens=data.validated_data["context_tokens"], live=live)
+                                    context_tokens=data.validated_data["context_tokens"],
+                                    live=live)
         return Response(inputs.plan_payload(
             result, live_nodes=inputs.live_node_names() if live else []))

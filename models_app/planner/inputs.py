@@ -16,7 +16,8 @@ def plan_model(model: LlmModel) -> PlanModel:
     return PlanModel(
         slug=model.slug, name=model.display_name, size_bytes=model.size_bytes,
         n_layers=model.n_layers or 1, hidden_size=model.hidden_size or 0,
-        num_attention_heads=model.num_attention_heads, num_key_value_heads=model.num_key_value_heads,
+        num_attention_heads=model.num_attention_heads,
+        num_key_value_heads=model.num_key_value_heads,
         head_dim=model.head_dim, kv_latent_dim=model.kv_latent_dim,
         context_length=model.context_length,
         tensor_parallel=model.tensor_parallel == LlmModel.TensorParallel.REQUIRED,

@@ -39,5 +39,6 @@ def weekly_savings(prices: list[Price], *, prompt_tokens: int, completion_tokens
     for price in prices:
         cost = cloud_cost(price, prompt_tokens, completion_tokens).quantize(Decimal("0.01"))
         week = cost - electricity
-        savings.append(Saving(price.name, cost, week, (week * MONTH_WEEKS).quantize(Decimal("0.01"))))
+        month = (week * MONTH_WEEKS).quantize(Decimal("0.01"))
+        savings.append(Saving(price.name, cost, week, month))
     return electricity, savings

@@ -44,7 +44,8 @@ def usage_summary(*, recent: int = 50) -> dict[str, Any]:
             "requests": row["requests"], "prompt_tokens": row["prompt"] or 0,
             "completion_tokens": row["completion"] or 0,
             "measured_tokens_per_second": round(row["tps"], 1) if row["tps"] else None,
-            "measured_first_token_seconds": round(row["first_ms"] / 1000, 2) if row["first_ms"] else None,
+            "measured_first_token_seconds": (round(row["first_ms"] / 1000, 2)
+                                             if row["first_ms"] else None),
             "expected_tokens_per_second": model.expected_tokens_per_second if model else None,
             "expected_first_token_seconds": model.first_token_seconds if model else "",
         })
@@ -73,7 +74,8 @@ def usage_summary(*, recent: int = 50) -> dict[str, Any]:
 
 def _record(record: UsageRecord) -> dict[str, Any]:
     return {
-        "at": record.created_at.isoformat(), "user": record.user.get_username() if record.user else None,
+        "at": record.created_at.isoformat(),
+        "user": record.user.get_username() if record.user else None,
         "api": record.api, "requested_model": record.requested_model, "model_id": record.model_id,
         "slug": record.slug, "route": record.route, "stream": record.stream,
         "prompt_tokens": record.prompt_tokens, "completion_tokens": record.completion_tokens,

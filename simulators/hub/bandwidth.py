@@ -40,7 +40,8 @@ class Bandwidth:
         return self._shared
 
     def chunk_size(self) -> int:
-        """Returns the chunk size: about 20 chunks a second when capped, so progress moves smoothly."""
+        """Returns the chunk size: about 20 chunks a second when capped, so progress moves
+        smoothly."""
         if not self.bytes_per_second:
             return MAX_CHUNK
         return max(MIN_CHUNK, min(MAX_CHUNK, self.bytes_per_second // 20))

@@ -56,7 +56,8 @@ def path_entry(store: RepoStore, repo: Repo, path: str, *, expand: bool) -> JSON
 
 
 def sibling(store: RepoStore, file: RepoFile, *, blobs: bool) -> JSON:
-    """Returns a model-info sibling; with blobs its lfs block uses the `sha256` key, as the Hub does."""
+    """Returns a model-info sibling; with blobs its lfs block uses the `sha256` key, as the Hub
+    does."""
     entry: JSON = {"rfilename": file.path}
     if blobs:
         entry["size"] = file.size

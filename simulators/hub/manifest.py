@@ -164,7 +164,8 @@ def _positive_int(value: object, what: str) -> int:
 
 
 def tiny_manifest() -> Manifest:
-    """Returns a small manifest for tests: two public repos and one gated repo, served at scale 1."""
+    """Returns a small manifest for tests: two public repos and one gated repo, served at
+    scale 1."""
     llama_like: dict[str, Any] = {
         "architectures": ["LlamaForCausalLM"],
         "model_type": "llama",

@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 import pytest
 
+from simulators.exo.catalogue import CATALOGUE
 from simulators.exo.testing import RunningSim
 
 DEEPSEEK = "mlx-community/DeepSeek-V3-4bit"
@@ -51,8 +52,6 @@ def test_catalogue_lists_every_guide_model_with_full_ids(exo_sim: RunningSim, pa
 
 
 def test_sizes_are_real_and_megabytes_are_rounded_mib(exo_sim: RunningSim) -> None:
-    from simulators.exo.catalogue import CATALOGUE
-
     by_id = {e["id"]: e for e in exo_sim.client.get("/models").json()["data"]}
     for model_id, gib in GUIDE_GIB.items():
         card = CATALOGUE[model_id]
@@ -65,8 +64,6 @@ def test_sizes_are_real_and_megabytes_are_rounded_mib(exo_sim: RunningSim) -> No
 
 
 def test_model_card_is_camel_case(exo_sim: RunningSim) -> None:
-    from simulators.exo.catalogue import CATALOGUE
-
     card = CATALOGUE[LLAMA_1B].camel()
     assert set(card) == {"modelId", "storageSize", "nLayers", "hiddenSize", "supportsTensor",
                          "numKeyValueHeads", "tasks", "family", "quantization", "baseModel",

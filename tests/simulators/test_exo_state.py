@@ -8,6 +8,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
+from simulators.exo.config import parse_node
 from simulators.exo.testing import RunningSim
 
 LLAMA_8B = "mlx-community/Meta-Llama-3.1-8B-Instruct-4bit"
@@ -160,8 +161,6 @@ def test_event_index_counts_changes(exo_sim: RunningSim) -> None:
 
 
 def test_custom_nodes_from_config(make_exo_sim: Callable[..., RunningSim]) -> None:
-    from simulators.exo.config import parse_node
-
     gamma_spec = parse_node("GAMMA:128:ip=10.0.0.5,rdma=rdma_en9,chip=Apple M4 Max", 0)
     exo_sim = make_exo_sim(nodes=[gamma_spec])
     state = exo_sim.state()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 from django.test import Client
@@ -49,8 +50,6 @@ def test_socket_of_an_unknown_job_is_closed(live_stack, alice_token):
 
 
 def test_an_idle_socket_stays_open(live_stack, alice_token):
-    import time
-
     with connect(f"{live_stack.ws_url}/ws/jobs/",
                  additional_headers={"Authorization": f"Bearer {alice_token}"}) as ws:
         assert json.loads(ws.recv(timeout=10))["type"] == "snapshot"

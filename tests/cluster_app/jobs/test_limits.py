@@ -10,6 +10,7 @@ from django.db import connection
 from cluster_app.jobs import services
 from cluster_app.models import Job
 from models_app.downloads.jobs import MAX_DOWNLOADS_PER_USER
+from models_app.models import LlmModel
 
 pytestmark = pytest.mark.django_db
 PING = {"kind": "ping", "node": "alpha"}
@@ -86,8 +87,6 @@ def test_a_second_click_at_the_limit_still_gets_its_running_job(nodes, alice):
 
 def test_a_user_may_download_the_guides_recommended_set_on_both_exo_nodes(nodes, guide_models,
                                                                            alice):
-    from models_app.models import LlmModel
-
     recommended = LlmModel.objects.exclude(tier=LlmModel.Tier.NOT_RECOMMENDED)
     exo_nodes = [node for node in nodes.values() if node.in_exo_cluster]
     assert recommended.count() * len(exo_nodes) <= MAX_DOWNLOADS_PER_USER

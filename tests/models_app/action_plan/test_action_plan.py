@@ -11,6 +11,8 @@ from django.core.cache import cache
 from django.test import Client
 from django.urls import Resolver404, resolve
 
+from cluster_app.logs.classify import NodeLines
+from cluster_app.logs.ring import ring_push
 from cluster_app.models import Job
 from cluster_app.nodes.poll import SNAPSHOT_KEY
 from models_app.action_plan.steps import (
@@ -25,6 +27,7 @@ from models_app.action_plan.steps import (
 )
 from models_app.action_plan.views import plan_facts
 from models_app.models import UsageRecord
+from tests.cluster_app.conftest import wipe_log_rings
 from tests.conftest import grant_operator
 
 LLAMA = ModelDownload("llama-3.2-1b", "Llama 3.2 1B", "1.24 GB", cells={"ALPHA": "absent"},
@@ -194,10 +197,6 @@ def test_the_section_the_health_page_loads(client, alice, nodes, guide_models):
 
 @pytest.mark.django_db
 def test_jaccl_lines_count_once_initialisation_completed(nodes, guide_models):
-    from cluster_app.logs.classify import NodeLines
-    from cluster_app.logs.ring import ring_push
-    from tests.cluster_app.conftest import wipe_log_rings
-
     cache.set(SNAPSHOT_KEY, snapshot(instances=[JACCL_DEEPSEEK]))
     describe = NodeLines().describe
 

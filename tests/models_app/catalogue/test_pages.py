@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from django.db import connection
+from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
 from models_app.models import LlmModel
@@ -88,8 +89,6 @@ def test_import_exo_reports_what_it_did(browser, exo_url):
 
 
 def test_forms_need_the_csrf_token(alice):
-    from django.test import Client
-
     client = Client(enforce_csrf_checks=True)
     client.force_login(alice)
     assert client.post("/models/add/", {"repo_id": "sim-org/tiny-4bit"}).status_code == 403

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from django.core.cache import cache
 
 from cluster_app.models import Job, Node
+from cluster_app.nodes.poll import SNAPSHOT_KEY
 from models_app.models import LlmModel
 
 pytestmark = pytest.mark.django_db
@@ -112,9 +114,7 @@ def test_matrix_lists_models_by_node_with_disk(api_client, nodes, no_enqueue):
 
 
 def test_matrix_shows_what_exo_reports(api_client, nodes, no_enqueue):
-    from django.core.cache import cache
 
-    from cluster_app.nodes.poll import SNAPSHOT_KEY
 
     entry = {"model_id": "mlx-community/Llama-3.2-1B-Instruct-4bit", "speed": None, "eta_ms": None,
              "files_done": None, "files_total": None, "error": None}

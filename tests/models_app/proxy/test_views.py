@@ -9,10 +9,12 @@ import pytest
 from django.test import Client, RequestFactory
 
 from arthur_panel.launcher import free_port
+from arthur_panel.redis_client import redis_client
 from cluster_app.models import ApiToken
 from models_app.models import LlmModel
+from models_app.proxy import lookups
 from models_app.proxy.resolve import resolve
-from models_app.proxy.views import _body
+from models_app.proxy.views import _body, stream_slot_key
 
 # Transactional: the proxy reads tokens and models on a pool thread, with its own connection.
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -68,9 +70,6 @@ def test_deeply_nested_json_is_a_400(client, alice_token):
 
 
 def test_too_many_streams_at_once_is_a_429(client, alice, alice_token, settings):
-    from arthur_panel.redis_client import redis_client
-    from models_app.proxy.views import stream_slot_key
-
     key = stream_slot_key(alice.pk)
     redis_client().set(key, settings.CHAT_MAX_STREAMS_PER_USER, ex=60)
     try:
@@ -85,8 +84,6 @@ def test_too_many_streams_at_once_is_a_429(client, alice, alice_token, settings)
 
 def test_lookups_are_kept_and_forgotten_when_the_catalogue_changes(guide_models,
                                                                   django_assert_num_queries):
-    from models_app.proxy import lookups
-
     first = lookups.model("llama-3.2-1b")
     with django_assert_num_queries(0):
         assert lookups.model("llama-3.2-1b") == first
