@@ -11,13 +11,37 @@ from pathlib import Path
 
 import dj_database_url
 
-from arthur_panel.env import env_bool, env_float, env_int, env_list, env_secret, env_str
+from django.core.exceptions import ImproperlyConfigured
+
+from arthur_panel.env import (
+    env_bool,
+    env_choice,
+    env_float,
+    env_int,
+    env_list,
+    env_secret,
+    env_str,
+)
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("ARTHUR_VAR_DIR", str(BASE_DIR / "var"))).resolve()
 
 SECRET_KEY = env_secret("DJANGO_SECRET_KEY", VAR_DIR / "secret_key")
 DEBUG = env_bool("DJANGO_DEBUG", False)
+# `demo` serves plain HTTP (make run, a trusted LAN); `production` assumes HTTPS in front (a
+# reverse proxy, or Tailscale serve) and turns on what `manage.py check --deploy` asks for.
+PROFILE = env_choice("ARTHUR_PROFILE", "demo", ("demo", "production"))
+if PROFILE == "production":
+    if DEBUG:
+        raise ImproperlyConfigured("DJANGO_DEBUG must be off with ARTHUR_PROFILE=production.")
+    SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = True
+    SECURE_SSL_REDIRECT = True
+    SECURE_HSTS_SECONDS = 365 * 24 * 3600
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    SECURE_HSTS_PRELOAD = True
+    if env_bool("TRUST_X_FORWARDED_PROTO", False):
+        # Only behind a proxy that sets the header itself: a client could claim HTTPS otherwise.
+        SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS", [])
 

@@ -7,6 +7,7 @@ from typing import Any
 
 from channels.db import database_sync_to_async
 from django.utils import timezone
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions
 
 from cluster_app.models import ApiToken
@@ -71,3 +72,14 @@ class BearerTokenWebsocketMiddleware:
             if user is not None:
                 scope = {**scope, "user": user}
         return await self.inner(scope, receive, send)
+
+
+class BearerTokenScheme(OpenApiAuthenticationExtension):
+    """How the OpenAPI page describes the tokens: `Authorization: Bearer arthur_...`."""
+
+    target_class = BearerTokenAuthentication
+    name = "bearerToken"
+
+    def get_security_definition(self, auto_schema: Any) -> dict[str, str]:
+        return {"type": "http", "scheme": "bearer",
+                "description": "A token from `manage.py issue_token <user>` (arthur_...)."}

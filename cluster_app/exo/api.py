@@ -65,7 +65,7 @@ class LoadRequest(serializers.Serializer):
 
 
 class InstanceListApi(ApiView):
-    @extend_schema(responses=dict)
+    @extend_schema(responses=dict, operation_id="instances_list")
     def get(self, request: Request) -> Response:
         with ExoClient() as client:
             view = normalise(client.state())
