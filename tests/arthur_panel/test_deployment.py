@@ -44,6 +44,19 @@ def test_compose_runs_the_procfiles_command(name):
     assert service["build"] == "." or service["build"].get("context") == "."
 
 
+def test_every_procfile_process_is_a_service_or_the_compose_file_says_why_not():
+    procfile = parse_procfile((ROOT / "Procfile").read_text()).processes
+    services = compose()["services"]
+    text = (ROOT / "docker-compose.yml").read_text()
+    for name, command in procfile.items():
+        if name in services:
+            assert services[name]["command"] == expand(command, services[name].get(
+                "environment", {})), name
+        else:
+            assert re.search(rf"^\s*# No `{name}` service: \S", text, re.M), (
+                f"the Procfile runs `{name}`: add a compose service, or say why there is none")
+
+
 def test_every_panel_service_uses_the_same_image_and_database():
     services = compose()["services"]
     panel = [services[name] for name in ("migrate", "web", "worker", "control", "beat")]
