@@ -162,7 +162,8 @@ class Downloads:
             whole = Shard.whole(card)
             complete, on_disk = self.disks.status(node, card, whole)
             if complete:
-                entries[card.model_id] = Download(card, whole, "completed", total=card.storage_bytes)
+                entries[card.model_id] = Download(card, whole, "completed",
+                                                  total=card.storage_bytes)
             elif current is None or current.status != "completed":
                 entries[card.model_id] = Download(card, whole, "pending", downloaded=on_disk,
                                                   total=card.storage_bytes)

@@ -6,6 +6,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from simulators.exo.config import SimConfig
 from simulators.exo.testing import RunningSim
 
 LLAMA_1B = "mlx-community/Llama-3.2-1B-Instruct-4bit"
@@ -46,8 +47,6 @@ def test_dropped_node_goes_stale_then_leaves_with_its_instances(exo_sim: Running
 
 def test_node_timeout_is_thirty_seconds_unless_told(make_exo_sim: Callable[..., RunningSim]
                                                     ) -> None:
-    from simulators.exo.config import SimConfig
-
     assert SimConfig().node_timeout == 30.0
     sim = make_exo_sim(node_timeout=30.0)
     sim.client.post("/_sim/nodes/BETA/drop")

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
+from simulators.exo.config import parse_node
 from simulators.exo.testing import RunningSim
 
 LLAMA_8B = "mlx-community/Meta-Llama-3.1-8B-Instruct-4bit"
@@ -142,8 +143,6 @@ def test_rdma_edge_disappears_when_rdma_ctl_is_off(exo_sim: RunningSim) -> None:
 
 def test_friendly_name_is_the_macs_computer_name(make_exo_sim: Callable[..., RunningSim]
                                                  ) -> None:
-    from simulators.exo.config import parse_node
-
     sim = make_exo_sim(nodes=[parse_node("ALPHA:512:friendly=Ada's Mac Studio", 0),
                               parse_node("BETA:256", 1)])
     names = {i["friendlyName"] for i in sim.state("/nodeIdentities").values()}
@@ -218,8 +217,6 @@ def test_event_index_counts_changes(exo_sim: RunningSim) -> None:
 
 
 def test_custom_nodes_from_config(make_exo_sim: Callable[..., RunningSim]) -> None:
-    from simulators.exo.config import parse_node
-
     gamma_spec = parse_node("GAMMA:128:ip=10.0.0.5,rdma=rdma_en9,chip=Apple M4 Max", 0)
     exo_sim = make_exo_sim(nodes=[gamma_spec])
     state = exo_sim.state()
