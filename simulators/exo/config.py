@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .catalogue import BUILT_IN, RECOMMENDED
-from .wire import MAIN, VERSIONS
+from .wire import MAIN
 
 DEFAULT_HF_ENDPOINT = "https://huggingface.co"
 
@@ -158,12 +158,6 @@ def parse_downloaded(text: str) -> tuple[str, str | None]:
     if model_id not in BUILT_IN:
         raise ValueError(f"unknown model {model_id!r}")
     return model_id, node or None
-
-
-def parse_version(text: str) -> str:
-    if text not in VERSIONS:
-        raise ValueError(f"exo version must be one of {', '.join(VERSIONS)}, got {text!r}")
-    return text
 
 
 def parse_drop(text: str) -> tuple[str, float]:

@@ -11,7 +11,7 @@ from starlette.routing import Route
 
 from .catalogue import ModelCard
 from .cluster import Cluster
-from .errors import ApiError, Unhandled, check, read_json
+from .errors import ApiError, Unhandled, ValidationFailed, check, read_json
 from .hub import Hub, HubFetchError
 
 SEARCH_LIMIT = 20
@@ -87,10 +87,15 @@ class ModelsApi:
     async def search(self, request: Request) -> JSONResponse:
         query = request.query_params.get("query", "")
         limit_text = request.query_params.get("limit", str(SEARCH_LIMIT))
-        if not limit_text.lstrip("-").isdigit():
-            check({"limit": limit_text}, {}, {"limit": "int"}, where="query")
         try:
-            found = await self.hub.search(query, int(limit_text))
+            limit = int(limit_text)
+        except ValueError:
+            raise ValidationFailed([{
+                "type": "int_parsing", "loc": ["query", "limit"], "input": limit_text,
+                "msg": "Input should be a valid integer, unable to parse string as an integer",
+            }]) from None
+        try:
+            found = await self.hub.search(query, limit)
         except (httpx.HTTPError, ValueError) as error:
             # exo lets huggingface_hub's errors through: a plain 500.
             raise Unhandled(str(error)) from error

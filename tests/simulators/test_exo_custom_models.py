@@ -131,6 +131,8 @@ def test_search_asks_mlx_community_then_the_whole_hub(sim: RunningSim) -> None:
     ]
     assert sim.client.get("/models/search", params={"query": "zzz"}).json() == []
     assert len(sim.client.get("/models/search", params={"limit": 1}).json()) == 1
+    bad = sim.client.get("/models/search", params={"limit": "some"})
+    assert bad.status_code == 422 and bad.json()["detail"][0]["loc"] == ["query", "limit"]
 
 
 def test_search_without_a_hub_is_a_plain_500(make_exo_sim: Callable[..., RunningSim]) -> None:
