@@ -18,9 +18,11 @@ from typing import Any
 from .cluster import Cluster, Instance, Runner
 from .downloads import Shard
 
-# Share of the load time each phase lasts; the download in between takes what it takes.
-DURATIONS = {"spawning": 0.1, "connecting": 0.1, "connected": 0.05, "loading": 0.5,
+# Share of the load time each phase lasts; runners stay idle at least their share, and for as
+# long as the download takes.
+DURATIONS = {"spawning": 0.1, "connecting": 0.1, "connected": 0.05, "loading": 0.45,
              "loaded": 0.05, "warming": 0.2}
+IDLE_AT_LEAST = 0.05
 STATUS = {"downloading": "Idle", "connecting": "Connecting", "connected": "Connected",
           "loading": "Loading", "loaded": "Loaded", "warming": "WarmingUp", "ready": "Ready"}
 MAX_ATTEMPTS = 5  # exo's EXO_MAX_INSTANCE_RETRIES
@@ -67,7 +69,7 @@ def _step(cluster: Cluster, instance: Instance, now: float) -> None:
         _recover(cluster, instance, elapsed, now)
         return
     if phase == "downloading":
-        if _downloads_done(cluster, instance):
+        if _downloads_done(cluster, instance) and elapsed >= IDLE_AT_LEAST * cluster.load_time:
             _enter(cluster, instance, "connecting" if len(instance.runners) > 1 else "loading",
                    now)
         return

@@ -275,6 +275,8 @@ def test_failed_state(sim: RunningSim, version: str) -> None:
     sim.client.post("/_sim/settings", json={"retry_backoff": 600}).raise_for_status()
     instance = sim.load(LLAMA_70B, "Tensor", "MlxJaccl", 2)
     rank0, _ = runner_ids(instance)
+    # A runner shuts down in a tenth of the load time: long enough to look at.
+    sim.client.post("/_sim/settings", json={"load_time": 20}).raise_for_status()
     sim.client.post(f"/_sim/runners/{rank0}/fail").raise_for_status()
     state = sim.state()
     assert unexplained(version, state) == {"runners.*.RunnerShuttingDown"}

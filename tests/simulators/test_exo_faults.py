@@ -106,6 +106,7 @@ def test_failed_runner_reports_the_segfault_and_its_peer_shuts_down(exo_sim: Run
     exo_sim.client.post("/_sim/settings", json={"retry_backoff": 600})
     instance = exo_sim.load(LLAMA_70B, "Tensor", "MlxJaccl", 2)
     rank0, rank1 = runner_ids(instance)
+    exo_sim.client.post("/_sim/settings", json={"load_time": 5})  # a 0.5 s shutdown to watch
     response = exo_sim.client.post(f"/_sim/runners/{rank1}/fail")
     assert response.status_code == 200
     assert exo_sim.state(f"/runners/{rank1}") == {"RunnerFailed": {
@@ -141,8 +142,9 @@ def test_a_ring_failure_carries_exos_diagnostic(exo_sim: RunningSim) -> None:
 
 
 def test_a_failed_runner_is_re_created_after_a_backoff(exo_sim: RunningSim) -> None:
-    exo_sim.client.post("/_sim/settings", json={"retry_backoff": 0.3})
     instance = exo_sim.load(LLAMA_70B, "Tensor", "MlxJaccl", 2)
+    # Slow enough to see the re-created runner idle before its peer comes back.
+    exo_sim.client.post("/_sim/settings", json={"retry_backoff": 0.3, "load_time": 2})
     rank0, rank1 = runner_ids(instance)
     exo_sim.client.post(f"/_sim/runners/{rank1}/fail").raise_for_status()
     # The failed runner comes back first, its peer once it is back.
