@@ -135,18 +135,20 @@ def hub_simulator_command(port: int, var_dir: Path, *extra: str) -> list[str]:
 def _add_simulators(manager: Manager, env: dict[str, str]) -> None:
     """Without a real cluster or hub configured, the demo runs against the simulators."""
     var_dir = _var_dir()
-    if "EXO_API_URL" not in env:
-        port = free_port()
-        env["EXO_API_URL"] = f"http://127.0.0.1:{port}"
-        # Its nodes start down: the demo cluster's start job brings them up (node agents).
-        command = exo_simulator_command(port, var_dir, "--stopped")
-        manager.add_process("exo-sim", " ".join(command), env=env, cwd=str(ROOT))
     if "HF_ENDPOINT" not in env:
         port = free_port()
         env["HF_ENDPOINT"] = f"http://127.0.0.1:{port}"
         # Capped so a download's progress is there to watch: 4 MB/s.
         command = hub_simulator_command(port, var_dir, "--bandwidth", str(4 * 1024**2))
         manager.add_process("hub-sim", " ".join(command), env=env, cwd=str(ROOT))
+    if "EXO_API_URL" not in env:
+        port = free_port()
+        env["EXO_API_URL"] = f"http://127.0.0.1:{port}"
+        # Its nodes start down: the demo cluster's start job brings them up (node agents). Like
+        # exo, it asks the panel's Hub for the model cards it does not know.
+        command = exo_simulator_command(port, var_dir, "--stopped",
+                                        "--hf-endpoint", env["HF_ENDPOINT"])
+        manager.add_process("exo-sim", " ".join(command), env=env, cwd=str(ROOT))
 
 
 def _start_demo_cluster(env: dict[str, str]) -> None:

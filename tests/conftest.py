@@ -117,9 +117,11 @@ def api_client(alice: Any) -> APIClient:
 
 
 @pytest.fixture(scope="session")
-def exo_url(tmp_path_factory: Any) -> Iterator[str]:
-    """The exo simulator, as a separate server process, for the whole session."""
-    with live.running_simulator("exo", tmp_path_factory.mktemp("exo")) as url:
+def exo_url(tmp_path_factory: Any, hub_endpoint: str) -> Iterator[str]:
+    """The exo simulator, as a separate server process, for the whole session; it asks the hub
+    simulator for the model cards it does not know, never the real Hub."""
+    with live.running_simulator("exo", tmp_path_factory.mktemp("exo"),
+                                "--hf-endpoint", hub_endpoint) as url:
         settings.EXO_API_URL = url
         yield url
 

@@ -1,7 +1,9 @@
 """The cluster guide's models, with its numbers and reasons: the catalogue every panel starts with.
 
-Sizes are bytes; the guide's "GB" are GiB (its 512 GB Mac has 512 GiB). DeepSeek V3 4-bit is
-exo's own card: 405,874,409,472 bytes, 378.0 GiB.
+Sizes are bytes; the guide's "GB" are GiB (its 512 GB Mac has 512 GiB). exo has no card for
+DeepSeek V3 itself: the guide's DeepSeek V3 is exo's DeepSeek V3.1 card (4-bit: 405,874,409,472
+bytes, the guide's 378 GB). exo has no card at all for Qwen2.5-Coder-32B, Mistral Large 2407 or
+Mixtral 8x22B: it knows them once added with its `POST /models/add`.
 """
 
 from __future__ import annotations
@@ -11,7 +13,8 @@ GIB = 1024**3
 GUIDE_MODELS: list[dict[str, object]] = [
     {
         "slug": "deepseek-v3-4bit", "display_name": "DeepSeek V3 4-bit",
-        "repo_id": "mlx-community/DeepSeek-V3-4bit", "exo_model_id": "mlx-community/DeepSeek-V3-4bit",
+        "repo_id": "mlx-community/DeepSeek-V3.1-4bit",
+        "exo_model_id": "mlx-community/DeepSeek-V3.1-4bit",
         "aliases": ["deepseek-v3", "deepseek"], "parameter_count": 671_000_000_000,
         "quantization_bits": 4, "size_bytes": 405_874_409_472, "n_layers": 61, "hidden_size": 7168,
         "num_attention_heads": 128, "num_key_value_heads": 128, "head_dim": 128,
@@ -69,7 +72,8 @@ GUIDE_MODELS: list[dict[str, object]] = [
     },
     {
         "slug": "deepseek-v3-8bit", "display_name": "DeepSeek V3 8-bit",
-        "repo_id": "mlx-community/DeepSeek-V3-8bit", "exo_model_id": "mlx-community/DeepSeek-V3-8bit",
+        "repo_id": "mlx-community/DeepSeek-V3.1-8bit",
+        "exo_model_id": "mlx-community/DeepSeek-V3.1-8bit",
         "aliases": [], "parameter_count": 671_000_000_000, "quantization_bits": 8,
         "size_bytes": 712 * GIB, "n_layers": 61, "hidden_size": 7168, "num_attention_heads": 128,
         "num_key_value_heads": 128, "head_dim": 128, "kv_latent_dim": 576, "context_length": 65536,

@@ -11,8 +11,9 @@ from typing import TypeVar
 import uvicorn
 
 from .app import build_app
-from .catalogue import CATALOGUE
+from .catalogue import BUILT_IN
 from .config import (
+    DEFAULT_HF_ENDPOINT,
     SimConfig,
     default_nodes,
     parse_downloaded,
@@ -20,6 +21,7 @@ from .config import (
     parse_model_speed,
     parse_node,
 )
+from .wire import MAIN, VERSIONS
 
 T = TypeVar("T")
 
@@ -35,11 +37,14 @@ def _parsed(parser: argparse.ArgumentParser, parse: Callable[[str], T], text: st
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m simulators.exo",
-        description="A simulated exo cluster speaking exo's HTTP API (v1.0.64+ shapes).",
+        description="A simulated exo cluster speaking exo's HTTP API (release 1.0.71 or main).",
     )
+    parser.add_argument("--exo-version", choices=VERSIONS, default=MAIN,
+                        help="the exo whose JSON to speak (default: main)")
     parser.add_argument("--node", action="append", default=[], metavar="NAME:GIB[:k=v,...]",
                         help="a node (repeat); fields ip, rdma, disk, chip, model, models_dir, "
-                             "rdma_ctl=on|off. Default: ALPHA:512 (master) and BETA:256")
+                             "rdma_ctl=on|off, friendly (its friendlyName). Default: ALPHA:512 "
+                             "(master) and BETA:256")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=52415)
     parser.add_argument("--log-dir", type=Path, default=Path("var/exo-sim/logs"),
@@ -48,7 +53,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="base models dir: node NAME uses BASE/<name lower> "
                              "(models_dir= on --node overrides)")
     parser.add_argument("--load-time", type=float, default=6.0,
-                        help="seconds from creating an instance to RunnerReady")
+                        help="seconds a runner takes to start, connect, load and warm up "
+                             "(its shard's download comes on top)")
     parser.add_argument("--speed", type=float, default=1.0,
                         help="multiplier on generation and download speed (and 1/first-token)")
     parser.add_argument("--model-speed", action="append", default=[], metavar="MODEL_ID=TOK_S",
@@ -57,6 +63,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--downloaded", action="append", default=[], metavar="MODEL_ID[@NODE]",
                         help="model present at start (repeat); default the guide's four "
                              "recommended models on every node")
+    parser.add_argument("--rescan-interval", type=float, default=60.0,
+                        help="seconds between exo's looks at the models directories")
+    parser.add_argument("--retry-backoff", type=float, default=0.5,
+                        help="seconds before a failed runner is first re-created (doubling)")
+    parser.add_argument("--hf-endpoint", default=None,
+                        help="the Hugging Face Hub exo asks for cards and searches (default: "
+                             f"$HF_ENDPOINT, else {DEFAULT_HF_ENDPOINT}); $HF_TOKEN is sent")
     parser.add_argument("--node-timeout", type=float, default=30.0,
                         help="seconds a silent node stays in /state before it is dropped")
     parser.add_argument("--tick", type=float, default=0.25,
@@ -86,10 +99,15 @@ def config_from_args(argv: Sequence[str] | None = None) -> SimConfig:
         model_id, node = _parsed(parser, parse_downloaded, text)
         downloaded.setdefault(model_id, []).extend([node] if node else [])
     for model_id in args.fail_load:
-        if model_id not in CATALOGUE:
+        if model_id not in BUILT_IN:
             parser.error(f"unknown model {model_id!r}")
+    extra = {"hf_endpoint": args.hf_endpoint} if args.hf_endpoint else {}
     return SimConfig(
+        **extra,
         nodes=nodes,
+        exo_version=args.exo_version,
+        rescan_interval=args.rescan_interval,
+        retry_backoff=args.retry_backoff,
         host=args.host,
         port=args.port,
         log_dir=args.log_dir,

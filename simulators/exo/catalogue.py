@@ -1,225 +1,175 @@
-"""The built-in model catalogue: the cluster guide's models with real sizes and shapes."""
+"""Model cards: exo's own built-in cards for the cluster guide's models, and cards made from a
+Hub repo's config the way exo's ``POST /models/add`` makes them.
+
+Only five of the guide's models have a built-in card in exo (v1.0.71 and main alike): the guide's
+DeepSeek V3 is exo's ``DeepSeek-V3.1`` card, and Qwen2.5-Coder-32B, Mistral Large 2407 and
+Mixtral 8x22B have none, so the simulator does not know them until they are added.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, field
 from typing import Any
 
 GIB = 2**30
+TEXT_GENERATION = "TextGeneration"
+ALL_BACKENDS = ("MlxMetal", "MlxCpu", "MlxCuda", "Vllm")
+# The backends exo's inference card files list for these models (main; v1.0.71 has no field).
+MLX_BACKENDS = ("MlxMetal", "MlxCuda", "MlxCpu")
+
+# config.json architectures exo shards by tensors (exo's ConfigData.supports_tensor).
+TENSOR_ARCHITECTURES = frozenset({
+    "Glm4MoeLiteForCausalLM", "GlmMoeDsaForCausalLM", "DeepseekV4ForCausalLM",
+    "DeepseekV32ForCausalLM", "DeepseekV3ForCausalLM", "Qwen3NextForCausalLM",
+    "Qwen3MoeForCausalLM", "Qwen3_5MoeForConditionalGeneration",
+    "Qwen3_5ForConditionalGeneration", "Qwen3VLForConditionalGeneration", "MiniMaxM2ForCausalLM",
+    "LlamaForCausalLM", "GptOssForCausalLM", "Step3p5ForCausalLM", "NemotronHForCausalLM",
+    "Gemma4ForConditionalGeneration",
+})
+# config.json keys exo accepts for the layer count, in its order.
+LAYER_KEYS = ("num_hidden_layers", "num_layers", "n_layer", "n_layers", "num_decoder_layers",
+              "decoder_layers")
 
 
 @dataclass(frozen=True)
 class ModelCard:
     model_id: str
-    name: str
-    description: str
     storage_bytes: int
     n_layers: int
     hidden_size: int
-    num_key_value_heads: int
-    context_length: int
     supports_tensor: bool
-    family: str
-    quantization: str
-    base_model: str
-    tokens_per_second: float
-    first_token_seconds: float
-    created: int = 1735689600  # 2025-01-01, a fixed "created" keeps /models stable
+    num_key_value_heads: int | None
+    context_length: int = 0
+    family: str = ""
+    quantization: str = ""
+    base_model: str = ""
+    capabilities: tuple[str, ...] = ()
+    backends: tuple[str, ...] = MLX_BACKENDS
+    reasoning_dialect: str = "none"
+    trust_remote_code: bool = True
+    is_custom: bool = False
+    sampling: dict[str, float] = field(default_factory=dict)  # temperature, top_p
 
     @property
     def storage_megabytes(self) -> int:
         return round(self.storage_bytes / 2**20)
 
     @property
+    def short_name(self) -> str:
+        """exo's ``ModelId.short()``: the part after the organisation."""
+        return self.model_id.split("/")[-1]
+
+    @property
     def dir_name(self) -> str:
         # exo keeps a model at <models dir>/<org>--<name>/
         return self.model_id.replace("/", "--")
 
-    def camel(self) -> dict[str, Any]:
-        """The nested, camelCase card exo puts inside shards, downloads and API answers."""
-        return {
-            "modelId": self.model_id,
-            "storageSize": {"inBytes": self.storage_bytes},
-            "nLayers": self.n_layers,
-            "hiddenSize": self.hidden_size,
-            "supportsTensor": self.supports_tensor,
-            "numKeyValueHeads": self.num_key_value_heads,
-            "tasks": ["TextGeneration"],
-            "family": self.family,
-            "quantization": self.quantization,
-            "baseModel": self.base_model,
-            "capabilities": ["text"],
-            "contextLength": self.context_length,
-        }
 
-    def listing(self) -> dict[str, Any]:
-        """One entry of ``GET /models`` (snake_case at this level)."""
-        return {
-            "id": self.model_id,
-            "object": "model",
-            "created": self.created,
-            "owned_by": "exo",
-            "hugging_face_id": self.model_id,
-            "name": self.name,
-            "description": self.description,
-            "context_length": self.context_length,
-            "tags": [],
-            "storage_size_megabytes": self.storage_megabytes,
-            "supports_tensor": self.supports_tensor,
-            "tasks": ["TextGeneration"],
-            "is_custom": False,
-            "family": self.family,
-            "quantization": self.quantization,
-            "base_model": self.base_model,
-            "capabilities": ["text"],
-        }
+def _card(model_id: str, size: int, layers: int, hidden: int, kv_heads: int, context: int,
+          family: str, base: str, capabilities: tuple[str, ...] = ("text",),
+          dialect: str = "none", quantization: str = "4bit", temperature: float = 0.6,
+          top_p: float = 0.9) -> ModelCard:
+    return ModelCard(
+        model_id=model_id, storage_bytes=size, n_layers=layers, hidden_size=hidden,
+        supports_tensor=True, num_key_value_heads=kv_heads, context_length=context,
+        family=family, quantization=quantization, base_model=base, capabilities=capabilities,
+        reasoning_dialect=dialect, sampling={"temperature": temperature, "top_p": top_p},
+    )
 
 
-def _gib(value: float) -> int:
-    return round(value * GIB)
+_DEEPSEEK = ("text", "thinking", "thinking_toggle")
 
-
-# Speeds and first-token times are the cluster guide's benchmark table; models it does not
-# benchmark get a figure scaled by size.
-CATALOGUE: dict[str, ModelCard] = {
+# exo's resources/inference_model_cards/*.toml for the guide's models, as exo ships them.
+BUILT_IN: dict[str, ModelCard] = {
     card.model_id: card
     for card in (
-        ModelCard(
-            model_id="mlx-community/DeepSeek-V3-4bit",
-            name="DeepSeek V3 4-bit",
-            description="DeepSeek V3 (671B MoE) quantised to 4 bits.",
-            storage_bytes=405_874_409_472,  # exo's card: 378.0 GiB
-            n_layers=61,
-            hidden_size=7168,
-            num_key_value_heads=128,
-            context_length=163_840,
-            supports_tensor=True,
-            family="deepseek",
-            quantization="4bit",
-            base_model="DeepSeek V3",
-            tokens_per_second=161.5,
-            first_token_seconds=2.5,
-        ),
-        ModelCard(
-            model_id="mlx-community/DeepSeek-V3-8bit",
-            name="DeepSeek V3 8-bit",
-            description="DeepSeek V3 (671B MoE) quantised to 8 bits.",
-            storage_bytes=_gib(712),
-            n_layers=61,
-            hidden_size=7168,
-            num_key_value_heads=128,
-            context_length=163_840,
-            supports_tensor=True,
-            family="deepseek",
-            quantization="8bit",
-            base_model="DeepSeek V3",
-            tokens_per_second=161.5,
-            first_token_seconds=3.0,
-        ),
-        ModelCard(
-            model_id="mlx-community/Llama-3.2-1B-Instruct-4bit",
-            name="Llama 3.2 1B 4-bit",
-            description="Meta Llama 3.2 1B Instruct, 4-bit.",
-            storage_bytes=_gib(1.24),
-            n_layers=16,
-            hidden_size=2048,
-            num_key_value_heads=8,
-            context_length=131_072,
-            supports_tensor=True,
-            family="llama",
-            quantization="4bit",
-            base_model="Llama 3.2 1B",
-            tokens_per_second=5000.0,
-            first_token_seconds=0.05,
-        ),
-        ModelCard(
-            model_id="mlx-community/Meta-Llama-3.1-8B-Instruct-4bit",
-            name="Llama 3.1 8B 4-bit",
-            description="Meta Llama 3.1 8B Instruct, 4-bit.",
-            storage_bytes=_gib(4.5),
-            n_layers=32,
-            hidden_size=4096,
-            num_key_value_heads=8,
-            context_length=131_072,
-            supports_tensor=True,
-            family="llama",
-            quantization="4bit",
-            base_model="Llama 3.1 8B",
-            tokens_per_second=3000.0,
-            first_token_seconds=0.2,
-        ),
-        ModelCard(
-            model_id="mlx-community/Meta-Llama-3.1-70B-Instruct-4bit",
-            name="Llama 3.1 70B 4-bit",
-            description="Meta Llama 3.1 70B Instruct, 4-bit.",
-            storage_bytes=40_652_242_944,  # 37.9 GiB, the figure in exo's memory error
-            n_layers=80,
-            hidden_size=8192,
-            num_key_value_heads=8,
-            context_length=131_072,
-            supports_tensor=True,
-            family="llama",
-            quantization="4bit",
-            base_model="Llama 3.1 70B",
-            tokens_per_second=1500.0,
-            first_token_seconds=0.6,
-        ),
-        ModelCard(
-            model_id="mlx-community/Qwen2.5-Coder-32B-Instruct-4bit",
-            name="Qwen2.5 Coder 32B 4-bit",
-            description="Qwen2.5 Coder 32B Instruct, 4-bit.",
-            storage_bytes=_gib(18),
-            n_layers=64,
-            hidden_size=5120,
-            num_key_value_heads=8,
-            context_length=32_768,
-            supports_tensor=True,
-            family="qwen",
-            quantization="4bit",
-            base_model="Qwen2.5 Coder 32B",
-            tokens_per_second=2000.0,
-            first_token_seconds=0.4,
-        ),
-        ModelCard(
-            model_id="mlx-community/Mistral-Large-Instruct-2407-4bit",
-            name="Mistral Large 2407 4-bit",
-            description="Mistral Large Instruct 2407 (123B), 4-bit.",
-            storage_bytes=_gib(67),
-            n_layers=88,
-            hidden_size=12288,
-            num_key_value_heads=8,
-            context_length=131_072,
-            supports_tensor=True,
-            family="mistral",
-            quantization="4bit",
-            base_model="Mistral Large 2407",
-            tokens_per_second=900.0,
-            first_token_seconds=0.9,
-        ),
-        ModelCard(
-            # exo has no tensor sharding for Mixtral's MoE layers.
-            model_id="mlx-community/Mixtral-8x22B-Instruct-v0.1-4bit",
-            name="Mixtral 8x22B 4-bit",
-            description="Mistral Mixtral 8x22B Instruct v0.1 (MoE), 4-bit.",
-            storage_bytes=_gib(87),
-            n_layers=56,
-            hidden_size=6144,
-            num_key_value_heads=8,
-            context_length=65_536,
-            supports_tensor=False,
-            family="mistral",
-            quantization="4bit",
-            base_model="Mixtral 8x22B",
-            tokens_per_second=700.0,
-            first_token_seconds=1.0,
-        ),
+        _card("mlx-community/DeepSeek-V3.1-4bit", 405_874_409_472, 61, 7168, 128, 131_072,
+              "deepseek", "DeepSeek V3.1", _DEEPSEEK, "post_last_user", top_p=0.95),
+        _card("mlx-community/DeepSeek-V3.1-8bit", 765_577_920_512, 61, 7168, 128, 131_072,
+              "deepseek", "DeepSeek V3.1", _DEEPSEEK, "post_last_user", "8bit", top_p=0.95),
+        _card("mlx-community/Llama-3.2-1B-Instruct-4bit", 729_808_896, 16, 2048, 8, 131_072,
+              "llama", "Llama 3.2 1B"),
+        _card("mlx-community/Meta-Llama-3.1-8B-Instruct-4bit", 4_637_851_648, 32, 4096, 8,
+              131_072, "llama", "Llama 3.1 8B"),
+        _card("mlx-community/Meta-Llama-3.1-70B-Instruct-4bit", 40_652_242_944, 80, 8192, 8,
+              131_072, "llama", "Llama 3.1 70B"),
     )
 }
 
 # The guide's recommended set: present on every node at start unless told otherwise.
 RECOMMENDED: tuple[str, ...] = (
     "mlx-community/Llama-3.2-1B-Instruct-4bit",
-    "mlx-community/DeepSeek-V3-4bit",
+    "mlx-community/DeepSeek-V3.1-4bit",
     "mlx-community/Meta-Llama-3.1-70B-Instruct-4bit",
     "mlx-community/Meta-Llama-3.1-8B-Instruct-4bit",
 )
+
+# Simulation only, not exo's: the guide's benchmark table (tokens/s, seconds to first token).
+GUIDE_SPEEDS: dict[str, tuple[float, float]] = {
+    "mlx-community/DeepSeek-V3.1-4bit": (161.5, 2.5),
+    "mlx-community/DeepSeek-V3.1-8bit": (161.5, 3.0),
+    "mlx-community/Llama-3.2-1B-Instruct-4bit": (5000.0, 0.05),
+    "mlx-community/Meta-Llama-3.1-8B-Instruct-4bit": (3000.0, 0.2),
+    "mlx-community/Meta-Llama-3.1-70B-Instruct-4bit": (1500.0, 0.6),
+}
+# Models the guide does not benchmark: speed falls with size as memory bandwidth bounds it
+# (the 70B's figures scaled), kept within the guide's range.
+_BYTES_TIMES_TOKENS = 6.1e13
+_BYTES_PER_FIRST_TOKEN_SECOND = 6.8e10
+
+
+def speed_of(card: ModelCard) -> tuple[float, float]:
+    """(tokens per second, seconds to the first token) the simulator generates at."""
+    if card.model_id in GUIDE_SPEEDS:
+        return GUIDE_SPEEDS[card.model_id]
+    size = max(card.storage_bytes, 1)
+    return (min(5000.0, max(20.0, _BYTES_TIMES_TOKENS / size)),
+            min(5.0, max(0.05, size / _BYTES_PER_FIRST_TOKEN_SECOND)))
+
+
+class CardError(ValueError):
+    """A config.json exo cannot make a card from; the text is what pydantic would say."""
+
+
+def card_from_config(model_id: str, config: dict[str, Any], total_size: int) -> ModelCard:
+    """The custom card exo's ``ModelCard.fetch_from_hf`` makes from a repo's config.json and
+    its safetensors total: no family, quantization or capabilities, every backend."""
+    merged = dict(config)
+    text_config = config.get("text_config")
+    if isinstance(text_config, dict):
+        # exo reads a multimodal model's numbers from its text part.
+        merged.update({k: v for k, v in text_config.items() if v is not None})
+    layers = next((merged[k] for k in LAYER_KEYS if merged.get(k) is not None), None)
+    if not isinstance(layers, int) or isinstance(layers, bool) or layers <= 0:
+        raise CardError("1 validation error for ConfigData\nnum_hidden_layers\n  Field required")
+    hidden = merged.get("hidden_size")
+    if not isinstance(hidden, int) or isinstance(hidden, bool) or hidden <= 0:
+        raise CardError("1 validation error for ModelCard\nhidden_size\n"
+                        "  Input should be greater than 0")
+    kv_heads = merged.get("num_key_value_heads")
+    architectures = merged.get("architectures")
+    return ModelCard(
+        model_id=model_id,
+        storage_bytes=total_size,
+        n_layers=layers,
+        hidden_size=hidden,
+        supports_tensor=isinstance(architectures, list) and len(architectures) == 1
+        and architectures[0] in TENSOR_ARCHITECTURES,
+        num_key_value_heads=kv_heads if isinstance(kv_heads, int) and kv_heads > 0 else None,
+        context_length=int(merged.get("max_position_embeddings") or 0),
+        backends=ALL_BACKENDS,
+        trust_remote_code=False,
+        is_custom=True,
+    )
+
+
+def file_layout(card: ModelCard, file_bytes: int) -> list[tuple[str, int]]:
+    """The weight files of the model, as mlx-community shards them: ``model-0000i-of-0000n``
+    of ``file_bytes`` each, the last one smaller."""
+    count = max(1, math.ceil(card.storage_bytes / file_bytes))
+    return [
+        (f"model-{index + 1:05d}-of-{count:05d}.safetensors",
+         min(file_bytes, card.storage_bytes - index * file_bytes))
+        for index in range(count)
+    ]

@@ -1,4 +1,5 @@
-"""The simulated cluster's mutable state: nodes, instances, downloads and the knobs that time them.
+"""The simulated cluster's mutable state: nodes, model cards, instances and their runners,
+downloads, the simulated disks, and the knobs that time them.
 
 Everything runs on the server's one event loop, so nothing here needs a lock.
 """
@@ -11,13 +12,14 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
-from .catalogue import CATALOGUE, GIB, ModelCard
+from .catalogue import BUILT_IN, GIB, ModelCard, speed_of
 from .config import NodeSpec, SimConfig
+from .downloads import Disks, Downloads
 from .logs import Logbook
 from .telemetry import IDLE
+from .wire import Wire
 
 # macOS, the window server and exo itself keep this share of RAM busy on an idle Mac.
 BASELINE_USED_SHARE = 0.04
@@ -50,15 +52,37 @@ class Node:
 
 
 @dataclass
+class Runner:
+    runner_id: str
+    node_id: str
+    tagged_shard: dict[str, Any]
+    # exo's status without its "Runner" prefix; empty while the runner process starts.
+    status: str = ""
+    layers_loaded: int = 0
+    error: str = ""
+    diagnostics: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def shard(self) -> dict[str, Any]:
+        body: dict[str, Any] = next(iter(self.tagged_shard.values()))
+        return body
+
+    @property
+    def layers(self) -> int:
+        return int(self.shard["endLayer"]) - int(self.shard["startLayer"])
+
+
+@dataclass
 class Instance:
     """An instance exactly as exo tags it, plus the simulator's bookkeeping about it."""
 
     tagged: dict[str, Any]
-    created_at: float
-    load_time: float
-    failed: dict[str, str] = field(default_factory=dict)  # runner id -> error message
+    card: ModelCard
+    phase: str
+    phase_since: float
+    runners: dict[str, Runner] = field(default_factory=dict)
     generating: int = 0
-    phases: dict[str, str] = field(default_factory=dict)  # runner id -> last status logged
+    attempts: int = 1  # runner creations so far, as exo's instance backoff counts them
 
     @property
     def meta(self) -> str:
@@ -82,31 +106,24 @@ class Instance:
         mapping: dict[str, str] = self.body["shardAssignments"]["nodeToRunner"]
         return mapping
 
-    def shard_of(self, runner_id: str) -> dict[str, Any]:
-        """The shard's fields, whatever its tag."""
-        tagged: dict[str, Any] = self.body["shardAssignments"]["runnerToShard"][runner_id]
-        shard: dict[str, Any] = next(iter(tagged.values()))
-        return shard
+    @property
+    def ready(self) -> bool:
+        return self.phase == "ready"
 
-
-@dataclass
-class Download:
-    """One model on one node. ``status`` is pending, ongoing, completed or failed."""
-
-    model: ModelCard
-    status: str = "pending"
-    downloaded: int = 0
-    this_session: int = 0
-    speed: float = 0.0
-    error: str = ""
+    @property
+    def failed(self) -> Runner | None:
+        return next((r for r in self.runners.values() if r.status == "Failed"), None)
 
 
 class Cluster:
     def __init__(self, config: SimConfig) -> None:
         self.config = config
+        self.wire = Wire(config.exo_version)
         self.speed = config.speed
         self.load_time = config.load_time
         self.node_timeout = config.node_timeout
+        self.rescan_interval = config.rescan_interval
+        self.retry_backoff = config.retry_backoff
         # Answer length when set (still capped by max_tokens); None: each prompt's own length.
         self.answer_tokens: int | None = None
         self.model_speeds = dict(config.model_speeds)
@@ -114,10 +131,17 @@ class Cluster:
         self.rng = random.Random(config.seed)
         self.logbook = Logbook(config.log_dir)
         self.nodes: list[Node] = []
+        self.cards: dict[str, ModelCard] = dict(BUILT_IN)
+        # Cards added with POST /models/add, which main's /state lists as customModelCards.
+        self.shared_cards: set[str] = set()
         self.instances: dict[str, Instance] = {}
-        self.downloads: dict[str, dict[str, Download]] = {}  # node name -> model id -> state
+        # Runners shutting down after their instance went: runner id -> (node id, gone at).
+        self.retired: dict[str, tuple[str, float]] = {}
         self.event_idx = 0
         self.started = time.monotonic()
+        self.created = int(time.time())
+        self.disks = Disks(config)
+        self.downloads = Downloads(self)
         for spec in [] if config.stopped else config.nodes:
             self.start_node(spec)
 
@@ -127,35 +151,17 @@ class Cluster:
         """Start exo on a machine: a fresh id, full memory, downloads found on its disk."""
         node = Node(
             spec=spec,
-            node_id=str(uuid.uuid4()),
+            node_id=self.wire.new_node_id(self.rng),
             models_dir=self.config.models_dir_for(spec),
             rng=random.Random(self.rng.random()),
         )
         self.nodes.append(node)
-        # Files outlive the process: a restarted node keeps what it had downloaded.
-        if spec.name not in self.downloads:
-            present = self.config.downloaded_on(spec) | self._found_on_disk(node.models_dir)
-            self.downloads[spec.name] = {
-                model_id: Download(
-                    model=card,
-                    status="completed" if model_id in present else "pending",
-                    downloaded=card.storage_bytes if model_id in present else 0,
-                )
-                for model_id, card in CATALOGUE.items()
-            }
+        self.downloads.scan(node)
         self.log(node, "main", f"pid = {os.getpid()}")
         self.log(node, "main", f"Starting exo on {spec.hostname} with node id {node.node_id}")
         self.log(node, "election", f"Node {node.node_id} ({spec.name}) joined the cluster")
         self.touch()
         return node
-
-    @staticmethod
-    def _found_on_disk(models_dir: str) -> set[str]:
-        # A model the panel already put where exo looks counts as downloaded.
-        root = Path(models_dir)
-        return {
-            model_id for model_id, card in CATALOGUE.items() if (root / card.dir_name).is_dir()
-        }
 
     def live_nodes(self) -> list[Node]:
         return [node for node in self.nodes if node.alive]
@@ -172,29 +178,61 @@ class Cluster:
         return next((s for s in self.config.nodes if s.name.lower() == name.lower()), None)
 
     def drop_node(self, node: Node) -> None:
+        """The exo process stops; the master keeps what it last heard until the timeout."""
         node.alive = False
         node.dropped_at = time.monotonic()
-        for download in self.downloads[node.name].values():
-            if download.status == "ongoing":
-                download.status, download.speed = "pending", 0.0
         self.log(node, "main", "Received SIGTERM, shutting down", level="WARNING")
         self.touch()
 
     def remove_node(self, node: Node) -> None:
         """What the master does once a node has been silent for the timeout."""
         self.nodes.remove(node)
+        self.downloads.forget(node)
         for instance in [i for i in self.instances.values() if node.node_id in i.node_to_runner]:
             self.delete_instance(instance)
         for other in self.live_nodes():
             self.log(other, "master", f"Node {node.node_id} timed out, removing it", "WARNING")
         self.touch()
 
+    def restart_all(self) -> None:
+        """Every exo process restarts at once (a version change): new ids, no instances."""
+        for instance in list(self.instances.values()):
+            self.delete_instance(instance)
+        self.retired.clear()
+        specs = [node.spec for node in self.live_nodes()]
+        for node in list(self.nodes):
+            self.nodes.remove(node)
+            self.downloads.forget(node)
+        for spec in specs:
+            self.start_node(spec)
+
+    # -- cards ---------------------------------------------------------------------------
+
+    def card(self, model_id: str) -> ModelCard | None:
+        return self.cards.get(model_id)
+
+    def add_card(self, card: ModelCard) -> None:
+        self.cards[card.model_id] = card
+        self.touch()
+
+    def remove_card(self, model_id: str) -> None:
+        self.cards.pop(model_id, None)
+        self.shared_cards.discard(model_id)
+        if model_id in BUILT_IN:
+            self.cards[model_id] = BUILT_IN[model_id]
+        self.touch()
+
     # -- instances -----------------------------------------------------------------------
 
-    def add_instance(self, tagged: dict[str, Any]) -> Instance:
-        instance = Instance(tagged=tagged, created_at=time.monotonic(), load_time=self.load_time)
+    def add_instance(self, tagged: dict[str, Any], card: ModelCard) -> Instance:
+        instance = Instance(tagged=tagged, card=card, phase="spawning",
+                            phase_since=time.monotonic())
+        assignments = instance.body["shardAssignments"]
+        for node_id, runner_id in instance.node_to_runner.items():
+            instance.runners[runner_id] = Runner(runner_id, node_id,
+                                                 assignments["runnerToShard"][runner_id])
         self.instances[instance.instance_id] = instance
-        for node_id, share in memory_split(self.model(instance.model_id), instance).items():
+        for node_id, share in memory_split(card, instance).items():
             node = self.node_by_id(node_id)
             if node is not None:
                 node.reserved[instance.instance_id] = share
@@ -207,25 +245,32 @@ class Cluster:
         return instance
 
     def delete_instance(self, instance: Instance) -> None:
+        """exo forgets the instance at once; its runners shut down for a moment longer."""
         self.instances.pop(instance.instance_id, None)
+        gone_at = time.monotonic() + self.shutdown_seconds
+        for runner in instance.runners.values():
+            if runner.status:
+                self.retired[runner.runner_id] = (runner.node_id, gone_at)
         for node in self.nodes:
             if node.reserved.pop(instance.instance_id, None) is not None:
                 self.log(node, "runner", f"Shutting down runner for {instance.model_id}")
         self.touch()
 
     def instance_for_runner(self, runner_id: str) -> Instance | None:
-        return next(
-            (i for i in self.instances.values() if runner_id in i.node_to_runner.values()), None
-        )
+        return next((i for i in self.instances.values() if runner_id in i.runners), None)
 
     # -- helpers -------------------------------------------------------------------------
 
-    @staticmethod
-    def model(model_id: str) -> ModelCard:
-        return CATALOGUE[model_id]
+    @property
+    def shutdown_seconds(self) -> float:
+        # A runner takes a moment to stop; a tenth of the load time keeps it in view.
+        return self.load_time * 0.1
 
     def tokens_per_second(self, card: ModelCard) -> float:
-        return self.model_speeds.get(card.model_id, card.tokens_per_second) * self.speed
+        return self.model_speeds.get(card.model_id, speed_of(card)[0]) * self.speed
+
+    def first_token_seconds(self, card: ModelCard) -> float:
+        return speed_of(card)[1] / self.speed
 
     def total_available(self) -> int:
         return sum(node.ram_available for node in self.live_nodes())
@@ -236,6 +281,10 @@ class Cluster:
     def touch(self) -> None:
         """Count an applied event, as exo's lastEventAppliedIdx does."""
         self.event_idx += 1
+
+
+def new_id() -> str:
+    return str(uuid.uuid4())
 
 
 def memory_split(card: ModelCard, instance: Instance) -> dict[str, int]:

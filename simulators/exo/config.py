@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import hashlib
+import os
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .catalogue import CATALOGUE, RECOMMENDED
+from .catalogue import BUILT_IN, RECOMMENDED
+from .wire import MAIN
+
+DEFAULT_HF_ENDPOINT = "https://huggingface.co"
 
 
 @dataclass
@@ -22,10 +27,22 @@ class NodeSpec:
     chip: str = "Apple M3 Ultra"
     rdma_enabled: bool = True
     models_dir: str = ""
+    # The Mac's ComputerName, exo's friendlyName; the simulator's name for the node otherwise.
+    friendly_name: str = ""
+
+    @property
+    def display_name(self) -> str:
+        return self.friendly_name or self.name
 
     @property
     def hostname(self) -> str:
         return f"{self.name.lower()}.local"
+
+    @property
+    def ipv6(self) -> str:
+        """A link-local IPv6 address for en0, stable for the machine."""
+        digest = hashlib.sha256(self.hostname.encode()).hexdigest()
+        return "fe80::" + ":".join(digest[i:i + 4].lstrip("0") or "0" for i in range(0, 16, 4))
 
     @property
     def thunderbolt_domain(self) -> str:
@@ -54,6 +71,13 @@ class SimConfig:
     seed: int | None = None
     # Start with every node down, for node agents (`python -m simulators.exo.node`) to bring up.
     stopped: bool = False
+    exo_version: str = MAIN
+    # Where POST /models/add, /models/search and unknown model ids go, as exo's HF_ENDPOINT.
+    hf_endpoint: str = field(
+        default_factory=lambda: os.environ.get("HF_ENDPOINT") or DEFAULT_HF_ENDPOINT)
+    hf_token: str = field(default_factory=lambda: os.environ.get("HF_TOKEN", ""))
+    rescan_interval: float = 60.0  # exo looks at its models directories this often
+    retry_backoff: float = 0.5  # exo's first wait before re-creating a failed runner
 
     def models_dir_for(self, spec: NodeSpec) -> str:
         if spec.models_dir:
@@ -81,12 +105,12 @@ def default_nodes() -> list[NodeSpec]:
     ]
 
 
-_NODE_KEYS = {"ip", "rdma", "disk", "chip", "model", "models_dir", "rdma_ctl"}
+_NODE_KEYS = {"ip", "rdma", "disk", "chip", "model", "models_dir", "rdma_ctl", "friendly"}
 
 
 def parse_node(text: str, index: int) -> NodeSpec:
     """Parse ``NAME:GiB[:key=value,...]``; keys are ip, rdma, disk, chip, model, models_dir,
-    rdma_ctl (on|off)."""
+    rdma_ctl (on|off), friendly (the friendlyName)."""
     parts = text.split(":", 2)
     if len(parts) < 2 or not parts[0]:
         raise ValueError(f"node must be NAME:GiB[:key=value,...], got {text!r}")
@@ -113,6 +137,8 @@ def parse_node(text: str, index: int) -> NodeSpec:
             spec.model = value
         elif key == "models_dir":
             spec.models_dir = value
+        elif key == "friendly":
+            spec.friendly_name = value
         else:
             spec.rdma_enabled = value.lower() not in {"off", "false", "0", "no"}
     return spec
@@ -121,7 +147,7 @@ def parse_node(text: str, index: int) -> NodeSpec:
 def parse_model_speed(text: str) -> tuple[str, float]:
     """Parse ``MODEL_ID=TOKENS_PER_SECOND``."""
     model_id, sep, value = text.rpartition("=")
-    if not sep or model_id not in CATALOGUE:
+    if not sep or model_id not in BUILT_IN:
         raise ValueError(f"model speed must be <catalogue model id>=<tok/s>, got {text!r}")
     return model_id, float(value)
 
@@ -129,7 +155,7 @@ def parse_model_speed(text: str) -> tuple[str, float]:
 def parse_downloaded(text: str) -> tuple[str, str | None]:
     """Parse ``MODEL_ID`` or ``MODEL_ID@NODE``."""
     model_id, _, node = text.partition("@")
-    if model_id not in CATALOGUE:
+    if model_id not in BUILT_IN:
         raise ValueError(f"unknown model {model_id!r}")
     return model_id, node or None
 

@@ -19,6 +19,14 @@ class ApiError(Exception):
         self.message = message
 
 
+class Unhandled(Exception):
+    """An exception exo does not catch: FastAPI answers a plain-text 500."""
+
+
+class ResponseAborted(Exception):
+    """exo raised inside an answer it had started to send: the connection closes mid-body."""
+
+
 class ValidationFailed(Exception):
     """A body or query that FastAPI would reject with 422 ``{"detail": [...]}``."""
 

@@ -1,23 +1,28 @@
-"""Text generation shared by the chat and messages APIs: deterministic filler at the model's
-speed, with prefill first, cancellation, and a mid-stream error if a runner dies."""
+"""Text generation shared by the chat, messages and bench APIs: deterministic filler at the
+model's speed. As in exo, a command waits until its instance's runners are ready, prefills,
+then yields tokens; it ends early and silently when cancelled or when its instance is deleted,
+and with a failure when a runner dies under it."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import runners
+from . import lifecycle
 from .catalogue import ModelCard
 from .cluster import Cluster, Instance
 from .errors import ApiError
 
 PREFILL_STEP = 512  # exo reports prefill progress in batches of tokens
 KEEPALIVE_SECONDS = 10.0  # exo repeats its keep-alive comment after this much silence
+KEEPALIVE = ": keep-alive\n\n"
+WAIT_STEP = 0.02  # how often a waiting command looks at its instance again
 VOCABULARY = (
     "the", "cluster", "answers", "with", "simulated", "tokens", "while", "exo", "keeps",
     "every", "runner", "busy", "and", "the", "thunderbolt", "link", "carries", "tensors",
@@ -25,11 +30,6 @@ VOCABULARY = (
     "your", "prompt", "deterministic", "and", "repeatable", "for", "tests", "dashboards", "and",
     "demos", "alike",
 )
-
-
-@dataclass
-class KeepAlive:
-    pass
 
 
 @dataclass
@@ -58,18 +58,21 @@ class Finished:
     peak_memory: int
 
 
-Event = KeepAlive | Prefill | Token | Failure | Finished
+Event = Prefill | Token | Failure | Finished
 
 
 @dataclass
 class Generation:
     cluster: Cluster
     instance: Instance
-    card: ModelCard
     prompt: str
     max_tokens: int | None
     command_id: str = field(default_factory=lambda: str(uuid.uuid4()))
     cancelled: asyncio.Event = field(default_factory=asyncio.Event)
+
+    @property
+    def card(self) -> ModelCard:
+        return self.instance.card
 
     @property
     def prompt_tokens(self) -> int:
@@ -90,9 +93,15 @@ class Generation:
         words = words[:limit]
         return [w if i == 0 else f" {w}" for i, w in enumerate(words)]
 
+    @property
+    def gone(self) -> bool:
+        """Cancelled, or its instance deleted: exo closes the command's stream."""
+        return self.cancelled.is_set() or (
+            self.instance.instance_id not in self.cluster.instances)
+
 
 class Generations:
-    """Running generations by command id, so /v1/cancel can stop them."""
+    """Commands by id, from the request until they end, so /v1/cancel can stop them."""
 
     def __init__(self) -> None:
         self.active: dict[str, Generation] = {}
@@ -105,70 +114,114 @@ class Generations:
         return True
 
 
-def find_ready_instance(cluster: Cluster, model_id: str) -> Instance:
-    """The model must be served by an instance whose runners are all ready, else exo's 404."""
-    for instance in cluster.instances.values():
-        if instance.model_id == model_id and runners.is_ready(instance, time.monotonic()):
-            return instance
-    raise ApiError(404, f"No instance found for model {model_id}")
+def find_instance(cluster: Cluster, model_id: str) -> Instance:
+    """An instance of the model, ready ones first; exo's 404 only when there is none."""
+    candidates = [i for i in cluster.instances.values() if i.model_id == model_id]
+    if not candidates:
+        raise ApiError(404, f"No instance found for model {model_id}")
+    return next((i for i in candidates if i.ready), candidates[0])
 
 
 async def generate(generation: Generation, registry: Generations) -> AsyncIterator[Event]:
-    """Yield prefill progress, tokens, then Finished (or Failure); stops early on cancel."""
-    cluster, instance, card = generation.cluster, generation.instance, generation.card
+    """Wait for ready runners, then yield prefill progress, tokens and Finished; a dead runner
+    gives a Failure; cancellation or deletion just ends it."""
+    cluster, instance = generation.cluster, generation.instance
     registry.active[generation.command_id] = generation
-    instance.generating += 1
-    node = cluster.node_by_id(next(iter(instance.node_to_runner)))
     try:
-        if node is not None:
-            cluster.log(node, "api", f"Text generation {generation.command_id} for {card.model_id}:"
-                        f" {generation.prompt_tokens} prompt tokens")
-        started = time.monotonic()
-        first_token = card.first_token_seconds / cluster.speed
-        total = generation.prompt_tokens
-        steps = [*range(min(PREFILL_STEP, total), total, PREFILL_STEP), total]
-        for processed in steps:
-            wait = first_token / len(steps)
-            while wait > KEEPALIVE_SECONDS:
-                await asyncio.sleep(KEEPALIVE_SECONDS)
-                wait -= KEEPALIVE_SECONDS
-                yield KeepAlive()
-            await asyncio.sleep(wait)
-            yield Prefill(processed, total)
-        prefill_seconds = max(time.monotonic() - started, 1e-6)
-        words = generation.words()
-        rate = cluster.tokens_per_second(card)
-        decode_start = time.monotonic()
-        produced = 0
-        for word in words:
-            if generation.cancelled.is_set():
-                # A cancelled command ends like a finished one, with what it produced so far.
-                break
-            if instance.failed or instance.instance_id not in cluster.instances:
-                yield Failure(next(iter(instance.failed.values()), "Instance was deleted"))
+        while not instance.ready:
+            if generation.gone:
                 return
-            ahead = decode_start + (produced + 1) / rate - time.monotonic()
-            # Sleep only when ahead by a few ms: thousands of tiny sleeps would run slow.
-            await asyncio.sleep(ahead if ahead > 0.003 else 0)
-            yield Token(word)
-            produced += 1
-        decode_seconds = max(time.monotonic() - decode_start, 1e-6)
-        truncated = generation.max_tokens is not None and produced == generation.max_tokens
-        finish = Finished(
-            finish_reason="length" if truncated else "stop",
-            prompt_tokens=total,
-            completion_tokens=produced,
-            prompt_tps=round(total / prefill_seconds, 1),
-            generation_tps=round(produced / decode_seconds, 1),
-            peak_memory=card.storage_bytes // len(instance.node_to_runner),
-        )
-        if node is not None:
-            cluster.log(node, "generate", f"Generated {finish.completion_tokens} tokens at "
-                        f"{finish.generation_tps} tok/s")
-        yield finish
+            await asyncio.sleep(WAIT_STEP)
+        instance.generating += 1
+        try:
+            async for event in _run(generation):
+                yield event
+        finally:
+            instance.generating -= 1
+            cluster.touch()
     finally:
-        instance.generating -= 1
         registry.active.pop(generation.command_id, None)
+
+
+async def _run(generation: Generation) -> AsyncIterator[Event]:
+    cluster, instance, card = generation.cluster, generation.instance, generation.card
+    node = cluster.node_by_id(next(iter(instance.node_to_runner)))
+    if node is not None:
+        cluster.log(node, "api", f"Text generation {generation.command_id} for {card.model_id}:"
+                    f" {generation.prompt_tokens} prompt tokens")
+    started = time.monotonic()
+    total = generation.prompt_tokens
+    steps = [*range(min(PREFILL_STEP, total), total, PREFILL_STEP), total]
+    for processed in steps:
+        await asyncio.sleep(cluster.first_token_seconds(card) / len(steps))
+        if (failure := _trouble(generation)) is not None:
+            yield failure
+            return
+        if generation.gone:
+            return
+        yield Prefill(processed, total)
+    prefill_seconds = max(time.monotonic() - started, 1e-6)
+    rate = cluster.tokens_per_second(card)
+    decode_start = time.monotonic()
+    produced = 0
+    for word in generation.words():
+        ahead = decode_start + (produced + 1) / rate - time.monotonic()
+        # Sleep only when ahead by a few ms: thousands of tiny sleeps would run slow.
+        await asyncio.sleep(ahead if ahead > 0.003 else 0)
+        if (failure := _trouble(generation)) is not None:
+            yield failure
+            return
+        if generation.gone:
+            return
+        yield Token(word)
+        produced += 1
+    decode_seconds = max(time.monotonic() - decode_start, 1e-6)
+    truncated = generation.max_tokens is not None and produced == generation.max_tokens
+    finish = Finished(
+        finish_reason="length" if truncated else "stop",
+        prompt_tokens=total,
+        completion_tokens=produced,
+        prompt_tps=round(total / prefill_seconds, 1),
+        generation_tps=round(produced / decode_seconds, 1),
+        peak_memory=card.storage_bytes // len(instance.node_to_runner),
+    )
+    if node is not None:
+        cluster.log(node, "generate", f"Generated {finish.completion_tokens} tokens at "
+                    f"{finish.generation_tps} tok/s")
+    yield finish
+
+
+def _trouble(generation: Generation) -> Failure | None:
+    failed = generation.instance.failed
+    return Failure(lifecycle.cause_of(failed)) if failed is not None else None
+
+
+async def with_keepalive(source: AsyncIterator[str]) -> AsyncIterator[str]:
+    """exo's SSE wrapper: a keep-alive comment first and after every quiet spell."""
+    yield KEEPALIVE
+    pending: asyncio.Future[str] | None = None
+    try:
+        while True:
+            if pending is None:
+                pending = asyncio.ensure_future(anext(source))
+            done, _ = await asyncio.wait({pending}, timeout=KEEPALIVE_SECONDS)
+            if not done:
+                yield KEEPALIVE
+                continue
+            finished, pending = pending, None
+            try:
+                item = finished.result()
+            except StopAsyncIteration:
+                return
+            yield item
+    finally:
+        if pending is not None:
+            pending.cancel()
+            with contextlib.suppress(BaseException):
+                await pending
+        closer: Callable[[], Any] | None = getattr(source, "aclose", None)
+        if closer is not None:
+            await closer()
 
 
 def usage(finish: Finished) -> dict[str, Any]:
@@ -182,6 +235,18 @@ def usage(finish: Finished) -> dict[str, Any]:
             "reasoning_tokens": 0, "audio_tokens": 0,
             "accepted_prediction_tokens": 0, "rejected_prediction_tokens": 0,
         },
+    }
+
+
+def stats(finish: Finished) -> dict[str, Any]:
+    """exo's GenerationStats, as its SSE comment and bench answer write them."""
+    return {
+        "prompt_tps": finish.prompt_tps,
+        "generation_tps": finish.generation_tps,
+        "prompt_tokens": finish.prompt_tokens,
+        "generation_tokens": finish.completion_tokens,
+        "peak_memory_usage": {"in_bytes": finish.peak_memory},
+        "prefix_cache_hit": "none",
     }
 
 

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import itertools
 import random
-import uuid
 from typing import Any
 
 from .catalogue import ModelCard
-from .cluster import Cluster, Node, even_split
-from .topology import rdma_linked
+from .cluster import Cluster, Node, even_split, new_id
+from .topology import preferred_ip, rdma_linked
+from .wire import Wire
 
 SHARDINGS = ("Pipeline", "Tensor")
 INSTANCE_METAS = ("MlxRing", "MlxJaccl")
+# exo cannot run this card's layers as a pipeline (a rule in exo's placement, both versions).
+NO_PIPELINE = {"mlx-community/DeepSeek-V3.1-8bit": "DeepSeek V3.1 (8-bit)"}
 
 
 class PlacementError(ValueError):
@@ -44,15 +46,20 @@ def place(
                 "Requested Tensor sharding but this model does not support tensor "
                 f"parallelism: {card.model_id}"
             )
+        kv_heads = card.num_key_value_heads
         cycles = [
             c for c in cycles
-            if card.hidden_size % len(c) == 0 and card.num_key_value_heads % len(c) == 0
+            if card.hidden_size % len(c) == 0 and (kv_heads is None or kv_heads % len(c) == 0)
         ]
         if not cycles:
+            heads = "" if kv_heads is None else f", num_key_value_heads={kv_heads}"
             raise PlacementError(
-                f"No tensor sharding found for model with hidden_size={card.hidden_size}, "
-                f"num_key_value_heads={card.num_key_value_heads} across candidate cycles"
+                f"No tensor sharding found for model with hidden_size={card.hidden_size}"
+                f"{heads} across candidate cycles"
             )
+    if sharding == "Pipeline" and card.model_id in NO_PIPELINE:
+        raise PlacementError("Pipeline parallelism is not supported for "
+                             f"{NO_PIPELINE[card.model_id]}")
     smallest = min(len(c) for c in cycles)
     cycles = [c for c in cycles if len(c) == smallest]
     if meta == "MlxJaccl":
@@ -64,11 +71,11 @@ def place(
     if len(chosen) == 1:
         # One node can neither split tensors nor talk RDMA to itself.
         sharding, meta = "Pipeline", "MlxRing"
-    return _build_instance(card, chosen, sharding, meta)
+    return _build_instance(cluster.wire, card, chosen, sharding, meta)
 
 
 def previews(cluster: Cluster, card: ModelCard, required: set[str] | None) -> list[dict[str, Any]]:
-    """Every sharding x backend x node count, deduplicated as exo does."""
+    """Every sharding x backend x node count, deduplicated as exo does; none without nodes."""
     seen: set[tuple[str, str, int]] = set()
     result: list[dict[str, Any]] = []
     for sharding in SHARDINGS:
@@ -107,6 +114,12 @@ def _preview(
     }
 
 
+def _ephemeral_port() -> int:
+    # exo's ephemeral ports skip its own API port.
+    port = random.randint(49153, 65535)
+    return port - 1 if port <= 52415 else port
+
+
 def _is_rdma_cycle(cycle: list[Node]) -> bool:
     return all(rdma_linked(a, b) for a, b in itertools.combinations(cycle, 2))
 
@@ -115,9 +128,13 @@ def _download_score(cluster: Cluster, card: ModelCard, cycle: list[Node]) -> flo
     # Prefer nodes that already hold the weights, as exo does.
     score = 0.0
     for node in cycle:
-        download = cluster.downloads[node.name].get(card.model_id)
-        if download is not None:
-            score += download.downloaded / card.storage_bytes
+        download = cluster.downloads.of(node).get(card.model_id)
+        if download is None:
+            continue
+        if download.status == "completed":
+            score += 1.0
+        elif download.status in ("pending", "ongoing") and download.total > 0:
+            score += download.downloaded / download.total
     return score
 
 
@@ -133,22 +150,7 @@ def _layer_split(card: ModelCard, cycle: list[Node]) -> list[tuple[int, int]]:
     return bounds
 
 
-def shard(card: ModelCard, sharding: str, rank: int, world: int, start: int, end: int
-          ) -> dict[str, Any]:
-    tag = "TensorShardMetadata" if sharding == "Tensor" else "PipelineShardMetadata"
-    return {
-        tag: {
-            "modelCard": card.camel(),
-            "deviceRank": rank,
-            "worldSize": world,
-            "startLayer": start,
-            "endLayer": end,
-            "nLayers": card.n_layers,
-        }
-    }
-
-
-def _build_instance(card: ModelCard, cycle: list[Node], sharding: str, meta: str
+def _build_instance(wire: Wire, card: ModelCard, cycle: list[Node], sharding: str, meta: str
                     ) -> dict[str, Any]:
     world = len(cycle)
     # Tensor ranks each hold every layer; pipeline ranks hold consecutive slices.
@@ -156,33 +158,43 @@ def _build_instance(card: ModelCard, cycle: list[Node], sharding: str, meta: str
     runner_to_shard: dict[str, Any] = {}
     node_to_runner: dict[str, str] = {}
     for rank, (node, (start, end)) in enumerate(zip(cycle, bounds, strict=True)):
-        runner_id = str(uuid.uuid4())
+        runner_id = new_id()
         node_to_runner[node.node_id] = runner_id
-        runner_to_shard[runner_id] = shard(card, sharding, rank, world, start, end)
+        runner_to_shard[runner_id] = wire.shard(card, sharding, rank, world, start, end)
     body: dict[str, Any] = {
-        "instanceId": str(uuid.uuid4()),
+        "instanceId": new_id(),
         "shardAssignments": {
             "modelId": card.model_id,
             "runnerToShard": runner_to_shard,
             "nodeToRunner": node_to_runner,
         },
     }
-    port = random.randint(49152, 65535)
+    port = _ephemeral_port()
     if meta == "MlxJaccl":
         body["jacclDevices"] = [
             [None if a is b else a.spec.rdma_iface for b in cycle] for a in cycle
         ]
         coordinator = cycle[0]
         body["jacclCoordinators"] = {
-            node.node_id: f"{'0.0.0.0' if node is coordinator else coordinator.spec.ip}:{port}"
+            node.node_id: f"0.0.0.0:{port}" if node is coordinator
+            else f"{preferred_ip(coordinator, ring=False)}:{port}"
             for node in cycle
         }
         return {"MlxJacclInstance": body}
-    body["hostsByNode"] = {
-        node.node_id: [
-            {"ip": "0.0.0.0" if peer is node else peer.spec.ip, "port": port} for peer in cycle
-        ]
-        for node in cycle
-    }
+    body["hostsByNode"] = {node.node_id: _ring_hosts(cycle, rank, port)
+                           for rank, node in enumerate(cycle)}
     body["ephemeralPort"] = port
     return {"MlxRingInstance": body}
+
+
+def _ring_hosts(cycle: list[Node], rank: int, port: int) -> list[dict[str, Any]]:
+    """Each rank listens on every address and talks to its two ring neighbours; exo fills the
+    other places with a TEST-NET placeholder."""
+    world = len(cycle)
+    neighbours = {(rank - 1) % world, (rank + 1) % world}
+    return [
+        {"ip": "0.0.0.0", "port": port} if index == rank
+        else {"ip": preferred_ip(peer, ring=True), "port": port} if index in neighbours
+        else {"ip": "198.51.100.1", "port": 0}
+        for index, peer in enumerate(cycle)
+    ]

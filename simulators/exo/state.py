@@ -1,28 +1,28 @@
-"""``GET /state``: the simulated cluster rendered in exo's v1.0.64+ shape (camelCase)."""
+"""``GET /state``: the simulated cluster rendered as exo's State (camelCase), for the version
+being spoken."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from . import lifecycle
 from .catalogue import GIB
 from .cluster import Cluster, Node
-from .downloads import render as render_downloads
-from .runners import all_statuses
-from .topology import topology
+from .topology import addresses, topology
 
 SYSTEM_DISK_SHARE = 0.08  # macOS and apps on the models disk
+MAC_BACKENDS = ["MlxCpu", "MlxMetal"]  # what exo's worker finds on a Mac without CUDA
 
 
-def render(cluster: Cluster, now: float) -> dict[str, Any]:
+def render(cluster: Cluster) -> dict[str, Any]:
     nodes = cluster.nodes
-    return {
+    state: dict[str, Any] = {
         "instances": {i.instance_id: i.tagged for i in cluster.instances.values()},
-        "runners": all_statuses(cluster, now),
-        "downloads": {
-            n.node_id: render_downloads(n, cluster.downloads[n.name]) for n in nodes
-        },
+        "runners": lifecycle.render(cluster),
+        "downloads": {n.node_id: cluster.downloads.render(n) for n in nodes},
+        # exo's worker tasks come and go within a tick; the simulator does not list them.
         "tasks": {},
-        "lastSeen": {n.node_id: n.last_seen.isoformat() for n in nodes},
+        "lastSeen": {n.node_id: n.last_seen.isoformat().replace("+00:00", "Z") for n in nodes},
         "topology": topology(nodes),
         "lastEventAppliedIdx": cluster.event_idx,
         "nodeIdentities": {n.node_id: _identity(n) for n in nodes},
@@ -37,8 +37,18 @@ def render(cluster: Cluster, now: float) -> dict[str, Any]:
             for n in nodes
         },
         "nodeRdmaCtl": {n.node_id: {"enabled": n.spec.rdma_enabled} for n in nodes},
-        "thunderboltBridgeCycles": [],
     }
+    if cluster.wire.main:
+        state["nodeBackends"] = {n.node_id: list(MAC_BACKENDS) for n in nodes}
+    state["thunderboltBridgeCycles"] = []
+    if cluster.wire.main:
+        state["instanceLinks"] = {}
+        state["prefillServerPorts"] = {}
+        state["customModelCards"] = {
+            model_id: cluster.wire.card(cluster.cards[model_id])
+            for model_id in sorted(cluster.shared_cards) if model_id in cluster.cards
+        }
+    return state
 
 
 def walk(state: dict[str, Any], parts: list[str]) -> Any:
@@ -58,7 +68,7 @@ def _identity(node: Node) -> dict[str, Any]:
     return {
         "modelId": node.spec.model,
         "chipId": node.spec.chip,
-        "friendlyName": node.name,
+        "friendlyName": node.spec.display_name,
         "osVersion": "26.2",
         "osBuildVersion": "25C56",
     }
@@ -75,7 +85,7 @@ def _memory(node: Node) -> dict[str, Any]:
 
 def _disk(cluster: Cluster, node: Node) -> dict[str, Any]:
     total = round(node.spec.disk_gib * GIB)
-    models = sum(d.downloaded for d in cluster.downloads[node.name].values())
+    models = cluster.disks.used_bytes(node)
     return {
         "total": {"inBytes": total},
         "available": {"inBytes": max(0, total - round(total * SYSTEM_DISK_SHARE) - models)},
@@ -83,15 +93,8 @@ def _disk(cluster: Cluster, node: Node) -> dict[str, Any]:
 
 
 def _network(node: Node) -> dict[str, Any]:
-    octet = node.spec.ip.rsplit(".", 1)[-1]
-    return {
-        "interfaces": [
-            {"name": "en0", "ipAddress": node.spec.ip, "interfaceType": "ethernet"},
-            {"name": node.spec.rdma_iface.removeprefix("rdma_"),
-             "ipAddress": f"169.254.0.{octet}", "interfaceType": "thunderbolt"},
-            {"name": "lo0", "ipAddress": "127.0.0.1", "interfaceType": "unknown"},
-        ]
-    }
+    return {"interfaces": [{"name": name, "ipAddress": ip, "interfaceType": kind}
+                           for name, ip, kind in addresses(node)]}
 
 
 def _thunderbolt(node: Node) -> dict[str, Any]:

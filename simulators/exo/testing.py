@@ -17,10 +17,13 @@ import uvicorn
 from .app import build_app
 from .cluster import Cluster
 from .config import SimConfig
+from .generation import Generations
 
-# Fast enough for a test suite to run in seconds, slow enough to watch runner phases go by.
+# Fast enough for a test suite to run in seconds, slow enough to watch runner phases go by;
+# a Hub that refuses connections unless a test names one.
 FAST: dict[str, Any] = {"load_time": 0.15, "speed": 50.0, "tick": 0.02, "node_timeout": 0.6,
-                        "download_speed": 40e9 / 50}
+                        "download_speed": 40e9 / 50, "retry_backoff": 0.05,
+                        "hf_endpoint": "http://127.0.0.1:9"}
 
 
 @dataclass
@@ -28,6 +31,7 @@ class RunningSim:
     url: str
     cluster: Cluster
     client: httpx.Client
+    generations: Generations
 
     def state(self, path: str = "") -> Any:
         response = self.client.get(f"/state{path}")
@@ -35,10 +39,10 @@ class RunningSim:
         return response.json()
 
     def node_id(self, name: str) -> str:
-        """The current id of the node with that friendly name."""
-        identities = self.state()["nodeIdentities"]
-        matches = [nid for nid, ident in identities.items() if ident["friendlyName"] == name]
-        assert matches, f"{name} not in {identities}"
+        """The current id of the node the simulator calls ``name`` (ALPHA, BETA)."""
+        nodes = self.client.get("/_sim").json()["nodes"]
+        matches = [node["node_id"] for node in nodes if node["name"] == name]
+        assert matches, f"{name} not in {nodes}"
         return str(matches[-1])
 
     def wait_for(self, predicate: Callable[[], Any], timeout: float = 5.0) -> Any:
@@ -107,7 +111,8 @@ def running(config: SimConfig, wait_for_shutdown: bool = False) -> Iterator[Runn
     url = f"http://{config.host}:{config.port}"
     try:
         with httpx.Client(base_url=url, timeout=10) as client:
-            yield RunningSim(url=url, cluster=app.state.cluster, client=client)
+            yield RunningSim(url=url, cluster=app.state.cluster, client=client,
+                             generations=app.state.generations)
     finally:
         server.should_exit = True
         if wait_for_shutdown:

@@ -4,19 +4,27 @@ from __future__ import annotations
 
 import asyncio
 import time
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from . import downloads, runners, telemetry
+from . import lifecycle, telemetry
 from .cluster import Cluster
 
 
-def tick(cluster: Cluster, now: float, elapsed: float, pending_drops: list[tuple[str, float]]
-         ) -> None:
-    """One step: scheduled drops, heartbeats, readings, timeouts, downloads, runner phases."""
-    for name, after in list(pending_drops):
+@dataclass
+class Clock:
+    """What the loop remembers between steps."""
+
+    pending_drops: list[tuple[str, float]]
+    last_rescan: float = field(default_factory=time.monotonic)
+
+
+def tick(cluster: Cluster, now: float, elapsed: float, clock: Clock) -> None:
+    """One step: scheduled drops, heartbeats, readings, timeouts, rescans, downloads, runners."""
+    for name, after in list(clock.pending_drops):
         node = cluster.node_by_name(name)
         if now - cluster.started >= after:
-            pending_drops.remove((name, after))
+            clock.pending_drops.remove((name, after))
             if node is not None and node.alive:
                 cluster.drop_node(node)
     busy = {
@@ -31,15 +39,19 @@ def tick(cluster: Cluster, now: float, elapsed: float, pending_drops: list[tuple
             telemetry.sample(node, node.node_id in busy)
         elif node.dropped_at is not None and now - node.dropped_at >= cluster.node_timeout:
             cluster.remove_node(node)
-    downloads.advance(cluster, elapsed)
-    runners.advance(cluster, now)
+    if now - clock.last_rescan >= cluster.rescan_interval:
+        clock.last_rescan = now
+        for node in cluster.live_nodes():
+            cluster.downloads.scan(node)
+    cluster.downloads.advance(elapsed)
+    lifecycle.advance(cluster, now)
 
 
 async def run(cluster: Cluster) -> None:
-    pending_drops = list(cluster.config.drop_nodes)
+    clock = Clock(pending_drops=list(cluster.config.drop_nodes))
     last = time.monotonic()
     while True:
         await asyncio.sleep(cluster.config.tick)
         now = time.monotonic()
-        tick(cluster, now, now - last, pending_drops)
+        tick(cluster, now, now - last, clock)
         last = now

@@ -1,4 +1,5 @@
-"""`/api/models/...`: model info, tree listing and paths-info, as huggingface_hub calls them."""
+"""`/api/models`: search, and per repo model info, tree listing and paths-info, as
+huggingface_hub calls them."""
 
 from __future__ import annotations
 
@@ -12,6 +13,25 @@ from . import listing
 from .errors import HubError, entry_not_found, revision_not_found
 from .repos import Repo
 from .state import SimState, find_repo, path_segments, sim_state
+
+SEARCH_LIMIT = 1000  # the Hub's page when no limit is given
+
+
+async def search_models(request: Request) -> JSONResponse:
+    """`GET /api/models?search=&author=&limit=`: repos whose id holds the text, by author."""
+    state = sim_state(request)
+    state.counters.request("search")
+    params = request.query_params
+    text, author = params.get("search", "").lower(), params.get("author")
+    limit_text = params.get("limit", str(SEARCH_LIMIT))
+    if not limit_text.isdigit():
+        raise HubError(400, None, "Invalid limit")
+    found = [
+        listing.search_entry(repo) for repo in state.store.repos.values()
+        if text in repo.repo_id.lower()
+        and (author is None or repo.repo_id.split("/")[0] == author)
+    ]
+    return JSONResponse(found[: int(limit_text)])
 
 
 def _flag(value: str | None) -> bool:

@@ -6,7 +6,7 @@ from starlette.applications import Starlette
 from starlette.routing import Route
 
 from . import control
-from .api import models_api
+from .api import models_api, search_models
 from .errors import ControlError, HubError, control_error_response, hub_error_response
 from .resolve import resolve_file
 from .state import SimState
@@ -24,6 +24,7 @@ def create_app(state: SimState) -> Starlette:
         Route("/_sim/counters", control.reset_counters, methods=["DELETE"]),
         Route("/_sim/bandwidth", control.get_bandwidth, methods=["GET"]),
         Route("/_sim/bandwidth", control.set_bandwidth, methods=["PUT"]),
+        Route("/api/models", search_models, methods=["GET"]),
         # Repo ids and revisions may hold encoded "/", so these handlers split the raw path.
         Route("/api/models/{rest:path}", models_api, methods=["GET", "POST"]),
         Route("/{rest:path}", resolve_file, methods=["GET", "HEAD"]),

@@ -102,3 +102,22 @@ def model_info(store: RepoStore, repo: Repo, *, blobs: bool) -> JSON:
 def expanded_model_info(info: JSON, fields: list[str]) -> JSON:
     """Returns only the `expand[]` fields asked for, plus the ids the Hub always sends."""
     return {"_id": info["_id"], "id": info["id"], **{k: info[k] for k in fields if k in info}}
+
+
+def search_entry(repo: Repo) -> JSON:
+    """One model of a ``GET /api/models`` search, with the fields the Hub lists by default."""
+    spec = repo.spec
+    model_type = str(spec.config["model_type"])
+    return {
+        "_id": repo.commit[:24],
+        "id": repo.repo_id,
+        "modelId": repo.repo_id,
+        "likes": 0,
+        "trendingScore": 0,
+        "private": False,
+        "downloads": 0,
+        "tags": ["safetensors", model_type, "text-generation", spec.weights_format],
+        "pipeline_tag": "text-generation",
+        "library_name": "mlx" if spec.weights_format == "mlx" else "transformers",
+        "createdAt": COMMIT_DATE,
+    }

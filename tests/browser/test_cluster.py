@@ -49,7 +49,7 @@ def test_with_rdma_off_jaccl_placements_show_exos_reason_and_the_dashboard_warns
         expect(page.locator("#topology .warning")).to_contain_text("RDMA is off", timeout=10000)
         expect(page.locator("article[data-node=beta] .reason")).to_contain_text("rdma_ctl enable")
         page.goto(f"{live_stack.base_url}/cluster/")
-        page.get_by_label("Model").select_option("mlx-community/DeepSeek-V3-4bit")
+        page.get_by_label("Model").select_option("mlx-community/DeepSeek-V3.1-4bit")
         page.get_by_role("button", name="Show placements").click()
         refused = page.locator("#previews tr.unplaceable").filter(has_text="MlxJaccl").first
         expect(refused).to_contain_text("RDMA")

@@ -13,7 +13,7 @@ import httpx
 import pytest
 from playwright.sync_api import Page, expect
 
-from simulators.exo.catalogue import CATALOGUE
+from simulators.exo.catalogue import GUIDE_SPEEDS
 from tests.models_app.proxy import test_live as test_proxy_live
 from tests.stack import api, wait_until
 
@@ -39,7 +39,7 @@ def speeds(exo_url: str) -> Iterator[Callable[[str, float], None]]:
 
     yield set_speed
     httpx.post(f"{exo_url}/_sim/settings", json={"model_speeds": {
-        m: CATALOGUE[m].tokens_per_second for m in changed}}).raise_for_status()
+        m: GUIDE_SPEEDS[m][0] for m in changed}}).raise_for_status()
 
 
 def open_playground(page: Page, base_url: str) -> Page:
@@ -102,7 +102,7 @@ def test_a_model_not_loaded_shows_the_panels_message(logged_in, live_stack, load
     page.get_by_label(PROMPT).fill("Hello")
     page.get_by_role("button", name="Send").click()
     error = page.locator(".pg-error")
-    expect(error).to_contain_text("404: Model deepseek-v3-4bit (mlx-community/DeepSeek-V3-4bit) "
+    expect(error).to_contain_text("404: Model deepseek-v3-4bit (mlx-community/DeepSeek-V3.1-4bit) "
                                   "is not loaded")
     expect(page.locator(".pg-state")).to_have_text("error")
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -17,7 +18,7 @@ from simulators.exo import generation
 from simulators.exo.testing import RunningSim
 
 LLAMA_1B = "mlx-community/Llama-3.2-1B-Instruct-4bit"
-DEEPSEEK = "mlx-community/DeepSeek-V3-4bit"
+DEEPSEEK = "mlx-community/DeepSeek-V3.1-4bit"
 HELLO: list[ChatCompletionMessageParam] = [
     {"role": "user", "content": "Write a Python function to parse JSON"},
 ]
@@ -137,12 +138,32 @@ def test_unloaded_model_is_404(exo_sim: RunningSim) -> None:
         "param": None, "code": 404}}
 
 
-def test_model_still_loading_is_404(exo_sim: RunningSim) -> None:
-    exo_sim.client.post("/_sim/settings", json={"load_time": 30})
-    exo_sim.load(LLAMA_1B, wait=False)
-    response = exo_sim.client.post("/v1/chat/completions",
-                                   json={"model": LLAMA_1B, "messages": HELLO})
-    assert response.status_code == 404
+def test_chat_to_an_instance_still_loading_waits_until_it_is_ready(
+    exo_sim: RunningSim, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(generation, "KEEPALIVE_SECONDS", 0.05)
+    exo_sim.client.post("/_sim/settings", json={"load_time": 1.0})
+    instance = exo_sim.load(LLAMA_1B, wait=False)
+    blocks = events(post_stream(exo_sim, max_tokens=3))
+    assert exo_sim.ready(instance)
+    prefill_at = next(i for i, b in enumerate(blocks) if b.startswith(": prefill_progress"))
+    assert blocks[:prefill_at] == [": keep-alive"] * prefill_at and prefill_at >= 4
+    assert blocks[-1] == "data: [DONE]" and len(data_chunks(blocks)) == 3
+
+
+def test_non_streaming_chat_waits_too(exo_sim: RunningSim) -> None:
+    exo_sim.client.post("/_sim/settings", json={"load_time": 0.5})
+    instance = exo_sim.load(LLAMA_1B, wait=False)
+    response = exo_sim.client.post("/v1/chat/completions", json={
+        "model": LLAMA_1B, "messages": HELLO, "max_tokens": 2})
+    assert response.status_code == 200 and exo_sim.ready(instance)
+    assert response.json()["usage"]["completion_tokens"] == 2
+
+
+def test_max_completion_tokens_is_ignored_as_exo_ignores_it(exo_sim: RunningSim) -> None:
+    exo_sim.load(LLAMA_1B)
+    chunks = data_chunks(events(post_stream(exo_sim, max_completion_tokens=3)))
+    assert len(chunks) > 100 and chunks[-1]["choices"][0]["finish_reason"] == "stop"
 
 
 def test_short_ids_are_not_model_ids(exo_sim: RunningSim) -> None:
@@ -216,7 +237,7 @@ def _start_slow_stream_at(sim: RunningSim) -> tuple[httpx.Response, str]:
     return response, command_id
 
 
-def test_cancel_stops_a_running_generation(exo_sim: RunningSim) -> None:
+def test_cancel_ends_the_stream_with_nothing_more(exo_sim: RunningSim) -> None:
     sim = exo_sim
     sim.load(LLAMA_1B)
     sim.client.post("/_sim/settings", json={"model_speeds": {LLAMA_1B: 1}})  # 50 tok/s
@@ -224,15 +245,40 @@ def test_cancel_stops_a_running_generation(exo_sim: RunningSim) -> None:
     cancel = sim.client.post(f"/v1/cancel/{command_id}")
     assert cancel.status_code == 200
     assert cancel.json() == {"message": "Command cancelled.", "command_id": command_id}
-    rest = "\n".join(response.extensions["lines"])
+    rest = [line for line in response.extensions["lines"] if line]
     response.close()
-    chunks = [json.loads(line[6:]) for line in rest.split("\n") if line.startswith("data: {")]
-    assert chunks[-1]["choices"][0]["finish_reason"] == "stop"
-    assert chunks[-1]["usage"]["completion_tokens"] < 20
-    assert rest.rstrip().endswith("data: [DONE]")
+    # exo closes the command's stream: no last chunk, no stats, no [DONE].
+    assert all(line.startswith("data: {") for line in rest)
+    assert all("finish_reason" not in json.loads(line[6:])["choices"][0] for line in rest)
+    assert len(rest) < 20
     again = sim.client.post(f"/v1/cancel/{command_id}")
     assert again.status_code == 404
     assert again.json()["error"]["message"] == "Command not found or already completed"
+
+
+def test_deleting_the_instance_ends_its_streams_with_nothing_more(exo_sim: RunningSim) -> None:
+    instance = exo_sim.load(LLAMA_1B)
+    exo_sim.client.post("/_sim/settings", json={"model_speeds": {LLAMA_1B: 1}})
+    response, _ = _start_slow_stream_at(exo_sim)
+    exo_sim.client.delete(f"/instance/{next(iter(instance.values()))['instanceId']}")
+    rest = [line for line in response.extensions["lines"] if line]
+    response.close()
+    assert rest and all(line.startswith("data: {") for line in rest)
+    assert "finish_reason" not in json.loads(rest[-1][6:])["choices"][0]
+
+
+def test_cancel_reaches_a_command_still_waiting(exo_sim: RunningSim) -> None:
+    exo_sim.client.post("/_sim/settings", json={"load_time": 30})
+    exo_sim.load(LLAMA_1B, wait=False)
+    request = exo_sim.client.build_request("POST", "/v1/chat/completions", json={
+        "model": LLAMA_1B, "messages": HELLO, "stream": True})
+    response = exo_sim.client.send(request, stream=True)
+    lines = response.iter_lines()
+    assert next(lines) == ": keep-alive"
+    (command_id,) = exo_sim.wait_for(lambda: list(exo_sim.generations.active))
+    assert exo_sim.client.post(f"/v1/cancel/{command_id}").status_code == 200
+    assert [line for line in lines if line] == []
+    response.close()
 
 
 def test_closing_the_connection_stops_generation(exo_sim: RunningSim) -> None:
@@ -253,10 +299,22 @@ def test_runners_are_running_while_generating(exo_sim: RunningSim) -> None:
     response, _ = _start_slow_stream_at(exo_sim)
     assert exo_sim.state(f"/runners/{runner_id}") == {"RunnerRunning": {}}
     response.close()
-    exo_sim.wait_for(lambda: exo_sim.state(f"/runners/{runner_id}") == {"RunnerReady": {}})
+    exo_sim.wait_for(lambda: exo_sim.state(f"/runners/{runner_id}") == {
+        "RunnerReady": {"prefillServerPort": None}})
 
 
-def test_runner_failure_mid_stream_is_an_error_chunk(exo_sim: RunningSim) -> None:
+@pytest.mark.parametrize("version, error", [
+    ("main", {"message": "Runner shutdown before completing command "
+                         "(signal=11 (Segmentation fault: 11))",
+              "type": "InternalServerError", "code": 500}),
+    ("1.0.71", {"message": "Runner shutdown before completing command "
+                           "(signal=11 (Segmentation fault: 11))",
+                "type": "InternalServerError", "param": None, "code": 500}),
+])
+def test_runner_failure_mid_stream_is_an_error_chunk(
+    make_exo_sim: Callable[..., RunningSim], version: str, error: dict[str, Any],
+) -> None:
+    exo_sim = make_exo_sim(exo_version=version)
     instance = exo_sim.load(LLAMA_1B)
     exo_sim.client.post("/_sim/settings", json={"model_speeds": {LLAMA_1B: 20}})
     (runner_id,) = next(iter(instance.values()))["shardAssignments"]["nodeToRunner"].values()
@@ -266,10 +324,19 @@ def test_runner_failure_mid_stream_is_an_error_chunk(exo_sim: RunningSim) -> Non
     rest = [line for line in response.extensions["lines"] if line]
     response.close()
     assert rest[-1] == "data: [DONE]"
-    error = json.loads(rest[-2].removeprefix("data: "))
-    assert error == {"error": {
-        "message": "Runner terminated with signal=11 (Segmentation fault: 11)",
-        "type": "InternalServerError", "code": 500}}
+    assert json.loads(rest[-2].removeprefix("data: ")) == {"error": error}
+
+
+def test_runner_failure_aborts_a_non_streaming_answer(exo_sim: RunningSim) -> None:
+    instance = exo_sim.load(LLAMA_1B)
+    exo_sim.client.post("/_sim/settings", json={"model_speeds": {LLAMA_1B: 1}})
+    (runner_id,) = next(iter(instance.values()))["shardAssignments"]["nodeToRunner"].values()
+    failing = threading.Timer(0.3, lambda: exo_sim.client.post(f"/_sim/runners/{runner_id}/fail"))
+    failing.start()
+    # exo raises inside the answer it has begun: the connection closes mid-body.
+    with pytest.raises(httpx.RemoteProtocolError):
+        exo_sim.client.post("/v1/chat/completions", json={"model": LLAMA_1B, "messages": HELLO})
+    failing.join()
 
 
 def test_concurrent_streams_each_finish(exo_sim: RunningSim) -> None:

@@ -24,30 +24,39 @@ def test_defaults_are_the_guides_cluster_on_exos_port() -> None:
     assert [(n.name, n.memory_gib, n.rdma_iface) for n in config.nodes] == [
         ("ALPHA", 512, "rdma_en3"), ("BETA", 256, "rdma_en4")]
     assert config.node_timeout == 30.0 and config.speed == 1.0
+    assert config.exo_version == "main" and config.rescan_interval == 60.0
+    assert config.retry_backoff == 0.5
 
 
 def test_flags_fill_the_config(tmp_path: Path) -> None:
     config = config_from_args([
-        "--node", "ALPHA:512", "--node", "BETA:256:rdma_ctl=off,models_dir=/m/beta,disk=1024",
+        "--node", "ALPHA:512:friendly=Ada's Mac Studio",
+        "--node", "BETA:256:rdma_ctl=off,models_dir=/m/beta,disk=1024",
+        "--exo-version", "1.0.71", "--rescan-interval", "2", "--retry-backoff", "0.1",
+        "--hf-endpoint", "http://127.0.0.1:8790",
         "--port", "6000", "--host", "0.0.0.0", "--log-dir", str(tmp_path),
         "--models-dir", "/models", "--load-time", "2", "--speed", "10",
-        "--model-speed", "mlx-community/DeepSeek-V3-4bit=120",
+        "--model-speed", "mlx-community/DeepSeek-V3.1-4bit=120",
         "--downloaded", "mlx-community/Llama-3.2-1B-Instruct-4bit@BETA",
         "--node-timeout", "5", "--latency", "0.5", "--error-rate", "0.1",
-        "--drop-node", "BETA@12", "--fail-load", "mlx-community/DeepSeek-V3-4bit",
+        "--drop-node", "BETA@12", "--fail-load", "mlx-community/DeepSeek-V3.1-4bit",
     ])
     alpha, beta = config.nodes
+    assert alpha.friendly_name == "Ada's Mac Studio" and beta.display_name == "BETA"
+    assert (config.exo_version, config.rescan_interval, config.retry_backoff) == (
+        "1.0.71", 2.0, 0.1)
+    assert config.hf_endpoint == "http://127.0.0.1:8790"
     assert not beta.rdma_enabled and beta.disk_gib == 1024
     assert config.models_dir_for(beta) == "/m/beta"
     assert config.models_dir_for(alpha) == "/models/alpha"
     assert (config.port, config.host, config.log_dir) == (6000, "0.0.0.0", tmp_path)
     assert (config.load_time, config.speed, config.node_timeout) == (2.0, 10.0, 5.0)
-    assert config.model_speeds == {"mlx-community/DeepSeek-V3-4bit": 120.0}
+    assert config.model_speeds == {"mlx-community/DeepSeek-V3.1-4bit": 120.0}
     assert config.downloaded_on(beta) == {"mlx-community/Llama-3.2-1B-Instruct-4bit"}
     assert config.downloaded_on(alpha) == set()
     assert (config.latency, config.error_rate) == (0.5, 0.1)
     assert config.drop_nodes == [("BETA", 12.0)]
-    assert config.fail_load == {"mlx-community/DeepSeek-V3-4bit"}
+    assert config.fail_load == {"mlx-community/DeepSeek-V3.1-4bit"}
 
 
 @pytest.mark.parametrize("argv", [
@@ -56,6 +65,8 @@ def test_flags_fill_the_config(tmp_path: Path) -> None:
     ["--model-speed", "nope/nope=10"],
     ["--downloaded", "nope/nope"],
     ["--fail-load", "nope/nope"],
+    ["--exo-version", "0.9"],
+    ["--downloaded", "mlx-community/DeepSeek-V3-4bit"],
 ])
 def test_bad_flags_exit_with_usage(argv: list[str]) -> None:
     with pytest.raises(SystemExit) as exit_info:

@@ -12,6 +12,7 @@ from simulators.exo.testing import RunningSim
 LLAMA_1B = "mlx-community/Llama-3.2-1B-Instruct-4bit"
 LLAMA_70B = "mlx-community/Meta-Llama-3.1-70B-Instruct-4bit"
 SEGFAULT = "Runner terminated with signal=11 (Segmentation fault: 11)"
+TERMINATED = "Terminated (signal=11 (Segmentation fault: 11))"
 
 
 def runner_ids(instance: dict[str, Any]) -> list[str]:
@@ -41,7 +42,7 @@ def test_dropped_node_goes_stale_then_leaves_with_its_instances(exo_sim: Running
                                                   "downloads", "nodeRdmaCtl"))
     assert state["topology"]["nodes"] == [exo_sim.node_id("ALPHA")]
     assert list(state["instances"]) == [next(iter(alpha_only.values()))["instanceId"]]
-    assert not set(runner_ids(two_node)) & set(state["runners"])
+    exo_sim.wait_for(lambda: not set(runner_ids(two_node)) & set(exo_sim.state("/runners")))
 
 
 def test_node_timeout_is_thirty_seconds_unless_told(make_exo_sim: Callable[..., RunningSim]
@@ -96,27 +97,76 @@ def test_node_controls_reject_unknown_or_running_nodes(exo_sim: RunningSim) -> N
     assert conflict.json()["error"]["message"] == "BETA is running"
 
 
-def test_failed_runner_reports_the_segfault(exo_sim: RunningSim) -> None:
+def runner_state(sim: RunningSim, runner_id: str) -> str:
+    """The runner's state, "" while it is not listed."""
+    return next(iter(sim.state("/runners").get(runner_id, {"": {}})))
+
+
+def test_failed_runner_reports_the_segfault_and_its_peer_shuts_down(exo_sim: RunningSim) -> None:
+    exo_sim.client.post("/_sim/settings", json={"retry_backoff": 600})
     instance = exo_sim.load(LLAMA_70B, "Tensor", "MlxJaccl", 2)
-    rank1 = runner_ids(instance)[1]
+    rank0, rank1 = runner_ids(instance)
+    exo_sim.client.post("/_sim/settings", json={"load_time": 5})  # a 0.5 s shutdown to watch
     response = exo_sim.client.post(f"/_sim/runners/{rank1}/fail")
     assert response.status_code == 200
-    assert exo_sim.state(f"/runners/{rank1}") == {"RunnerFailed": {"errorMessage": SEGFAULT}}
-    chat = exo_sim.client.post("/v1/chat/completions", json={
-        "model": LLAMA_70B, "messages": [{"role": "user", "content": "hi"}]})
-    assert chat.status_code == 404  # a failed instance serves nothing
+    assert exo_sim.state(f"/runners/{rank1}") == {"RunnerFailed": {
+        "errorMessage": TERMINATED, "diagnostics": []}}
+    assert runner_state(exo_sim, rank0) == "RunnerShuttingDown"
+    exo_sim.wait_for(lambda: runner_state(exo_sim, rank0) == "")
     log = exo_sim.cluster.logbook.path_for("BETA").read_text()
     assert "| ERROR    |" in log
     assert "RuntimeError: [jaccl] Recv failed with errno=60" in log and SEGFAULT in log
     assert exo_sim.client.post("/_sim/runners/nope/fail").status_code == 404
 
 
-def test_fail_load_fault_fails_instances_while_loading(exo_sim: RunningSim) -> None:
+def test_release_failures_carry_no_diagnostics(make_exo_sim: Callable[..., RunningSim]) -> None:
+    sim = make_exo_sim(exo_version="1.0.71", retry_backoff=600)
+    (runner,) = runner_ids(sim.load(LLAMA_1B))
+    sim.client.post(f"/_sim/runners/{runner}/fail").raise_for_status()
+    assert sim.state(f"/runners/{runner}") == {"RunnerFailed": {"errorMessage": TERMINATED}}
+
+
+def test_a_ring_failure_carries_exos_diagnostic(exo_sim: RunningSim) -> None:
+    exo_sim.client.post("/_sim/settings", json={"retry_backoff": 600})
+    rank0, _ = runner_ids(exo_sim.load(LLAMA_1B, "Pipeline", "MlxRing", 2))
+    response = exo_sim.client.post(f"/_sim/runners/{rank0}/fail", json={"reason": "ring"})
+    assert response.status_code == 200
+    failed = exo_sim.state(f"/runners/{rank0}")["RunnerFailed"]
+    assert failed["errorMessage"] == "Terminated (signal=6 (Abort trap: 6))"
+    ((tag, diagnostic),) = (next(iter(d.items())) for d in failed["diagnostics"])
+    assert tag == "RunnerRingSocketReceivingError"
+    assert (diagnostic["errorNumber"], diagnostic["errorName"]) == (54, "ECONNRESET")
+    assert diagnostic["evidence"] == ["[ring] Receiving from socket 12 failed with errno 54"]
+    assert exo_sim.client.post(f"/_sim/runners/{rank0}/fail",
+                               json={"reason": "gremlins"}).status_code == 422
+
+
+def test_a_failed_runner_is_re_created_after_a_backoff(exo_sim: RunningSim) -> None:
+    instance = exo_sim.load(LLAMA_70B, "Tensor", "MlxJaccl", 2)
+    # Slow enough to see the re-created runner idle before its peer comes back.
+    exo_sim.client.post("/_sim/settings", json={"retry_backoff": 0.3, "load_time": 2})
+    rank0, rank1 = runner_ids(instance)
+    exo_sim.client.post(f"/_sim/runners/{rank1}/fail").raise_for_status()
+    # The failed runner comes back first, its peer once it is back.
+    exo_sim.wait_for(lambda: runner_state(exo_sim, rank1) == "RunnerIdle")
+    assert runner_state(exo_sim, rank0) in ("", "RunnerIdle")
+    exo_sim.wait_for(lambda: exo_sim.ready(instance))
+    chat = exo_sim.client.post("/v1/chat/completions", json={
+        "model": LLAMA_70B, "messages": [{"role": "user", "content": "hi"}], "max_tokens": 2})
+    assert chat.status_code == 200
+
+
+def test_fail_load_fault_fails_every_attempt_until_exo_gives_up(exo_sim: RunningSim) -> None:
     response = exo_sim.client.post("/_sim/faults", json={"fail_load": [LLAMA_1B]})
     assert response.json()["fail_load"] == [LLAMA_1B]
     instance = exo_sim.load(LLAMA_1B, wait=False)
     (runner,) = runner_ids(instance)
-    exo_sim.wait_for(lambda: "RunnerFailed" in exo_sim.state(f"/runners/{runner}"))
+    exo_sim.wait_for(lambda: runner_state(exo_sim, runner) == "RunnerFailed")
+    # Five creations, then exo deletes the instance.
+    exo_sim.wait_for(lambda: exo_sim.state("/instances") == {}, timeout=10)
+    log = exo_sim.cluster.logbook.path_for("ALPHA").read_text()
+    assert log.count("Runner terminated with signal=11") == 5
+    assert "exceeded 5 retries, requesting deletion" in log
 
 
 def test_latency_fault_slows_exo_routes_only(exo_sim: RunningSim) -> None:

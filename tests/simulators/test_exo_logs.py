@@ -7,7 +7,7 @@ import re
 
 from simulators.exo.testing import RunningSim
 
-DEEPSEEK = "mlx-community/DeepSeek-V3-4bit"
+DEEPSEEK = "mlx-community/DeepSeek-V3.1-4bit"
 LLAMA_1B = "mlx-community/Llama-3.2-1B-Instruct-4bit"
 LINE = re.compile(
     r"^\[ \d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3} \| (INFO    |WARNING |ERROR   ) \| "
@@ -30,7 +30,7 @@ def test_each_node_logs_to_its_own_file_in_exos_format(exo_sim: RunningSim) -> N
         for line in lines:
             assert LINE.match(line), line
     alpha = log(exo_sim, "ALPHA")
-    assert re.search(r"\| INFO     \| exo\.main:main_inner:339 \] pid = \d+$", alpha, re.M)
+    assert re.search(r"\| INFO     \| exo\.main:main_inner:339 \] pid = \d+$", alpha, re.MULTILINE)
     assert f"Starting exo on alpha.local with node id {exo_sim.node_id('ALPHA')}" in alpha
 
 
@@ -48,7 +48,7 @@ def test_jaccl_instance_writes_the_distributed_init_lines(exo_sim: RunningSim) -
         assert f"Rank {rank} mlx distributed initialization complete" in text
         assert f"Group size: 2, group rank: {rank}" in text
         assert (f"loading model from /Users/{name.lower()}/.exo/models/"
-                "mlx-community--DeepSeek-V3-4bit with tensor parallelism") in text
+                "mlx-community--DeepSeek-V3.1-4bit with tensor parallelism") in text
     assert devices == '[[null, "rdma_en3"], ["rdma_en4", null]]'
 
 
@@ -71,4 +71,4 @@ def test_placement_download_and_chat_are_logged(exo_sim: RunningSim) -> None:
     assert f"Placed {LLAMA_1B} as MlxRingInstance" in text
     assert re.search(rf"Text generation [0-9a-f-]+ for {re.escape(LLAMA_1B)}", text)
     assert "Generated 3 tokens at" in text
-    assert "Deleted /Users/alpha/.exo/models/mlx-community--DeepSeek-V3-4bit" in text
+    assert "Deleted /Users/alpha/.exo/models/mlx-community--DeepSeek-V3.1-4bit" in text

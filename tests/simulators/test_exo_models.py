@@ -1,4 +1,4 @@
-"""GET /models and /v1/models: the built-in catalogue."""
+"""GET /models and /v1/models: exo's built-in cards for the guide's models, and no others."""
 
 from __future__ import annotations
 
@@ -6,32 +6,25 @@ from collections.abc import Callable
 
 import pytest
 
-from simulators.exo.catalogue import CATALOGUE
 from simulators.exo.testing import RunningSim
 
-DEEPSEEK = "mlx-community/DeepSeek-V3-4bit"
+DEEPSEEK = "mlx-community/DeepSeek-V3.1-4bit"
 LLAMA_1B = "mlx-community/Llama-3.2-1B-Instruct-4bit"
 
-GUIDE_MODELS = {
-    "mlx-community/DeepSeek-V3-4bit": (405_874_409_472, 61),
-    "mlx-community/Llama-3.2-1B-Instruct-4bit": (None, 16),
-    "mlx-community/Meta-Llama-3.1-70B-Instruct-4bit": (None, 80),
-    "mlx-community/Meta-Llama-3.1-8B-Instruct-4bit": (None, 32),
-    "mlx-community/DeepSeek-V3-8bit": (None, 61),
-    "mlx-community/Qwen2.5-Coder-32B-Instruct-4bit": (None, 64),
-    "mlx-community/Mistral-Large-Instruct-2407-4bit": (None, 88),
-    "mlx-community/Mixtral-8x22B-Instruct-v0.1-4bit": (None, 56),
+# exo's resources/inference_model_cards/*.toml: id -> (bytes, layers, capabilities).
+EXO_CARDS = {
+    "mlx-community/DeepSeek-V3.1-4bit": (405_874_409_472, 61,
+                                         ["text", "thinking", "thinking_toggle"]),
+    "mlx-community/DeepSeek-V3.1-8bit": (765_577_920_512, 61,
+                                         ["text", "thinking", "thinking_toggle"]),
+    "mlx-community/Llama-3.2-1B-Instruct-4bit": (729_808_896, 16, ["text"]),
+    "mlx-community/Meta-Llama-3.1-8B-Instruct-4bit": (4_637_851_648, 32, ["text"]),
+    "mlx-community/Meta-Llama-3.1-70B-Instruct-4bit": (40_652_242_944, 80, ["text"]),
 }
-GUIDE_GIB = {
-    "mlx-community/DeepSeek-V3-4bit": 378.0,
-    "mlx-community/Llama-3.2-1B-Instruct-4bit": 1.24,
-    "mlx-community/Meta-Llama-3.1-70B-Instruct-4bit": 37.9,
-    "mlx-community/Meta-Llama-3.1-8B-Instruct-4bit": 4.5,
-    "mlx-community/DeepSeek-V3-8bit": 712,
-    "mlx-community/Qwen2.5-Coder-32B-Instruct-4bit": 18,
-    "mlx-community/Mistral-Large-Instruct-2407-4bit": 67,
-    "mlx-community/Mixtral-8x22B-Instruct-v0.1-4bit": 87,
-}
+NOT_IN_EXO = ("mlx-community/DeepSeek-V3-4bit", "mlx-community/DeepSeek-V3-8bit",
+              "mlx-community/Qwen2.5-Coder-32B-Instruct-4bit",
+              "mlx-community/Mistral-Large-Instruct-2407-4bit",
+              "mlx-community/Mixtral-8x22B-Instruct-v0.1-4bit")
 LISTING_KEYS = {
     "id", "object", "created", "owned_by", "hugging_face_id", "name", "description",
     "context_length", "tags", "storage_size_megabytes", "supports_tensor", "tasks", "is_custom",
@@ -40,35 +33,48 @@ LISTING_KEYS = {
 
 
 @pytest.mark.parametrize("path", ["/models", "/v1/models"])
-def test_catalogue_lists_every_guide_model_with_full_ids(exo_sim: RunningSim, path: str) -> None:
+def test_catalogue_is_exos_cards_for_the_guides_models(exo_sim: RunningSim, path: str) -> None:
     body = exo_sim.client.get(path).json()
     assert body["object"] == "list"
     by_id = {entry["id"]: entry for entry in body["data"]}
-    assert set(GUIDE_MODELS) <= set(by_id)
-    for entry in body["data"]:
-        assert set(entry) == LISTING_KEYS
+    assert set(by_id) == set(EXO_CARDS)
+    for model_id, entry in by_id.items():
+        size, _, capabilities = EXO_CARDS[model_id]
+        assert set(entry) == LISTING_KEYS | {"reasoning_dialect"}
         assert entry["object"] == "model" and entry["owned_by"] == "exo"
-        assert entry["hugging_face_id"] == entry["id"]
+        assert entry["hugging_face_id"] == model_id and entry["is_custom"] is False
+        assert entry["name"] == model_id.split("/")[1] and entry["description"] == ""
+        assert entry["storage_size_megabytes"] == round(size / 2**20)
+        assert entry["capabilities"] == capabilities
+    assert by_id[DEEPSEEK]["reasoning_dialect"] == "post_last_user"
+    assert by_id[DEEPSEEK]["storage_size_megabytes"] == 387_072  # the guide's 378 GB
 
 
-def test_sizes_are_real_and_megabytes_are_rounded_mib(exo_sim: RunningSim) -> None:
-    by_id = {e["id"]: e for e in exo_sim.client.get("/models").json()["data"]}
-    for model_id, gib in GUIDE_GIB.items():
-        card = CATALOGUE[model_id]
-        assert card.storage_bytes / 2**30 == pytest.approx(gib, rel=0.01)
-        assert by_id[model_id]["storage_size_megabytes"] == round(card.storage_bytes / 2**20)
-        assert card.n_layers == GUIDE_MODELS[model_id][1]
-    assert CATALOGUE[DEEPSEEK].storage_bytes == 405_874_409_472
-    assert CATALOGUE[DEEPSEEK].hidden_size == 7168
-    assert by_id[DEEPSEEK]["storage_size_megabytes"] == 387_072
+def test_release_listing_has_no_reasoning_dialect(make_exo_sim: Callable[..., RunningSim]
+                                                  ) -> None:
+    data = make_exo_sim(exo_version="1.0.71").client.get("/models").json()["data"]
+    assert all(set(entry) == LISTING_KEYS for entry in data)
 
 
-def test_model_card_is_camel_case(exo_sim: RunningSim) -> None:
-    card = CATALOGUE[LLAMA_1B].camel()
-    assert set(card) == {"modelId", "storageSize", "nLayers", "hiddenSize", "supportsTensor",
-                         "numKeyValueHeads", "tasks", "family", "quantization", "baseModel",
-                         "capabilities", "contextLength"}
-    assert card["storageSize"] == {"inBytes": CATALOGUE[LLAMA_1B].storage_bytes}
+def test_cards_are_exos_in_shards(exo_sim: RunningSim) -> None:
+    placed = exo_sim.placement(DEEPSEEK, "Tensor", "MlxJaccl", 2)
+    shard = next(iter(placed["MlxJacclInstance"]["shardAssignments"]["runnerToShard"].values()))
+    card = shard["TensorShardMetadata"]["modelCard"]
+    assert card["storageSize"] == {"inBytes": 405_874_409_472}
+    assert (card["nLayers"], card["hiddenSize"], card["numKeyValueHeads"]) == (61, 7168, 128)
+    assert card["backends"] == ["MlxMetal", "MlxCuda", "MlxCpu"]
+    assert card["baseModel"] == "DeepSeek V3.1" and card["contextLength"] == 131_072
+    assert card["samplingDefaults"]["temperature"] == 0.6
+    assert card["samplingDefaults"]["topP"] == 0.95
+
+
+@pytest.mark.parametrize("model_id", NOT_IN_EXO)
+def test_models_exo_has_no_card_for_are_unknown(exo_sim: RunningSim, model_id: str) -> None:
+    response = exo_sim.client.get("/instance/previews", params={"model_id": model_id})
+    assert response.status_code == 400
+    assert response.json()["error"]["message"].startswith("Failed to load model card: ")
+    placement = exo_sim.client.get("/instance/placement", params={"model_id": model_id})
+    assert (placement.status_code, placement.text) == (500, "Internal Server Error")
 
 
 def test_status_downloaded_keeps_models_completed_on_some_node(
@@ -76,9 +82,8 @@ def test_status_downloaded_keeps_models_completed_on_some_node(
 ) -> None:
     exo_sim = make_exo_sim(downloaded={LLAMA_1B: ["BETA"]})
     listed = exo_sim.client.get("/models", params={"status": "downloaded"}).json()["data"]
-    ids = [entry["id"] for entry in listed]
-    assert ids == [LLAMA_1B]
-    assert len(exo_sim.client.get("/v1/models").json()["data"]) == len(GUIDE_MODELS)
+    assert [entry["id"] for entry in listed] == [LLAMA_1B]
+    assert len(exo_sim.client.get("/v1/models").json()["data"]) == len(EXO_CARDS)
 
 
 def test_default_downloads_are_the_guides_four(exo_sim: RunningSim) -> None:

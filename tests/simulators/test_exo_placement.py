@@ -11,8 +11,8 @@ import pytest
 from simulators.exo.config import parse_node
 from simulators.exo.testing import RunningSim
 
-DEEPSEEK = "mlx-community/DeepSeek-V3-4bit"
-DEEPSEEK_8BIT = "mlx-community/DeepSeek-V3-8bit"
+DEEPSEEK = "mlx-community/DeepSeek-V3.1-4bit"
+DEEPSEEK_8BIT = "mlx-community/DeepSeek-V3.1-8bit"
 LLAMA_1B = "mlx-community/Llama-3.2-1B-Instruct-4bit"
 LLAMA_70B = "mlx-community/Meta-Llama-3.1-70B-Instruct-4bit"
 MIXTRAL = "mlx-community/Mixtral-8x22B-Instruct-v0.1-4bit"
@@ -45,15 +45,16 @@ def test_ring_pipeline_on_two_nodes_splits_layers_by_memory(exo_sim: RunningSim)
     assert inner["shardAssignments"]["modelId"] == DEEPSEEK
     (tag0, rank0), (tag1, rank1) = shards(instance)
     assert tag0 == tag1 == "PipelineShardMetadata"
-    assert set(rank0) == {"modelCard", "deviceRank", "worldSize", "startLayer", "endLayer",
-                          "nLayers"}
+    assert set(rank0) == {"modelCard", "deviceRank", "worldSize", "immediateException",
+                          "shouldTimeout", "startLayer", "endLayer", "nLayers"}
     assert (rank0["startLayer"], rank0["endLayer"], rank1["startLayer"], rank1["endLayer"]) == (
         0, 41, 41, 61)  # ALPHA has twice BETA's free memory
     assert rank0["worldSize"] == 2 and rank0["nLayers"] == 61
     assert rank0["modelCard"]["modelId"] == DEEPSEEK
     alpha, beta = exo_sim.node_id("ALPHA"), exo_sim.node_id("BETA")
+    # A ring talks to its neighbours over Thunderbolt first, as exo prefers.
     assert inner["hostsByNode"][alpha] == [{"ip": "0.0.0.0", "port": inner["ephemeralPort"]},
-                                           {"ip": "192.168.1.20", "port": inner["ephemeralPort"]}]
+                                           {"ip": "169.254.0.20", "port": inner["ephemeralPort"]}]
     assert set(inner["hostsByNode"]) == {alpha, beta}
 
 
@@ -67,7 +68,31 @@ def test_jaccl_tensor_gives_every_rank_all_layers(exo_sim: RunningSim) -> None:
     assert inner["jacclDevices"] == [[None, "rdma_en3"], ["rdma_en4", None]]
     alpha, beta = exo_sim.node_id("ALPHA"), exo_sim.node_id("BETA")
     port = inner["jacclCoordinators"][alpha].split(":")[1]
+    # The coordinator is reached over ethernet, as exo prefers for JACCL.
     assert inner["jacclCoordinators"] == {alpha: f"0.0.0.0:{port}", beta: f"192.168.1.10:{port}"}
+
+
+def test_a_ring_of_four_has_placeholders_for_non_neighbours(
+    make_exo_sim: Callable[..., RunningSim],
+) -> None:
+    sim = make_exo_sim(nodes=[parse_node(f"N{i}:64", i) for i in range(4)])
+    inner = body(sim.placement(LLAMA_1B, "Pipeline", "MlxRing", 4))
+    port = inner["ephemeralPort"]
+    ranks = {shard["deviceRank"]: node_id for node_id, runner in
+             inner["shardAssignments"]["nodeToRunner"].items()
+             for shard in [inner["shardAssignments"]["runnerToShard"][runner]
+                           ["PipelineShardMetadata"]]}
+    assert inner["hostsByNode"][ranks[0]] == [
+        {"ip": "0.0.0.0", "port": port}, {"ip": "169.254.0.20", "port": port},
+        {"ip": "198.51.100.1", "port": 0}, {"ip": "169.254.0.40", "port": port}]
+
+
+def test_deepseek_v3_1_8bit_runs_in_tensors_only(exo_sim: RunningSim) -> None:
+    response = exo_sim.client.get("/instance/placement", params={
+        "model_id": DEEPSEEK_8BIT, "sharding": "Pipeline", "min_nodes": 2})
+    assert response.status_code == 400
+    assert response.json()["error"]["message"] == (
+        "Pipeline parallelism is not supported for DeepSeek V3.1 (8-bit)")
 
 
 def test_single_node_placement_is_forced_to_ring_pipeline(exo_sim: RunningSim) -> None:
@@ -90,7 +115,17 @@ def test_jaccl_without_an_rdma_cycle_is_refused(exo_sim: RunningSim) -> None:
     }
 
 
+def add_mixtral(sim: RunningSim) -> None:
+    sim.client.post("/_sim/cards", json={"model_id": MIXTRAL, "total_size": 93_415_538_688,
+                                         "config": {"architectures": ["MixtralForCausalLM"],
+                                                    "hidden_size": 6144,
+                                                    "num_hidden_layers": 56,
+                                                    "num_key_value_heads": 8}}
+                    ).raise_for_status()
+
+
 def test_tensor_on_a_model_without_tensor_support_is_refused(exo_sim: RunningSim) -> None:
+    add_mixtral(exo_sim)
     response = exo_sim.client.get("/instance/placement", params={
         "model_id": MIXTRAL, "sharding": "Tensor", "instance_meta": "MlxRing", "min_nodes": 2})
     assert response.status_code == 400
@@ -116,9 +151,9 @@ def test_placement_rejects_bad_queries(exo_sim: RunningSim) -> None:
                              params={"model_id": LLAMA_1B, "sharding": "Diagonal"})
     assert bad.status_code == 422
     assert bad.json()["detail"][0]["loc"] == ["query", "sharding"]
+    # exo fetches an unknown card from the Hub, uncaught here: a plain 500.
     unknown = exo_sim.client.get("/instance/placement", params={"model_id": "nope/nope"})
-    assert unknown.status_code == 404
-    assert unknown.json()["error"]["message"] == "Model nope/nope not found"
+    assert (unknown.status_code, unknown.text) == (500, "Internal Server Error")
 
 
 def test_previews_cover_every_combination(exo_sim: RunningSim) -> None:
@@ -141,6 +176,7 @@ def test_previews_cover_every_combination(exo_sim: RunningSim) -> None:
 
 
 def test_previews_report_errors_once_per_combination(exo_sim: RunningSim) -> None:
+    add_mixtral(exo_sim)
     previews = exo_sim.client.get("/instance/previews",
                                   params={"model_id": MIXTRAL}).json()["previews"]
     tensor = [p for p in previews if p["sharding"] == "Tensor"]
@@ -176,8 +212,9 @@ def test_create_instance_validates_its_body(exo_sim: RunningSim) -> None:
     shapeless = exo_sim.client.post("/instance", json={"instance": {"Other": {}}})
     assert shapeless.status_code == 400
     instance = exo_sim.placement(LLAMA_1B)
+    shard = next(iter(body(instance)["shardAssignments"]["runnerToShard"].values()))
     body(instance)["shardAssignments"]["nodeToRunner"] = {"not-a-node": "r1"}
-    body(instance)["shardAssignments"]["runnerToShard"] = {"r1": {}}
+    body(instance)["shardAssignments"]["runnerToShard"] = {"r1": shard}
     stranger = exo_sim.client.post("/instance", json={"instance": instance})
     assert stranger.status_code == 400
     assert stranger.json()["error"]["message"] == "Node not-a-node is not in the cluster"
@@ -195,34 +232,41 @@ def test_insufficient_memory_is_exos_400(make_exo_sim: Callable[..., RunningSim]
     }}
 
 
-def test_runners_pass_through_every_phase(exo_sim: RunningSim) -> None:
-    exo_sim.client.post("/_sim/settings", json={"load_time": 1.0})
-    instance = exo_sim.load(DEEPSEEK, "Tensor", "MlxJaccl", 2, wait=False)
-    runner_id = next(iter(body(instance)["shardAssignments"]["nodeToRunner"].values()))
+def phases(sim: RunningSim, runner_id: str, until: str = "RunnerReady"
+           ) -> tuple[list[str], list[int]]:
+    """The runner's states in the order seen ("" while it is not listed), and layers loaded."""
     seen: list[str] = []
     layers: list[int] = []
-    deadline = time.monotonic() + 5
-    while "RunnerReady" not in seen and time.monotonic() < deadline:
-        status = exo_sim.state(f"/runners/{runner_id}")
-        (phase, fields), = status.items()
+    deadline = time.monotonic() + 10
+    while until not in seen and time.monotonic() < deadline:
+        status = sim.state("/runners").get(runner_id, {"": {}})
+        ((phase, fields),) = status.items()
         if not seen or seen[-1] != phase:
             seen.append(phase)
         if phase == "RunnerLoading":
-            assert fields["totalLayers"] == 61
             layers.append(fields["layersLoaded"])
-        time.sleep(0.01)
-    assert seen == ["RunnerConnecting", "RunnerLoading", "RunnerLoaded", "RunnerWarmingUp",
-                    "RunnerReady"]
+            assert fields["totalLayers"] == 61 or fields["totalLayers"] == 16
+        time.sleep(0.005)
+    return seen, layers
+
+
+def test_runners_pass_through_every_phase(exo_sim: RunningSim) -> None:
+    exo_sim.client.post("/_sim/settings", json={"load_time": 2.0})
+    instance = exo_sim.load(DEEPSEEK, "Tensor", "MlxJaccl", 2, wait=False)
+    runner_id = next(iter(body(instance)["shardAssignments"]["nodeToRunner"].values()))
+    seen, layers = phases(exo_sim, runner_id)
+    assert seen == ["", "RunnerIdle", "RunnerConnecting", "RunnerConnected", "RunnerLoading",
+                    "RunnerLoaded", "RunnerWarmingUp", "RunnerReady"]
     assert layers == sorted(layers) and layers[-1] > layers[0]
 
 
 def test_single_node_instance_skips_connecting(exo_sim: RunningSim) -> None:
-    exo_sim.client.post("/_sim/settings", json={"load_time": 1.0})
+    exo_sim.client.post("/_sim/settings", json={"load_time": 2.0})
     instance = exo_sim.load(LLAMA_1B, wait=False)
     runner_id = next(iter(body(instance)["shardAssignments"]["nodeToRunner"].values()))
-    first = exo_sim.state(f"/runners/{runner_id}")
-    assert "RunnerLoading" in first
-    assert first["RunnerLoading"]["totalLayers"] == 16
+    seen, _ = phases(exo_sim, runner_id)
+    assert seen == ["", "RunnerIdle", "RunnerLoading", "RunnerLoaded", "RunnerWarmingUp",
+                    "RunnerReady"]
 
 
 def test_memory_is_held_while_loaded_and_freed_on_delete(exo_sim: RunningSim) -> None:
@@ -237,7 +281,11 @@ def test_memory_is_held_while_loaded_and_freed_on_delete(exo_sim: RunningSim) ->
     assert response.json()["message"] == "Command received."
     assert response.json()["instance_id"] == instance_id
     assert {name: available(exo_sim, name) for name in ("ALPHA", "BETA")} == before
-    assert exo_sim.state("/instances") == {} and exo_sim.state("/runners") == {}
+    assert exo_sim.state("/instances") == {}
+    # Its runners shut down a moment longer, then leave.
+    assert all(status == {"RunnerShuttingDown": {}}
+               for status in exo_sim.state("/runners").values())
+    exo_sim.wait_for(lambda: exo_sim.state("/runners") == {})
 
 
 def test_delete_unknown_instance_is_404(exo_sim: RunningSim) -> None:

@@ -18,7 +18,11 @@ STATE_KEYS = {
     "nodeIdentities", "nodeMemory", "nodeDisk", "nodeSystem", "nodeNetwork", "nodeThunderbolt",
     "nodeThunderboltBridge", "nodeRdmaCtl", "thunderboltBridgeCycles",
 }
-UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
+MAIN_STATE_KEYS = {"nodeBackends", "instanceLinks", "prefillServerPorts", "customModelCards"}
+# main: 16 random bytes in hex with leading zeros stripped (exo's get_node_zid).
+MAIN_NODE_ID = re.compile(r"^[1-9a-f][0-9a-f]{0,31}$")
+# 1.0.71: an ed25519 libp2p peer id.
+PEER_ID = re.compile(r"^12D3KooW[1-9A-HJ-NP-Za-km-z]{44}$")
 GIB = 2**30
 
 
@@ -27,8 +31,30 @@ def test_node_id_is_a_bare_json_string_naming_the_master(exo_sim: RunningSim) ->
     assert response.status_code == 200
     assert response.text.startswith('"')
     node_id = response.json()
-    assert UUID.match(node_id)
+    assert MAIN_NODE_ID.match(node_id)
     assert node_id == exo_sim.node_id("ALPHA")
+
+
+def test_release_node_ids_are_libp2p_peer_ids(make_exo_sim: Callable[..., RunningSim]) -> None:
+    sim = make_exo_sim(exo_version="1.0.71")
+    assert all(PEER_ID.match(node_id) for node_id in sim.state("/nodeIdentities"))
+
+
+def test_main_node_ids_are_hex(exo_sim: RunningSim) -> None:
+    ids = list(exo_sim.state("/nodeIdentities"))
+    assert len(ids) == 2 and all(MAIN_NODE_ID.match(node_id) for node_id in ids)
+
+
+def test_version_changes_at_run_time_like_a_restart_of_every_node(exo_sim: RunningSim) -> None:
+    exo_sim.load(LLAMA_8B)
+    response = exo_sim.client.post("/_sim/settings", json={"exo_version": "1.0.71"})
+    assert response.json()["exo_version"] == "1.0.71"
+    state = exo_sim.state()
+    assert set(state) == STATE_KEYS and state["instances"] == {}
+    assert sorted(i["friendlyName"] for i in state["nodeIdentities"].values()) == [
+        "ALPHA", "BETA"]
+    assert all(PEER_ID.match(node_id) for node_id in state["nodeIdentities"])
+    assert exo_sim.client.post("/_sim/settings", json={"exo_version": "2"}).status_code == 422
 
 
 def test_node_ids_are_new_at_every_start(make_exo_sim: Callable[..., RunningSim]) -> None:
@@ -37,12 +63,16 @@ def test_node_ids_are_new_at_every_start(make_exo_sim: Callable[..., RunningSim]
     assert first.node_id("BETA") != second.node_id("BETA")
 
 
-def test_state_has_every_documented_top_level_key(exo_sim: RunningSim) -> None:
-    state = exo_sim.state()
-    assert set(state) == STATE_KEYS
+def test_state_has_every_top_level_key_of_its_version(
+    make_exo_sim: Callable[..., RunningSim],
+) -> None:
+    state = make_exo_sim().state()
+    assert set(state) == STATE_KEYS | MAIN_STATE_KEYS
     assert state["instances"] == {} and state["runners"] == {} and state["tasks"] == {}
     assert isinstance(state["lastEventAppliedIdx"], int)
     assert state["thunderboltBridgeCycles"] == []
+    assert list(state["nodeBackends"].values()) == [["MlxCpu", "MlxMetal"]] * 2
+    assert set(make_exo_sim(exo_version="1.0.71").state()) == STATE_KEYS
 
 
 def test_default_nodes_are_the_guides_mac_studios(exo_sim: RunningSim) -> None:
@@ -78,16 +108,26 @@ def test_node_maps_have_documented_shapes(exo_sim: RunningSim) -> None:
     assert state["nodeRdmaCtl"] == {alpha: {"enabled": True}, beta: {"enabled": True}}
 
 
-def test_topology_has_tcp_and_rdma_edges_both_ways(exo_sim: RunningSim) -> None:
-    topology = exo_sim.state()["topology"]
+def test_topology_has_tcp_edges_per_address_and_rdma_both_ways(exo_sim: RunningSim) -> None:
+    state = exo_sim.state()
+    topology = state["topology"]
     alpha, beta = exo_sim.node_id("ALPHA"), exo_sim.node_id("BETA")
     assert sorted(topology["nodes"]) == sorted([alpha, beta])
     forward = topology["connections"][alpha][beta]
     assert {"sourceRdmaIface": "rdma_en3", "sinkRdmaIface": "rdma_en4"} in forward
     assert {"sinkMultiaddr": {"address": "/ip4/192.168.1.20/tcp/52415", "address_type": "ip4",
                               "ip_address": "192.168.1.20", "port": 52415}} in forward
+    tcp = [edge["sinkMultiaddr"] for edge in forward if "sinkMultiaddr" in edge]
+    # One edge for every address of BETA that answers, IPv4 and IPv6, LAN and Thunderbolt.
+    beta_addresses = [i["ipAddress"] for i in state["nodeNetwork"][beta]["interfaces"]
+                      if i["name"] != "lo0"]
+    assert [edge["ip_address"] for edge in tcp] == beta_addresses
+    ipv6 = [edge for edge in tcp if edge["address_type"] == "ip6"]
+    assert len(ipv6) == 1 and ipv6[0]["address"] == f"/ip6/{ipv6[0]['ip_address']}/tcp/52415"
+    assert ipv6[0]["ip_address"].startswith("fe80::")
     backward = topology["connections"][beta][alpha]
     assert {"sourceRdmaIface": "rdma_en4", "sinkRdmaIface": "rdma_en3"} in backward
+    assert len(backward) == len(forward) == 4
 
 
 def test_rdma_edge_disappears_when_rdma_ctl_is_off(exo_sim: RunningSim) -> None:
@@ -97,8 +137,24 @@ def test_rdma_edge_disappears_when_rdma_ctl_is_off(exo_sim: RunningSim) -> None:
     alpha, beta = exo_sim.node_id("ALPHA"), exo_sim.node_id("BETA")
     edges = state["topology"]["connections"][alpha][beta]
     assert [edge for edge in edges if "sourceRdmaIface" in edge] == []
-    assert len(edges) == 1
+    assert edges and all("sinkMultiaddr" in edge for edge in edges)
     assert state["nodeRdmaCtl"][beta] == {"enabled": False}
+
+
+def test_friendly_name_is_the_macs_computer_name(make_exo_sim: Callable[..., RunningSim]
+                                                 ) -> None:
+    sim = make_exo_sim(nodes=[parse_node("ALPHA:512:friendly=Ada's Mac Studio", 0),
+                              parse_node("BETA:256", 1)])
+    names = {i["friendlyName"] for i in sim.state("/nodeIdentities").values()}
+    assert names == {"Ada's Mac Studio", "BETA"}
+    response = sim.client.post("/_sim/nodes/BETA/friendly-name",
+                               json={"friendly_name": "studio-2"})
+    assert response.status_code == 200
+    assert response.json()["nodes"][1]["friendly_name"] == "studio-2"
+    assert {i["friendlyName"] for i in sim.state("/nodeIdentities").values()} == {
+        "Ada's Mac Studio", "studio-2"}
+    assert sim.client.post("/_sim/nodes/GAMMA/friendly-name",
+                           json={"friendly_name": "x"}).status_code == 404
 
 
 def test_state_path_walks_into_the_state(exo_sim: RunningSim) -> None:

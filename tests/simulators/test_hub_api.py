@@ -147,3 +147,16 @@ def test_paths_info_rejects_malformed_json(hub_http: httpx.Client) -> None:
 
 def test_api_rejects_wrong_method(hub_http: httpx.Client) -> None:
     assert hub_http.post(f"/api/models/{HUB_REPO}").status_code == 405
+
+
+def test_search_finds_repos_by_text_and_author(hub_api: HfApi) -> None:
+    found = [m.id for m in hub_api.list_models(search="tiny", sort="downloads", limit=10)]
+    assert found == [HUB_REPO, HUB_GATED_REPO]
+    by_org = [m.id for m in hub_api.list_models(search="4bit", author="sim-org")]
+    assert by_org == [HUB_REPO, "sim-org/wide-4bit"]
+    assert list(hub_api.list_models(search="nothing-like-this")) == []
+    assert [m.id for m in hub_api.list_models(limit=1)] == [HUB_REPO]
+
+
+def test_search_rejects_a_bad_limit(hub_http: httpx.Client) -> None:
+    assert hub_http.get("/api/models", params={"limit": "many"}).status_code == 400

@@ -24,6 +24,9 @@ from simulators.hub.repos import RepoStore, build_repo, served_bytes
 GUIDE_MODELS = {
     "mlx-community/DeepSeek-V3-4bit",
     "mlx-community/DeepSeek-V3-8bit",
+    # exo's cards for the guide's DeepSeek V3, which the catalogue downloads.
+    "mlx-community/DeepSeek-V3.1-4bit",
+    "mlx-community/DeepSeek-V3.1-8bit",
     "mlx-community/Llama-3.2-1B-Instruct-4bit",
     "mlx-community/Meta-Llama-3.1-70B-Instruct-4bit",
     "mlx-community/Meta-Llama-3.1-8B-Instruct-4bit",
@@ -80,6 +83,9 @@ def test_demo_manifest_keeps_true_sizes_and_shapes() -> None:
     assert deepseek.config["architectures"] == ["DeepseekV3ForCausalLM"]
     assert (llama70.config["num_hidden_layers"], llama70.config["num_key_value_heads"]) == (80, 8)
     assert manifest.get("mlx-community/DeepSeek-V3-8bit").weight_bytes == 712 * 2**30  # type: ignore[union-attr]
+    # exo's DeepSeek V3.1 cards' sizes.
+    assert manifest.get("mlx-community/DeepSeek-V3.1-4bit").weight_bytes == 405_874_409_472  # type: ignore[union-attr]
+    assert manifest.get("mlx-community/DeepSeek-V3.1-8bit").weight_bytes == 765_577_920_512  # type: ignore[union-attr]
 
 
 def test_demo_at_default_scale_serves_tens_of_megabytes_at_most() -> None:

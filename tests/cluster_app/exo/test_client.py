@@ -22,7 +22,7 @@ def test_reads_state_and_models(client):
     state = client.state()
     assert {"nodeIdentities", "nodeMemory", "topology", "instances", "runners"} <= set(state)
     ids = {card["id"] for card in client.models()}
-    assert {LLAMA_1B, "mlx-community/DeepSeek-V3-4bit"} <= ids
+    assert {LLAMA_1B, "mlx-community/DeepSeek-V3.1-4bit"} <= ids
 
 
 def test_previews_and_placement(client):

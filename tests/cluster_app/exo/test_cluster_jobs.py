@@ -17,7 +17,7 @@ import httpx
 import pytest
 
 from arthur_panel.celery import app as celery_app
-from cluster_app.exo import cluster_jobs, node_jobs
+from cluster_app.exo import node_jobs
 from cluster_app.exo.demo import configure_demo_nodes
 from cluster_app.jobs import services
 from cluster_app.jobs.reporter import JobReporter

@@ -91,7 +91,7 @@ def test_unknown_instance_is_404(api_client, exo_url):
 
 
 def test_previews_name_exos_placement_errors(api_client, exo_url, nodes):
-    response = api_client.get("/api/v1/instances/previews/?model=mlx-community/DeepSeek-V3-8bit")
+    response = api_client.get("/api/v1/instances/previews/?model=mlx-community/DeepSeek-V3.1-8bit")
     assert response.status_code == 200
     rows = response.json()["previews"]
     assert rows and all(row["error"] for row in rows if len(row["nodes"]) < 2)

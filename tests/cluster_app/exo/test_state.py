@@ -139,3 +139,36 @@ def test_legacy_shape():
 def test_empty_state_is_an_empty_cluster():
     view = normalise({})
     assert (view.nodes, view.links, view.instances, view.downloads) == ([], [], [], [])
+
+
+SAMPLE_STATES = sorted((FIXTURES / "exo_samples").glob("*/state_*.json"))
+
+
+@pytest.mark.parametrize("path", SAMPLE_STATES, ids=lambda p: f"{p.parent.name}/{p.stem}")
+def test_every_sample_of_exos_own_json_is_read_whole(path):
+    """exo's JSON of both versions: no node, link, instance, runner or download lost."""
+    state = json.loads(path.read_text())
+    view = normalise(state)
+    assert view.shape == "current"
+    assert {n.node_id for n in view.nodes} == set(state["topology"]["nodes"])
+    assert {n.friendly_name for n in view.nodes} == {
+        i["friendlyName"] for i in state["nodeIdentities"].values()}
+    assert all(n.ram_total > 0 and n.disk_total for n in view.nodes)
+    edges = [e for sinks in state["topology"]["connections"].values()
+             for edges in sinks.values() for e in edges]
+    assert len(view.links) == len(edges)
+    assert {i.instance_id for i in view.instances} == set(state["instances"])
+    runners = {r.runner_id: r for i in view.instances for r in i.runners}
+    assert set(runners) == set(state["runners"])
+    for runner_id, tagged in state["runners"].items():
+        ((tag, body),) = tagged.items()
+        assert runners[runner_id].state == tag.removeprefix("Runner")
+        assert runners[runner_id].error == body.get("errorMessage")
+    entries = [(node_id, next(iter(item.items()))) for node_id, items in state["downloads"].items()
+               for item in items]
+    assert [(d.node_id, d.status) for d in view.downloads] == [
+        (node_id, tag.removeprefix("Download").lower()) for node_id, (tag, _) in entries]
+    for download, (_, (_, body)) in zip(view.downloads, entries, strict=True):
+        progress = body.get("downloadProgress") or body
+        assert download.total == progress.get("total", {}).get("inBytes", download.total)
+        assert download.model_id

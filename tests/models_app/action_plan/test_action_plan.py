@@ -42,7 +42,7 @@ EVERYTHING = replace(
     NOTHING_YET, llama_1b=replace(LLAMA, cells={"ALPHA": "succeeded"}),
     deepseek_v3=replace(DEEPSEEK, cells={"ALPHA": "completed", "BETA": "succeeded"}),
     exo_reachable=True, exo_error=None, offline_nodes=[],
-    jaccl_ready=["mlx-community/DeepSeek-V3-4bit"], jaccl_chat_ok=True, messages_requests=3,
+    jaccl_ready=["mlx-community/DeepSeek-V3.1-4bit"], jaccl_chat_ok=True, messages_requests=3,
     last_messages_at="2026-01-02 10:00 UTC")
 
 
@@ -78,7 +78,7 @@ def test_when_everything_is_done():
     assert [step.detail for step in steps] == [
         "Llama 3.2 1B is on ALPHA.",
         "exo answers and every cluster node is online.",
-        "mlx-community/DeepSeek-V3-4bit runs Tensor over MlxJaccl and a test prompt to it succeeded.",
+        "mlx-community/DeepSeek-V3.1-4bit runs Tensor over MlxJaccl and a test prompt to it succeeded.",
         "DeepSeek V3 4-bit is on ALPHA and BETA.",
         "3 request(s) through /v1/messages, the last at 2026-01-02 10:00 UTC.",
     ]
@@ -93,13 +93,13 @@ def test_the_start_step_posts_to_the_start_endpoint_once_there_is_one():
 
 
 def test_jaccl_step_needs_a_ready_tensor_instance_and_a_prompt_or_the_init_lines():
-    ready = replace(NOTHING_YET, jaccl_ready=["mlx-community/DeepSeek-V3-4bit"])
+    ready = replace(NOTHING_YET, jaccl_ready=["mlx-community/DeepSeek-V3.1-4bit"])
     step = plan_steps(ready)[2]
     assert (step.state, step.action) == (IN_PROGRESS, Action("Send a test prompt", "/playground/"))
-    assert step.detail == ("mlx-community/DeepSeek-V3-4bit is ready with Tensor sharding over "
+    assert step.detail == ("mlx-community/DeepSeek-V3.1-4bit is ready with Tensor sharding over "
                            "MlxJaccl: send it a test prompt.")
     logged = plan_steps(replace(ready, jaccl_lines_seen=True))[2]
-    assert (logged.state, logged.detail) == (DONE, "mlx-community/DeepSeek-V3-4bit runs Tensor "
+    assert (logged.state, logged.detail) == (DONE, "mlx-community/DeepSeek-V3.1-4bit runs Tensor "
                                                    "over MlxJaccl and the nodes logged JACCL's "
                                                    "distributed initialisation.")
     # A prompt or log lines without a ready Tensor + MlxJaccl instance prove nothing.
@@ -146,7 +146,7 @@ def snapshot(*, reachable=True, statuses=("online", "online"), instances=()):
             "instances": list(instances), "downloads": []}
 
 
-JACCL_DEEPSEEK = {"model_id": "mlx-community/DeepSeek-V3-4bit", "sharding": "Tensor",
+JACCL_DEEPSEEK = {"model_id": "mlx-community/DeepSeek-V3.1-4bit", "sharding": "Tensor",
                   "backend": "MlxJaccl", "status": "ready"}
 
 
@@ -158,21 +158,21 @@ def test_facts_come_from_downloads_polls_and_usage(nodes, guide_models, alice):
                                "repo_id": "mlx-community/Llama-3.2-1B-Instruct-4bit"})
     Job.objects.create(kind="model.download", node=nodes["beta"], state=Job.State.RUNNING,
                        progress=0.5, params={"model": "deepseek-v3-4bit",
-                                             "repo_id": "mlx-community/DeepSeek-V3-4bit"})
+                                             "repo_id": "mlx-community/DeepSeek-V3.1-4bit"})
     cache.set(SNAPSHOT_KEY, snapshot(statuses=("online", "degraded"), instances=[
         JACCL_DEEPSEEK, {**JACCL_DEEPSEEK, "model_id": "other", "sharding": "Pipeline"}]))
     UsageRecord.objects.create(api="chat", requested_model="deepseek-v3-4bit",
-                               model_id="mlx-community/DeepSeek-V3-4bit", status="ok")
+                               model_id="mlx-community/DeepSeek-V3.1-4bit", status="ok")
     facts = plan_facts()
     assert facts.llama_1b.cells == {"ALPHA": "succeeded"}
     assert facts.llama_1b.body == {"node": "alpha"}
     assert facts.deepseek_v3.cells == {"ALPHA": "absent", "BETA": "running"}
     assert facts.deepseek_v3.progress == {"ALPHA": 0.0, "BETA": 0.5}
     assert (facts.exo_reachable, facts.offline_nodes) == (True, ["BETA"])
-    assert (facts.jaccl_ready, facts.jaccl_chat_ok) == (["mlx-community/DeepSeek-V3-4bit"], True)
+    assert (facts.jaccl_ready, facts.jaccl_chat_ok) == (["mlx-community/DeepSeek-V3.1-4bit"], True)
     assert (facts.messages_requests, facts.last_messages_at) == (0, None)
     UsageRecord.objects.create(api="messages", requested_model="deepseek-v3-4bit",
-                               model_id="mlx-community/DeepSeek-V3-4bit", status="ok")
+                               model_id="mlx-community/DeepSeek-V3.1-4bit", status="ok")
     assert plan_facts().messages_requests == 1
     try:
         resolve("/api/v1/cluster/start/")

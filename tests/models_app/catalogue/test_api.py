@@ -7,13 +7,17 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+from django.db import connection
+from django.db.migrations.executor import MigrationExecutor
 
 from arthur_panel.launcher import free_port
+from models_app.catalogue.guide import GUIDE_MODELS
 from models_app.models import LlmModel
 from tests.stack import HUB_TOKEN
 
 pytestmark = pytest.mark.django_db
 GIB = 1024**3
+MIB = 1024**2
 
 
 def error_of(response):
@@ -26,7 +30,9 @@ def test_the_guides_models_are_seeded_with_its_numbers():
                            "deepseek-v3-8bit", "qwen2.5-coder-32b", "mistral-large", "mixtral-8x22b"}
     deepseek = models["deepseek-v3-4bit"]
     assert deepseek.size_bytes == 405_874_409_472 and round(deepseek.size_bytes / GIB, 1) == 378.0
-    assert deepseek.repo_id == "mlx-community/DeepSeek-V3-4bit" and deepseek.tier == "essential"
+    # exo has no card for DeepSeek V3 itself: the guide's model is exo's V3.1 card.
+    assert deepseek.repo_id == "mlx-community/DeepSeek-V3.1-4bit" and deepseek.tier == "essential"
+    assert deepseek.exo_model_id == deepseek.repo_id
     assert deepseek.expected_tokens_per_second == 161.5 and deepseek.first_token_seconds == "2-3"
     assert deepseek.tensor_parallel == "required" and "coding" in deepseek.roles
     assert round(models["llama-3.2-1b"].size_bytes / GIB, 2) == 1.24
@@ -61,7 +67,7 @@ def test_add_a_sharded_repo_from_the_hub(api_client, hub):
 
 
 def test_adding_twice_is_a_conflict(api_client, hub):
-    response = api_client.post("/api/v1/models/", {"repo_id": "mlx-community/DeepSeek-V3-4bit"},
+    response = api_client.post("/api/v1/models/", {"repo_id": "mlx-community/DeepSeek-V3.1-4bit"},
                                format="json")
     assert response.status_code == 409
     assert "already in the catalogue as 'deepseek-v3-4bit'" in error_of(response)["message"]
@@ -93,13 +99,13 @@ def test_unreachable_hub_is_a_503(api_client, settings):
 
 
 def test_import_from_exos_catalogue_adds_only_new_models(api_client, exo_url):
-    LlmModel.objects.filter(slug="mixtral-8x22b").delete()
+    LlmModel.objects.filter(slug="llama-3.1-8b").delete()
     response = api_client.post("/api/v1/models/import-exo/")
     assert response.status_code == 200
     (added,) = response.json()  # everything else is in the catalogue already
-    assert added["repo_id"] == "mlx-community/Mixtral-8x22B-Instruct-v0.1-4bit"
-    assert added["source"] == "exo" and added["size_bytes"] == 87 * GIB
-    assert added["quantization_bits"] == 4 and added["slug"] == "mixtral-8x22b-instruct-v0.1-4bit"
+    assert added["repo_id"] == "mlx-community/Meta-Llama-3.1-8B-Instruct-4bit"
+    assert added["source"] == "exo" and added["size_bytes"] == round(4_637_851_648 / MIB) * MIB
+    assert added["quantization_bits"] == 4 and added["slug"] == "meta-llama-3.1-8b-instruct-4bit"
     assert api_client.post("/api/v1/models/import-exo/").json() == []
 
 
@@ -148,3 +154,25 @@ def test_a_malformed_commit_hash_from_the_hub_is_a_502(api_client, hostile_hub):
     assert response.status_code == 502, response.content
     assert response.json()["error"]["code"] == "hub_bad_answer"
     assert not LlmModel.objects.filter(repo_id="evil/model").exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_migration_points_the_guides_deepseek_at_exos_v3_1_cards():
+    """A panel seeded before exo's cards were known had DeepSeek V3 ids exo does not serve."""
+    before, after = ("models_app", "0004_seed_router_and_prices"), (
+        "models_app", "0005_deepseek_v3_1_cards")
+    executor = MigrationExecutor(connection)
+    executor.migrate([before])
+    old = executor.loader.project_state([before]).apps.get_model("models_app", "LlmModel")
+    for fields in GUIDE_MODELS:
+        if fields["slug"] in ("deepseek-v3-4bit", "deepseek-v3-8bit"):
+            v3 = str(fields["repo_id"]).replace("V3.1", "V3")
+            old.objects.update_or_create(slug=fields["slug"], defaults={
+                **fields, "repo_id": v3, "exo_model_id": v3, "source": "guide"})
+    executor = MigrationExecutor(connection)
+    executor.migrate([after])
+    models = {m.slug: m for m in LlmModel.objects.filter(slug__startswith="deepseek")}
+    assert (models["deepseek-v3-4bit"].repo_id, models["deepseek-v3-4bit"].exo_model_id) == (
+        "mlx-community/DeepSeek-V3.1-4bit", "mlx-community/DeepSeek-V3.1-4bit")
+    assert models["deepseek-v3-8bit"].exo_model_id == "mlx-community/DeepSeek-V3.1-8bit"
+    assert models["deepseek-v3-4bit"].size_bytes == 405_874_409_472  # the guide's 378 GB

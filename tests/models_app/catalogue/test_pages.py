@@ -81,7 +81,7 @@ def test_add_page_adds_and_goes_to_the_model(browser, hub):
 
 
 def test_import_exo_reports_what_it_did(browser, exo_url):
-    LlmModel.objects.filter(slug="mixtral-8x22b").delete()
+    LlmModel.objects.filter(slug="llama-3.1-8b").delete()  # a card exo has
     response = browser.post("/models/import-exo/", follow=True)
     assert b"new model(s) from exo" in response.content
     again = browser.post("/models/import-exo/", follow=True)

@@ -80,5 +80,5 @@ def test_a_model_not_loaded_fails_with_the_panels_message(live_stack, alice_toke
                                                           tmp_path):
     done = run_script(live_stack, alice_token, "Hi", cwd=tmp_path, model="deepseek-v3-4bit")
     assert done.returncode == 1 and done.stdout == ""
-    assert "llm_query: Model deepseek-v3-4bit (mlx-community/DeepSeek-V3-4bit) is not loaded" \
+    assert "llm_query: Model deepseek-v3-4bit (mlx-community/DeepSeek-V3.1-4bit) is not loaded" \
         in done.stderr

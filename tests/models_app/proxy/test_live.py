@@ -9,7 +9,7 @@ import openai
 import pytest
 
 from models_app.models import UsageRecord
-from simulators.exo.catalogue import CATALOGUE
+from simulators.exo.catalogue import GUIDE_SPEEDS
 from tests.stack import api, wait_until
 
 pytestmark = [pytest.mark.stack, pytest.mark.django_db(transaction=True)]
@@ -67,7 +67,7 @@ def test_a_model_not_loaded_is_a_clear_404(live_stack, alice_token, guide_models
         openai_client(live_stack, alice_token).chat.completions.create(
             model="deepseek-v3-4bit", messages=[{"role": "user", "content": "Hi"}], max_tokens=5)
     message = missing.value.body["message"]
-    assert "deepseek-v3-4bit (mlx-community/DeepSeek-V3-4bit) is not loaded" in message
+    assert "deepseek-v3-4bit (mlx-community/DeepSeek-V3.1-4bit) is not loaded" in message
     assert "/api/v1/instances/" in message
 
 
@@ -175,7 +175,7 @@ def test_a_disconnected_client_cancels_at_exo(live_stack, alice_token, loaded_ll
         wait_until(lambda: llama_runner_states(exo_url) == {"RunnerReady"}, timeout=10)
     finally:
         httpx.post(f"{exo_url}/_sim/settings", json={
-            "model_speeds": {LLAMA_1B: CATALOGUE[LLAMA_1B].tokens_per_second}})
+            "model_speeds": {LLAMA_1B: GUIDE_SPEEDS[LLAMA_1B][0]}})
     record = wait_until(lambda: UsageRecord.objects.filter(status="cancelled").first(), timeout=30)
     assert record.http_status == 499 and record.first_token_ms is not None
 

@@ -51,7 +51,7 @@ def test_a_browser_session_needs_the_csrf_token(alice, exo_url):
 
 def test_names_resolve_through_the_catalogue(guide_models):
     assert resolve("llama-3.2-1b") == ("mlx-community/Llama-3.2-1B-Instruct-4bit", "llama-3.2-1b")
-    assert resolve("deepseek") == ("mlx-community/DeepSeek-V3-4bit", "deepseek-v3-4bit")
+    assert resolve("deepseek") == ("mlx-community/DeepSeek-V3.1-4bit", "deepseek-v3-4bit")
     assert resolve("mlx-community/Meta-Llama-3.1-70B-Instruct-4bit")[1] == "llama-3.1-70b"
     assert resolve("some/other-model") == ("some/other-model", None)
 
