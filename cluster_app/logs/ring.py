@@ -78,4 +78,5 @@ def followers(nodes: list[str]) -> dict[str, dict[str, Any] | None]:
     if not nodes:
         return {}
     beats = redis_client().mget([_key("follower", node) for node in nodes])
-    return {node: json.loads(beat) if beat else None for node, beat in zip(nodes, beats)}
+    return {node: json.loads(beat) if beat else None
+            for node, beat in zip(nodes, beats, strict=True)}
