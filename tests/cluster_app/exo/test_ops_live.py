@@ -8,6 +8,7 @@ import os
 import re
 import signal
 from collections.abc import Iterator
+from contextlib import suppress
 from pathlib import Path
 from typing import Any
 
@@ -63,10 +64,8 @@ def exo_nodes(nodes: dict[str, Node], ops_exo: str, ops_dir: Path) -> dict[str, 
 
 
 def _kill(pid_file: Path) -> None:
-    try:
+    with suppress(OSError, ValueError):
         os.kill(int(pid_file.read_text()), signal.SIGKILL)
-    except (OSError, ValueError):
-        pass
 
 
 def finished(client: httpx.Client, job: dict[str, Any], timeout: float = 40) -> dict[str, Any]:

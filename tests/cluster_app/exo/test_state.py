@@ -48,7 +48,8 @@ def test_current_shape_links_both_kinds(current):
     nodes = by_name(view)
     alpha, beta = nodes["ALPHA"].node_id, nodes["BETA"].node_id
     rdma = [link for link in view.links if link.kind == RDMA and link.source == alpha]
-    assert [(l.sink, l.source_interface, l.sink_interface) for l in rdma] == [(beta, "rdma_en3", "rdma_en4")]
+    assert [(link.sink, link.source_interface, link.sink_interface)
+            for link in rdma] == [(beta, "rdma_en3", "rdma_en4")]
     tcp = [link for link in view.links if link.kind == TCP and link.source == alpha]
     assert tcp[0].sink == beta and tcp[0].address.startswith("/ip4/")
 
@@ -130,7 +131,7 @@ def test_legacy_shape():
     assert nodes["ALPHA"].ram_total == 512 * GIB and nodes["BETA"].ram_total == 256 * GIB
     assert nodes["ALPHA"].ram_used == 512 * GIB - 480_000_000_000
     assert nodes["ALPHA"].temperature == 41.5 and nodes["ALPHA"].addresses[0] == "192.168.1.10"
-    assert {(l.kind, l.address) for l in view.links} == {
+    assert {(link.kind, link.address) for link in view.links} == {
         (TCP, "/ip4/192.168.1.20/tcp/52415"), (TCP, "/ip4/192.168.1.10/tcp/52415")}
     (instance,) = view.instances
     assert (instance.model_id, instance.status, instance.layers_loaded) == ("llama-3.2-1b", "ready", 16)
