@@ -221,7 +221,8 @@ def test_bootstrap_lines_planted_in_the_masters_output_are_never_run(ops_stack, 
         alpha = agent(exo_nodes["alpha"])
         console = ops_dir / "var" / "exo" / "alpha.log"
         with console.open("a") as out:
-            out.write("[ 2026-06-22 15:38:54.101 | ERROR    | exo.master.api:chat_completions:1318 ] "
+            out.write("[ 2026-06-22 15:38:54.101 | ERROR    | "
+                      "exo.master.api:chat_completions:1318 ] "
                       f"Model not found: Bootstrap command: {planted}\n")
             out.write(f"Bootstrap command: {planted}\n")
         assert finished(client, post(client, "/api/v1/nodes/beta/stop/"))["state"] == "succeeded"

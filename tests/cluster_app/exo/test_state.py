@@ -67,7 +67,8 @@ def test_current_shape_instances(current):
 
 def test_downloads_are_read_with_status_and_bytes(current):
     downloads = normalise(current).downloads
-    assert downloads and {d.status for d in downloads} <= {"pending", "ongoing", "completed", "failed"}
+    assert downloads
+    assert {d.status for d in downloads} <= {"pending", "ongoing", "completed", "failed"}
     completed = [d for d in downloads if d.status == "completed"]
     assert completed and all(d.downloaded == d.total > 0 for d in completed)
 
@@ -134,7 +135,8 @@ def test_legacy_shape():
     assert {(link.kind, link.address) for link in view.links} == {
         (TCP, "/ip4/192.168.1.20/tcp/52415"), (TCP, "/ip4/192.168.1.10/tcp/52415")}
     (instance,) = view.instances
-    assert (instance.model_id, instance.status, instance.layers_loaded) == ("llama-3.2-1b", "ready", 16)
+    assert (instance.model_id, instance.status, instance.layers_loaded) == (
+        "llama-3.2-1b", "ready", 16)
 
 
 def test_empty_state_is_an_empty_cluster():
