@@ -140,7 +140,8 @@ def repo_metadata(repo_id: str, *, files_only: bool = False) -> RepoMetadata:
         if not files_only:
             config = _config(api, repo_id, info.sha or "main", files)
             with suppress(NotASafetensorsRepoError, SafetensorsParsingError):
-                parameters = dict(api.get_safetensors_metadata(repo_id).parameter_count)
+                counts = api.get_safetensors_metadata(repo_id).parameter_count
+                parameters = {dtype: count for dtype, count in counts.items()}
     return RepoMetadata(repo_id=repo_id, sha=info.sha or "", gated=bool(info.gated), files=files,
                         config=config, parameters_by_dtype=parameters)
 
