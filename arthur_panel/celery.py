@@ -2,12 +2,16 @@ from __future__ import annotations
 
 import os
 from enum import StrEnum
+from typing import TYPE_CHECKING, Any
 
 from celery import Celery
 from celery.signals import celeryd_after_setup
 from django.conf import settings
 
 from arthur_panel.discovery import concept_packages
+
+if TYPE_CHECKING:
+    from celery.worker import WorkController
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "arthur_panel.settings")
 
@@ -35,7 +39,7 @@ def lane_queue(lane: Lane, node_name: str | None = None) -> str:
 
 
 @celeryd_after_setup.connect
-def _consume_node_queues(sender: str, instance, **kwargs) -> None:  # type: ignore[no-untyped-def]
+def _consume_node_queues(sender: str, instance: WorkController, **kwargs: Any) -> None:
     # A worker of a lane (`default` with no -Q, or `-Q control`) also takes that lane's queues
     # of the nodes it runs on (WORKER_NODES).
     queues = instance.app.amqp.queues

@@ -32,6 +32,7 @@ from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from datetime import datetime
+from itertools import pairwise
 from pathlib import Path
 from unittest.mock import patch
 
@@ -328,7 +329,7 @@ def event_gaps(runs: list[JobRun]) -> list[float]:
     gaps: list[float] = []
     for run in runs:
         moving = [f for f in run.frames if f.state == "running" and f.unit == "bytes"]
-        gaps += [b.received - a.received for a, b in zip(moving, moving[1:])]
+        gaps += [b.received - a.received for a, b in pairwise(moving)]
     return gaps
 
 
@@ -359,7 +360,7 @@ def report_throughput(total: int, hub: list[float], panel: list[JobRun],
                       alone: tuple[float, list[float]] | None) -> bool:
     best_hub, best_panel = min(hub), min(run.seconds for run in panel)
     ratio = best_hub / best_panel  # same bytes, so the ratio of rates
-    rounds = [h / p.seconds for h, p in zip(hub, panel)]
+    rounds = [h / p.seconds for h, p in zip(hub, panel, strict=True)]
     print(f"\nthroughput, {mib(total)} in {REPOS[THROUGHPUT_REPO][1]} shards (best of each):")
     print(f"  snapshot_download  {' '.join(f'{s:.2f}' for s in hub)} s -> "
           f"{rate(total, best_hub)}")

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from django.contrib import admin
+from django.http import HttpRequest
 
 from cluster_app.models import ApiToken, HealthResult, Job, LinkBenchmark, Node, NodeMemorySample
 
@@ -35,7 +36,7 @@ class ApiTokenAdmin(admin.ModelAdmin):
     readonly_fields = ["hint", "digest", "created_at", "last_used_at"]
     fields = ["user", "name", *readonly_fields]
 
-    def has_add_permission(self, request) -> bool:  # type: ignore[no-untyped-def]
+    def has_add_permission(self, request: HttpRequest) -> bool:
         # A secret can only be shown once, at creation: `manage.py issue_token` does that.
         return False
 

@@ -11,6 +11,7 @@ both queues needs a concurrency of at least 2.
 from __future__ import annotations
 
 import time
+from contextlib import suppress
 from typing import Any
 
 from django.conf import settings
@@ -113,10 +114,8 @@ def run_node_job(parent: Job, reporter: JobReporter, kind: str, node: Node) -> d
 
 
 def _cancel(child: Job) -> None:
-    try:
+    with suppress(Conflict):  # it finished meanwhile
         services.job_cancel(job=child)
-    except Conflict:
-        pass  # it finished meanwhile
 
 
 def wait_for_cluster(reporter: JobReporter, nodes: list[Node], timeout: float) -> dict[str, Any]:

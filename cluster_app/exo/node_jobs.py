@@ -89,7 +89,7 @@ def master_bootstrap() -> str:
     starts = (Job.objects.filter(kind=START, node=master, state=Job.State.SUCCEEDED)
               .order_by("-finished_at", "-id").values_list("result", flat=True))
     for result in starts[:50]:
-        if (result or {}).get("pid") == master.exo_pid and not result.get("already_running"):
+        if result and result.get("pid") == master.exo_pid and not result.get("already_running"):
             if command := result.get("bootstrap_command"):
                 return str(command)
             break

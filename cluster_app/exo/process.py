@@ -14,6 +14,7 @@ import subprocess
 import threading
 import time
 from collections.abc import Callable
+from contextlib import suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -156,10 +157,8 @@ def wait_gone(process: psutil.Process, seconds: float) -> bool:
     while not _gone(process):
         if time.monotonic() >= deadline:
             return False
-        try:
+        with suppress(psutil.TimeoutExpired, psutil.NoSuchProcess, ChildProcessError):
             process.wait(POLL)  # reaps it if it is this worker's child
-        except (psutil.TimeoutExpired, psutil.NoSuchProcess, ChildProcessError):
-            pass
     return True
 
 

@@ -122,11 +122,11 @@ def _transition(job: Job, old: tuple[str, ...], **changes: Any) -> bool:
 def job_cancel(*, job: Job) -> Job:
     """Cancel now if the job is not running; otherwise ask the work to stop."""
     now = timezone.now()
-    if not _transition(job, (State.QUEUED, State.PAUSED), state=State.CANCELLED,
-                       finished_at=now, message="Cancelled before it ran"):
-        if not _transition(job, (State.RUNNING,), control=Job.Control.CANCEL):
-            raise Conflict(f"Job {job.pk} has already {job.state}; nothing to cancel.",
-                           code="job_finished")
+    if not (_transition(job, (State.QUEUED, State.PAUSED), state=State.CANCELLED,
+                        finished_at=now, message="Cancelled before it ran")
+            or _transition(job, (State.RUNNING,), control=Job.Control.CANCEL)):
+        raise Conflict(f"Job {job.pk} has already {job.state}; nothing to cancel.",
+                       code="job_finished")
     _announce(job.pk)
     job.refresh_from_db()
     return job
@@ -136,10 +136,10 @@ def job_cancel(*, job: Job) -> Job:
 def job_pause(*, job: Job) -> Job:
     if not _kind(job.kind).pausable:
         raise Conflict(f"A {job.kind} job cannot be paused.", code="not_pausable")
-    if not _transition(job, (State.QUEUED,), state=State.PAUSED, message="Paused"):
-        if not _transition(job, (State.RUNNING,), control=Job.Control.PAUSE):
-            raise Conflict(f"Job {job.pk} is {job.state}; only a queued or running job can be "
-                           "paused.", code="not_running")
+    if not (_transition(job, (State.QUEUED,), state=State.PAUSED, message="Paused")
+            or _transition(job, (State.RUNNING,), control=Job.Control.PAUSE)):
+        raise Conflict(f"Job {job.pk} is {job.state}; only a queued or running job can be "
+                       "paused.", code="not_running")
     _announce(job.pk)
     job.refresh_from_db()
     return job

@@ -3,14 +3,14 @@ messages queued before an upgrade still find their task."""
 
 from __future__ import annotations
 
-from celery import shared_task
+from celery import Task, shared_task
 from django.conf import settings
 
 from cluster_app.jobs import services
 
 
 @shared_task(name=services.RUN_TASK, bind=True, acks_late=True, reject_on_worker_lost=True)
-def job_run_task(self, job_id: int) -> None:  # type: ignore[no-untyped-def]
+def job_run_task(self: Task, job_id: int) -> None:
     services.job_execute(job_id=job_id, task_id=self.request.id or "")
 
 

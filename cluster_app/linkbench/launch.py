@@ -11,14 +11,18 @@ mlx.launch's own code, arguments and behaviour (`python -m cluster_app.linkbench
 from __future__ import annotations
 
 import select as _select
-import sys
-from typing import Any
+from collections.abc import Iterable
+from typing import TypeVar
 
 from mlx._distributed_utils import launch
 
+_R = TypeVar("_R")
+_W = TypeVar("_W")
+_X = TypeVar("_X")
 
-def output_only_select(readers: list[Any], writers: list[Any], errors: list[Any],
-                       timeout: float | None = None) -> tuple[list[Any], list[Any], list[Any]]:
+
+def output_only_select(readers: Iterable[_R], writers: Iterable[_W], errors: Iterable[_X],
+                       timeout: float | None = None) -> tuple[list[_R], list[_W], list[_X]]:
     """`select` that ignores the writable side: nothing is ever written to a rank's stdin."""
     readable, _, failed = _select.select(readers, [], errors, timeout)
     return readable, [], failed
@@ -33,4 +37,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

@@ -14,7 +14,7 @@ import socket
 import statistics
 import sys
 import time
-from typing import Any
+from typing import Any, cast
 
 import mlx.core as mx
 
@@ -82,7 +82,9 @@ def host_names(group: mx.distributed.Group) -> list[str]:
     rows = [[0.0] * HOST_NAME_BYTES for _ in range(group.size())]
     mine = socket.gethostname().encode()[:HOST_NAME_BYTES]
     rows[group.rank()][:len(mine)] = [float(byte) for byte in mine]
-    summed = mx.distributed.all_sum(mx.array(rows, dtype=mx.float32), group=group).tolist()
+    # A 2-D array's tolist() is its rows (mlx types it as any depth of list or a scalar).
+    summed = cast(list[list[float]],
+                  mx.distributed.all_sum(mx.array(rows, dtype=mx.float32), group=group).tolist())
     return [bytes(int(value) for value in row).rstrip(b"\0").decode(errors="replace")
             for row in summed]
 

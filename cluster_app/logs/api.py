@@ -37,7 +37,10 @@ class LogLine(serializers.Serializer):
     ts = serializers.FloatField(help_text="When the follower read it (Unix time)")
     time = serializers.CharField(allow_null=True, help_text="exo's own time stamp, if any")
     level = serializers.CharField(allow_null=True)
-    source = serializers.CharField(allow_null=True, help_text="exo module:function:line")
+    # Shadows Field.source for the type checker only: DRF's metaclass takes declared fields
+    # off the class.
+    source = serializers.CharField(  # type: ignore[assignment]
+        allow_null=True, help_text="exo module:function:line")
     text = serializers.CharField()
     classes = serializers.ListField(child=serializers.ChoiceField(CLASSES))
     hint = serializers.CharField(allow_null=True, help_text="What to do about a known failure")

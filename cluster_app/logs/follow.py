@@ -76,7 +76,7 @@ class FileTail:
 
     def _open(self) -> bool:
         try:
-            handle = open(self.path, "rb", buffering=0)  # noqa: SIM115: kept between reads
+            handle = open(self.path, "rb", buffering=0)  # noqa: SIM115 (kept open between reads)
         except FileNotFoundError:
             self.state, self._first_look = "waiting", False
             return False

@@ -5,7 +5,10 @@ the follower that feeds them."""
 from __future__ import annotations
 
 import json
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, cast
+
+from redis.typing import EncodableT, FieldT
 
 from arthur_panel.redis_client import redis_client
 
@@ -29,7 +32,9 @@ def ring_push(node: str, records: list[dict[str, Any]], *, keep: int,
     pipe.rpush(_key("lines", node), *(json.dumps(r, separators=(",", ":")) for r in records))
     pipe.ltrim(_key("lines", node), -keep, -1)
     if positions:
-        pipe.hset(_key("positions", node), mapping=positions)
+        # Only read: redis-py's Mapping type is keyed by any encodable type, and keys are
+        # invariant.
+        pipe.hset(_key("positions", node), mapping=cast(Mapping[FieldT, EncodableT], positions))
     pipe.execute()
 
 
@@ -38,10 +43,15 @@ def saved_positions(node: str) -> dict[str, tuple[int, int]]:
     saved = redis_client().hgetall(_key("positions", node))
     positions = {}
     for path, value in saved.items():
-        inode, _, offset = value.decode().partition(":")
+        inode, _, offset = _text(value).partition(":")
         if inode.isdigit() and offset.isdigit():
-            positions[path.decode()] = (int(inode), int(offset))
+            positions[_text(path)] = (int(inode), int(offset))
     return positions
+
+
+def _text(reply: bytes | str) -> str:
+    """A Redis reply as text: the panel's client answers bytes (it does not decode)."""
+    return reply.decode() if isinstance(reply, bytes) else reply
 
 
 def line_matches(record: dict[str, Any], *, kind: str | None, query: str | None) -> bool:
@@ -78,4 +88,5 @@ def followers(nodes: list[str]) -> dict[str, dict[str, Any] | None]:
     if not nodes:
         return {}
     beats = redis_client().mget([_key("follower", node) for node in nodes])
-    return {node: json.loads(beat) if beat else None for node, beat in zip(nodes, beats)}
+    return {node: json.loads(beat) if beat else None
+            for node, beat in zip(nodes, beats, strict=True)}

@@ -79,7 +79,8 @@ def cluster_poll(*, client: ExoClient, now: datetime | None = None) -> dict[str,
 def _save_live_fields(nodes: list[Node]) -> None:
     """One UPDATE statement run for every node: a poll of 32 nodes must stay cheap, and
     bulk_update's CASE expressions cost several times more."""
-    fields = [Node._meta.get_field(name) for name in LIVE_FIELDS]
+    concrete = {field.name: field for field in Node._meta.concrete_fields}
+    fields = [concrete[name] for name in LIVE_FIELDS]
     quote = connection.ops.quote_name
     sql = (f"UPDATE {quote(Node._meta.db_table)} SET "
            f"{', '.join(f'{quote(field.column)} = %s' for field in fields)} "

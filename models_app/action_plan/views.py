@@ -47,7 +47,7 @@ def _download(slug: str, matrix: dict[str, Any]) -> ModelDownload:
         nodes = target_nodes(model, None)
     except DomainError:
         nodes = []
-    row = next((r for r in matrix["models"] if r["slug"] == slug), {"cells": {}})
+    row: dict[str, Any] = next((r for r in matrix["models"] if r["slug"] == slug), {"cells": {}})
     cells = {n.display_name: row["cells"].get(n.name, {}) for n in nodes}
     return ModelDownload(
         slug, model.display_name, format_gib(model.size_bytes),

@@ -36,8 +36,9 @@ GUIDE_MODELS: list[dict[str, object]] = [
         "n_layers": 16, "hidden_size": 2048, "num_attention_heads": 32, "num_key_value_heads": 8,
         "head_dim": 64, "context_length": 131072,
         "tier": "essential", "roles": ["testing"],
-        "tier_reason": "Cluster health check: verify exo and JACCL before large downloads; validate "
-                       "API endpoints and cluster communication; downloads in under 2 minutes.",
+        "tier_reason": "Cluster health check: verify exo and JACCL before large downloads; "
+                       "validate API endpoints and cluster communication; downloads in under 2 "
+                       "minutes.",
         "tensor_parallel": "no", "expected_tokens_per_second": 5000, "first_token_seconds": "<0.1",
         "download_minutes": "<2",
         "notes": "Quick sanity checks before production inference; testing new exo features.",

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -139,10 +139,9 @@ def repo_metadata(repo_id: str, *, files_only: bool = False) -> RepoMetadata:
                  for s in info.siblings or []]
         if not files_only:
             config = _config(api, repo_id, info.sha or "main", files)
-            try:
-                parameters = dict(api.get_safetensors_metadata(repo_id).parameter_count)
-            except (NotASafetensorsRepoError, SafetensorsParsingError):
-                pass
+            with suppress(NotASafetensorsRepoError, SafetensorsParsingError):
+                counts = api.get_safetensors_metadata(repo_id).parameter_count
+                parameters = {dtype: count for dtype, count in counts.items()}
     return RepoMetadata(repo_id=repo_id, sha=info.sha or "", gated=bool(info.gated), files=files,
                         config=config, parameters_by_dtype=parameters)
 

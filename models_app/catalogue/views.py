@@ -65,7 +65,7 @@ def model_list(request: HttpRequest) -> HttpResponse:
     if data:
         if data["fits"]:
             wanted = data["fits"] == "yes"
-            rows = [m for m in rows if fits[m.slug] is not None and fits[m.slug].fits == wanted]
+            rows = [m for m in rows if (plan := fits[m.slug]) is not None and plan.fits == wanted]
         if data["downloaded"]:
             wanted = data["downloaded"] == "yes"
             rows = [m for m in rows if bool(where.get(m.exo_model_id)) == wanted]

@@ -249,8 +249,9 @@ def _split(model: PlanModel, kv: int, nodes: list[PlanNode],
     if model.tensor_parallel:
         even = [1] * len(nodes)
         return [NodeShare(model.slug, "tensor", model.n_layers, weights, cache)
-                for weights, cache in zip(_apportion(model.size_bytes, even), _apportion(kv, even))]
-    free = [max(0, node.ram_total - used) for node, used in zip(nodes, committed)]
+                for weights, cache in zip(_apportion(model.size_bytes, even),
+                                          _apportion(kv, even), strict=True)]
+    free = [max(0, node.ram_total - used) for node, used in zip(nodes, committed, strict=True)]
     roomy = [i for i, node in enumerate(nodes)
              if committed[i] + model.size_bytes + kv <= _node_limit(node)]
     if roomy:
@@ -262,14 +263,15 @@ def _split(model: PlanModel, kv: int, nodes: list[PlanNode],
     # Weights and cache are per layer, so they follow the layer counts
     return [NodeShare(model.slug, "layers", count, weights, cache) if count else None
             for count, weights, cache in zip(layers, _apportion(model.size_bytes, layers),
-                                             _apportion(kv, layers))]
+                                             _apportion(kv, layers), strict=True)]
 
 
 def _place(models: list[PlanModel], nodes: list[PlanNode], context_tokens: int,
            overhead_bytes: int) -> list[NodeFit]:
     """Place the models in order on the nodes; the overhead is spread in proportion to memory."""
     overheads = _apportion(overhead_bytes, [node.ram_total for node in nodes])
-    committed = [(node.ram_used or 0) + overhead for node, overhead in zip(nodes, overheads)]
+    committed = [(node.ram_used or 0) + overhead
+                 for node, overhead in zip(nodes, overheads, strict=True)]
     shares: list[list[NodeShare]] = [[] for _ in nodes]
     for model in models:
         for i, share in enumerate(_split(model, kv_cache_bytes(model, context_tokens),
@@ -278,7 +280,7 @@ def _place(models: list[PlanModel], nodes: list[PlanNode], context_tokens: int,
                 shares[i].append(share)
                 committed[i] += share.weights_bytes + share.kv_bytes
     fits = []
-    for node, overhead, held, holding in zip(nodes, overheads, shares, committed):
+    for node, overhead, held, holding in zip(nodes, overheads, shares, committed, strict=True):
         planned = sum(share.weights_bytes + share.kv_bytes for share in held)
         fits.append(NodeFit(node.name, node.display_name, node.ram_total, node.ram_used or 0,
                             overhead, held, planned, node.ram_total - holding,

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import asdict
-from typing import Any
+from typing import Any, cast
 
 from arthur_panel.exceptions import DomainError
 from cluster_app.models import Node
 from models_app.catalogue.selectors import model_by_name
 from models_app.models import LlmModel
-from models_app.planner.core import Plan, PlanModel, PlanNode, plan
+from models_app.planner.core import Plan, PlanModel, PlanNode, Tier, plan
 
 
 def plan_model(model: LlmModel) -> PlanModel:
@@ -21,16 +21,19 @@ def plan_model(model: LlmModel) -> PlanModel:
         head_dim=model.head_dim, kv_latent_dim=model.kv_latent_dim,
         context_length=model.context_length,
         tensor_parallel=model.tensor_parallel == LlmModel.TensorParallel.REQUIRED,
-        tier=model.tier, tier_reason=model.tier_reason,
+        tier=cast(Tier, model.tier),  # the field's choices are the planner's tiers (tested)
+        tier_reason=model.tier_reason,
     )
 
 
 def plan_node(node: Node, *, live: bool) -> PlanNode:
     """Live memory while exo reports the node; its configured memory otherwise."""
-    is_live = live and node.is_live and node.ram_total
-    return PlanNode(name=node.name, display_name=node.display_name,
-                    ram_total=node.ram_total if is_live else node.ram_bytes,
-                    ram_used=node.ram_used if is_live else None, in_cluster=node.in_exo_cluster)
+    if live and node.is_live and node.ram_total:
+        ram_total, ram_used = node.ram_total, node.ram_used
+    else:
+        ram_total, ram_used = node.ram_bytes, None
+    return PlanNode(name=node.name, display_name=node.display_name, ram_total=ram_total,
+                    ram_used=ram_used, in_cluster=node.in_exo_cluster)
 
 
 def models_for(names: list[str]) -> list[LlmModel]:

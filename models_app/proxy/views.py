@@ -25,6 +25,7 @@ from django.contrib.auth.decorators import login_not_required
 from django.core.exceptions import RequestDataTooBig
 from django.db import close_old_connections
 from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
+from django.http.response import HttpResponseBase
 from django.middleware.csrf import CsrfViewMiddleware
 from django.views.decorators.csrf import csrf_exempt
 
@@ -41,7 +42,15 @@ from models_app.usage.records import record_usage
 
 # Generations can think for a long time before their first token; only connecting is quick.
 EXO_STREAM_TIMEOUT = httpx.Timeout(connect=10.0, read=None, write=30.0, pool=10.0)
-_CSRF = CsrfViewMiddleware(lambda request: HttpResponse())
+
+
+def _csrf_checked(request: HttpRequest) -> HttpResponse:
+    """The view the CSRF check is run for: not csrf_exempt (the proxy's own views are, as token
+    clients send no CSRF token), so a browser session's POST is always checked."""
+    return HttpResponse()
+
+
+_CSRF = CsrfViewMiddleware(_csrf_checked)
 # Built once: httpx would otherwise load the CA bundle for every request (about 16 ms on the
 # event loop), though the link to exo is usually plain HTTP.
 _SSL = httpx.create_ssl_context()
@@ -117,7 +126,7 @@ def _caller(request: HttpRequest) -> tuple[Any, ApiToken | None]:
     if not request.user.is_authenticated:
         raise ProxyError("Log in, or send Authorization: Bearer <token> (manage.py issue_token).",
                          "not_authenticated", 401)
-    if request.method == "POST" and _CSRF.process_view(request, None, (), {}) is not None:
+    if request.method == "POST" and _CSRF.process_view(request, _csrf_checked, (), {}) is not None:
         raise ProxyError("CSRF token missing or incorrect.", "csrf_failed", 403)
     return request.user, None
 
@@ -180,7 +189,9 @@ def _stream_slot(call: Call) -> str:
     key = stream_slot_key(getattr(call.user, "pk", "anonymous"))
     with redis_client().pipeline() as pipe:
         # The expiry frees slots a killed server never gave back.
-        taken, _ = pipe.incr(key).expire(key, 3600).execute()
+        pipe.incr(key)
+        pipe.expire(key, 3600)
+        taken, _ = pipe.execute()
     if taken > settings.CHAT_MAX_STREAMS_PER_USER:
         redis_client().decr(key)
         raise ProxyError(f"You already have {settings.CHAT_MAX_STREAMS_PER_USER} requests "
@@ -188,7 +199,7 @@ def _stream_slot(call: Call) -> str:
     return key
 
 
-async def _proxy(request: HttpRequest, api: str, path: str) -> HttpResponse:
+async def _proxy(request: HttpRequest, api: str, path: str) -> HttpResponseBase:
     started = time.monotonic()
     try:
         call, forwarded, slot = await _pooled(_prepare)(request, api)
@@ -203,9 +214,9 @@ async def _proxy(request: HttpRequest, api: str, path: str) -> HttpResponse:
             await upstream.aread()
             raise _upstream_error(call, upstream)
     except (httpx.TransportError, ProxyError) as exc:
-        error = exc if isinstance(exc, ProxyError) else _exo_down(exc)
-        await _pooled(_settle)(call, meter, slot, error.status, error.message)
-        return _json_error(call.api, error)
+        failure = exc if isinstance(exc, ProxyError) else _exo_down(exc)
+        await _pooled(_settle)(call, meter, slot, failure.status, failure.message)
+        return _json_error(call.api, failure)
     response = StreamingHttpResponse(
         _relay(call, upstream, meter, slot),
         content_type=upstream.headers.get("content-type", "application/json"))
@@ -281,13 +292,13 @@ def _take_body_usage(meter: StreamMeter, body: bytes) -> None:
 # CSRF is checked in _caller, for sessions only: scripts with a token have no CSRF cookie.
 @csrf_exempt
 @login_not_required
-async def chat_completions(request: HttpRequest) -> HttpResponse:
+async def chat_completions(request: HttpRequest) -> HttpResponseBase:
     return await _proxy(request, "chat", "/v1/chat/completions")
 
 
 @csrf_exempt
 @login_not_required
-async def messages(request: HttpRequest) -> HttpResponse:
+async def messages(request: HttpRequest) -> HttpResponseBase:
     return await _proxy(request, "messages", "/v1/messages")
 
 

@@ -10,6 +10,7 @@ by itself when the simulator stops answering or drops its node, so none outlives
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import shlex
 import signal
@@ -178,10 +179,9 @@ class Agent:
                     "WARNING")
                 return 1
         say("main", f"Received {self.signal_name}, shutting down")
-        try:
+        # If the simulator is gone, so is the node.
+        with contextlib.suppress(httpx.HTTPError):
             self.http.post(f"/_sim/nodes/{self.name}/drop")
-        except httpx.HTTPError:
-            pass  # the simulator is gone: so is the node
         say("main", "EXO Shutdown complete")
         return 0
 

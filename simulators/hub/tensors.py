@@ -139,4 +139,4 @@ def _split(tensors: list[Tensor], spec: RepoSpec) -> list[Shard]:
         before += t.nbytes
     if any(not g for g in groups):
         raise ManifestError(f"{spec.repo_id}: {count} shards is too many for its tensor layout")
-    return [Shard(name, tuple(g)) for name, g in zip(shard_filenames(count), groups)]
+    return [Shard(name, tuple(g)) for name, g in zip(shard_filenames(count), groups, strict=True)]

@@ -61,7 +61,8 @@ def test_every_panel_service_uses_the_same_image_and_database():
     services = compose()["services"]
     panel = [services[name] for name in ("migrate", "web", "worker", "control", "beat")]
     assert len({service["image"] for service in panel}) == 1
-    assert all(service["environment"]["DATABASE_URL"].startswith("postgres://") for service in panel)
+    assert all(service["environment"]["DATABASE_URL"].startswith("postgres://")
+               for service in panel)
     assert all(service["environment"]["REDIS_URL"] == "redis://redis:6379/0" for service in panel)
 
 

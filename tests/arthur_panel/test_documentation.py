@@ -9,7 +9,8 @@ ROOT = Path(__file__).resolve().parents[2]
 CODE = ["arthur_panel", "cluster_app", "models_app", "tests/browser"]
 NOT_SETTINGS = {"DJANGO_SETTINGS_MODULE", "DJANGO_ALLOW_ASYNC_UNSAFE", "PATH", "PYTHONUNBUFFERED",
                 "CI"}
-READ = re.compile(r"""(?:env_\w+|environ\.get|env\.get|env\.setdefault|getenv)\(\s*["']([A-Z][A-Z0-9_]+)["']"""
+READ = re.compile(r"""(?:env_\w+|environ\.get|env\.get|env\.setdefault|getenv)"""
+                  r"""\(\s*["']([A-Z][A-Z0-9_]+)["']"""
                   r"""|["']([A-Z][A-Z0-9_]+)["'] (?:not )?in (?:os\.environ|env)\b""")
 
 

@@ -77,7 +77,8 @@ def test_run_starts_everything_and_ctrl_c_leaves_no_process(tmp_path):
         text = log.read_text()
         assert re.search(r"log in as 'admin' with password \S{12,}", text)
         assert f"http://127.0.0.1:{port}/" in text
-        assert (tmp_path / "var" / "secret_key").exists() and (tmp_path / "var" / "db.sqlite3").exists()
+        assert ((tmp_path / "var" / "secret_key").exists()
+                and (tmp_path / "var" / "db.sqlite3").exists())
 
         proc.send_signal(signal.SIGINT)
         proc.wait(timeout=30)

@@ -20,10 +20,11 @@ def chromium_path() -> str:
     return path
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser() -> Iterator[Browser]:
     # Playwright's sync API runs an event loop in this thread; Django's ORM would refuse to
-    # run next to it. Tests create their data before the page is opened.
+    # run next to it. Tests create their data before the page is opened. The loop stops with
+    # the browser tests, so the tests after them can use async_to_sync in this thread.
     os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)

@@ -75,7 +75,8 @@ def test_bad_flags_exit_with_status_2_and_a_message() -> None:
 def test_simulator_imports_nothing_of_the_panel() -> None:
     code = (
         "import sys, pkgutil, importlib, simulators.hub as h\n"
-        "for m in pkgutil.iter_modules(h.__path__): importlib.import_module('simulators.hub.' + m.name)\n"
+        "for m in pkgutil.iter_modules(h.__path__):\n"
+        "    importlib.import_module('simulators.hub.' + m.name)\n"
         "bad = [m for m in sys.modules if m.split('.')[0] in "
         "('django', 'rest_framework', 'arthur_panel', 'cluster_app', 'models_app')]\n"
         "print(bad)\n"

@@ -121,7 +121,7 @@ def test_corrupt_bytes_keep_headers_but_break_the_sha256(
     data = Path(path).read_bytes()
     assert len(data) == file.size
     assert hashlib.sha256(data).hexdigest() != hub_state.store.sha256(file)
-    differing = [i for i, (a, b) in enumerate(zip(data, clean.content)) if a != b]
+    differing = [i for i, (a, b) in enumerate(zip(data, clean.content, strict=True)) if a != b]
     assert differing == list(range(200_000, 200_008))
     head = hub_http.head(f"/{HUB_WIDE_REPO}/resolve/main/{SHARD}")
     assert head.headers["x-linked-etag"] == f'"{hub_state.store.sha256(file)}"'

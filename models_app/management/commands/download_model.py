@@ -54,6 +54,6 @@ class Command(BaseCommand):
 
             job_execute(job_id=job.pk, task_id="shell", listener=show)
         job.refresh_from_db()
-        if job.state != Job.State.SUCCEEDED:
+        if job.state != Job.State.SUCCEEDED or job.result is None:
             raise CommandError(f"{job.kind} on {job.node} {job.state}: {job.error or job.message}")
         self.stdout.write(f"{job.node}: {job.result['files']} files in {job.result['path']}")

@@ -50,9 +50,9 @@ def test_unknown_instance_is_exos_404(client):
 def test_connection_errors_are_retried_with_backoff_then_reported():
     sleeps: list[float] = []
     url = f"http://127.0.0.1:{free_port()}"
-    with ExoClient(url, retries=2, backoff=0.1, sleep=sleeps.append) as client:
-        with pytest.raises(ExoUnavailable, match="is not answering"):
-            client.state()
+    with (ExoClient(url, retries=2, backoff=0.1, sleep=sleeps.append) as client,
+          pytest.raises(ExoUnavailable, match="is not answering")):
+        client.state()
     assert sleeps == [0.1, 0.2]
 
 
@@ -60,9 +60,9 @@ def test_an_answered_error_is_not_retried(exo_url):
     sleeps: list[float] = []
     httpx.post(f"{exo_url}/_sim/faults", json={"error_rate": 1.0})
     try:
-        with ExoClient(exo_url, retries=3, sleep=sleeps.append) as client:
-            with pytest.raises(ExoError) as failed:
-                client.state()
+        with (ExoClient(exo_url, retries=3, sleep=sleeps.append) as client,
+              pytest.raises(ExoError) as failed):
+            client.state()
     finally:
         httpx.delete(f"{exo_url}/_sim/faults")
     assert failed.value.exo_status == 500 and sleeps == []
@@ -71,9 +71,9 @@ def test_an_answered_error_is_not_retried(exo_url):
 def test_a_slow_exo_times_out_with_a_clear_message(exo_url):
     httpx.post(f"{exo_url}/_sim/faults", json={"latency": 1.0})
     try:
-        with ExoClient(exo_url, timeout=0.2) as client:
-            with pytest.raises(ExoUnavailable, match="timed out"):
-                client.state()
+        with (ExoClient(exo_url, timeout=0.2) as client,
+              pytest.raises(ExoUnavailable, match="timed out")):
+            client.state()
     finally:
         httpx.delete(f"{exo_url}/_sim/faults")
 

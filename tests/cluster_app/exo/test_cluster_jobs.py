@@ -9,6 +9,7 @@ import os
 import signal
 import threading
 from collections.abc import Iterator
+from contextlib import suppress
 from pathlib import Path
 from typing import Any
 from unittest import mock
@@ -34,10 +35,8 @@ def sim(tmp_path_factory: Any) -> Iterator[tuple[str, Path]]:
     with live.running_simulator("exo", work / "sim", "--stopped") as url:
         yield url, work
     for pid_file in (work / "var" / "exo").glob("*.pid"):  # agents a failed test left
-        try:
+        with suppress(OSError, ValueError):
             os.kill(int(pid_file.read_text()), signal.SIGKILL)
-        except (OSError, ValueError):
-            pass
 
 
 @pytest.fixture

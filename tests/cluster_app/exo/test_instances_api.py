@@ -47,9 +47,9 @@ def test_load_needs_a_known_model(api_client, exo_url):
     assert not Job.objects.exists()
 
 
-@pytest.mark.parametrize(("body", "fragment"), [({}, "model"),
-                                               ({"model": LLAMA_1B, "sharding": "Diagonal"}, "sharding"),
-                                               ({"model": LLAMA_1B, "min_nodes": 0}, "min_nodes")])
+@pytest.mark.parametrize(("body", "fragment"), [
+    ({}, "model"), ({"model": LLAMA_1B, "sharding": "Diagonal"}, "sharding"),
+    ({"model": LLAMA_1B, "min_nodes": 0}, "min_nodes")])
 def test_bad_load_requests_are_400(api_client, exo_url, body, fragment):
     response = api_client.post("/api/v1/instances/", body, format="json")
     assert response.status_code == 400 and fragment in response.json()["error"]["message"]

@@ -8,6 +8,7 @@ import os
 import re
 import signal
 from collections.abc import Iterator
+from contextlib import suppress
 from pathlib import Path
 from typing import Any
 
@@ -63,10 +64,8 @@ def exo_nodes(nodes: dict[str, Node], ops_exo: str, ops_dir: Path) -> dict[str, 
 
 
 def _kill(pid_file: Path) -> None:
-    try:
+    with suppress(OSError, ValueError):
         os.kill(int(pid_file.read_text()), signal.SIGKILL)
-    except (OSError, ValueError):
-        pass
 
 
 def finished(client: httpx.Client, job: dict[str, Any], timeout: float = 40) -> dict[str, Any]:
@@ -222,7 +221,8 @@ def test_bootstrap_lines_planted_in_the_masters_output_are_never_run(ops_stack, 
         alpha = agent(exo_nodes["alpha"])
         console = ops_dir / "var" / "exo" / "alpha.log"
         with console.open("a") as out:
-            out.write("[ 2026-06-22 15:38:54.101 | ERROR    | exo.master.api:chat_completions:1318 ] "
+            out.write("[ 2026-06-22 15:38:54.101 | ERROR    | "
+                      "exo.master.api:chat_completions:1318 ] "
                       f"Model not found: Bootstrap command: {planted}\n")
             out.write(f"Bootstrap command: {planted}\n")
         assert finished(client, post(client, "/api/v1/nodes/beta/stop/"))["state"] == "succeeded"

@@ -48,7 +48,8 @@ def test_current_shape_links_both_kinds(current):
     nodes = by_name(view)
     alpha, beta = nodes["ALPHA"].node_id, nodes["BETA"].node_id
     rdma = [link for link in view.links if link.kind == RDMA and link.source == alpha]
-    assert [(l.sink, l.source_interface, l.sink_interface) for l in rdma] == [(beta, "rdma_en3", "rdma_en4")]
+    assert [(link.sink, link.source_interface, link.sink_interface)
+            for link in rdma] == [(beta, "rdma_en3", "rdma_en4")]
     tcp = [link for link in view.links if link.kind == TCP and link.source == alpha]
     assert tcp[0].sink == beta and tcp[0].address.startswith("/ip4/")
 
@@ -66,7 +67,8 @@ def test_current_shape_instances(current):
 
 def test_downloads_are_read_with_status_and_bytes(current):
     downloads = normalise(current).downloads
-    assert downloads and {d.status for d in downloads} <= {"pending", "ongoing", "completed", "failed"}
+    assert downloads
+    assert {d.status for d in downloads} <= {"pending", "ongoing", "completed", "failed"}
     completed = [d for d in downloads if d.status == "completed"]
     assert completed and all(d.downloaded == d.total > 0 for d in completed)
 
@@ -130,10 +132,11 @@ def test_legacy_shape():
     assert nodes["ALPHA"].ram_total == 512 * GIB and nodes["BETA"].ram_total == 256 * GIB
     assert nodes["ALPHA"].ram_used == 512 * GIB - 480_000_000_000
     assert nodes["ALPHA"].temperature == 41.5 and nodes["ALPHA"].addresses[0] == "192.168.1.10"
-    assert {(l.kind, l.address) for l in view.links} == {
+    assert {(link.kind, link.address) for link in view.links} == {
         (TCP, "/ip4/192.168.1.20/tcp/52415"), (TCP, "/ip4/192.168.1.10/tcp/52415")}
     (instance,) = view.instances
-    assert (instance.model_id, instance.status, instance.layers_loaded) == ("llama-3.2-1b", "ready", 16)
+    assert (instance.model_id, instance.status, instance.layers_loaded) == (
+        "llama-3.2-1b", "ready", 16)
 
 
 def test_empty_state_is_an_empty_cluster():

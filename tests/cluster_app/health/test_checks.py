@@ -37,7 +37,8 @@ def rdma(result: RunResult | None, *, node: InventoryNode = ALPHA, interface: st
          program: str | None = "/usr/bin/ibv_devinfo") -> checks.Outcome:
     return checks.rdma_device(node=node, interface=interface, program=program,
                               command=[program or "ibv_devinfo", "-d", interface], result=result,
-                              timeout=10.0, looked_for=["/usr/bin/ibv_devinfo", "ibv_devinfo on PATH"])
+                              timeout=10.0,
+                              looked_for=["/usr/bin/ibv_devinfo", "ibv_devinfo on PATH"])
 
 
 # --- exo, nodes and memory --------------------------------------------------------------------
@@ -45,7 +46,8 @@ def rdma(result: RunResult | None, *, node: InventoryNode = ALPHA, interface: st
 def test_exo_answering_passes_with_its_url_and_time():
     outcome = checks.exo_api(url="http://alpha.local:52415", error=None, elapsed_ms=12,
                              shape="current")
-    assert (outcome.status, outcome.summary) == (PASS, "exo answers at http://alpha.local:52415 (12 ms)")
+    assert (outcome.status, outcome.summary) == (
+        PASS, "exo answers at http://alpha.local:52415 (12 ms)")
     assert outcome.evidence == {"url": "http://alpha.local:52415", "elapsed_ms": 12,
                                 "state_shape": "current"}
 
@@ -142,7 +144,8 @@ def test_memory_of_the_recorded_state():
 
 def test_memory_of_a_node_exo_does_not_report_is_not_checked():
     outcome = checks.memory_pressure(BETA, None)
-    assert (outcome.status, outcome.summary) == (UNAVAILABLE, "Not checked: BETA is not in exo's state")
+    assert (outcome.status, outcome.summary) == (
+        UNAVAILABLE, "Not checked: BETA is not in exo's state")
     zero = checks.memory_pressure(BETA, NodeView("id", "BETA"))
     assert zero.summary == "Not checked: exo reports no memory figures for BETA"
 

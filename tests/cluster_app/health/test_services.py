@@ -56,7 +56,8 @@ def test_with_exo_down_and_no_worker_every_check_says_why(nodes, settings, no_ib
     stored = results()
     exo = stored["exo_api", "cluster"]
     assert (exo.status, exo.summary) == (FAIL, f"exo is not answering at {settings.EXO_API_URL}")
-    assert "is not answering" in exo.evidence["error"] and exo.evidence["url"] == settings.EXO_API_URL
+    assert "is not answering" in exo.evidence["error"]
+    assert exo.evidence["url"] == settings.EXO_API_URL
     assert (stored["cluster_nodes", "cluster"].status,
             stored["cluster_nodes", "cluster"].summary) == (
         UNAVAILABLE, "Not checked: exo's state could not be read")
@@ -70,7 +71,8 @@ def test_with_exo_down_and_no_worker_every_check_says_why(nodes, settings, no_ib
     assert not any(scope == "gamma" for _, scope in stored)  # not an exo node
     assert summary == {"overall": FAIL, "counts": {FAIL: 7, UNAVAILABLE: 3},
                        "silent_nodes": ["alpha", "beta"]}
-    assert services.summary_line(summary) == "FAIL: 7 fail, 3 unavailable; no answer from alpha, beta"
+    assert services.summary_line(summary) == (
+        "FAIL: 7 fail, 3 unavailable; no answer from alpha, beta")
 
 
 def test_node_answers_are_collected_and_stored(exo_url, nodes, monkeypatch, no_ibv_devinfo):
@@ -121,7 +123,8 @@ def test_the_report_groups_by_scope_in_page_order_and_says_what_is_stale(nodes):
     assert report["overall"] == FAIL
     assert report["counts"] == {"pass": 2, "warn": 1, "fail": 1}
     assert report["running_job"] is None
-    assert [(g["scope"], g["label"], [c["name"] for c in g["checks"]]) for g in report["groups"]] == [
+    assert [(g["scope"], g["label"], [c["name"] for c in g["checks"]])
+            for g in report["groups"]] == [
         ("cluster", "Cluster", ["exo_api", "cluster_nodes"]),
         ("alpha", "ALPHA", ["rdma_device"]),
         ("beta", "BETA", ["mlx"])]

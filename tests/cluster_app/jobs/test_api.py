@@ -28,7 +28,8 @@ def test_anonymous_api_calls_get_401_json(client, path):
 
 def test_bearer_token_authenticates_and_a_bad_one_is_refused(alice_token, nodes):
     client = APIClient()
-    assert client.get("/api/v1/nodes/", HTTP_AUTHORIZATION=f"Bearer {alice_token}").status_code == 200
+    response = client.get("/api/v1/nodes/", HTTP_AUTHORIZATION=f"Bearer {alice_token}")
+    assert response.status_code == 200
     response = client.get("/api/v1/nodes/", HTTP_AUTHORIZATION="Bearer arthur_wrong")
     assert response.status_code == 401
     assert "Invalid or revoked" in error_of(response)["message"]
@@ -116,13 +117,14 @@ def test_session_posts_need_the_csrf_token(alice, nodes):
     assert response.status_code == 403 and "CSRF" in error_of(response)["message"]
 
 
-def test_created_job_is_queued_on_its_nodes_queue(api_client, nodes, django_capture_on_commit_callbacks,
-                                                  monkeypatch):
+def test_created_job_is_queued_on_its_nodes_queue(api_client, nodes,
+                                                  django_capture_on_commit_callbacks, monkeypatch):
     sent = []
     monkeypatch.setattr(celery_app, "send_task", lambda name, args, queue: sent.append(
         (name, args, queue)) or type("R", (), {"id": "x"})())
     with django_capture_on_commit_callbacks(execute=True):
-        response = api_client.post("/api/v1/jobs/", data={"kind": "ping", "node": "beta"}, format="json")
+        response = api_client.post("/api/v1/jobs/", data={"kind": "ping", "node": "beta"},
+                                   format="json")
     assert response.status_code == 201
     assert sent == [(RUN_TASK, [response.json()["id"]], "node.beta")]
     assert response.json()["params"] == {"count": 5, "interval": 1.0}

@@ -24,7 +24,8 @@ def error_of(response):
 
 
 def ping(node, user, **fields):
-    return services.job_create(kind="ping", node=node, params={}, user=user, enqueue=False, **fields)
+    return services.job_create(kind="ping", node=node, params={}, user=user, enqueue=False,
+                               **fields)
 
 
 def test_a_third_ping_is_refused_with_the_limit_and_what_to_do(nodes, alice):

@@ -110,6 +110,7 @@ def test_job_list_shows_newest_first(live_stack, nodes, alice_token):
     first = start_ping(live_stack, alice_token, count=1, interval=0)
     second = start_ping(live_stack, alice_token, count=1, interval=0)
     with api(live_stack, alice_token) as client:
-        wait_until(lambda: client.get(f"/api/v1/jobs/{second['id']}/").json()["state"] == "succeeded")
+        wait_until(lambda: client.get(f"/api/v1/jobs/{second['id']}/").json()["state"]
+                   == "succeeded")
         listed = client.get("/api/v1/jobs/", params={"kind": "ping"}).json()
     assert [job["id"] for job in listed][:2] == [second["id"], first["id"]]

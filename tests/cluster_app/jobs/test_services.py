@@ -34,10 +34,12 @@ def test_create_refuses_unknown_kind_and_missing_node(nodes):
 
 def test_a_second_job_with_the_same_key_returns_the_active_one(nodes):
     first, created = jobs.job_create(kind="ping", node=nodes["alpha"], params={}, dedupe_key="k")
-    again, created_again = jobs.job_create(kind="ping", node=nodes["alpha"], params={}, dedupe_key="k")
+    again, created_again = jobs.job_create(kind="ping", node=nodes["alpha"], params={},
+                                           dedupe_key="k")
     assert created and not created_again and again.pk == first.pk
     jobs.job_cancel(job=first)
-    third, created_third = jobs.job_create(kind="ping", node=nodes["alpha"], params={}, dedupe_key="k")
+    third, created_third = jobs.job_create(kind="ping", node=nodes["alpha"], params={},
+                                           dedupe_key="k")
     assert created_third and third.pk != first.pk  # the key is free once the first has ended
 
 
@@ -79,7 +81,8 @@ def test_claim_takes_over_a_running_job_whose_worker_went_silent(queued, setting
     assert Job.objects.get(pk=queued.pk).attempts == 2
 
 
-def test_recover_requeues_only_silent_running_jobs(queued, settings, django_capture_on_commit_callbacks):
+def test_recover_requeues_only_silent_running_jobs(queued, settings,
+                                                   django_capture_on_commit_callbacks):
     old = timezone.now() - timedelta(seconds=settings.JOB_LEASE_SECONDS + 5)
     Job.objects.filter(pk=queued.pk).update(state=Job.State.RUNNING, heartbeat_at=old)
     with django_capture_on_commit_callbacks(execute=False) as callbacks:

@@ -30,7 +30,8 @@ def node(node_id: str, name: str, *, used: int = 100, rdma: bool | None = True) 
 
 
 def cluster(*nodes: NodeView, rdma: bool = True, instances=()) -> ClusterView:
-    links = [LinkView("a", "b", "tcp"), *([LinkView("a", "b", "rdma", "rdma_en3", "rdma_en4")] if rdma else [])]
+    links = [LinkView("a", "b", "tcp"),
+             *([LinkView("a", "b", "rdma", "rdma_en3", "rdma_en4")] if rdma else [])]
     return ClusterView("current", list(nodes), links, list(instances), [])
 
 
@@ -93,7 +94,8 @@ def test_unreachable_exo_degrades_then_offlines_after_the_timeout():
 
 def test_node_missing_from_state_goes_offline_after_the_timeout():
     b = node("b", "BETA")
-    assert status(ALPHA, None, cluster(b), last_seen=NOW - timedelta(seconds=5)).status == "degraded"
+    recent = status(ALPHA, None, cluster(b), last_seen=NOW - timedelta(seconds=5))
+    assert recent.status == "degraded"
     gone = status(ALPHA, None, cluster(b), last_seen=NOW - timedelta(seconds=60))
     assert gone.status == "offline" and "not in exo's cluster state" in gone.reason
 

@@ -78,7 +78,8 @@ def test_when_everything_is_done():
     assert [step.detail for step in steps] == [
         "Llama 3.2 1B is on ALPHA.",
         "exo answers and every cluster node is online.",
-        "mlx-community/DeepSeek-V3.1-4bit runs Tensor over MlxJaccl and a test prompt to it succeeded.",
+        "mlx-community/DeepSeek-V3.1-4bit runs Tensor over MlxJaccl and a test prompt to it "
+        "succeeded.",
         "DeepSeek V3 4-bit is on ALPHA and BETA.",
         "3 request(s) through /v1/messages, the last at 2026-01-02 10:00 UTC.",
     ]
@@ -103,7 +104,8 @@ def test_jaccl_step_needs_a_ready_tensor_instance_and_a_prompt_or_the_init_lines
                                                    "over MlxJaccl and the nodes logged JACCL's "
                                                    "distributed initialisation.")
     # A prompt or log lines without a ready Tensor + MlxJaccl instance prove nothing.
-    assert plan_steps(replace(NOTHING_YET, jaccl_chat_ok=True, jaccl_lines_seen=True))[2].state == TODO
+    unproven = replace(NOTHING_YET, jaccl_chat_ok=True, jaccl_lines_seen=True)
+    assert plan_steps(unproven)[2].state == TODO
 
 
 @pytest.mark.parametrize(("cells", "progress", "state", "detail"), [

@@ -27,7 +27,8 @@ def error_of(response):
 def test_the_guides_models_are_seeded_with_its_numbers():
     models = {m.slug: m for m in LlmModel.objects.all()}
     assert set(models) >= {"deepseek-v3-4bit", "llama-3.2-1b", "llama-3.1-70b", "llama-3.1-8b",
-                           "deepseek-v3-8bit", "qwen2.5-coder-32b", "mistral-large", "mixtral-8x22b"}
+                           "deepseek-v3-8bit", "qwen2.5-coder-32b", "mistral-large",
+                           "mixtral-8x22b"}
     deepseek = models["deepseek-v3-4bit"]
     assert deepseek.size_bytes == 405_874_409_472 and round(deepseek.size_bytes / GIB, 1) == 378.0
     # exo has no card for DeepSeek V3 itself: the guide's model is exo's V3.1 card.
@@ -37,13 +38,15 @@ def test_the_guides_models_are_seeded_with_its_numbers():
     assert deepseek.tensor_parallel == "required" and "coding" in deepseek.roles
     assert round(models["llama-3.2-1b"].size_bytes / GIB, 2) == 1.24
     assert models["llama-3.2-1b"].roles == ["testing"]
-    assert models["llama-3.1-70b"].size_bytes == 38 * GIB and models["llama-3.1-70b"].roles == ["fast fallback"]
+    seventy = models["llama-3.1-70b"]
+    assert seventy.size_bytes == 38 * GIB and seventy.roles == ["fast fallback"]
     assert round(models["llama-3.1-8b"].size_bytes / GIB, 1) == 4.5
     eight = models["deepseek-v3-8bit"]
     assert eight.size_bytes == 712 * GIB and eight.tier == "not_recommended"
     for reason in ("Too close to the limit", "OOM risk", "Minimal quality gain", "Same speed"):
         assert reason in eight.tier_reason
-    assert [models[s].size_bytes // GIB for s in ("qwen2.5-coder-32b", "mistral-large", "mixtral-8x22b")] == [18, 67, 87]
+    assert [models[s].size_bytes // GIB
+            for s in ("qwen2.5-coder-32b", "mistral-large", "mixtral-8x22b")] == [18, 67, 87]
 
 
 def test_list_filters_and_search(api_client):
@@ -95,7 +98,8 @@ def test_unreachable_hub_is_a_503(api_client, settings):
     settings.HF_ENDPOINT = f"http://127.0.0.1:{free_port()}"
     response = api_client.post("/api/v1/models/", {"repo_id": "sim-org/tiny-4bit"}, format="json")
     assert response.status_code == 503
-    assert error_of(response)["code"] == "hub_unreachable" and "unreachable" in error_of(response)["message"]
+    assert error_of(response)["code"] == "hub_unreachable"
+    assert "unreachable" in error_of(response)["message"]
 
 
 def test_import_from_exos_catalogue_adds_only_new_models(api_client, exo_url):
@@ -110,12 +114,13 @@ def test_import_from_exos_catalogue_adds_only_new_models(api_client, exo_url):
 
 
 def test_edit_and_delete(api_client):
-    response = api_client.patch("/api/v1/models/mixtral-8x22b/", {"roles": ["coding"], "notes": "x"},
-                                format="json")
+    response = api_client.patch("/api/v1/models/mixtral-8x22b/",
+                                {"roles": ["coding"], "notes": "x"}, format="json")
     assert response.status_code == 200 and response.json()["roles"] == ["coding"]
     bad = api_client.patch("/api/v1/models/mixtral-8x22b/", {"roles": ["juggling"]}, format="json")
     assert bad.status_code == 400 and "roles" in error_of(bad)["message"]
-    assert api_client.patch("/api/v1/models/mixtral-8x22b/", {"slug": "x"}, format="json").json()["slug"] == "mixtral-8x22b"
+    renamed = api_client.patch("/api/v1/models/mixtral-8x22b/", {"slug": "x"}, format="json")
+    assert renamed.json()["slug"] == "mixtral-8x22b"
     assert api_client.delete("/api/v1/models/mixtral-8x22b/").status_code == 204
     missing = api_client.get("/api/v1/models/mixtral-8x22b/")
     assert missing.status_code == 404 and "No model 'mixtral-8x22b'" in error_of(missing)["message"]

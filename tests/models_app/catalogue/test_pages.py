@@ -19,7 +19,8 @@ def browser(client, alice):
 
 
 def slugs_on(response) -> set[str]:
-    return {m.slug for m in LlmModel.objects.all() if f'data-slug="{m.slug}"' in response.content.decode()}
+    return {m.slug for m in LlmModel.objects.all()
+            if f'data-slug="{m.slug}"' in response.content.decode()}
 
 
 def test_catalogue_lists_the_guide_with_sizes(browser):

@@ -28,7 +28,8 @@ def test_default_target_is_alpha(api_client, nodes, no_enqueue):
     assert response.status_code == 201
     (job,) = response.json()["jobs"]
     assert job["kind"] == "model.download" and job["node"] == "alpha"
-    assert job["params"] == {"model": "llama-3.2-1b", "repo_id": "mlx-community/Llama-3.2-1B-Instruct-4bit"}
+    assert job["params"] == {"model": "llama-3.2-1b",
+                             "repo_id": "mlx-community/Llama-3.2-1B-Instruct-4bit"}
 
 
 def test_a_download_takes_any_name_of_the_model(api_client, nodes, no_enqueue):
@@ -61,7 +62,8 @@ def test_without_live_disk_figures_the_local_disk_is_checked(api_client, nodes, 
 
 
 def test_refusal_names_the_shortfall(api_client, nodes, no_enqueue):
-    Node.objects.filter(name="beta").update(status="online", disk_free=212 * GIB, disk_total=1024 * GIB)
+    Node.objects.filter(name="beta").update(status="online", disk_free=212 * GIB,
+                                            disk_total=1024 * GIB)
     response = start(api_client, "deepseek-v3-4bit", node="beta")
     assert response.status_code == 409
     assert response.json()["error"] == {"message": "needs 378 GB, 212 GB free on BETA",
@@ -70,7 +72,8 @@ def test_refusal_names_the_shortfall(api_client, nodes, no_enqueue):
 
 
 def test_downloads_in_flight_reserve_their_space(api_client, nodes, no_enqueue):
-    Node.objects.filter(name="alpha").update(status="online", disk_free=50 * GIB, disk_total=1024 * GIB)
+    Node.objects.filter(name="alpha").update(status="online", disk_free=50 * GIB,
+                                             disk_total=1024 * GIB)
     assert start(api_client, "llama-3.1-70b").status_code == 201  # 38 of 50 GB
     response = start(api_client, "mistral-large", node="alpha")  # 67 GB more
     assert response.status_code == 409
@@ -98,10 +101,12 @@ def test_bad_download_requests(api_client, nodes, no_enqueue, slug, body, status
 
 
 def test_delete_needs_a_node_and_no_active_download(api_client, nodes, no_enqueue):
-    assert api_client.delete("/api/v1/models/llama-3.2-1b/download/", {}, format="json").status_code == 400
+    url = "/api/v1/models/llama-3.2-1b/download/"
+    assert api_client.delete(url, {}, format="json").status_code == 400
     start(api_client, "llama-3.2-1b")
-    busy = api_client.delete("/api/v1/models/llama-3.2-1b/download/", {"node": "alpha"}, format="json")
-    assert busy.status_code == 409 and "cancel the download first" in busy.json()["error"]["message"]
+    busy = api_client.delete(url, {"node": "alpha"}, format="json")
+    assert busy.status_code == 409
+    assert "cancel the download first" in busy.json()["error"]["message"]
 
 
 def test_matrix_lists_models_by_node_with_disk(api_client, nodes, no_enqueue):
@@ -129,4 +134,5 @@ def test_matrix_shows_what_exo_reports(api_client, nodes, no_enqueue):
     assert rows["llama-3.2-1b"]["alpha"]["source"] == "exo"
     assert rows["llama-3.2-1b"]["beta"]["state"] == "absent"  # exo lists it, nothing on disk
     ongoing = rows["llama-3.1-8b"]["beta"]
-    assert (ongoing["state"], ongoing["progress"], ongoing["eta_seconds"]) == ("ongoing", 0.25, 15.0)
+    assert (ongoing["state"], ongoing["progress"], ongoing["eta_seconds"]) == (
+        "ongoing", 0.25, 15.0)

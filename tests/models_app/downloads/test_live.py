@@ -65,7 +65,8 @@ def control(stack: Stack, token: str, job_id: int, action: str) -> None:
         assert client.post(f"/api/v1/jobs/{job_id}/{action}/").status_code == 200
 
 
-def follow(stack: Stack, token: str, job_id: int, until, timeout: float = 60.0) -> list[dict[str, Any]]:
+def follow(stack: Stack, token: str, job_id: int, until,
+           timeout: float = 60.0) -> list[dict[str, Any]]:
     seen = []
     with connect(f"{stack.ws_url}/ws/jobs/{job_id}/",
                  additional_headers={"Authorization": f"Bearer {token}"}) as ws:
@@ -76,6 +77,10 @@ def follow(stack: Stack, token: str, job_id: int, until, timeout: float = 60.0) 
                 return seen
 
 
+def ended(job: dict[str, Any]) -> bool:
+    return job["state"] in ("succeeded", "failed")
+
+
 def model_dir(stack: Stack, node: str) -> Path:
     return stack.models_dir / node / REPO.replace("/", "--")
 
@@ -83,7 +88,7 @@ def model_dir(stack: Stack, node: str) -> Path:
 def test_a_download_lands_where_exo_looks_with_verified_bytes(live_stack, alice_token, wide_model,
                                                              hub_endpoint):
     job = start_download(live_stack, alice_token, wide_model.slug, "alpha")
-    seen = follow(live_stack, alice_token, job["id"], lambda j: j["state"] in ("succeeded", "failed"))
+    seen = follow(live_stack, alice_token, job["id"], ended)
     final = seen[-1]
     assert final["state"] == "succeeded", final
     assert final["done"] == final["total"] > 1024 * 1024 and final["unit"] == "bytes"
@@ -111,7 +116,8 @@ def test_pause_keeps_the_bytes_and_resume_continues_inside_the_file(live_stack, 
                                                                   wide_model, hub_sim):
     hub_sim.put("/bandwidth", json={"bytes_per_second": 250_000})
     job = start_download(live_stack, alice_token, wide_model.slug, "beta")
-    follow(live_stack, alice_token, job["id"], lambda j: j["state"] == "running" and j["done"] > 200_000)
+    follow(live_stack, alice_token, job["id"],
+           lambda j: j["state"] == "running" and j["done"] > 200_000)
     control(live_stack, alice_token, job["id"], "pause")
     paused = follow(live_stack, alice_token, job["id"], lambda j: j["state"] == "paused")[-1]
     partials = list(model_dir(live_stack, "beta").rglob("*.partial"))
@@ -120,7 +126,7 @@ def test_pause_keeps_the_bytes_and_resume_continues_inside_the_file(live_stack, 
     hub_sim.delete("/counters")  # count only what the resumed job transfers
     hub_sim.put("/bandwidth", json={"bytes_per_second": None})
     control(live_stack, alice_token, job["id"], "resume")
-    after = follow(live_stack, alice_token, job["id"], lambda j: j["state"] in ("succeeded", "failed"))
+    after = follow(live_stack, alice_token, job["id"], ended)
     final = after[-1]
     assert final["state"] == "succeeded" and paused["done"] < final["total"]
     # The resumed job starts from the bytes it had, not from zero...
@@ -138,9 +144,11 @@ def test_pause_keeps_the_bytes_and_resume_continues_inside_the_file(live_stack, 
 def test_cancel_stops_and_deletes_partial_files(live_stack, alice_token, wide_model, hub_sim):
     hub_sim.put("/bandwidth", json={"bytes_per_second": 200_000})
     job = start_download(live_stack, alice_token, wide_model.slug, "alpha")
-    follow(live_stack, alice_token, job["id"], lambda j: j["state"] == "running" and j["done"] > 100_000)
+    follow(live_stack, alice_token, job["id"],
+           lambda j: j["state"] == "running" and j["done"] > 100_000)
     control(live_stack, alice_token, job["id"], "cancel")
-    final = follow(live_stack, alice_token, job["id"], lambda j: j["state"] not in ("queued", "running"))[-1]
+    final = follow(live_stack, alice_token, job["id"],
+                   lambda j: j["state"] not in ("queued", "running"))[-1]
     assert final["state"] == "cancelled"
     assert not list(model_dir(live_stack, "alpha").rglob("*.partial"))
     assert any("removed" in line for line in final["log_tail"])
@@ -150,7 +158,7 @@ def test_wrong_bytes_fail_the_job_and_leave_nothing_corrupt(live_stack, alice_to
                                                            hub_sim):
     hub_sim.post("/faults", json={"kind": "corrupt", "path": "model-00002-of-00003.safetensors"})
     job = start_download(live_stack, alice_token, wide_model.slug, "beta")
-    final = follow(live_stack, alice_token, job["id"], lambda j: j["state"] in ("succeeded", "failed"))[-1]
+    final = follow(live_stack, alice_token, job["id"], ended)[-1]
     assert final["state"] == "failed" and "sha256" in final["error"]
     assert "model-00002-of-00003.safetensors" in final["error"]
     shard = model_dir(live_stack, "beta") / "model-00002-of-00003.safetensors"
@@ -161,7 +169,7 @@ def test_a_dropped_connection_is_retried_and_resumed(live_stack, alice_token, wi
     hub_sim.post("/faults", json={"kind": "drop", "path": "model-00003-of-00003.safetensors",
                                   "after_bytes": 100_000, "times": 2})
     job = start_download(live_stack, alice_token, wide_model.slug, "alpha")
-    final = follow(live_stack, alice_token, job["id"], lambda j: j["state"] in ("succeeded", "failed"))[-1]
+    final = follow(live_stack, alice_token, job["id"], ended)[-1]
     assert final["state"] == "succeeded", final
     stats = hub_sim.get("/counters").json()["files"][f"{REPO}/model-00003-of-00003.safetensors"]
     assert stats["ranged_get"] >= 2  # each retry asked for the rest of the file, not all of it
@@ -172,9 +180,10 @@ def test_hub_errors_past_the_retries_fail_with_a_message(live_stack, alice_token
     hub_sim.post("/faults", json={"kind": "error", "path": "model-00001-of-00003.safetensors",
                                   "status": 503, "methods": ["GET"], "times": None})
     job = start_download(live_stack, alice_token, wide_model.slug, "alpha")
-    final = follow(live_stack, alice_token, job["id"], lambda j: j["state"] in ("succeeded", "failed"))[-1]
+    final = follow(live_stack, alice_token, job["id"], ended)[-1]
     assert final["state"] == "failed"
-    assert "model-00001-of-00003.safetensors" in final["error"] and "gave up after 3 retries" in final["error"]
+    assert "model-00001-of-00003.safetensors" in final["error"]
+    assert "gave up after 3 retries" in final["error"]
 
 
 def test_hub_errors_within_the_retries_are_retried_to_success(live_stack, alice_token, wide_model,
@@ -182,7 +191,7 @@ def test_hub_errors_within_the_retries_are_retried_to_success(live_stack, alice_
     hub_sim.post("/faults", json={"kind": "error", "path": "model-00001-of-00003.safetensors",
                                   "status": 503, "methods": ["GET"], "times": 2})
     job = start_download(live_stack, alice_token, wide_model.slug, "alpha")
-    final = follow(live_stack, alice_token, job["id"], lambda j: j["state"] in ("succeeded", "failed"))[-1]
+    final = follow(live_stack, alice_token, job["id"], ended)[-1]
     assert final["state"] == "succeeded", final
 
 
@@ -196,7 +205,8 @@ def test_a_worker_killed_mid_download_loses_nothing(live_stack, alice_token, wid
     wait_for_worker(env, logs / "delta-1.log")
     hub_sim.put("/bandwidth", json={"bytes_per_second": 300_000})
     job = start_download(live_stack, alice_token, wide_model.slug, "delta")
-    follow(live_stack, alice_token, job["id"], lambda j: (j["detail"] or {}).get("files_done", 0) >= 2)
+    follow(live_stack, alice_token, job["id"],
+           lambda j: (j["detail"] or {}).get("files_done", 0) >= 2)
     os.killpg(first.pid, signal.SIGKILL)  # the whole worker, children and all
     first.wait()
     folder = live_stack.models_dir / "delta" / REPO.replace("/", "--")
@@ -209,8 +219,8 @@ def test_a_worker_killed_mid_download_loses_nothing(live_stack, alice_token, wid
     second = start(worker_command("node.delta"), env, logs / "delta-2.log")
     try:
         wait_for_worker(env, logs / "delta-2.log")
-        final = wait_until(lambda: (j := Job.objects.get(pk=job["id"])).state in ("succeeded", "failed")
-                           and j, timeout=60)
+        final = wait_until(lambda: (j := Job.objects.get(pk=job["id"])).state
+                           in ("succeeded", "failed") and j, timeout=60)
     finally:
         stop(second)
     assert final.state == "succeeded", final.error

@@ -37,7 +37,8 @@ def test_models_are_named_any_way_the_catalogue_knows(api_client, nodes):
 def test_deepseek_8bit_alone_is_high_risk_and_not_recommended(api_client, nodes):
     result = plan(api_client, models=["deepseek-v3-8bit"])
     (row,) = result["rows"]
-    assert (row["utilisation_label"], row["remaining_label"], row["risk"]) == ("93%", "56 GB", "High")
+    assert (row["utilisation_label"], row["remaining_label"], row["risk"]) == (
+        "93%", "56 GB", "High")
     assert row["not_recommended"] and "OOM risk" in result["warnings"][0]
     assert result["fits"] is False and result["reasons"]
 
@@ -46,11 +47,13 @@ def test_context_adds_kv_cache(api_client, nodes):
     weights_only = plan(api_client, models=["llama-3.1-70b"])
     with_context = plan(api_client, models=["llama-3.1-70b"], context_tokens=65536)
     assert weights_only["totals"]["kv_cache_bytes"] == 0
-    assert with_context["totals"]["kv_cache_bytes"] == 20 * GIB  # 80 layers x 8 KV heads x 128 x 2 x 2 B
+    # 80 layers x 8 KV heads x 128 x 2 x 2 B
+    assert with_context["totals"]["kv_cache_bytes"] == 20 * GIB
 
 
 def test_live_memory_is_used_when_the_cluster_reports(api_client, nodes):
-    Node.objects.filter(name="alpha").update(status="online", ram_total=512 * GIB, ram_used=400 * GIB)
+    Node.objects.filter(name="alpha").update(status="online", ram_total=512 * GIB,
+                                             ram_used=400 * GIB)
     result = plan(api_client, models=["llama-3.1-8b"], live=True)
     assert result["live_nodes"] == ["alpha"]
     alpha = next(n for n in result["nodes"] if n["name"] == "alpha")

@@ -102,7 +102,8 @@ def test_auto_routes_by_task_to_the_next_ready_model(live_stack, alice_token, lo
                            (httpx.get(f"{live_stack.base_url}/api/v1/cluster/", headers={
                                "Authorization": f"Bearer {alice_token}"}).json()["instances"])))
     response = httpx.post(f"{live_stack.base_url}/v1/chat/completions", timeout=30,
-                          headers={"Authorization": f"Bearer {alice_token}", "X-Arthur-Task": "quick"},
+                          headers={"Authorization": f"Bearer {alice_token}",
+                                   "X-Arthur-Task": "quick"},
                           json={"model": "auto", "max_tokens": 5,
                                 "messages": [{"role": "user", "content": "Hi"}]})
     assert response.status_code == 200

@@ -13,8 +13,9 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def served(alice):
-    UsageRecord.objects.create(user=alice, requested_model="deepseek-v3-4bit", slug="deepseek-v3-4bit",
-                               model_id="mlx-community/DeepSeek-V3.1-4bit", prompt_tokens=1_000_000,
+    UsageRecord.objects.create(user=alice, requested_model="deepseek-v3-4bit",
+                               slug="deepseek-v3-4bit", model_id="mlx-community/DeepSeek-V3.1-4bit",
+                               prompt_tokens=1_000_000,
                                completion_tokens=1_000_000, first_token_ms=2500,
                                tokens_per_second=158.0, duration_ms=9000)
     UsageRecord.objects.create(user=alice, requested_model="x", model_id="x", status="error",

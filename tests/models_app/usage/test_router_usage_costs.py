@@ -37,11 +37,13 @@ def test_nothing_ready_says_so():
 
 
 def sse(*events) -> bytes:
-    return b"".join(b"data: " + json.dumps(e).encode() + b"\n\n" for e in events) + b"data: [DONE]\n\n"
+    return (b"".join(b"data: " + json.dumps(e).encode() + b"\n\n" for e in events)
+            + b"data: [DONE]\n\n")
 
 
 def chunk(text, **extra):
-    return {"object": "chat.completion", "choices": [{"index": 0, "delta": {"role": "assistant", "content": text}}], **extra}
+    return {"object": "chat.completion",
+            "choices": [{"index": 0, "delta": {"role": "assistant", "content": text}}], **extra}
 
 
 def test_meter_reads_first_token_speed_and_usage_across_split_chunks():
@@ -59,9 +61,12 @@ def test_meter_reads_first_token_speed_and_usage_across_split_chunks():
 
 def test_meter_reads_anthropic_events_and_errors():
     meter = StreamMeter(started=0.0)
-    meter.feed(b'event: message_start\ndata: {"type":"message_start","message":{"usage":{"input_tokens":7,"output_tokens":1}}}\n\n', 0.1)
-    meter.feed(b'event: content_block_delta\ndata: {"type":"content_block_delta","delta":{"type":"text_delta","text":"Hi"}}\n\n', 0.2)
-    meter.feed(b'event: message_delta\ndata: {"type":"message_delta","usage":{"output_tokens":5}}\n\n', 0.6)
+    meter.feed(b'event: message_start\ndata: {"type":"message_start",'
+               b'"message":{"usage":{"input_tokens":7,"output_tokens":1}}}\n\n', 0.1)
+    meter.feed(b'event: content_block_delta\ndata: {"type":"content_block_delta",'
+               b'"delta":{"type":"text_delta","text":"Hi"}}\n\n', 0.2)
+    meter.feed(b'event: message_delta\ndata: {"type":"message_delta",'
+               b'"usage":{"output_tokens":5}}\n\n', 0.6)
     assert (meter.prompt_tokens, meter.completion_tokens, meter.first_token_ms) == (7, 5, 200)
     failed = StreamMeter(started=0.0)
     failed.feed(b'data: {"error": {"message": "runner died", "code": 500}}\n\n', 1.0)
