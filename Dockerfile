@@ -12,3 +12,6 @@ COPY . .
 RUN useradd --create-home arthur && mkdir -p /var/lib/arthur && chown arthur /var/lib/arthur
 USER arthur
 EXPOSE 8000
+# The web process by default; docker-compose.yml names each service's command.
+ENV HOST=0.0.0.0 PORT=8000
+CMD ["python", "-m", "arthur_panel.web"]

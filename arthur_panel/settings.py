@@ -45,7 +45,6 @@ ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::
 CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS", [])
 
 INSTALLED_APPS = [
-    "daphne",
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -161,7 +160,7 @@ CACHES = {
 
 CHANNEL_LAYERS = {
     "default": {
-        "BACKEND": "channels_redis.core.RedisChannelLayer",
+        "BACKEND": "arthur_panel.channel_layer.WaitingRedisChannelLayer",
         # channels_redis blocks 5 s per read, which is also redis-py's default socket timeout
         # from version 8: an idle socket would then die with a timeout. Allow the wait.
         "CONFIG": {"hosts": [{"address": REDIS_URL, "socket_timeout": 30}], "prefix": "arthur"},

@@ -1,7 +1,7 @@
 """Benchmark the cluster poll with 2, 8 and 32 simulated exo nodes.
 
 1. Poll cost: CPU seconds of one in-process `cluster_poll` (this process only).
-2. Change-to-websocket latency: a real Daphne + Celery beat + worker poll the simulator every
+2. Change-to-websocket latency: a real uvicorn + Celery beat + worker poll the simulator every
    `--interval` seconds; toggle a node's RDMA at a random moment and time the first
    `/ws/cluster/` frame showing it.
 
@@ -77,9 +77,10 @@ def node_memory_gib(index: int) -> int:
     return MEMORY_GIB[index % len(MEMORY_GIB)]
 
 
-def started(exits: ExitStack, args: list[str], log: Path) -> None:
+def started(exits: ExitStack, args: list[str], log: Path,
+            extra_env: dict[str, str] | None = None) -> None:
     """Start `args` as a subprocess that `exits` stops."""
-    process = stack.start(args, dict(os.environ), log)
+    process = stack.start(args, {**os.environ, **(extra_env or {})}, log)
     exits.callback(stack.stop, process)
 
 

@@ -3,8 +3,9 @@
 1. Throughput: the follower (`cluster_app.logs.follow.LogFollower`, in this process) reads,
    classifies, writes to the node's Redis ring and publishes to the `logs` group a file of
    `--lines` exo-like lines; lines/s against plain `for line in file` over the same file.
-2. Latency: `manage.py follow_logs` and a real Daphne run as processes; a line is appended to
-   the followed file at a random moment and timed until a `/ws/logs/` client receives it.
+2. Latency: `manage.py follow_logs` and the real web server run as processes; a line is
+   appended to the followed file at a random moment and timed until a `/ws/logs/` client
+   receives it.
    Baselines from the same run: a Redis pub/sub round trip, and an event published straight
    to the `logs` group reaching the same socket (the path without the follower).
 
@@ -193,9 +194,7 @@ def measure_latency(exits: ExitStack, work: Path, redis_url: str, token: str, sa
     path.write_text("")
     Node.objects.filter(name=NODE).update(exo_log_files=[str(path)])
     port = free_port()
-    bin_dir = Path(sys.executable).parent
-    started(exits, [str(bin_dir / "daphne"), "-b", "127.0.0.1", "-p", str(port),
-                    "arthur_panel.asgi:application"], work / "web.log")
+    started(exits, stack.web_command(), work / "web.log", {"HOST": "127.0.0.1", "PORT": str(port)})
     started(exits, [sys.executable, "manage.py", "follow_logs", "--node", NODE],
             work / "follow.log")
     wait_for_port(port, timeout=30)

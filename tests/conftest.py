@@ -144,7 +144,7 @@ def hub(hub_endpoint: str, settings: Any) -> str:
 @pytest.fixture(scope="session")
 def live_stack(django_db_setup: None, exo_url: str, hub_endpoint: str,
                tmp_path_factory: Any) -> Iterator[live.Stack]:
-    """Real Daphne, Celery worker and beat on the test database, private Redis and exo simulator."""
+    """Real uvicorn, Celery workers and beat on the test database, private Redis, exo simulator."""
     if "REDIS_URL" not in os.environ:
         pytest.fail("The live stack needs the private Redis: run the suite with `make test`.")
     database = settings.DATABASES["default"]["NAME"]

@@ -1,4 +1,5 @@
-"""The live stack for integration tests: a real Daphne, Celery beat and the two Celery workers
+"""The live stack for integration tests: the real web server (uvicorn), Celery beat and the two
+Celery workers
 (bulk and control lanes), as subprocesses, on the test database and the private Redis that
 `make test` started."""
 
@@ -28,6 +29,11 @@ CELERY_WORKER = [str(Path(sys.executable).parent / "celery"), "-A", "arthur_pane
 BULK_SLOTS = 2
 
 
+def web_command() -> list[str]:
+    """The web process, as the Procfile runs it; it listens on HOST and PORT."""
+    return [sys.executable, "-m", "arthur_panel.web"]
+
+
 def worker_command(*queues: str) -> list[str]:
     """A bulk worker; with `queues`, only those (the default and node queues otherwise)."""
     command = [*CELERY_WORKER, "--concurrency", str(BULK_SLOTS)]
@@ -48,6 +54,7 @@ class Stack:
     env: dict[str, str]
     log_dir: Path
     models_dir: Path
+    web_pid: int
 
 
 def stack_env(database_path: str, exo_url: str, hub_url: str, models_dir: Path) -> dict[str, str]:
@@ -106,8 +113,8 @@ def running_stack(database_path: str, exo_url: str, hub_url: str, log_dir: Path,
     env = {**stack_env(database_path, exo_url, hub_url, log_dir / "models"), **(extra_env or {})}
     port = free_port()
     bin_dir = Path(sys.executable).parent
-    web = start([str(bin_dir / "daphne"), "-b", "127.0.0.1", "-p", str(port),
-                 "arthur_panel.asgi:application"], env, log_dir / "web.log")
+    web = start(web_command(), {**env, "HOST": "127.0.0.1", "PORT": str(port)},
+                log_dir / "web.log")
     beat = start([str(bin_dir / "celery"), "-A", "arthur_panel", "beat", "--loglevel", "INFO",
                   "--schedule", str(log_dir / "beat-schedule")], env, log_dir / "beat.log")
     worker_log, control_log = log_dir / "worker.log", log_dir / "control.log"
@@ -118,7 +125,7 @@ def running_stack(database_path: str, exo_url: str, hub_url: str, log_dir: Path,
         wait_for_worker(env, worker_log)
         wait_for_worker(env, control_log)
         yield Stack(f"http://127.0.0.1:{port}", f"ws://127.0.0.1:{port}", env, log_dir,
-                    log_dir / "models")
+                    log_dir / "models", web.pid)
     finally:
         stop(worker)
         stop(control)

@@ -71,7 +71,7 @@ def test_run_starts_everything_and_ctrl_c_leaves_no_process(tmp_path):
         group = psutil.Process(proc.pid).children(recursive=True)
         assert set(agents) <= set(group)
         names = " ".join(" ".join(p.cmdline()) for p in group)
-        for expected in ("redis-server", "daphne", "worker", "beat", "simulators.exo",
+        for expected in ("redis-server", "arthur_panel.web", "worker", "beat", "simulators.exo",
                          "simulators.hub"):
             assert expected in names, names
         text = log.read_text()

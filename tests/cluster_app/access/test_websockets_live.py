@@ -1,4 +1,4 @@
-"""Websocket authentication against the real Daphne: session, token, origin."""
+"""Websocket authentication against the real web server: session, token, origin."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """Lines written to a followed file reach /ws/logs/ through `manage.py follow_logs`, Redis and
-the real Daphne, with their class and hint."""
+the real web server, with their class and hint."""
 
 from __future__ import annotations
 

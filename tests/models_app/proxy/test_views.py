@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from django.test import Client, RequestFactory
@@ -15,18 +14,11 @@ from models_app.models import LlmModel
 from models_app.proxy import lookups
 from models_app.proxy.resolve import resolve
 from models_app.proxy.views import _body, stream_slot_key
+from tests.threads import off_loop
 
 # Transactional: the proxy reads tokens and models on a pool thread, with its own connection.
 pytestmark = pytest.mark.django_db(transaction=True)
 BODY = {"model": "llama-3.2-1b", "messages": [{"role": "user", "content": "Hi"}]}
-
-
-def off_loop(request, *args, **kwargs):
-    """Make a test-client request on a thread of its own: Django's test client cannot run an
-    async view where an event loop is running, and once the browser tests have run, Playwright's
-    runs in the main thread."""
-    with ThreadPoolExecutor(1) as pool:
-        return pool.submit(request, *args, **kwargs).result()
 
 
 def post(client, body=BODY, **headers):

@@ -1,0 +1,49 @@
+"""The web process: uvicorn serving the panel's pages, API and websockets.
+
+`python -m arthur_panel.web` listens on HOST:PORT. uvicorn rather than Daphne: its websocket
+`send` waits while the socket's write buffer is full, so a client that stops reading holds
+back its own consumer (which then drops it) instead of growing the process without bound.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import uvicorn
+
+from arthur_panel.env import env_int, env_list, env_str
+
+APPLICATION = "arthur_panel.asgi:application"
+# Browsers send nothing on the panel's sockets: a larger frame is a broken or hostile client.
+WS_MAX_MESSAGE_BYTES = 64 * 1024
+# Ctrl-C waits this long for running requests (a chat answer streaming) before cutting them.
+GRACEFUL_SHUTDOWN_SECONDS = 10
+
+
+def server_options(*, host: str, port: int, trusted_proxies: list[str]) -> dict[str, Any]:
+    """uvicorn's settings. X-Forwarded-For and -Proto are read only from `trusted_proxies`:
+    trusted from anyone, they would let a client choose the address it is throttled by."""
+    return {
+        "host": host,
+        "port": port,
+        "ws": "websockets-sansio",
+        "ws_max_size": WS_MAX_MESSAGE_BYTES,
+        # Not compressed, as with Daphne: deflating every log batch once per socket costs the
+        # CPU, and a client that does not read would take ten times the lines before its
+        # socket's buffers fill and it is dropped.
+        "ws_per_message_deflate": False,
+        "proxy_headers": bool(trusted_proxies),
+        "forwarded_allow_ips": trusted_proxies or None,
+        "lifespan": "off",  # Django has no start-up or shutdown hooks to run
+        "timeout_graceful_shutdown": GRACEFUL_SHUTDOWN_SECONDS,
+    }
+
+
+def main() -> None:
+    uvicorn.run(APPLICATION, **server_options(
+        host=env_str("HOST", "127.0.0.1"), port=env_int("PORT", 8000, minimum=1),
+        trusted_proxies=env_list("FORWARDED_ALLOW_IPS", [])))
+
+
+if __name__ == "__main__":
+    main()
