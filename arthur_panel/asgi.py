@@ -11,27 +11,41 @@ django_asgi_app = get_asgi_application()
 
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
-from channels.security.websocket import OriginValidator  # noqa: E402
+from channels.security.websocket import WebsocketDenier  # noqa: E402
 from django.conf import settings  # noqa: E402
 
+from arthur_panel.origins import origin_allowed  # noqa: E402
 from arthur_panel.routing import websocket_urlpatterns  # noqa: E402
 from cluster_app.access.tokens import BearerTokenWebsocketMiddleware  # noqa: E402
 
 
-class AllowedHostsOrScriptOriginValidator(OriginValidator):
-    """Browsers always send Origin, and it must be one of ALLOWED_HOSTS (no cross-site socket
-    can ride on a session cookie). Scripts send none; they still have to authenticate."""
+def header_values(scope: dict[str, Any], name: bytes) -> list[str]:
+    return [value.decode("latin-1") for key, value in scope.get("headers", []) if key == name]
 
-    def valid_origin(self, parsed_origin: Any) -> bool:
-        return parsed_origin is None or self.validate_origin(parsed_origin)
+
+class OriginCheck:
+    """Refuses (HTTP 403, before any consumer runs) a socket opened by a page of another
+    origin: no cross-site socket can ride on a session cookie (see origins.py)."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> Any:
+        origins, hosts = header_values(scope, b"origin"), header_values(scope, b"host")
+        allowed = len(origins) <= 1 and origin_allowed(
+            origins[0] if origins else None, scheme=scope.get("scheme", "ws"),
+            host=hosts[0] if len(hosts) == 1 else None, allowed_hosts=settings.ALLOWED_HOSTS,
+            trusted_origins=settings.CSRF_TRUSTED_ORIGINS)
+        if not allowed:
+            return await WebsocketDenier()(scope, receive, send)
+        return await self.inner(scope, receive, send)
 
 
 application = ProtocolTypeRouter(
     {
         "http": django_asgi_app,
-        "websocket": AllowedHostsOrScriptOriginValidator(
-            AuthMiddlewareStack(BearerTokenWebsocketMiddleware(URLRouter(websocket_urlpatterns))),
-            settings.ALLOWED_HOSTS,
+        "websocket": OriginCheck(
+            AuthMiddlewareStack(BearerTokenWebsocketMiddleware(URLRouter(websocket_urlpatterns)))
         ),
     }
 )

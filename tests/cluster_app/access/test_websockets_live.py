@@ -31,16 +31,37 @@ def session_cookie(user) -> str:
     return f"sessionid={client.cookies['sessionid'].value}"
 
 
-def test_browser_session_from_the_panels_origin_is_accepted(live_stack, alice):
+@pytest.mark.parametrize("path", ["/ws/jobs/", "/ws/cluster/"])
+def test_browser_session_from_the_panels_origin_is_accepted(live_stack, alice, path):
     headers = {"Cookie": session_cookie(alice), "Origin": live_stack.base_url}
-    with connect(f"{live_stack.ws_url}/ws/jobs/", additional_headers=headers) as ws:
-        assert json.loads(ws.recv(timeout=10))["type"] == "snapshot"
+    with connect(f"{live_stack.ws_url}{path}", additional_headers=headers) as ws:
+        assert json.loads(ws.recv(timeout=10))["type"] in ("snapshot", "cluster")
 
 
-def test_session_from_a_foreign_origin_is_refused(live_stack, alice):
-    headers = {"Cookie": session_cookie(alice), "Origin": "http://evil.example"}
-    with pytest.raises(InvalidStatus):
-        connect(f"{live_stack.ws_url}/ws/jobs/", additional_headers=headers, open_timeout=10)
+@pytest.mark.parametrize("origin", [
+    "http://evil.example",
+    "http://127.0.0.1:9999",  # a page on another local port
+    "ftp://127.0.0.1",
+    "http://evil.example@127.0.0.1",
+    "null",
+    "https://127.0.0.1:{port}",  # the panel's host and port, another scheme
+    "http://evil.example@127.0.0.1:{port}",
+    "http://127.0.0.1:{port}/",
+    "http://localhost:{port}",  # not the host the socket was opened on
+])
+@pytest.mark.parametrize("path", ["/ws/jobs/", "/ws/cluster/"])
+def test_session_from_another_origin_is_refused(live_stack, alice, origin, path):
+    port = live_stack.base_url.rsplit(":", 1)[1]
+    headers = {"Cookie": session_cookie(alice), "Origin": origin.format(port=port)}
+    with pytest.raises(InvalidStatus) as refused:
+        connect(f"{live_stack.ws_url}{path}", additional_headers=headers, open_timeout=10)
+    assert refused.value.response.status_code == 403
+
+
+def test_a_script_without_origin_still_authenticates_by_token(live_stack, alice_token):
+    with connect(f"{live_stack.ws_url}/ws/cluster/",
+                 additional_headers={"Authorization": f"Bearer {alice_token}"}) as ws:
+        assert json.loads(ws.recv(timeout=10))["type"] == "cluster"
 
 
 def test_socket_of_an_unknown_job_is_closed(live_stack, alice_token):
