@@ -167,6 +167,11 @@ CHANNEL_LAYERS = {
     }
 }
 
+# Websockets: open sockets per user in one web process, and the bytes waiting to be written
+# to one socket before a client that does not read them is dropped (it reconnects).
+WS_MAX_SOCKETS_PER_USER = env_int("WS_MAX_SOCKETS_PER_USER", 32, minimum=1)
+WS_OUTBOX_BYTES = env_int("WS_OUTBOX_BYTES", 512 * 1024, minimum=64 * 1024)
+
 # exo's API: the real cluster, or the simulator `make run` starts when this is unset.
 EXO_API_URL = env_str("EXO_API_URL", "http://127.0.0.1:52415")
 EXO_TIMEOUT = env_float("EXO_TIMEOUT", 5.0, minimum=0.1)

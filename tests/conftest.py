@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import copy
 import os
 import socket
 from collections.abc import Iterator
@@ -151,3 +152,12 @@ def live_stack(django_db_setup: None, exo_url: str, hub_endpoint: str,
     with live.running_stack(str(database), exo_url, hub_endpoint,
                             tmp_path_factory.mktemp("stack")) as running:
         yield running
+
+
+@pytest.fixture
+def stack_layer(live_stack: live.Stack, settings: Any) -> None:
+    """Events this process publishes (its signals too) go to the live stack's channel layer,
+    as from a `manage.py shell` beside the panel."""
+    layers = copy.deepcopy(settings.CHANNEL_LAYERS)
+    layers["default"]["CONFIG"]["hosts"][0]["address"] = live_stack.env["REDIS_URL"]
+    settings.CHANNEL_LAYERS = layers

@@ -1,41 +1,129 @@
-"""Job websockets: the current state first, then live `job.update` events."""
+"""Job websockets, and the base of every websocket: the current state first, then live
+events (the cluster's is in nodes/consumers.py, the logs' in logs/consumers.py)."""
 
 from __future__ import annotations
 
-from typing import Any
+import asyncio
+import contextlib
+import json
+from typing import Any, NoReturn
 
 from channels.db import database_sync_to_async
-from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from channels.exceptions import StopConsumer
+from channels.generic.websocket import AsyncWebsocketConsumer
+from django.conf import settings
 
 from cluster_app.jobs import events
 from cluster_app.jobs.reporter import job_payload
+from cluster_app.jobs.socket_limits import Outbox, SharedTexts, SocketCount
 from cluster_app.models import Job
 
+# Close codes, also read by static/js/live.js.
+CLOSE_TOO_SLOW = 4008  # the client did not read: reconnect for the current state
+CLOSE_BAD_MESSAGE = 4400  # the client sent something other than a JSON object
 CLOSE_UNAUTHENTICATED = 4401
 CLOSE_NOT_FOUND = 4404
+CLOSE_TOO_MANY = 4429  # the user has WS_MAX_SOCKETS_PER_USER sockets open already
+# A client that reads nothing cannot take a close frame either: it is given up on after this.
+CLOSE_TIMEOUT_SECONDS = 30.0
 SNAPSHOT_JOBS = 30
 
+open_sockets = SocketCount()  # per user, in this web process
+shared_texts = SharedTexts()
 
-class AuthenticatedConsumer(AsyncJsonWebsocketConsumer):
-    """Closes anonymous sockets before accepting; subclasses name the group and snapshot."""
+
+class AuthenticatedConsumer(AsyncWebsocketConsumer):
+    """Closes anonymous sockets before accepting; subclasses name the group and snapshot.
+
+    Everything sent goes through a bounded outbox that one writer task drains: a client that
+    stops reading is dropped (CLOSE_TOO_SLOW) instead of growing the process.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.outbox = Outbox(settings.WS_OUTBOX_BYTES)
+        self.joined: list[str] = []
+        self.writer: asyncio.Task[None] | None = None
+        self.counted: Any = None  # the user whose socket count this socket is in
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            # However the socket ended: a disconnect, a drop, an error, the server stopping.
+            if self.writer is not None:
+                self.writer.cancel()
+            if self.counted is not None:
+                open_sockets.give_back(self.counted)
+            await self.leave_groups()
 
     async def connect(self) -> None:
         user = self.scope.get("user")
         if user is None or not user.is_authenticated:
-            await self.close(code=CLOSE_UNAUTHENTICATED)
-            return
+            await self.drop(CLOSE_UNAUTHENTICATED)
+        if not open_sockets.take(user.pk, settings.WS_MAX_SOCKETS_PER_USER):
+            # Accepted, then closed: a browser shown a refused handshake cannot tell why.
+            await self.accept()
+            await self.drop(CLOSE_TOO_MANY)
+        self.counted = user.pk
         # Join first, then read the snapshot: an event between the two is sent, not lost.
-        self.group = self.group_name()
-        await self.channel_layer.group_add(self.group, self.channel_name)
+        await self.join([self.group_name()])
         snapshot = await database_sync_to_async(self.snapshot)()
         if snapshot is None:
-            await self.close(code=CLOSE_NOT_FOUND)
-            return
+            await self.drop(CLOSE_NOT_FOUND)
         await self.accept()
-        await self.send_json(snapshot)
+        self.writer = asyncio.create_task(self.write())
+        await self.queue(json.dumps(snapshot))
 
-    async def disconnect(self, code: int) -> None:
-        if group := getattr(self, "group", None):
+    async def receive(self, text_data: str | None = None,
+                      bytes_data: bytes | None = None) -> None:
+        # Clients have nothing to say yet; anything but a JSON object is a broken client.
+        try:
+            content = json.loads(text_data) if text_data is not None else None
+        except (ValueError, RecursionError):
+            content = None
+        if not isinstance(content, dict):
+            await self.drop(CLOSE_BAD_MESSAGE)
+
+    async def queue(self, text: str) -> None:
+        """Hand a message to the writer, or drop a client too slow to take it."""
+        if not self.outbox.put(text):
+            await self.drop(CLOSE_TOO_SLOW)
+
+    async def relay(self, event: dict[str, Any], message: dict[str, Any]) -> None:
+        """Queue `message`, made from the group `event` (and encoded once per event)."""
+        await self.queue(shared_texts.text(event, message))
+
+    async def write(self) -> None:
+        while True:
+            text = await self.outbox.next()
+            try:
+                await self.send(text_data=text)
+            except (OSError, RuntimeError):
+                # The client is gone, or the server closed the socket itself (its keepalive
+                # ping went unanswered): the disconnect that follows ends the consumer.
+                return
+            self.outbox.written(text)
+
+    async def drop(self, code: int) -> NoReturn:
+        """Stop sending, free the outbox, leave the groups, close with `code`, and stop."""
+        if self.writer is not None:
+            self.writer.cancel()
+        self.outbox.clear()
+        await self.leave_groups()
+        # Gone already (OSError), or closed by the server's keepalive (RuntimeError).
+        with contextlib.suppress(TimeoutError, OSError, RuntimeError):
+            await asyncio.wait_for(self.close(code=code), CLOSE_TIMEOUT_SECONDS)
+        raise StopConsumer
+
+    async def join(self, groups: list[str]) -> None:
+        for group in groups:
+            await self.channel_layer.group_add(group, self.channel_name)
+            self.joined.append(group)
+
+    async def leave_groups(self) -> None:
+        joined, self.joined = self.joined, []
+        for group in joined:
             await self.channel_layer.group_discard(group, self.channel_name)
 
     def group_name(self) -> str:
@@ -45,7 +133,7 @@ class AuthenticatedConsumer(AsyncJsonWebsocketConsumer):
         raise NotImplementedError
 
     async def job_update(self, event: dict[str, Any]) -> None:
-        await self.send_json({"type": "job", "job": event["job"]})
+        await self.relay(event, {"type": "job", "job": event["job"]})
 
 
 class JobsConsumer(AuthenticatedConsumer):

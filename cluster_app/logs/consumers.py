@@ -22,5 +22,5 @@ class LogsConsumer(AuthenticatedConsumer):
                 "followers": followers(names)}
 
     async def logs_lines(self, event: dict[str, Any]) -> None:
-        await self.send_json({"type": "logs.lines", "lines": event["lines"],
-                              "skipped": event["skipped"]})
+        await self.relay(event, {"type": "logs.lines", "lines": event["lines"],
+                                 "skipped": event["skipped"]})

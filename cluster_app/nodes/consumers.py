@@ -18,4 +18,4 @@ class ClusterConsumer(AuthenticatedConsumer):
         return {"type": "cluster", "cluster": with_history(snapshot) if snapshot else None}
 
     async def cluster_update(self, event: dict[str, Any]) -> None:
-        await self.send_json({"type": "cluster", "cluster": event["cluster"]})
+        await self.relay(event, {"type": "cluster", "cluster": event["cluster"]})

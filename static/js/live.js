@@ -4,23 +4,37 @@
 const Live = (() => {
   const csrfToken = () => document.querySelector("input[name=csrfmiddlewaretoken]")?.value || "";
 
-  // Opens a websocket and reopens it with backoff; each (re)connect starts with a snapshot.
+  // Close codes the server sends (cluster_app/consumers.py).
+  const TOO_SLOW = 4008; // this page stopped reading: reconnecting fetches the current state
+  const LOGGED_OUT = 4401; // no login, or it was revoked (logout, password change, token deleted)
+  const NOT_FOUND = 4404;
+  const TOO_MANY = 4429; // the user has too many sockets open in this panel
+
+  // Opens a websocket and reopens it with backoff; each (re)connect starts with a snapshot,
+  // so a page is "live" once the first message came.
   function socket(path, onMessage, onStatus = () => {}) {
     let delay = 500;
     let closedByUs = false;
     let ws;
     const open = () => {
       const scheme = location.protocol === "https:" ? "wss" : "ws";
+      let live = false;
       ws = new WebSocket(`${scheme}://${location.host}${path}`);
-      ws.onopen = () => { delay = 500; onStatus("live"); };
-      ws.onmessage = (event) => onMessage(JSON.parse(event.data));
+      ws.onmessage = (event) => {
+        if (!live) { live = true; delay = 500; onStatus("live"); }
+        onMessage(JSON.parse(event.data));
+      };
       ws.onclose = (event) => {
         if (closedByUs) return;
-        if (event.code === 4401) { onStatus("logged out"); location.reload(); return; }
-        if (event.code === 4404) { onStatus("not found"); return; }
-        onStatus("reconnecting…");
-        setTimeout(open, delay);
-        delay = Math.min(delay * 2, 10000);
+        if (event.code === LOGGED_OUT) { onStatus("logged out"); location.reload(); return; }
+        if (event.code === NOT_FOUND) { onStatus("not found"); return; }
+        if (event.code === TOO_SLOW) { onStatus("catching up…"); open(); return; }
+        // Too many: other tabs hold the sockets; wait for one to close rather than knock again.
+        const tooMany = event.code === TOO_MANY;
+        const wait = tooMany ? Math.max(delay, 15000) : delay;
+        onStatus(tooMany ? "too many open pages" : "reconnecting…");
+        setTimeout(open, wait);
+        delay = Math.min(wait * 2, tooMany ? 120000 : 10000);
       };
     };
     open();
