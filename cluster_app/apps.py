@@ -7,3 +7,7 @@ class ClusterAppConfig(AppConfig):
     name = "cluster_app"
     verbose_name = "Cluster"
 
+
+    def ready(self) -> None:
+        # Here, not at import: the receivers name the user model, which needs the app registry.
+        from cluster_app.jobs import revocation  # noqa: F401, PLC0415

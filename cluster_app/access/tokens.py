@@ -35,12 +35,10 @@ def token_for_secret(secret: str) -> ApiToken | None:
     return token
 
 
-def user_for_bearer(header: str) -> Any | None:
-    """The active user owning the token in an `Authorization` header, or None."""
+def token_for_bearer(header: str) -> ApiToken | None:
+    """The live token in an `Authorization` header (its user active), or None."""
     secret = bearer_secret(header)
-    token = token_for_secret(secret) if secret else None
-    return token.user if token else None
-
+    return token_for_secret(secret) if secret else None
 
 
 class BearerTokenAuthentication(authentication.BaseAuthentication):
@@ -48,10 +46,10 @@ class BearerTokenAuthentication(authentication.BaseAuthentication):
         header = request.META.get("HTTP_AUTHORIZATION", "")
         if bearer_secret(header) is None:
             return None
-        user = user_for_bearer(header)
-        if user is None:
+        token = token_for_bearer(header)
+        if token is None:
             raise exceptions.AuthenticationFailed("Invalid or revoked API token.")
-        return user, None
+        return token.user, None
 
     def authenticate_header(self, request: Any) -> str:
         # Makes DRF answer 401 (not 403) to anonymous calls, telling scripts what to send.
@@ -59,7 +57,8 @@ class BearerTokenAuthentication(authentication.BaseAuthentication):
 
 
 class BearerTokenWebsocketMiddleware:
-    """Lets scripts open websockets with `Authorization: Bearer <token>`."""
+    """Lets scripts open websockets with `Authorization: Bearer <token>`; the token's id
+    goes in the scope too, for the socket to close when the token is deleted."""
 
     def __init__(self, inner: Any) -> None:
         self.inner = inner
@@ -68,9 +67,9 @@ class BearerTokenWebsocketMiddleware:
         headers = dict(scope.get("headers", []))
         header = headers.get(b"authorization", b"").decode("latin-1")
         if header:
-            user = await database_sync_to_async(user_for_bearer)(header)
-            if user is not None:
-                scope = {**scope, "user": user}
+            token = await database_sync_to_async(token_for_bearer)(header)
+            if token is not None:
+                scope = {**scope, "user": token.user, "api_token_id": token.pk}
         return await self.inner(scope, receive, send)
 
 

@@ -15,13 +15,14 @@ from django.conf import settings
 
 from cluster_app.jobs import events
 from cluster_app.jobs.reporter import job_payload
+from cluster_app.jobs.revocation import credential_groups, still_valid
 from cluster_app.jobs.socket_limits import Outbox, SharedTexts, SocketCount
 from cluster_app.models import Job
 
 # Close codes, also read by static/js/live.js.
 CLOSE_TOO_SLOW = 4008  # the client did not read: reconnect for the current state
 CLOSE_BAD_MESSAGE = 4400  # the client sent something other than a JSON object
-CLOSE_UNAUTHENTICATED = 4401
+CLOSE_UNAUTHENTICATED = 4401  # no login, or its token or session was revoked
 CLOSE_NOT_FOUND = 4404
 CLOSE_TOO_MANY = 4429  # the user has WS_MAX_SOCKETS_PER_USER sockets open already
 # A client that reads nothing cannot take a close frame either: it is given up on after this.
@@ -36,7 +37,8 @@ class AuthenticatedConsumer(AsyncWebsocketConsumer):
     """Closes anonymous sockets before accepting; subclasses name the group and snapshot.
 
     Everything sent goes through a bounded outbox that one writer task drains: a client that
-    stops reading is dropped (CLOSE_TOO_SLOW) instead of growing the process.
+    stops reading is dropped (CLOSE_TOO_SLOW) instead of growing the process. Each socket
+    also joins the groups that revoke its credential (revocation.py).
     """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -66,8 +68,10 @@ class AuthenticatedConsumer(AsyncWebsocketConsumer):
             await self.accept()
             await self.drop(CLOSE_TOO_MANY)
         self.counted = user.pk
-        # Join first, then read the snapshot: an event between the two is sent, not lost.
-        await self.join([self.group_name()])
+        # Join first, then check and read: a revocation or event between them is not lost.
+        await self.join([*credential_groups(self.scope), self.group_name()])
+        if not await still_valid(self.scope):
+            await self.drop(CLOSE_UNAUTHENTICATED)
         snapshot = await database_sync_to_async(self.snapshot)()
         if snapshot is None:
             await self.drop(CLOSE_NOT_FOUND)
@@ -125,6 +129,9 @@ class AuthenticatedConsumer(AsyncWebsocketConsumer):
         joined, self.joined = self.joined, []
         for group in joined:
             await self.channel_layer.group_discard(group, self.channel_name)
+
+    async def auth_revoke(self, event: dict[str, Any]) -> None:
+        await self.drop(CLOSE_UNAUTHENTICATED)
 
     def group_name(self) -> str:
         raise NotImplementedError

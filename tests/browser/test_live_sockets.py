@@ -1,8 +1,9 @@
-"""The pages' sockets in a real Chromium: a user with too many sockets open is told so instead
-of reconnecting in a loop."""
+"""The pages' sockets in a real Chromium: a logout in one tab logs the others out, and a user
+with too many sockets open is told so instead of reconnecting in a loop."""
 
 from __future__ import annotations
 
+import re
 from contextlib import ExitStack
 
 import pytest
@@ -14,6 +15,17 @@ from cluster_app.models import ApiToken
 from tests.stack import wait_until
 
 pytestmark = [pytest.mark.browser, pytest.mark.stack, pytest.mark.django_db(transaction=True)]
+
+
+def test_logging_out_in_one_tab_takes_the_other_tabs_to_the_login_page(logged_in, live_stack):
+    first = logged_in
+    expect(first.locator("#jobs-live")).to_have_text("live")
+    second = first.context.new_page()
+    second.goto(f"{live_stack.base_url}/jobs/")
+    expect(second.locator("#jobs-live")).to_have_text("live")
+    second.get_by_role("button", name="Log out").click()
+    # The first tab's sockets close as logged out; it reloads, and the panel asks for a login.
+    expect(first).to_have_url(re.compile(r"/login/"), timeout=15000)
 
 
 def opened(sockets: ExitStack, url: str, token: str) -> bool:

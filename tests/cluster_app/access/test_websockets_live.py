@@ -1,19 +1,27 @@
-"""Websockets against the real uvicorn: session, token, origin, bad frames, limits."""
+"""Websockets against the real uvicorn: session, token, origin, revocation, bad frames, limits."""
 
 from __future__ import annotations
 
 import json
+import secrets
 import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from typing import Any
 
+import httpx
 import pytest
 from django.test import Client
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import ClientConnection, connect
 
-from cluster_app.jobs.consumers import CLOSE_BAD_MESSAGE, CLOSE_TOO_MANY
+from cluster_app.jobs.consumers import (
+    CLOSE_BAD_MESSAGE,
+    CLOSE_TOO_MANY,
+    CLOSE_UNAUTHENTICATED,
+)
+from cluster_app.models import ApiToken
+from tests.threads import off_loop
 
 pytestmark = [pytest.mark.stack, pytest.mark.django_db(transaction=True)]
 
@@ -128,3 +136,66 @@ def test_sockets_beyond_the_users_limit_are_closed_with_4429(live_stack, setting
             assert close_code(refused) == CLOSE_TOO_MANY
     with opened(url, headers) as ws:  # closed sockets made room
         assert still_open(ws)
+
+
+# Revocation: sockets already open close with 4401 when their credential stops being valid.
+# Changes made in this process publish to the stack's layer (`stack_layer`), off the event loop
+# the browser tests leave in the main thread.
+
+
+@pytest.fixture
+def bob(django_user_model: Any) -> Any:
+    return django_user_model.objects.create_user("bob", password="bob-password-1")
+
+
+def test_deleting_a_token_closes_its_sockets(live_stack, stack_layer, alice, alice_token):
+    other_token = ApiToken.issue(user=alice, name="other")[1]
+    url = f"{live_stack.ws_url}/ws/jobs/"
+    with opened(url, {"Authorization": f"Bearer {alice_token}"}) as revoked, \
+            opened(url, {"Authorization": f"Bearer {other_token}"}) as other:
+        off_loop(ApiToken.objects.filter(digest=ApiToken.digest_of(alice_token)).delete)
+        assert close_code(revoked) == CLOSE_UNAUTHENTICATED
+        assert still_open(other)
+
+
+@pytest.mark.parametrize("revoke", ["deactivate", "delete"])
+def test_deactivating_or_deleting_a_user_closes_all_their_sockets(live_stack, stack_layer, alice,
+                                                                  alice_token, bob, revoke):
+    url = f"{live_stack.ws_url}/ws/jobs/"
+    with opened(url, {"Authorization": f"Bearer {alice_token}"}) as by_token, \
+            opened(url, browser(live_stack, alice)) as by_session, \
+            opened(url, browser(live_stack, bob)) as bobs:
+        if revoke == "deactivate":
+            alice.is_active = False
+            off_loop(alice.save)
+        else:
+            off_loop(alice.delete)
+        assert close_code(by_token) == CLOSE_UNAUTHENTICATED
+        assert close_code(by_session) == CLOSE_UNAUTHENTICATED
+        assert still_open(bobs)
+
+
+def test_logging_out_closes_that_sessions_sockets(live_stack, alice):
+    url, cookie = f"{live_stack.ws_url}/ws/jobs/", session_cookie(alice)
+    with opened(url, {"Cookie": cookie, "Origin": live_stack.base_url}) as logged_out, \
+            opened(url, browser(live_stack, alice)) as other:
+        # A logout through the panel itself: the signal fires in the web process.
+        csrf = secrets.token_hex(16)
+        answer = httpx.post(f"{live_stack.base_url}/logout/", timeout=10,
+                            headers={"Cookie": f"{cookie}; csrftoken={csrf}", "X-CSRFToken": csrf})
+        assert answer.status_code == 302
+        assert close_code(logged_out) == CLOSE_UNAUTHENTICATED
+        assert still_open(other)  # the same user's other session
+
+
+def test_a_new_password_closes_the_users_session_sockets(live_stack, stack_layer, alice,
+                                                         alice_token, bob):
+    url = f"{live_stack.ws_url}/ws/jobs/"
+    with opened(url, browser(live_stack, alice)) as session, \
+            opened(url, {"Authorization": f"Bearer {alice_token}"}) as by_token, \
+            opened(url, browser(live_stack, bob)) as bobs:
+        alice.set_password("a-new-password-2")
+        off_loop(alice.save)
+        assert close_code(session) == CLOSE_UNAUTHENTICATED
+        assert still_open(by_token)  # tokens outlive a password change, as over HTTP
+        assert still_open(bobs)
