@@ -23,6 +23,17 @@ def header_values(scope: dict[str, Any], name: bytes) -> list[str]:
     return [value.decode("latin-1") for key, value in scope.get("headers", []) if key == name]
 
 
+def socket_scheme(scope: dict[str, Any]) -> str:
+    """ws or wss. wss also when Django takes a proxy's word that it ended TLS
+    (SECURE_PROXY_SSL_HEADER: TRUST_X_FORWARDED_PROTO), as it does for every request."""
+    if trusted := getattr(settings, "SECURE_PROXY_SSL_HEADER", None):
+        name, secure = trusted
+        said = header_values(scope, name.removeprefix("HTTP_").replace("_", "-").lower().encode())
+        if said and said[0].split(",", 1)[0].strip() == secure:
+            return "wss"
+    return str(scope.get("scheme", "ws"))
+
+
 class OriginCheck:
     """Refuses (HTTP 403, before any consumer runs) a socket opened by a page of another
     origin: no cross-site socket can ride on a session cookie (see origins.py)."""
@@ -33,7 +44,7 @@ class OriginCheck:
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> Any:
         origins, hosts = header_values(scope, b"origin"), header_values(scope, b"host")
         allowed = len(origins) <= 1 and origin_allowed(
-            origins[0] if origins else None, scheme=scope.get("scheme", "ws"),
+            origins[0] if origins else None, scheme=socket_scheme(scope),
             host=hosts[0] if len(hosts) == 1 else None, allowed_hosts=settings.ALLOWED_HOSTS,
             trusted_origins=settings.CSRF_TRUSTED_ORIGINS)
         if not allowed:
