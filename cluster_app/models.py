@@ -6,6 +6,7 @@ import uuid
 from pathlib import Path
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 
 from arthur_panel.celery import Lane, lane_queue
@@ -99,6 +100,18 @@ class Node(models.Model):
     rdma_interface = models.CharField(
         max_length=40, blank=True, help_text="RDMA device for ibv_devinfo -d, e.g. rdma_en4"
     )
+    # How a node exo does not report is watched: its own worker reads its GPUs.
+    monitor_gpus = models.BooleanField(
+        default=False,
+        help_text="Its worker reads its NVIDIA GPUs through NVML every poll (a node exo does "
+                  "not report, such as GAMMA)",
+    )
+    gpu_probe_command = models.JSONField(
+        default=list, blank=True,
+        help_text='Argument list run without a shell on the node\'s worker that prints the GPU '
+                  'reading as JSON; blank: the worker\'s own Python runs '
+                  '"-m cluster_app.nodes.nvml --json"',
+    )
 
     # Live fields, written by the cluster poll.
     status = models.CharField(max_length=12, choices=Status.choices, default=Status.OFFLINE)
@@ -116,6 +129,8 @@ class Node(models.Model):
     power = models.FloatField(null=True, blank=True, help_text="System power, W")
     rdma_enabled = models.BooleanField(null=True, blank=True)
     links = models.JSONField(default=list, blank=True)
+    # The last GPU reading of a node that reads its GPUs (see cluster_app/nodes/nvml.py).
+    gpu_reading = models.JSONField(default=dict, blank=True)
     # The exo process, as the node's worker last saw it.
     exo_pid = models.IntegerField(null=True, blank=True)
     exo_started_at = models.DateTimeField(null=True, blank=True)
@@ -130,6 +145,16 @@ class Node(models.Model):
 
     def __str__(self) -> str:
         return self.display_name
+
+    def clean(self) -> None:
+        if self.monitor_gpus and self.in_exo_cluster:
+            raise ValidationError({"monitor_gpus": "exo reports this node's figures; only a "
+                                                   "node outside the exo cluster reads its GPUs."})
+
+    @property
+    def reads_gpus(self) -> bool:
+        """Watched through its own worker's GPU readings rather than exo's state."""
+        return self.monitor_gpus and not self.in_exo_cluster
 
     @property
     def is_live(self) -> bool:

@@ -13,6 +13,7 @@ urlpatterns = [
     path("jobs/", jobs_views.job_list, name="jobs"),
     path("jobs/<int:job_id>/", jobs_views.job_detail, name="job"),
     path("cluster/", nodes_views.cluster, name="cluster"),
+    path("nodes/<slug:name>/", nodes_views.node_page, name="node"),
     path("logs/", logs_views.logs_page, name="logs"),
     path("health/", health_views.health, name="health"),
     path("linkbench/", linkbench_views.linkbench_page, name="linkbench"),

@@ -7,6 +7,8 @@ GIB = 1024**3
 EXO_LOG_FILES = ["~/.exo/exo_log/exo.log", "~/.exo/exo_log/runner_log/stderr.log"]
 # Fields of GUIDE_NODES that say how exo runs; added after the first inventory was seeded.
 EXO_FIELDS = ("exo_start_command", "exo_join_with_bootstrap", "exo_log_files", "rdma_interface")
+# Likewise, how a node outside exo is watched.
+GPU_FIELDS = ("monitor_gpus",)
 
 GUIDE_NODES: list[dict[str, object]] = [
     {
@@ -44,5 +46,6 @@ GUIDE_NODES: list[dict[str, object]] = [
         "ram_bytes": 128 * GIB,
         "in_exo_cluster": False,
         "purpose": "video generation (HunyuanVideo-1.5); not part of the exo cluster",
+        "monitor_gpus": True,
     },
 ]

@@ -18,6 +18,7 @@ from cluster_app.exo.client import ExoClient, ExoError, ExoUnavailable
 from cluster_app.exo.state import RDMA, ClusterView, DownloadView, InstanceView, NodeView, normalise
 from cluster_app.jobs import events
 from cluster_app.models import Node, NodeMemorySample
+from cluster_app.nodes.gpus import silent_status
 from cluster_app.nodes.live import (
     HISTORY_TIERS,
     InventoryNode,
@@ -61,13 +62,19 @@ def cluster_poll(*, client: ExoClient, now: datetime | None = None) -> dict[str,
         error = exc.message
     # Links are rewritten below and can be large (a full mesh): never read them back.
     nodes = list(Node.objects.defer("links"))
-    matched = match_nodes(view.nodes if view else [], [inventory_node(node) for node in nodes])
+    # A node that reads its own GPUs is written by its worker (gpu_poll), never here.
+    polled = [node for node in nodes if not node.reads_gpus]
+    matched = match_nodes(view.nodes if view else [], [inventory_node(node) for node in polled])
     names = {v.node_id: name for name, v in matched.items()}
     links = _links_by_node(view, names) if view else {}
-    for node in nodes:
+    for node in polled:
         _apply(node, matched.get(node.name), view, links, now)
-    _save_live_fields(nodes)
-    _record_memory([(node, matched[node.name]) for node in nodes if node.name in matched], now)
+    _save_live_fields(polled)
+    record_memory([(node, matched[node.name].ram_used, matched[node.name].ram_total)
+                   for node in polled if node.name in matched], now)
+    for node in nodes:
+        if node.reads_gpus:
+            _mark_silent(node, now)
     snapshot = build_snapshot(nodes, view, names, error=error, now=now)
     cache.set(SNAPSHOT_KEY, snapshot, timeout=None)
     # Built from JSON-safe values only (the serializer's output, plain numbers and strings).
@@ -132,20 +139,34 @@ def _links_by_node(cluster: ClusterView, names: dict[str, str]) -> dict[str, lis
     return by_node
 
 
-def _record_memory(pairs: list[tuple[Node, NodeView]], now: datetime) -> None:
-    """Keep the peak per bucket, and only the buckets inside each tier's window."""
+def _mark_silent(node: Node, now: datetime) -> None:
+    """Offline once the node's worker has sent no GPU reading for NODE_OFFLINE_SECONDS."""
+    status = silent_status(last_seen=node.last_seen_at, now=now,
+                           offline_after=timedelta(seconds=settings.NODE_OFFLINE_SECONDS),
+                           queue=node.control_queue)
+    if status is None or (node.status, node.status_reason) == (status.status, status.reason):
+        return
+    # Unless a reading came in since this poll read the row: it is the fresher word.
+    if Node.objects.filter(pk=node.pk, last_seen_at=node.last_seen_at).update(
+            status=status.status, status_reason=status.reason):
+        node.status, node.status_reason = status.status, status.reason
+
+
+def record_memory(samples: list[tuple[Node, int, int]], now: datetime) -> None:
+    """Keep each node's memory in use, (node, used, total), as the peak of its bucket, and only
+    the buckets inside each tier's window."""
     for tier, (width, window) in HISTORY_TIERS.items():
         bucket = bucket_start(now, width)
         existing = {s.node_id: s for s in NodeMemorySample.objects.filter(
-            tier=tier, bucket=bucket, node__in=[node for node, _ in pairs])}
+            tier=tier, bucket=bucket, node__in=[node for node, _, _ in samples])}
         new, raised = [], []
-        for node, view in pairs:
+        for node, ram_used, ram_total in samples:
             sample = existing.get(node.pk)
             if sample is None:
                 new.append(NodeMemorySample(node=node, tier=tier, bucket=bucket,
-                                            ram_used=view.ram_used, ram_total=view.ram_total))
-            elif view.ram_used > sample.ram_used:
-                sample.ram_used, sample.ram_total = view.ram_used, view.ram_total
+                                            ram_used=ram_used, ram_total=ram_total))
+            elif ram_used > sample.ram_used:
+                sample.ram_used, sample.ram_total = ram_used, ram_total
                 raised.append(sample)
         for sample in raised:
             NodeMemorySample.objects.filter(pk=sample.pk).update(ram_used=sample.ram_used,

@@ -8,6 +8,7 @@ from django.utils import timezone
 from rest_framework import serializers
 
 from cluster_app.models import Node
+from cluster_app.nodes.gpus import gpu_figures
 
 
 class ExoProcessSerializer(serializers.Serializer):
@@ -34,10 +35,39 @@ class ExoProcessSerializer(serializers.Serializer):
             "version": node.exo_version, "checked_at": node.exo_checked_at})
 
 
+class GpuSerializer(serializers.Serializer):
+    """The GPUs of a node that reads its own (GAMMA), from its worker's last reading; null for
+    a node exo reports."""
+
+    available = serializers.BooleanField()
+    reason = serializers.CharField()
+    memory_source = serializers.CharField(help_text="gpu, or host when the GPU shares it")
+    power_limit = serializers.FloatField(allow_null=True, help_text="W, the GPUs together")
+    driver_version = serializers.CharField(allow_null=True)
+    gpus = serializers.ListField(child=serializers.DictField(),
+                                 help_text="Each GPU as the NVML probe read it")
+    read = serializers.BooleanField(help_text="False until the first reading")
+
+    class Meta:
+        ref_name = "NodeGpus"
+
+    def to_representation(self, node: Node) -> dict[str, Any] | None:  # type: ignore[override]
+        if not node.reads_gpus:
+            return None
+        reading = node.gpu_reading or {}
+        figures = gpu_figures(reading)
+        return super().to_representation({
+            "available": figures.available, "reason": figures.reason,
+            "memory_source": figures.memory_source, "power_limit": figures.power_limit,
+            "driver_version": reading.get("driver_version"), "gpus": reading.get("gpus") or [],
+            "read": bool(reading)})
+
+
 class NodeSerializer(serializers.ModelSerializer):
     queue = serializers.CharField(read_only=True)
     control_queue = serializers.CharField(read_only=True)
     exo_process = ExoProcessSerializer(source="*", read_only=True)
+    gpu = GpuSerializer(source="*", read_only=True, allow_null=True)
 
     class Meta:
         model = Node
@@ -46,5 +76,5 @@ class NodeSerializer(serializers.ModelSerializer):
                   "control_queue", "status", "status_reason",
                   "exo_node_id", "last_seen_at", "ram_total", "ram_used", "swap_used",
                   "disk_total", "disk_free", "gpu_usage", "temperature", "power", "rdma_enabled",
-                  "links", "exo_process"]
+                  "links", "exo_process", "monitor_gpus", "gpu"]
         ref_name = "Node"

@@ -103,27 +103,64 @@ const ClusterView = (() => {
     return el("div", { class: "fact" }, el("span", { class: "muted small" }, label), el("span", {}, value));
   }
 
-  function nodeCard(node) {
+  const watts = (w) => (w === null || w === undefined ? "—" : `${w.toFixed(0)} W`);
+
+  // "1 × NVIDIA H200", "2 × NVIDIA H200 + 1 × NVIDIA L40S".
+  function gpuModels(gpus) {
+    const counts = new Map();
+    gpus.forEach((g) => counts.set(g.name || "GPU", (counts.get(g.name || "GPU") || 0) + 1));
+    return [...counts].map(([name, n]) => `${n} × ${name}`).join(" + ");
+  }
+
+  // The memory line, bar and sparkline: unified memory on the Macs, GPU memory on GAMMA.
+  function memory(node, label) {
     const used = node.ram_used, total = node.ram_total || node.ram_bytes;
+    return [
+      el("div", { class: "mem-line small" }, el("span", {}, label),
+        el("span", {}, used === null ? "—" : `${gb(used)} / ${gb(total)} (${pct(total ? used / total : 0)})`)),
+      memoryBar(used || 0, total),
+      sparkline(node.history)];
+  }
+
+  // A node that reads its own GPUs (GAMMA): their figures, or why there are none.
+  function gpuBlock(node) {
+    const gpu = node.gpu;
+    if (!gpu.read) return [el("p", { class: "muted small gpu-waiting" }, "Waiting for the first GPU reading from its worker…")];
+    if (!gpu.available) return [el("p", { class: "gpu-unavailable" }, `GPU not available: ${gpu.reason}`)];
+    const processes = gpu.gpus.reduce((n, g) => n + (g.processes || []).length, 0);
+    return [
+      el("p", { class: "small gpu-models" }, gpuModels(gpu.gpus), gpu.driver_version ? el("span", { class: "muted" }, ` · driver ${gpu.driver_version}`) : ""),
+      ...memory(node, gpu.memory_source === "host" ? "Memory (shared with the GPU)" : "GPU memory"),
+      el("div", { class: "facts-grid" },
+        fact("GPU", node.gpu_usage === null ? "—" : pct(node.gpu_usage)),
+        fact("Temp", node.temperature === null ? "—" : `${node.temperature.toFixed(0)} °C`),
+        fact("Power", gpu.power_limit ? `${watts(node.power)} / ${watts(gpu.power_limit)}` : watts(node.power)),
+        fact("Processes", processes ? String(processes) : "none"),
+        fact("Last seen", ago(node.last_seen_at)))];
+  }
+
+  function nodeCard(node) {
     const card = el("article", { class: `card node status-${node.status}`, "data-node": node.name },
-      el("header", {}, el("h3", {}, node.display_name),
+      el("header", {}, el("h3", {}, el("a", { href: `/nodes/${node.name}/` }, node.display_name)),
         el("span", { class: `badge status-${node.status}` }, node.status)),
       el("p", { class: "muted small" }, `${node.hardware} · ${node.role === "standalone" ? "standalone" : `exo ${node.role}`}`));
-    if (node.status_reason) card.append(el("p", { class: "reason small" }, node.status_reason));
+    // A GPU that is not available says so below, with its reason.
+    if (node.status_reason && !(node.gpu && node.status_reason.startsWith("GPU not available"))) {
+      card.append(el("p", { class: "reason small" }, node.status_reason));
+    }
     if (node.in_exo_cluster) {
       card.append(
-        el("div", { class: "mem-line small" }, el("span", {}, "Memory"),
-          el("span", {}, used === null ? "—" : `${gb(used)} / ${gb(total)} (${pct(total ? used / total : 0)})`)),
-        memoryBar(used || 0, total),
-        sparkline(node.history),
+        ...memory(node, "Memory"),
         el("div", { class: "facts-grid" },
           fact("GPU", node.gpu_usage === null ? "—" : pct(node.gpu_usage)),
           fact("Temp", node.temperature === null ? "—" : `${node.temperature.toFixed(0)} °C`),
-          fact("Power", node.power === null ? "—" : `${node.power.toFixed(0)} W`),
+          fact("Power", watts(node.power)),
           fact("Disk free", bytes(node.disk_free)),
           fact("RDMA", node.rdma_enabled === null ? "—" : node.rdma_enabled ? "enabled" : "disabled"),
           fact("Last seen", ago(node.last_seen_at))),
         el("p", { class: "small muted exo-line" }, exoLine(node.exo_process)));
+    } else if (node.gpu) {
+      card.append(...gpuBlock(node));
     } else {
       card.append(el("p", {}, node.purpose));
     }
@@ -207,5 +244,5 @@ const ClusterView = (() => {
     });
   }
 
-  return { follow, totals, topology, nodes, instances, gb, ago, pct, uptime };
+  return { follow, totals, topology, nodes, nodeCard, instances, gb, ago, pct, uptime, watts, sparkline };
 })();

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect
+
+from cluster_app.models import Node
 
 pytestmark = [pytest.mark.browser, pytest.mark.stack, pytest.mark.django_db(transaction=True)]
 
@@ -67,3 +70,34 @@ def test_bad_job_parameters_show_a_message_in_the_page(logged_in, live_stack):
     page.get_by_label("Rounds").fill("0")
     page.get_by_role("button", name="Start").click()
     expect(page.locator("#job-form-error")).to_contain_text("count")
+
+
+def test_gammas_card_and_page_show_its_gpu_as_nvml_reads_it(logged_in, live_stack):
+    """GAMMA's worker runs the probe over the recorded H200 (tests/nvml_fake.py), as beat asks
+    it to every poll; the card and the node page show what nvidia-smi showed."""
+    page = logged_in
+    Node.objects.filter(name="gamma").update(
+        gpu_probe_command=[sys.executable, "-m", "tests.nvml_fake"])
+    card = page.locator("article[data-node=gamma]")
+    expect(card.locator(".badge")).to_have_text("online", timeout=15000)
+    expect(card).to_contain_text("1 × NVIDIA H200 · driver 580.159.04")
+    expect(card.locator(".mem-line")).to_have_text("GPU memory0.0 GB / 140 GB (0%)")
+    expect(card).to_contain_text("35 °C")
+    expect(card).to_contain_text("96 W / 700 W")
+    expect(card).to_contain_text("Processesnone")
+    expect(card.get_by_role("meter")).to_have_attribute("aria-valuemax", str(143771 * 1024**2))
+    expect(card).not_to_contain_text("unmonitored")
+    card.get_by_role("link", name="GAMMA").click()
+    page.wait_for_url(f"{live_stack.base_url}/nodes/gamma/")
+    row = page.locator("#gpu-table tr[data-gpu='0']")
+    expect(row).to_have_text("0: NVIDIA H200" "0 MiB / 143771 MiB" "0%" "35 °C"
+                             "95.93 W / 700 W" "none")
+    page.screenshot(path=str(SCREENSHOT.parent / "gamma.png"), full_page=True)
+
+
+def test_without_nvml_gammas_card_says_the_gpu_is_not_available(logged_in):
+    """This machine has no NVIDIA driver: GAMMA's worker runs the real probe, which says so."""
+    card = logged_in.locator("article[data-node=gamma]")
+    expect(card.locator(".gpu-unavailable")).to_have_text(
+        "GPU not available: NVML did not start: NVML Shared Library Not Found", timeout=15000)
+    expect(card.locator(".badge")).to_have_text("degraded")
