@@ -182,6 +182,8 @@ NODE_OFFLINE_SECONDS = env_int("NODE_OFFLINE_SECONDS", 30, minimum=1)
 INSTANCE_LOAD_TIMEOUT = env_int("INSTANCE_LOAD_TIMEOUT", 1800, minimum=5)
 # Health checks: how often beat runs them, and where each node finds ibv_devinfo (else on PATH).
 HEALTH_CHECK_SECONDS = 60.0
+# The doctor's checks of the deployment (database, Redis, workers, versions) change rarely.
+DOCTOR_SECONDS = 300.0
 IBV_DEVINFO_PATH = env_str("IBV_DEVINFO_PATH", "") or "/usr/bin/ibv_devinfo"
 
 # The Hugging Face Hub, or the hub simulator `make run` starts when this is unset.
@@ -219,7 +221,7 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 12 * 3600}
 # Beat's work is control work: its own workers (`-Q control`) run it, never behind user jobs.
 CELERY_TASK_ROUTES = {f"cluster_app.tasks.{name}": {"queue": "control"} for name in (
     "jobs_recover_task", "jobs_prune_task", "cluster_poll_task", "exo_status_fanout_task",
-    "gpu_fanout_task", "health_run_task")}
+    "gpu_fanout_task", "health_run_task", "doctor_run_task")}
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE = {
     "jobs-recover": {"task": "cluster_app.tasks.jobs_recover_task",
@@ -238,6 +240,8 @@ CELERY_BEAT_SCHEDULE = {
     "health-checks": {"task": "cluster_app.tasks.health_run_task",
                       "schedule": HEALTH_CHECK_SECONDS,
                       "options": {"expires": HEALTH_CHECK_SECONDS}},
+    "doctor": {"task": "cluster_app.tasks.doctor_run_task", "schedule": DOCTOR_SECONDS,
+               "options": {"expires": DOCTOR_SECONDS}},
 }
 
 # Which nodes' queues this worker consumes (`node.<name>`, or `node.<name>.control` for a

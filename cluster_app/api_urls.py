@@ -36,5 +36,6 @@ urlpatterns = [
     path("instances/<str:instance_id>/", exo_api.InstanceDetailApi.as_view(), name="api-instance"),
     path("logs/", logs_api.LogListApi.as_view(), name="api-logs"),
     path("health/", health_api.HealthApi.as_view(), name="api-health"),
+    path("health/doctor/", health_api.DoctorApi.as_view(), name="api-doctor"),
     path("linkbench/", linkbench_api.LinkbenchApi.as_view(), name="api-linkbench"),
 ]

@@ -2,6 +2,8 @@ from __future__ import annotations
 
 from django.apps import AppConfig
 
+from arthur_panel.version import panel_version
+
 
 class ClusterAppConfig(AppConfig):
     name = "cluster_app"
@@ -11,3 +13,7 @@ class ClusterAppConfig(AppConfig):
     def ready(self) -> None:
         # Here, not at import: the receivers name the user model, which needs the app registry.
         from cluster_app.jobs import revocation  # noqa: F401, PLC0415
+
+        # Read when the process starts: an upgrade's `git pull` must not change what a process
+        # still running the old code says it runs.
+        panel_version()

@@ -3,6 +3,7 @@ from __future__ import annotations
 from django.apps import AppConfig
 
 from cluster_app.exo.names import register_resolver
+from cluster_app.health.extra_checks import register_check
 
 
 class ModelsAppConfig(AppConfig):
@@ -15,3 +16,7 @@ class ModelsAppConfig(AppConfig):
         from models_app.catalogue.selectors import exo_id_for_name  # noqa: PLC0415
 
         register_resolver(exo_id_for_name)
+        # The doctor asks the Hub through the catalogue's one way to it.
+        from models_app.catalogue.hub import hub_check  # noqa: PLC0415
+
+        register_check("hub", hub_check)

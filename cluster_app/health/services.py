@@ -5,7 +5,6 @@ job."""
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 import uuid
@@ -19,12 +18,12 @@ from django.conf import settings
 from django.utils import timezone
 
 from arthur_panel.celery import Lane
-from arthur_panel.celery import app as celery_app
 from arthur_panel.redis_client import redis_client
 from cluster_app.exo.client import ExoClient, ExoError, ExoUnavailable
 from cluster_app.exo.state import ClusterView, normalise
-from cluster_app.health import checks, probe
+from cluster_app.health import asking, checks, probe
 from cluster_app.health.checks import CLUSTER, NeededModel, Outcome
+from cluster_app.health.deployment import PREFIX as DOCTOR_PREFIX
 from cluster_app.jobs.registry import JobKind
 from cluster_app.jobs.reporter import JobReporter, job_payload
 from cluster_app.jobs.services import job_create
@@ -38,7 +37,6 @@ HEALTH_RUN = "health.run"
 # Sent by name: the tasks module imports this one, not the other way round.
 PROBE_TASK = "cluster_app.tasks.health_probe_task"
 NODE_ANSWER_SECONDS = 30.0
-REPLY_TTL = 600
 LOCK_KEY = "arthur:health-run-lock"
 NOT_READ = "exo's state could not be read"
 
@@ -97,20 +95,14 @@ def health_probe_reply(*, node_name: str, reply_key: str,
         outcomes = [Outcome(name, node.name, checks.FAIL,
                             f"The check failed on {node.display_name}: {exc}")
                     for name in checks.NODE_CHECKS]
-    connection = redis_client()
-    connection.rpush(reply_key, json.dumps({"node": node_name,
-                                            "outcomes": [asdict(o) for o in outcomes]}))
-    connection.expire(reply_key, REPLY_TTL)
+    asking.reply(reply_key, {"node": node_name, "outcomes": [asdict(o) for o in outcomes]})
 
 
 def _ask_nodes(nodes: list[Node], needed: dict[str, list[NeededModel]] | None,
                reply_key: str, timeout: float) -> None:
     for node in nodes:
         wire = None if needed is None else [asdict(model) for model in needed.get(node.name, [])]
-        # Unread after the timeout, the question is dropped: a worker that comes back later
-        # must not answer a run that already gave up on it.
-        celery_app.send_task(PROBE_TASK, args=[node.name, reply_key, wire],
-                             queue=node.control_queue, expires=timeout)
+        asking.send(PROBE_TASK, node, [node.name, reply_key, wire], timeout=timeout)
 
 
 # --- a run -----------------------------------------------------------------------------------
@@ -147,22 +139,13 @@ def health_run(*, node_timeout: float = NODE_ANSWER_SECONDS,
     report(1, _waiting_for(waiting), outcomes)
     reply_key = f"arthur:health:{uuid.uuid4().hex}"
     _ask_nodes(nodes, needed, reply_key, node_timeout)
-    connection = redis_client()
-    deadline = time.monotonic() + node_timeout
-    while waiting and (left := deadline - time.monotonic()) > 0:
-        reply = connection.blpop([reply_key], timeout=min(left, 1.0))
-        if reply is None:
-            if reporter is not None:
-                reporter.check()
-            continue
-        answer = json.loads(reply[1])
-        if waiting.pop(answer.get("node"), None) is None:
-            continue
+    for answer in asking.answers(reply_key, set(waiting), node_timeout,
+                                 idle=reporter.check if reporter is not None else None):
+        del waiting[answer["node"]]
         answered = [Outcome(**fields) for fields in answer["outcomes"]]
         health_store(answered)
         outcomes += answered
         report(steps - len(waiting), _waiting_for(waiting), answered)
-    connection.delete(reply_key)
     for node in waiting.values():
         silent = checks.no_answer(inventory_node(node), node.control_queue, node_timeout)
         health_store(silent)
@@ -226,7 +209,7 @@ def health_report(*, now: datetime | None = None) -> dict[str, Any]:
     labels = {CLUSTER: "Cluster", **{n.name: n.display_name for n in Node.objects.all()}}
     order = {scope: index for index, scope in enumerate(labels)}
     check_order = {name: index for index, name in enumerate(checks.CHECKS)}
-    results = sorted(HealthResult.objects.all(),
+    results = sorted(HealthResult.objects.exclude(name__startswith=DOCTOR_PREFIX),
                      key=lambda r: (order.get(r.scope, len(order)), r.scope,
                                     check_order.get(r.name, len(check_order)), r.name))
     groups: dict[str, dict[str, Any]] = {}

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
@@ -28,8 +29,12 @@ from huggingface_hub.errors import (
 from huggingface_hub.utils import validate_repo_id
 
 from arthur_panel.exceptions import DomainError
+from cluster_app.health import deployment
+from cluster_app.health.checks import Outcome
 
 COMMIT_HASH = re.compile(r"[0-9a-f]{40}")
+# The guide's test model: what the doctor asks the Hub about.
+HUB_CHECK_REPO = "mlx-community/Llama-3.2-1B-Instruct-4bit"
 # The files exo needs to run a model (mirrors exo's own download filter).
 NEEDED_SUFFIXES = (".safetensors", ".json", ".jinja", ".model", ".tiktoken", ".txt")
 
@@ -82,6 +87,18 @@ class RepoMetadata:
 
 def hub_api() -> HfApi:
     return HfApi(endpoint=settings.HF_ENDPOINT, token=settings.HF_TOKEN or False)
+
+
+def hub_check() -> Outcome:
+    """The doctor's check: does the Hub at HF_ENDPOINT answer about the guide's test model?
+    Any answer will do (a mirror may not have it); a search would retry for half a minute."""
+    started = time.perf_counter()
+    try:
+        hub_api().repo_exists(HUB_CHECK_REPO)
+    except (httpx2.TransportError, ConnectionError, HfHubHTTPError) as exc:
+        return deployment.hub(endpoint=settings.HF_ENDPOINT, error=str(exc) or repr(exc))
+    return deployment.hub(endpoint=settings.HF_ENDPOINT, error=None,
+                          elapsed_ms=round((time.perf_counter() - started) * 1000))
 
 
 def check_repo_id(repo_id: str) -> str:

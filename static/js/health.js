@@ -1,18 +1,16 @@
 // Health: the checklist from /api/v1/health/, "Run checks now" followed live over
-// /ws/jobs/<id>/, and the guide's action plan, a server-rendered section refreshed as jobs end.
+// /ws/jobs/<id>/, the guide's action plan, a server-rendered section refreshed as jobs end, and
+// the doctor's checks of the deployment from /api/v1/health/doctor/.
 "use strict";
 (() => {
   const { el, api, duration } = Live;
   const checksBox = document.getElementById("health-checks");
   const empty = document.getElementById("health-empty");
   const overall = document.getElementById("health-overall");
-  const runButton = document.getElementById("health-run");
-  const jobBox = document.getElementById("health-job");
-  const errorBox = document.getElementById("health-error");
   const plan = document.getElementById("action-plan");
+  const doctorBox = document.getElementById("doctor-checks");
   const LABEL = { pass: "pass", warn: "warn", fail: "fail", unavailable: "not available", unknown: "no results" };
   const REFRESH_MS = 30000;
-  let following = null;
 
   const age = (seconds) => (seconds < 5 ? "just now" : `${duration(seconds)} ago`);
 
@@ -33,14 +31,47 @@
     if (check.stale) head.append(el("span", { class: "badge stale" }, "stale"));
     const body = el("div", { class: "check-body" }, head, el("p", { class: "summary" }, check.summary));
     if (check.hint && check.status !== "pass") body.append(el("p", { class: "hint small" }, check.hint));
+    if (check.fix) body.append(el("p", { class: "hint fix small" }, el("strong", {}, "Fix: "), check.fix));
     body.append(evidence(check));
     return el("li", { class: `check status-${check.status}`, "data-check": check.name, "data-scope": check.scope },
       el("span", { class: `badge status-${check.status}` }, LABEL[check.status] || check.status), body);
   }
 
+  function badge(box, status) {
+    box.className = `badge status-${status}`;
+    box.textContent = LABEL[status] || status;
+  }
+
+  // A section whose checks run as a job: its button starts one (or finds the running one), and
+  // the job's row is followed live until it ends.
+  function runner(name, url, done) {
+    const button = document.getElementById(`${name}-run`);
+    const jobBox = document.getElementById(`${name}-job`);
+    const errorBox = document.getElementById(`${name}-error`);
+    let following = null;
+    function follow(job) {
+      following?.close();
+      button.disabled = true;
+      following = Live.followJob(job, jobBox, () => { following = null; button.disabled = false; done(); });
+    }
+    button.addEventListener("click", async () => {
+      errorBox.hidden = true;
+      try {
+        follow(await api("POST", url));
+      } catch (e) {
+        errorBox.textContent = e.message;
+        errorBox.hidden = false;
+        button.disabled = false;
+      }
+    });
+    return { follow, busy: () => following !== null };
+  }
+
+  const checksRun = runner("health", "/api/v1/health/", () => { reload(); loadPlan(); });
+  const doctorRun = runner("doctor", "/api/v1/health/doctor/", () => reloadDoctor());
+
   function render(report) {
-    overall.className = `badge status-${report.overall}`;
-    overall.textContent = LABEL[report.overall] || report.overall;
+    badge(overall, report.overall);
     empty.hidden = report.groups.length > 0;
     checksBox.replaceChildren(...report.groups.flatMap((group) => [
       el("h3", {}, group.label),
@@ -48,10 +79,18 @@
     ]));
     document.getElementById("health-updated").textContent =
       report.checked_at ? `last checked ${new Date(report.checked_at).toLocaleString()}` : "";
-    if (report.running_job && !following) follow(report.running_job);
+    if (report.running_job && !checksRun.busy()) checksRun.follow(report.running_job);
+  }
+
+  function renderDoctor(report) {
+    badge(document.getElementById("doctor-overall"), report.overall);
+    document.getElementById("doctor-empty").hidden = report.checks.length > 0;
+    doctorBox.replaceChildren(...report.checks.map(checkRow));
+    if (report.running_job && !doctorRun.busy()) doctorRun.follow(report.running_job);
   }
 
   const reload = () => api("GET", "/api/v1/health/").then(render).catch((e) => Live.notify(e.message));
+  const reloadDoctor = () => api("GET", "/api/v1/health/doctor/").then(renderDoctor).catch((e) => Live.notify(e.message));
 
   async function loadPlan() {
     try {
@@ -62,28 +101,6 @@
       plan.querySelector(".empty, .error")?.replaceWith(el("p", { class: "error" }, e.message));
     }
   }
-
-  function follow(job) {
-    following?.close();
-    runButton.disabled = true;
-    following = Live.followJob(job, jobBox, () => {
-      following = null;
-      runButton.disabled = false;
-      reload();
-      loadPlan();
-    });
-  }
-
-  runButton.addEventListener("click", async () => {
-    errorBox.hidden = true;
-    try {
-      follow(await api("POST", "/api/v1/health/"));
-    } catch (e) {
-      errorBox.textContent = e.message;
-      errorBox.hidden = false;
-      runButton.disabled = false;
-    }
-  });
 
   // The plan's buttons: start a download or the cluster; the step says what happened.
   plan.addEventListener("click", async (event) => {
@@ -109,10 +126,16 @@
     const job = message.job;
     if (message.type !== "job" || !job || Live.ACTIVE.has(job.state)) return;
     loadPlan();
-    if (job.kind === "health.run" && !following) reload();
+    if (job.kind === "health.run" && !checksRun.busy()) reload();
+    if (job.kind === "doctor.run" && !doctorRun.busy()) reloadDoctor();
   });
 
   render(JSON.parse(document.getElementById("health-data").textContent));
+  renderDoctor(JSON.parse(document.getElementById("doctor-data").textContent));
   loadPlan();
-  setInterval(() => { if (!following) reload(); loadPlan(); }, REFRESH_MS);
+  setInterval(() => {
+    if (!checksRun.busy()) reload();
+    if (!doctorRun.busy()) reloadDoctor();
+    loadPlan();
+  }, REFRESH_MS);
 })();

@@ -49,7 +49,7 @@ PURE = ["cluster_app.exo.state", "cluster_app.exo.rules", "cluster_app.nodes.liv
         "cluster_app.linkbench.core", "cluster_app.health.checks", "models_app.planner.core",
         "models_app.proxy.rules", "models_app.usage.meter", "models_app.usage.costs",
         "models_app.action_plan.steps", "cluster_app.jobs.socket_limits",
-        "cluster_app.nodes.gpus"]
+        "cluster_app.nodes.gpus", "cluster_app.health.deployment"]
 FRAMEWORKS = ("django", "rest_framework", "channels", "celery", "drf_spectacular")
 
 

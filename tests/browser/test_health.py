@@ -40,3 +40,25 @@ def test_run_checks_now_shows_the_checklist(logged_in, live_stack):
     expect(page.locator("#health-empty")).to_be_hidden()
     expect(page.get_by_role("button", name="Run checks now")).to_be_enabled()
     page.screenshot(path=str(SCREENSHOT), full_page=True)
+
+
+def test_run_the_doctor_shows_each_verdict_and_its_fix(logged_in, live_stack):
+    """The stack's workers answer for every node; its database is SQLite, which the doctor
+    says only one machine can use."""
+    page = logged_in
+    page.goto(f"{live_stack.base_url}/health/")
+    doctor = page.locator("#doctor")
+    page.get_by_role("button", name="Run the doctor").click()
+    expect(doctor.locator("#doctor-job .state")).to_have_text("succeeded", timeout=30000)
+    database = doctor.locator("[data-check='doctor.database']")
+    expect(database.locator(".badge")).to_have_text("warn")
+    expect(database).to_contain_text("only this machine can use it")
+    expect(database.locator(".fix")).to_contain_text("Fix: Workers on other machines need")
+    expect(doctor.locator("[data-check='doctor.redis'] .badge")).to_have_text("pass")
+    for name, label in (("alpha", "ALPHA"), ("beta", "BETA"), ("gamma", "GAMMA")):
+        worker = doctor.locator(f"[data-check='doctor.worker'][data-scope={name}]")
+        expect(worker.locator(".badge")).to_have_text("pass")
+        expect(worker).to_contain_text(f"{label}'s worker answers on node.{name}.control")
+    expect(doctor.locator("[data-check='doctor.versions'] .badge")).to_have_text("pass")
+    expect(doctor.locator("#doctor-overall")).to_have_text("warn")
+    expect(page.get_by_role("button", name="Run the doctor")).to_be_enabled()
