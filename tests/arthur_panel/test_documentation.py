@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from cluster_app.deploy.units import PASSED_ON
+
 ROOT = Path(__file__).resolve().parents[2]
 CODE = ["arthur_panel", "cluster_app", "models_app", "tests/browser"]
 NOT_SETTINGS = {"DJANGO_SETTINGS_MODULE", "DJANGO_ALLOW_ASYNC_UNSAFE", "PATH", "PYTHONUNBUFFERED",
@@ -45,6 +47,15 @@ def test_the_readme_documents_nothing_that_does_not_exist():
     compose_only = set(re.findall(r"\$\{(\w+)", (ROOT / "docker-compose.yml").read_text()))
     assert readme_table() - variables_in_code() - make_only - compose_only == set()
     assert env_example() - variables_in_code() - compose_only == set()
+
+
+def test_the_installed_services_get_every_setting_of_the_panels_processes():
+    """`manage.py service install` passes on each documented variable that is set, except those
+    it sets itself and those of the tests, make and docker compose."""
+    own = {"WORKER_NODES", "ARTHUR_VAR_DIR"}
+    not_the_panels = {"CHROMIUM_PATH", "PYTHON", "POSTGRES_PASSWORD"}
+    assert set(PASSED_ON) == readme_table() - own - not_the_panels
+    assert len(PASSED_ON) == len(set(PASSED_ON))
 
 
 def test_readme_names_the_two_commands_and_shows_the_screenshot():

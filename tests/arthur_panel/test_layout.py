@@ -31,6 +31,8 @@ ALLOWED = {
     "cluster_app.health": BASE | {"cluster_app.jobs", "cluster_app.nodes", "cluster_app.exo"},
     "cluster_app.linkbench": BASE | {"cluster_app.jobs", "cluster_app.nodes", "cluster_app.exo"},
     "cluster_app.logs": BASE | {"cluster_app.jobs", "cluster_app.nodes", "cluster_app.exo"},
+    # How this machine runs the panel's processes: nothing of the apps.
+    "cluster_app.deploy": {"arthur_panel"},
 }
 CLUSTER = {"cluster_app"}
 MODELS_BASE = BASE | CLUSTER | {"models_app.models", "models_app.catalogue"}
@@ -49,7 +51,7 @@ PURE = ["cluster_app.exo.state", "cluster_app.exo.rules", "cluster_app.nodes.liv
         "cluster_app.linkbench.core", "cluster_app.health.checks", "models_app.planner.core",
         "models_app.proxy.rules", "models_app.usage.meter", "models_app.usage.costs",
         "models_app.action_plan.steps", "cluster_app.jobs.socket_limits",
-        "cluster_app.nodes.gpus", "cluster_app.health.deployment"]
+        "cluster_app.nodes.gpus", "cluster_app.health.deployment", "cluster_app.deploy.units"]
 FRAMEWORKS = ("django", "rest_framework", "channels", "celery", "drf_spectacular")
 
 
