@@ -4,6 +4,7 @@ from django.apps import AppConfig
 
 from cluster_app.exo.names import register_resolver
 from cluster_app.health.extra_checks import register_check
+from models_app.catalogue.hub import hub_check
 
 
 class ModelsAppConfig(AppConfig):
@@ -17,6 +18,4 @@ class ModelsAppConfig(AppConfig):
 
         register_resolver(exo_id_for_name)
         # The doctor asks the Hub through the catalogue's one way to it.
-        from models_app.catalogue.hub import hub_check  # noqa: PLC0415
-
         register_check("hub", hub_check)
