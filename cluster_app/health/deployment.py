@@ -224,7 +224,9 @@ def worker(node: NodeLabel, answer: Mapping[str, Any] | None, *, here: Mapping[s
                         f"Turn on network time on {label} (System Settings > General > Date & "
                         "Time on a Mac, `timedatectl set-ntp true` on Linux): job leases and "
                         "last-seen times compare clocks.", scope=node.name)
-    return _outcome("worker", PASS, f"{seen}; clock {offset:+.2f} s", evidence, scope=node.name)
+    # + 0.0: a tiny negative offset shows as +0.00, not -0.00.
+    return _outcome("worker", PASS, f"{seen}; clock {round(offset, 2) + 0.0:+.2f} s", evidence,
+                    scope=node.name)
 
 
 def models_dir(node: NodeLabel, facts: Mapping[str, Any] | None, *,

@@ -6,7 +6,6 @@ and beat every DOCTOR_SECONDS) stores them as health results named `doctor.*`.""
 
 from __future__ import annotations
 
-import logging
 import socket
 import time
 import uuid
@@ -42,8 +41,6 @@ from cluster_app.jobs.reporter import JobReporter, job_payload
 from cluster_app.jobs.services import job_create
 from cluster_app.models import HealthResult, Job, Node
 
-logger = logging.getLogger(__name__)
-
 DOCTOR_RUN = "doctor.run"
 # Sent by name: the tasks module imports this one, not the other way round.
 NODE_TASK = "cluster_app.tasks.doctor_node_task"
@@ -51,9 +48,12 @@ NODE_ANSWER_SECONDS = 10.0
 LOCK_KEY = "arthur:doctor-run-lock"
 CONNECT_TIMEOUT = 5.0
 
+
 def install_hint(node: Node) -> str:
+    """The command that installs `node`'s services, on the node."""
     role = "master" if node.role == Node.Role.MASTER else "node"
-    return f"manage.py service install --role {role} --node {node.name}"
+    logs = "" if node.in_exo_cluster else " --no-logs"  # no exo there, no exo logs
+    return f"manage.py service install --role {role} --node {node.name}{logs}"
 
 
 # --- this machine's view ---------------------------------------------------------------------
@@ -107,17 +107,19 @@ def check_redis(url: str | None = None) -> Outcome:
     url = url or settings.REDIS_URL
     target = deployment.redis_target(url)
     try:
-        redis_py.Redis.from_url(url, **_once()).ping()
+        with redis_py.Redis.from_url(url, **_once()) as panels:
+            panels.ping()
     except redis_py.AuthenticationError as exc:
         return deployment.redis(target, error=str(exc), refused_password=True,
                                 open_to_anyone=None)
     except redis_py.RedisError as exc:
         return deployment.redis(target, error=str(exc), refused_password=False,
                                 open_to_anyone=None)
-    anonymous = redis_py.Redis(host=target.host, port=target.port, ssl=url.startswith("rediss"),
-                               **_once())
+    open_to_anyone: bool | None
     try:
-        open_to_anyone = bool(anonymous.ping())
+        with redis_py.Redis(host=target.host, port=target.port, ssl=url.startswith("rediss"),
+                            **_once()) as anonymous:
+            open_to_anyone = bool(anonymous.ping())
     except redis_py.AuthenticationError:
         open_to_anyone = False
     except redis_py.RedisError:

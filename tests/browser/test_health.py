@@ -62,3 +62,4 @@ def test_run_the_doctor_shows_each_verdict_and_its_fix(logged_in, live_stack):
     expect(doctor.locator("[data-check='doctor.versions'] .badge")).to_have_text("pass")
     expect(doctor.locator("#doctor-overall")).to_have_text("warn")
     expect(page.get_by_role("button", name="Run the doctor")).to_be_enabled()
+    doctor.screenshot(path=str(SCREENSHOT.parent / "doctor.png"))

@@ -116,6 +116,9 @@ def test_a_worker_that_answers_passes_and_a_skewed_clock_warns():
     assert ok.summary == ("BETA's worker answers on node.beta.control (panel 0.1.0+gabc); "
                           "clock +0.50 s")
     assert ok.evidence["clock_offset_s"] == 0.5
+    level = {**answer, "clock": {"time": 1000.999, "redis_time": 1001.25}}
+    assert deployment.worker(BETA, level, here=HERE, timeout=10,
+                             install_hint=HINT).summary.endswith("clock +0.00 s")
     skewed = {**answer, "clock": {"time": 1004.0, "redis_time": 1001.0}}
     late = deployment.worker(BETA, skewed, here=HERE, timeout=10, install_hint=HINT)
     assert (late.status, late.summary) == (

@@ -167,11 +167,13 @@ def test_redis_without_a_password_is_flagged(open_redis):
 
 def test_a_silent_worker_fails_and_the_checks_that_need_it_are_not_made(nodes):
     """No worker consumes this process's broker: nobody answers."""
-    outcomes = by_key(doctor.check_nodes([nodes["beta"]], timeout=0.5))
+    outcomes = by_key(doctor.check_nodes([nodes["beta"], nodes["gamma"]], timeout=0.5))
     worker = outcomes["worker", "beta"]
     assert (worker.status, worker.summary) == (
         "fail", "No worker answered on node.beta.control within 0.5 s")
     assert "`manage.py service install --role node --node beta`" in worker.hint
+    assert "`manage.py service install --role node --node gamma --no-logs`" in outcomes[
+        "worker", "gamma"].hint  # no exo on GAMMA, so no log follower
     assert outcomes["models_dir", "beta"].summary == "Not checked: BETA's worker did not answer"
     assert outcomes["versions", "deployment"].status == "unavailable"
 
