@@ -7,7 +7,7 @@
   const table = document.getElementById("previews");
   const showError = (text) => { error.textContent = text; error.hidden = !text; };
 
-  Live.api("GET", "/api/v1/cluster/models/").then((models) => {
+  Live.api("GET", Live.url("api-cluster-models")).then((models) => {
     select.replaceChildren(el("option", { value: "" }, "Choose a model…"),
       ...models.map((m) => el("option", { value: m.id }, `${m.name || m.id} · ${ClusterView.gb(m.storage_size_megabytes * 1024 ** 2)}`)));
   }).catch((e) => { select.replaceChildren(el("option", { value: "" }, "exo's catalogue is unavailable")); showError(e.message); });
@@ -17,7 +17,7 @@
     showError("");
     if (!select.value) { showError("Choose a model first."); return; }
     try {
-      const data = await Live.api("GET", `/api/v1/instances/previews/?model=${encodeURIComponent(select.value)}`);
+      const data = await Live.api("GET", `${Live.url("api-instance-previews")}?${new URLSearchParams({ model: select.value })}`);
       table.tBodies[0].replaceChildren(...data.previews.map((p) => previewRow(data.model_id, p)));
       table.hidden = false;
     } catch (e) { showError(e.message); }
@@ -33,7 +33,7 @@
       load.addEventListener("click", async () => {
         load.disabled = true;
         try {
-          await Live.api("POST", "/api/v1/instances/", { model: modelId, sharding: preview.sharding,
+          await Live.api("POST", Live.url("api-instances"), { model: modelId, sharding: preview.sharding,
             instance_meta: preview.instance_meta, min_nodes: preview.nodes.length || 1 });
         } catch (e) { showError(e.message); load.disabled = false; }
       });

@@ -1,4 +1,4 @@
-// Renders the cluster snapshot that /ws/cluster/ sends: totals, topology, node cards, instances.
+// Renders the cluster snapshot that the cluster socket sends: totals, topology, node cards, instances.
 "use strict";
 
 const ClusterView = (() => {
@@ -129,7 +129,7 @@ const ClusterView = (() => {
     }
     const ping = el("button", { class: "ping", "data-node": node.name,
       title: "Ask this node's worker for its host facts and broker round trips" }, "Ping worker");
-    ping.addEventListener("click", () => Live.api("POST", "/api/v1/jobs/",
+    ping.addEventListener("click", () => Live.api("POST", Live.url("api-jobs"),
       { kind: "ping", node: node.name, params: { count: 5, interval: 0.5 } })
       .catch((e) => Live.notify(`Could not start the ping: ${e.message}`)));
     card.append(ping);
@@ -156,7 +156,7 @@ const ClusterView = (() => {
     unload.addEventListener("click", async () => {
       if (!confirm(`Unload ${instance.model_id}? Requests to it will fail until it is loaded again.`)) return;
       unload.disabled = true;
-      try { await Live.api("DELETE", `/api/v1/instances/${instance.instance_id}/`); }
+      try { await Live.api("DELETE", Live.url("api-instance", { instance_id: instance.instance_id })); }
       catch (e) { Live.notify(e.message); unload.disabled = false; }
     });
     row.querySelector(".instance-head").append(unload);
@@ -198,7 +198,7 @@ const ClusterView = (() => {
 
   // Calls render(snapshot) with every snapshot; the first one arrives on connect.
   function follow(render) {
-    Live.socket("/ws/cluster/", (message) => {
+    Live.socket(Live.url("ws-cluster"), (message) => {
       if (message.type === "cluster" && message.cluster) {
         keepHistory(message.cluster);
         banner(message.cluster);

@@ -1,4 +1,4 @@
-// Downloads: the model x node matrix, with live progress from /ws/jobs/ and actions per cell.
+// Downloads: the model x node matrix, with live progress from the jobs socket and actions per cell.
 "use strict";
 (() => {
   const { el } = Live;
@@ -23,7 +23,7 @@
 
   function cell(model, node, c) {
     const td = el("td", { class: `cell state-${c.state}`, "data-model": model.slug, "data-node": node.name });
-    const url = `/api/v1/models/${model.slug}/download/`;
+    const url = Live.url("api-model-download", { slug: model.slug });
     const job = c.job;
     const label = c.source === "exo" ? `${c.state} (exo)` : c.state;
     td.append(el("div", { class: "cell-state" }, label));
@@ -41,7 +41,7 @@
     }
     if (c.message && !["succeeded"].includes(c.state)) td.append(el("div", { class: "small cell-message" }, c.message));
     const actions = el("div", { class: "cell-actions" });
-    const control = (action) => () => act("POST", `/api/v1/jobs/${job.id}/${action}/`);
+    const control = (action) => () => act("POST", Live.url(`api-job-${action}`, { job_id: job.id }));
     if (["queued", "running"].includes(c.state) && job) actions.append(button("Pause", control("pause")), button("Cancel", control("cancel"), "small danger"));
     else if (c.state === "paused" && job) actions.append(button("Resume", control("resume")), button("Cancel", control("cancel"), "small danger"));
     else if (["succeeded", "completed"].includes(c.state)) {
@@ -65,22 +65,22 @@
       return;
     }
     table.tBodies[0].replaceChildren(...matrix.models.map((m) => el("tr", {},
-      el("td", {}, el("a", { href: `/models/${m.slug}/` }, m.display_name),
+      el("td", {}, el("a", { href: Live.url("model", { slug: m.slug }) }, m.display_name),
         el("div", { class: "small muted" }, `${(m.size_bytes / GB).toFixed(m.size_bytes >= 100 * GB ? 0 : 1)} GB`,
           m.tensor_parallel === "required" ? " · tensor parallel: needs every node" : ""),
         button(m.tensor_parallel === "required" ? "Download to every node" : "Download to ALPHA",
-          () => act("POST", `/api/v1/models/${m.slug}/download/`, {}), "small")),
+          () => act("POST", Live.url("api-model-download", { slug: m.slug }), {}), "small")),
       ...matrix.nodes.map((n) => cell(m, n, m.cells[n.name])))));
   }
 
   async function refresh() {
-    try { matrix = await Live.api("GET", "/api/v1/downloads/"); render(); }
+    try { matrix = await Live.api("GET", Live.url("api-downloads")); render(); }
     catch (e) { showError(e.message); }
   }
 
   // Live progress: patch the running cell from job events; reload the matrix on state changes.
   const states = new Map();
-  Live.socket("/ws/jobs/", (message) => {
+  Live.socket(Live.url("ws-jobs"), (message) => {
     const jobs = message.type === "snapshot" ? message.jobs : [message.job];
     let changed = false;
     for (const job of jobs) {

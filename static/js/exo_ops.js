@@ -41,10 +41,10 @@ const ExoOps = (() => {
   }
 
   root.querySelectorAll("[data-cluster-op]").forEach((button) => {
-    button.addEventListener("click", () => post(`/api/v1/cluster/${button.dataset.clusterOp}/`, button.dataset.confirm));
+    button.addEventListener("click", () => post(Live.url(`api-cluster-${button.dataset.clusterOp}`), button.dataset.confirm));
   });
 
-  Live.socket("/ws/jobs/", (message) => {
+  Live.socket(Live.url("ws-jobs"), (message) => {
     if (message.type === "snapshot") {
       [...message.jobs].reverse().filter((job) => KINDS.test(job.kind)).forEach(show);
     } else if (message.type === "job" && KINDS.test(message.job.kind)) {
@@ -69,8 +69,8 @@ const ExoOps = (() => {
     if (!canOperate) return el("td", {});
     const start = el("button", { type: "button", class: "small", "data-node-op": "start" }, "Start");
     const stop = el("button", { type: "button", class: "small danger", "data-node-op": "stop" }, "Stop");
-    start.addEventListener("click", () => post(`/api/v1/nodes/${node.name}/start/`));
-    stop.addEventListener("click", () => post(`/api/v1/nodes/${node.name}/stop/`,
+    start.addEventListener("click", () => post(Live.url("api-node-start", { name: node.name })));
+    stop.addEventListener("click", () => post(Live.url("api-node-stop", { name: node.name }),
       `Stop exo on ${node.display_name}? Models using it go away.`));
     start.disabled = node.exo_process.running;
     return el("td", {}, start, " ", stop);

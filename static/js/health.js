@@ -1,5 +1,5 @@
-// Health: the checklist from /api/v1/health/, "Run checks now" followed live over
-// /ws/jobs/<id>/, and the guide's action plan, a server-rendered section refreshed as jobs end.
+// Health: the checklist from the health API, "Run checks now" followed live, and the guide's
+// action plan, a server-rendered section refreshed as jobs end.
 "use strict";
 (() => {
   const { el, api, duration } = Live;
@@ -51,7 +51,7 @@
     if (report.running_job && !following) follow(report.running_job);
   }
 
-  const reload = () => api("GET", "/api/v1/health/").then(render).catch((e) => Live.notify(e.message));
+  const reload = () => api("GET", Live.url("api-health")).then(render).catch((e) => Live.notify(e.message));
 
   async function loadPlan() {
     try {
@@ -77,7 +77,7 @@
   runButton.addEventListener("click", async () => {
     errorBox.hidden = true;
     try {
-      follow(await api("POST", "/api/v1/health/"));
+      follow(await api("POST", Live.url("api-health")));
     } catch (e) {
       errorBox.textContent = e.message;
       errorBox.hidden = false;
@@ -105,7 +105,7 @@
   });
 
   // A job that ends (a download, a cluster start, anyone's health run) can change the plan.
-  Live.socket("/ws/jobs/", (message) => {
+  Live.socket(Live.url("ws-jobs"), (message) => {
     const job = message.job;
     if (message.type !== "job" || !job || Live.ACTIVE.has(job.state)) return;
     loadPlan();

@@ -27,11 +27,11 @@
     root.querySelector("[data-action=cancel]").disabled = !Live.ACTIVE.has(job.state);
   }
 
-  Live.socket(`/ws/jobs/${id}/`, (message) => render(message.job));
+  Live.socket(Live.url("ws-job", { job_id: id }), (message) => render(message.job));
   root.querySelectorAll("[data-action]").forEach((button) => {
     button.addEventListener("click", async () => {
       error.hidden = true;
-      try { render(await Live.api("POST", `/api/v1/jobs/${id}/${button.dataset.action}/`)); }
+      try { render(await Live.api("POST", Live.url(`api-job-${button.dataset.action}`, { job_id: id }))); }
       catch (e) { error.textContent = e.message; error.hidden = false; }
     });
   });

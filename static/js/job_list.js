@@ -2,7 +2,7 @@
 "use strict";
 (() => {
   const list = Live.jobList(document.getElementById("job-list"), document.getElementById("job-list-empty"), 100);
-  Live.socket("/ws/jobs/", (message) => {
+  Live.socket(Live.url("ws-jobs"), (message) => {
     if (message.type === "snapshot") list.snapshot(message.jobs);
     else if (message.type === "job") list.update(message.job);
   });
@@ -13,7 +13,7 @@
     const data = new FormData(form);
     error.hidden = true;
     try {
-      await Live.api("POST", "/api/v1/jobs/", {
+      await Live.api("POST", Live.url("api-jobs"), {
         kind: data.get("kind"), node: data.get("node"),
         params: { count: Number(data.get("count")), interval: Number(data.get("interval")) },
       });

@@ -4,13 +4,31 @@
 const Live = (() => {
   const csrfToken = () => document.querySelector("input[name=csrfmiddlewaretoken]")?.value || "";
 
+  // The panel's routes by name, as the page gives them (base.html: arthur_panel/url_templates.py).
+  let routes = null;
+
+  // A URL of the panel: url("api-job-cancel", { job_id: 5 }) is that route's template with
+  // {job_id} filled in.
+  // A route or parameter that does not exist is a mistake in the script: it throws.
+  function url(name, params = {}) {
+    routes ??= JSON.parse(document.getElementById("urls").textContent);
+    if (!(name in routes)) throw new Error(`No route named ${name}`);
+    const unused = new Set(Object.keys(params));
+    const filled = routes[name].replace(/\{(\w+)\}/g, (_, key) => {
+      if (!unused.delete(key)) throw new Error(`The route ${name} needs ${key}`);
+      return encodeURIComponent(params[key]);
+    });
+    if (unused.size) throw new Error(`The route ${name} takes no ${[...unused].join(", ")}`);
+    return filled;
+  }
+
   // Close codes the server sends (cluster_app/consumers.py).
   const TOO_SLOW = 4008; // this page stopped reading: reconnecting fetches the current state
   const LOGGED_OUT = 4401; // no login, or it was revoked (logout, password change, token deleted)
   const NOT_FOUND = 4404;
   const TOO_MANY = 4429; // the user has too many sockets open in this panel
 
-  // Opens a websocket and reopens it with backoff; each (re)connect starts with a snapshot,
+  // Opens a websocket (`path`: Live.url of a socket route) and reopens it with backoff; each (re)connect starts with a snapshot,
   // so a page is "live" once the first message came.
   function socket(path, onMessage, onStatus = () => {}) {
     let delay = 500;
@@ -119,7 +137,7 @@ const Live = (() => {
       jobMessage(job));
     if (ACTIVE.has(job.state) && job.control !== "cancel") {
       const cancel = el("button", { class: "link danger small", "data-cancel": String(job.id) }, "Cancel");
-      cancel.addEventListener("click", () => api("POST", `/api/v1/jobs/${job.id}/cancel/`).catch((e) => notify(e.message)));
+      cancel.addEventListener("click", () => api("POST", url("api-job-cancel", { job_id: job.id })).catch((e) => notify(e.message)));
       row.querySelector(".job-title").append(cancel);
     }
     return row;
@@ -129,7 +147,7 @@ const Live = (() => {
   // state, so a job that ends before the socket opens is not missed), until it ends: onEnd(job).
   function followJob(job, box, onEnd) {
     box.replaceChildren(jobRow(job));
-    const following = socket(`/ws/jobs/${job.id}/`, (message) => {
+    const following = socket(url("ws-job", { job_id: job.id }), (message) => {
       box.replaceChildren(jobRow(message.job));
       if (ACTIVE.has(message.job.state)) return;
       following.close();
@@ -161,5 +179,5 @@ const Live = (() => {
     notify.timer = setTimeout(() => { box.hidden = true; }, 8000);
   }
 
-  return { socket, api, notify, el, bytes, duration, jobRow, jobList, followJob, ACTIVE };
+  return { url, socket, api, notify, el, bytes, duration, jobRow, jobList, followJob, ACTIVE };
 })();
