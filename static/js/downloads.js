@@ -80,8 +80,7 @@
 
   // Live progress: patch the running cell from job events; reload the matrix on state changes.
   const states = new Map();
-  Live.socket(Live.url("ws-jobs"), (message) => {
-    const jobs = message.type === "snapshot" ? message.jobs : [message.job];
+  function receive(jobs, snapshot) {
     let changed = false;
     for (const job of jobs) {
       if (!job.kind.startsWith("model.")) continue;
@@ -92,8 +91,9 @@
           progress: job.progress, speed: job.speed, eta_seconds: job.eta_seconds, message: job.error || job.message };
       }
     }
-    if (changed && message.type !== "snapshot") refresh(); else if (matrix) render();
-  });
+    if (changed && !snapshot) refresh(); else if (matrix) render();
+  }
+  Live.jobs.subscribe({ snapshot: (jobs) => receive(jobs, true), job: (job) => receive([job], false) });
   refresh();
   setInterval(refresh, 10000);  // exo's own downloads arrive with the cluster poll
 })();

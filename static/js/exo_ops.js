@@ -44,12 +44,9 @@ const ExoOps = (() => {
     button.addEventListener("click", () => post(Live.url(`api-cluster-${button.dataset.clusterOp}`), button.dataset.confirm));
   });
 
-  Live.socket(Live.url("ws-jobs"), (message) => {
-    if (message.type === "snapshot") {
-      [...message.jobs].reverse().filter((job) => KINDS.test(job.kind)).forEach(show);
-    } else if (message.type === "job" && KINDS.test(message.job.kind)) {
-      show(message.job);
-    }
+  Live.jobs.subscribe({
+    snapshot(jobs) { [...jobs].reverse().filter((job) => KINDS.test(job.kind)).forEach(show); },
+    job(job) { if (KINDS.test(job.kind)) show(job); },
   });
 
   function processCells(node) {

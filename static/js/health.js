@@ -105,11 +105,12 @@
   });
 
   // A job that ends (a download, a cluster start, anyone's health run) can change the plan.
-  Live.socket(Live.url("ws-jobs"), (message) => {
-    const job = message.job;
-    if (message.type !== "job" || !job || Live.ACTIVE.has(job.state)) return;
-    loadPlan();
-    if (job.kind === "health.run" && !following) reload();
+  Live.jobs.subscribe({
+    job(job) {
+      if (Live.ACTIVE.has(job.state)) return;
+      loadPlan();
+      if (job.kind === "health.run" && !following) reload();
+    },
   });
 
   render(JSON.parse(document.getElementById("health-data").textContent));

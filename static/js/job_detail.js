@@ -2,7 +2,7 @@
 "use strict";
 (() => {
   const root = document.getElementById("job-detail");
-  const id = root.dataset.jobId;
+  const id = Number(root.dataset.jobId);
   const error = document.getElementById("job-error");
   const FACTS = [["State", (j) => j.state], ["Node", (j) => (j.node || "—").toUpperCase()],
     ["Attempts", (j) => j.attempts], ["Created", (j) => j.created_at], ["Started", (j) => j.started_at || "—"],
@@ -27,7 +27,7 @@
     root.querySelector("[data-action=cancel]").disabled = !Live.ACTIVE.has(job.state);
   }
 
-  Live.socket(Live.url("ws-job", { job_id: id }), (message) => render(message.job));
+  Live.jobs.follow(id, render);
   root.querySelectorAll("[data-action]").forEach((button) => {
     button.addEventListener("click", async () => {
       error.hidden = true;

@@ -143,30 +143,95 @@ const Live = (() => {
     return row;
   }
 
-  // Shows one job's row in `box`, live over the job's own socket (which starts with its current
-  // state, so a job that ends before the socket opens is not missed), until it ends: onEnd(job).
+  // The page's one jobs socket, shared by every script on it and opened by the first to
+  // subscribe (each socket counts against the user's limit, and every page has the jobs panel).
+  // A subscriber is { snapshot(jobs), job(job), status(text) }, each optional: snapshot gets the
+  // recent jobs, newest first, at every (re)connect, and at once if the page has them already;
+  // job gets each change of any job; status the socket's ("live", "reconnecting…", ...).
+  const jobs = (() => {
+    const KEPT = 100; // jobs kept for later subscribers, the newest: a long-open page stays small
+    const subscribers = new Set();
+    let recent = null; // id -> job: the last snapshot, kept current by the events since
+    let status = "connecting…";
+    let connection = null;
+    // A copy: a subscriber may subscribe or leave while it is being told.
+    const tell = (call) => [...subscribers].forEach(call);
+    const newest = () => [...recent.values()].sort((a, b) => b.id - a.id);
+
+    function receive(message) {
+      if (message.type === "snapshot") {
+        recent = new Map(message.jobs.map((job) => [job.id, job]));
+        tell((s) => s.snapshot?.(message.jobs));
+      } else if (message.type === "job") {
+        recent.set(message.job.id, message.job);
+        if (recent.size > KEPT) recent.delete(Math.min(...recent.keys()));
+        tell((s) => s.job?.(message.job));
+      }
+    }
+
+    function subscribe(subscriber) {
+      subscribers.add(subscriber);
+      connection ??= socket(url("ws-jobs"), receive, (text) => {
+        status = text;
+        tell((s) => s.status?.(text));
+      });
+      // After the caller's own code, as if from the socket: it has its handle by then.
+      queueMicrotask(() => {
+        if (!subscribers.has(subscriber)) return;
+        subscriber.status?.(status);
+        if (recent) subscriber.snapshot?.(newest());
+      });
+      return { close() { subscribers.delete(subscriber); } };
+    }
+
+    // Calls onJob(job) with one job's current state, then with each change of it. A job the
+    // snapshot lacks (older than its jobs, or newer than it) is fetched, again after each
+    // reconnect, which may have missed its changes; an event that comes first wins.
+    function follow(id, onJob) {
+      let asked = 0; // counts what was shown: a fetch answered after something newer is dropped
+      return subscribe({
+        snapshot(list) {
+          const ticket = ++asked;
+          const job = list.find((j) => j.id === id);
+          if (job) { onJob(job); return; }
+          api("GET", url("api-job", { job_id: id }))
+            .then((fetched) => { if (ticket === asked) onJob(fetched); })
+            .catch((e) => notify(e.message));
+        },
+        job(job) {
+          if (job.id !== id) return;
+          asked += 1;
+          onJob(job);
+        },
+      });
+    }
+
+    return { subscribe, follow };
+  })();
+
+  // Shows one job's row in `box`, live, until it ends: then onEnd(job). Returns { close() }.
   function followJob(job, box, onEnd) {
     box.replaceChildren(jobRow(job));
-    const following = socket(url("ws-job", { job_id: job.id }), (message) => {
-      box.replaceChildren(jobRow(message.job));
-      if (ACTIVE.has(message.job.state)) return;
+    const following = jobs.follow(job.id, (current) => {
+      box.replaceChildren(jobRow(current));
+      if (ACTIVE.has(current.state)) return;
       following.close();
-      onEnd(message.job);
+      onEnd(current);
     });
     return following;
   }
 
-  // Keeps a list of job rows in step with snapshot + update events, newest first.
+  // A subscriber to the jobs socket that keeps a list of job rows, newest first.
   function jobList(listEl, emptyEl, limit) {
-    const jobs = new Map();
+    const shown = new Map();
     const render = () => {
-      const sorted = [...jobs.values()].sort((a, b) => b.id - a.id).slice(0, limit);
+      const sorted = [...shown.values()].sort((a, b) => b.id - a.id).slice(0, limit);
       listEl.replaceChildren(...sorted.map(jobRow));
       if (emptyEl) emptyEl.hidden = sorted.length > 0;
     };
     return {
-      snapshot(list) { jobs.clear(); list.forEach((job) => jobs.set(job.id, job)); render(); },
-      update(job) { jobs.set(job.id, job); render(); },
+      snapshot(list) { shown.clear(); list.forEach((job) => shown.set(job.id, job)); render(); },
+      job(job) { shown.set(job.id, job); render(); },
     };
   }
 
@@ -179,5 +244,5 @@ const Live = (() => {
     notify.timer = setTimeout(() => { box.hidden = true; }, 8000);
   }
 
-  return { url, socket, api, notify, el, bytes, duration, jobRow, jobList, followJob, ACTIVE };
+  return { url, socket, jobs, api, notify, el, bytes, duration, jobRow, jobList, followJob, ACTIVE };
 })();
