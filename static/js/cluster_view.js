@@ -2,9 +2,7 @@
 "use strict";
 
 const ClusterView = (() => {
-  const { el, bytes } = Live;
-  const GB = 1024 ** 3;
-  const gb = (n) => (n === null || n === undefined ? "—" : `${(n / GB).toFixed(n >= 100 * GB ? 0 : 1)} GB`);
+  const { el, bytes, gb } = Live;
   const pct = (f) => `${Math.round(f * 100)}%`;
 
   function ago(iso) {
@@ -207,5 +205,5 @@ const ClusterView = (() => {
     });
   }
 
-  return { follow, totals, topology, nodes, instances, gb, ago, pct, uptime };
+  return { follow, totals, topology, nodes, instances, ago, pct, uptime };
 })();

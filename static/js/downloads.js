@@ -4,7 +4,6 @@
   const { el } = Live;
   const table = document.getElementById("matrix");
   const error = document.getElementById("downloads-error");
-  const GB = 1024 ** 3;
   let matrix = null;
 
   const showError = (text) => { error.textContent = text; error.hidden = !text; };
@@ -57,7 +56,7 @@
   function render() {
     const head = el("tr", {}, el("th", {}, "Model"), ...matrix.nodes.map((n) => el("th", {},
       el("div", {}, n.display_name),
-      el("div", { class: "small muted" }, n.disk_free === null ? "disk: unknown" : `${(n.disk_free / GB).toFixed(0)} GB free of ${(n.disk_total / GB).toFixed(0)} GB`),
+      el("div", { class: "small muted" }, n.disk_free === null ? "disk: unknown" : `${Live.gb(n.disk_free)} free of ${Live.gb(n.disk_total)}`),
       n.disk_total ? el("div", { class: "bar" }, el("span", { style: `width:${(1 - n.disk_free / n.disk_total) * 100}%` })) : "")));
     table.tHead.replaceChildren(head);
     if (!matrix.models.length) {
@@ -66,7 +65,7 @@
     }
     table.tBodies[0].replaceChildren(...matrix.models.map((m) => el("tr", {},
       el("td", {}, el("a", { href: Live.url("model", { slug: m.slug }) }, m.display_name),
-        el("div", { class: "small muted" }, `${(m.size_bytes / GB).toFixed(m.size_bytes >= 100 * GB ? 0 : 1)} GB`,
+        el("div", { class: "small muted" }, Live.gb(m.size_bytes),
           m.tensor_parallel === "required" ? " · tensor parallel: needs every node" : ""),
         button(m.tensor_parallel === "required" ? "Download to every node" : "Download to ALPHA",
           () => act("POST", Live.url("api-model-download", { slug: m.slug }), {}), "small")),

@@ -75,11 +75,35 @@ const Live = (() => {
     return data;
   }
 
-  const UNITS = ["B", "KB", "MB", "GB", "TB"];
+  const GIB = 1024 ** 3;
+
+  // x with `digits` decimals as Python's format() writes it: the nearest, and a tie (exact in
+  // binary, as 2.125 is) to the even digit, where toFixed rounds it up ("2.13" for "2.12").
+  function fixed(x, digits) {
+    const exact = x.toFixed(100); // every digit of a double of this size: it is exact
+    const point = exact.indexOf(".");
+    const kept = exact.slice(0, digits ? point + 1 + digits : point);
+    const tie = /^50*$/.test(exact.slice(point + 1 + digits));
+    return tie && Number(kept.at(-1)) % 2 === 0 ? kept : x.toFixed(digits);
+  }
+
+  // Bytes in GB the guide's way, exactly as cluster_app/nodes/units.format_gib writes them (the
+  // `gb` filter of the templates): binary GB, whole from 100 GB, one decimal from 10 GB, two
+  // below, trailing zeros dropped: "378 GB", "37.9 GB", "1.24 GB".
+  function gb(n) {
+    if (n === null || n === undefined) return "—";
+    const gib = n / GIB;
+    if (gib >= 100) return `${fixed(gib, 0)} GB`;
+    return `${fixed(gib, gib >= 10 ? 1 : 2).replace(/0+$/, "").replace(/\.$/, "")} GB`;
+  }
+
+  // Sizes under a GB in B, KB or MB; from a GB up as gb() writes them.
+  const UNITS = ["B", "KB", "MB"];
   function bytes(n) {
     if (n === null || n === undefined) return "—";
+    if (Math.abs(n) >= GIB) return gb(n);
     let i = 0;
-    while (Math.abs(n) >= 1024 && i < UNITS.length - 1) { n /= 1024; i += 1; }
+    while (Math.abs(n) >= 1024) { n /= 1024; i += 1; }
     return `${n.toFixed(n >= 100 || i === 0 ? 0 : 1)} ${UNITS[i]}`;
   }
 
@@ -244,5 +268,5 @@ const Live = (() => {
     notify.timer = setTimeout(() => { box.hidden = true; }, 8000);
   }
 
-  return { url, socket, jobs, api, notify, el, bytes, duration, jobRow, jobList, followJob, ACTIVE };
+  return { url, socket, jobs, api, notify, el, gb, bytes, duration, jobRow, jobList, followJob, ACTIVE };
 })();
