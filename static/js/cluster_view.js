@@ -139,13 +139,17 @@ const ClusterView = (() => {
   }
 
   function instanceRow(instance) {
-    const state = instance.status === "loading"
-      ? `loading ${instance.layers_loaded}/${instance.layers_total} layers` : instance.status;
-    const row = el("li", { class: `instance status-${instance.status}`, "data-instance": instance.instance_id },
-      el("div", { class: "instance-head" },
+    // A change of state is read out with the model's name; each layer loaded is not.
+    const badge = el("span", { class: `badge status-${instance.status}` }, instance.status);
+    if (instance.status === "loading") {
+      badge.append(el("span", { "aria-live": "off" }, ` ${instance.layers_loaded}/${instance.layers_total} layers`));
+    }
+    const row = el("li", { class: `instance status-${instance.status}`, "data-instance": instance.instance_id,
+      "data-key": instance.instance_id },
+      el("div", { class: "instance-head", "aria-atomic": "true" },
         el("strong", {}, instance.model_id),
         el("span", { class: "muted small" }, ` ${instance.sharding} · ${instance.backend} · ${instance.nodes.map((n) => n.toUpperCase()).join(" + ")}`),
-        el("span", { class: `badge status-${instance.status}` }, state)));
+        badge));
     if (instance.status === "loading" && instance.layers_total) {
       row.append(el("div", { class: "bar" }, el("span", { style: `width:${(instance.layers_loaded / instance.layers_total) * 100}%` })));
     }
@@ -163,11 +167,11 @@ const ClusterView = (() => {
 
   function instances(container, snapshot) {
     if (!snapshot.reachable) {
-      container.replaceChildren(el("li", { class: "empty" }, "Unknown while exo is unreachable."));
+      Live.patch(container, [el("li", { class: "empty" }, "Unknown while exo is unreachable.")]);
     } else if (!snapshot.instances.length) {
-      container.replaceChildren(el("li", { class: "empty" }, "No model loaded. Load one from the Cluster page."));
+      Live.patch(container, [el("li", { class: "empty" }, "No model loaded. Load one from the Cluster page.")]);
     } else {
-      container.replaceChildren(...snapshot.instances.map(instanceRow));
+      Live.patch(container, snapshot.instances.map(instanceRow));
     }
   }
 

@@ -21,9 +21,11 @@
   }
 
   function cell(model, node, c) {
-    const td = el("td", { class: `cell state-${c.state}`, "data-model": model.slug, "data-node": node.name });
-    const url = Live.url("api-model-download", { slug: model.slug });
     const job = c.job;
+    // Keyed by the job too: its buttons act on it.
+    const td = el("td", { class: `cell state-${c.state}`, "data-model": model.slug, "data-node": node.name,
+      "data-key": `${node.name}:${job?.id ?? ""}` });
+    const url = Live.url("api-model-download", { slug: model.slug });
     const label = c.source === "exo" ? `${c.state} (exo)` : c.state;
     td.append(el("div", { class: "cell-state" }, label));
     if (c.total) {
@@ -36,7 +38,7 @@
         if (c.eta_seconds !== null && c.eta_seconds !== undefined) bits.push(`ETA ${Live.duration(c.eta_seconds)}`);
       }
       if (job?.detail?.files_total) bits.push(`${job.detail.files_done}/${job.detail.files_total} files`);
-      td.append(el("div", { class: "small muted" }, bits.join(" · ")));
+      td.append(el("div", { class: "small muted", "aria-live": "off" }, bits.join(" · ")));
     }
     if (c.message && !["succeeded"].includes(c.state)) td.append(el("div", { class: "small cell-message" }, c.message));
     const actions = el("div", { class: "cell-actions" });
@@ -60,10 +62,10 @@
       n.disk_total ? el("div", { class: "bar" }, el("span", { style: `width:${(1 - n.disk_free / n.disk_total) * 100}%` })) : "")));
     table.tHead.replaceChildren(head);
     if (!matrix.models.length) {
-      table.tBodies[0].replaceChildren(el("tr", {}, el("td", { class: "empty" }, "The catalogue is empty.")));
+      Live.patch(table.tBodies[0], [el("tr", {}, el("td", { class: "empty" }, "The catalogue is empty."))]);
       return;
     }
-    table.tBodies[0].replaceChildren(...matrix.models.map((m) => el("tr", {},
+    Live.patch(table.tBodies[0], matrix.models.map((m) => el("tr", { "data-key": m.slug },
       el("td", {}, el("a", { href: Live.url("model", { slug: m.slug }) }, m.display_name),
         el("div", { class: "small muted" }, Live.gb(m.size_bytes),
           m.tensor_parallel === "required" ? " · tensor parallel: needs every node" : ""),

@@ -25,7 +25,7 @@ const ExoOps = (() => {
     current = job;
     document.getElementById("ops-empty").hidden = true;
     document.getElementById("ops-job").hidden = false;
-    document.getElementById("ops-job-row").replaceChildren(Live.jobRow(job));
+    Live.patch(document.getElementById("ops-job-row"), [Live.jobRow(job)]);
     const log = document.getElementById("ops-log");
     const atEnd = log.scrollTop + log.clientHeight >= log.scrollHeight - 4;
     log.textContent = job.log_tail.length ? job.log_tail.join("\n") : "(no output yet)";

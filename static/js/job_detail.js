@@ -9,7 +9,7 @@
     ["Finished", (j) => j.finished_at || "—"], ["Parameters", (j) => JSON.stringify(j.params)]];
 
   function render(job) {
-    document.getElementById("job-row").replaceChildren(Live.jobRow(job));
+    Live.patch(document.getElementById("job-row"), [Live.jobRow(job)]);
     document.getElementById("job-facts").replaceChildren(...FACTS.flatMap(([label, value]) => {
       const dt = document.createElement("dt"); dt.textContent = label;
       const dd = document.createElement("dd"); dd.textContent = value(job);

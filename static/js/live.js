@@ -131,6 +131,48 @@ const Live = (() => {
     return node;
   }
 
+  // Puts `nodes` in `parent` in place of its children, changing only what differs: an old node
+  // equal to its new one stays, one that differs is brought in line. So a live region (aria-live)
+  // announces what changed rather than the whole list at each update, and focus stays on a
+  // button that did not change. Children match by data-key, else by position. Buttons and fields
+  // are kept only when equal and keep their listeners: whatever a listener uses must show in its
+  // button or in a data-key around it.
+  function patch(parent, nodes) {
+    const keyed = new Map([...parent.children].filter((c) => c.dataset.key).map((c) => [c.dataset.key, c]));
+    nodes.forEach((node, i) => {
+      const here = parent.childNodes[i];
+      const key = node.dataset?.key;
+      const byPosition = !key && here && !here.dataset?.key;
+      const old = key ? keyed.get(key) : byPosition ? here : null;
+      keyed.delete(key);
+      const kept = old ? merge(old, node) : node;
+      if (kept === here) return;
+      if (byPosition) parent.replaceChild(kept, here); else parent.insertBefore(kept, here || null);
+    });
+    while (parent.childNodes.length > nodes.length) parent.lastChild.remove();
+  }
+
+  const REPLACED = new Set(["BUTTON", "INPUT", "SELECT", "TEXTAREA"]);
+
+  // `old` made to look like `fresh` and returned, or `fresh` where they are different things.
+  function merge(old, fresh) {
+    if (old.isEqualNode(fresh)) return old;
+    if (old.nodeType === Node.TEXT_NODE && fresh.nodeType === Node.TEXT_NODE) {
+      old.data = fresh.data;
+      return old;
+    }
+    if (old.nodeName !== fresh.nodeName || old.nodeType !== Node.ELEMENT_NODE || REPLACED.has(old.nodeName)) return fresh;
+    for (const { name } of [...old.attributes]) {
+      // An opened <details> stays open: the reader opened it.
+      if (!fresh.hasAttribute(name) && !(name === "open" && old.nodeName === "DETAILS")) old.removeAttribute(name);
+    }
+    for (const { name, value } of fresh.attributes) {
+      if (old.getAttribute(name) !== value) old.setAttribute(name, value);
+    }
+    patch(old, [...fresh.childNodes]);
+    return old;
+  }
+
   // A failed job's error code and error, else its latest message.
   function jobMessage(job) {
     const line = el("div", { class: "job-message small" });
@@ -153,11 +195,12 @@ const Live = (() => {
     }
     if (job.state === "running" && rate(job)) numbers.push(rate(job));
     if (job.state === "running" && job.eta_seconds !== null) numbers.push(`ETA ${duration(job.eta_seconds)}`);
-    const row = el("li", { class: `job-row state-${job.state}`, "data-job-id": String(job.id) },
-      el("div", { class: "job-title" }, title, el("span", { class: "muted" }, where),
+    // In a live list, a change of state is read out whole; progress ticks are not.
+    const row = el("li", { class: `job-row state-${job.state}`, "data-job-id": String(job.id), "data-key": String(job.id) },
+      el("div", { class: "job-title", "aria-atomic": "true" }, title, el("span", { class: "muted" }, where),
         el("span", { class: `state state-${job.state}` }, job.state)),
       bar,
-      el("div", { class: "job-numbers muted small" }, `${pct}%`, numbers.length ? ` · ${numbers.join(" · ")}` : ""),
+      el("div", { class: "job-numbers muted small", "aria-live": "off" }, `${pct}%`, numbers.length ? ` · ${numbers.join(" · ")}` : ""),
       jobMessage(job));
     if (ACTIVE.has(job.state) && job.control !== "cancel") {
       const cancel = el("button", { class: "link danger small", "data-cancel": String(job.id) }, "Cancel");
@@ -235,9 +278,9 @@ const Live = (() => {
 
   // Shows one job's row in `box`, live, until it ends: then onEnd(job). Returns { close() }.
   function followJob(job, box, onEnd) {
-    box.replaceChildren(jobRow(job));
+    patch(box, [jobRow(job)]);
     const following = jobs.follow(job.id, (current) => {
-      box.replaceChildren(jobRow(current));
+      patch(box, [jobRow(current)]);
       if (ACTIVE.has(current.state)) return;
       following.close();
       onEnd(current);
@@ -250,7 +293,7 @@ const Live = (() => {
     const shown = new Map();
     const render = () => {
       const sorted = [...shown.values()].sort((a, b) => b.id - a.id).slice(0, limit);
-      listEl.replaceChildren(...sorted.map(jobRow));
+      patch(listEl, sorted.map(jobRow));
       if (emptyEl) emptyEl.hidden = sorted.length > 0;
     };
     return {
@@ -268,5 +311,5 @@ const Live = (() => {
     notify.timer = setTimeout(() => { box.hidden = true; }, 8000);
   }
 
-  return { url, socket, jobs, api, notify, el, gb, bytes, duration, jobRow, jobList, followJob, ACTIVE };
+  return { url, socket, jobs, api, notify, el, patch, gb, bytes, duration, jobRow, jobList, followJob, ACTIVE };
 })();
