@@ -8,8 +8,8 @@ const Live = (() => {
   let routes = null;
 
   // A URL of the panel: url("api-job-cancel", { job_id: 5 }) is that route's template with
-  // {job_id} filled in.
-  // A route or parameter that does not exist is a mistake in the script: it throws.
+  // {job_id} filled in. A route or parameter that does not exist is a mistake in the script:
+  // it throws.
   function url(name, params = {}) {
     routes ??= JSON.parse(document.getElementById("urls").textContent);
     if (!(name in routes)) throw new Error(`No route named ${name}`);
@@ -22,14 +22,14 @@ const Live = (() => {
     return filled;
   }
 
-  // Close codes the server sends (cluster_app/consumers.py).
+  // Close codes the server sends (cluster_app/jobs/consumers.py).
   const TOO_SLOW = 4008; // this page stopped reading: reconnecting fetches the current state
   const LOGGED_OUT = 4401; // no login, or it was revoked (logout, password change, token deleted)
   const NOT_FOUND = 4404;
   const TOO_MANY = 4429; // the user has too many sockets open in this panel
 
-  // Opens a websocket (`path`: Live.url of a socket route) and reopens it with backoff; each (re)connect starts with a snapshot,
-  // so a page is "live" once the first message came.
+  // Opens a websocket (`path`: the Live.url of a socket route) and reopens it with backoff;
+  // each (re)connect starts with a snapshot, so a page is "live" once the first message came.
   function socket(path, onMessage, onStatus = () => {}) {
     let delay = 500;
     let closedByUs = false;
@@ -80,7 +80,8 @@ const Live = (() => {
   // x with `digits` decimals as Python's format() writes it: the nearest, and a tie (exact in
   // binary, as 2.125 is) to the even digit, where toFixed rounds it up ("2.13" for "2.12").
   function fixed(x, digits) {
-    const exact = x.toFixed(100); // every digit of a double of this size: it is exact
+    // Every digit of x: a double of 1e-14 or more has at most 100 after the point.
+    const exact = x.toFixed(100);
     const point = exact.indexOf(".");
     const kept = exact.slice(0, digits ? point + 1 + digits : point);
     const tie = /^50*$/.test(exact.slice(point + 1 + digits));
