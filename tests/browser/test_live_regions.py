@@ -4,6 +4,7 @@ region reads out the change rather than the whole list, and focus stays where it
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -79,14 +80,16 @@ def test_a_running_job_keeps_its_row_and_the_focus_on_its_cancel_button(logged_i
     page.get_by_label("Interval (s)").fill("0.5")
     page.get_by_role("button", name="Start").click()
     row = page.locator("#job-list .job-row.state-running").first
-    expect(row.locator(".job-message")).to_have_text("Round 1 of 20", timeout=15000)
+    expect(row.locator(".job-message")).to_have_text(re.compile(r"Round \d+ of 20"), timeout=15000)
     job_id = row.get_attribute("data-job-id")
     row = page.locator(f"#job-list [data-key='{job_id}']")
     title = row.locator(".job-title").element_handle()
     row.get_by_role("button", name="Cancel").focus()
     # Progress ticks change the numbers, which are not read out, and leave the rest alone.
     expect(row.locator(".job-numbers")).to_have_attribute("aria-live", "off")
-    expect(row.locator(".job-message")).to_have_text("Round 4 of 20")
+    message = row.locator(".job-message")
+    for _ in range(2):
+        expect(message).not_to_have_text(message.inner_text())
     assert title.evaluate("node => node.isConnected")
     assert page.evaluate("() => document.activeElement.dataset.cancel") == job_id
     page.keyboard.press("Enter")  # the focused button still works
