@@ -1,5 +1,5 @@
-// Health: the checklist from /api/v1/health/, "Run checks now" followed live over
-// /ws/jobs/<id>/, and the guide's action plan, a server-rendered section refreshed as jobs end.
+// Health: the checklist from the health API, "Run checks now" followed live, and the guide's
+// action plan, a server-rendered section refreshed as jobs end.
 "use strict";
 (() => {
   const { el, api, duration } = Live;
@@ -21,20 +21,23 @@
   function evidence(check) {
     const e = check.evidence || {};
     const text = (e.lines || []).join("\n") || e.output || e.error || "";
-    const details = el("details", {}, el("summary", { class: "small" }, "Evidence"));
+    const details = el("details", { "aria-live": "off" }, el("summary", { class: "small" }, "Evidence"));
     if (text) details.append(el("pre", { class: "log evidence-text" }, text));
     details.append(el("pre", { class: "log small" }, JSON.stringify(e, null, 2)));
     return details;
   }
 
+  // In the live checklist a check whose verdict or summary changed is read out whole; its age
+  // and its evidence (raw figures that change at every run) are not.
   function checkRow(check) {
     const head = el("div", { class: "check-head" }, el("strong", {}, check.title),
-      el("span", { class: "muted small", title: check.checked_at }, `checked ${age(check.age_seconds)}`));
+      el("span", { class: "muted small", title: check.checked_at, "aria-live": "off" }, `checked ${age(check.age_seconds)}`));
     if (check.stale) head.append(el("span", { class: "badge stale" }, "stale"));
     const body = el("div", { class: "check-body" }, head, el("p", { class: "summary" }, check.summary));
     if (check.hint && check.status !== "pass") body.append(el("p", { class: "hint small" }, check.hint));
     body.append(evidence(check));
-    return el("li", { class: `check status-${check.status}`, "data-check": check.name, "data-scope": check.scope },
+    return el("li", { class: `check status-${check.status}`, "data-check": check.name, "data-scope": check.scope,
+      "data-key": `${check.scope}:${check.name}`, "aria-atomic": "true" },
       el("span", { class: `badge status-${check.status}` }, LABEL[check.status] || check.status), body);
   }
 
@@ -42,16 +45,16 @@
     overall.className = `badge status-${report.overall}`;
     overall.textContent = LABEL[report.overall] || report.overall;
     empty.hidden = report.groups.length > 0;
-    checksBox.replaceChildren(...report.groups.flatMap((group) => [
-      el("h3", {}, group.label),
-      el("ul", { class: "checklist", "data-scope": group.scope }, ...group.checks.map(checkRow)),
+    Live.patch(checksBox, report.groups.flatMap((group) => [
+      el("h3", { "data-key": `${group.scope}:title` }, group.label),
+      el("ul", { class: "checklist", "data-scope": group.scope, "data-key": group.scope }, ...group.checks.map(checkRow)),
     ]));
     document.getElementById("health-updated").textContent =
       report.checked_at ? `last checked ${new Date(report.checked_at).toLocaleString()}` : "";
     if (report.running_job && !following) follow(report.running_job);
   }
 
-  const reload = () => api("GET", "/api/v1/health/").then(render).catch((e) => Live.notify(e.message));
+  const reload = () => api("GET", Live.url("api-health")).then(render).catch((e) => Live.notify(e.message));
 
   async function loadPlan() {
     try {
@@ -77,7 +80,7 @@
   runButton.addEventListener("click", async () => {
     errorBox.hidden = true;
     try {
-      follow(await api("POST", "/api/v1/health/"));
+      follow(await api("POST", Live.url("api-health")));
     } catch (e) {
       errorBox.textContent = e.message;
       errorBox.hidden = false;
@@ -105,11 +108,12 @@
   });
 
   // A job that ends (a download, a cluster start, anyone's health run) can change the plan.
-  Live.socket("/ws/jobs/", (message) => {
-    const job = message.job;
-    if (message.type !== "job" || !job || Live.ACTIVE.has(job.state)) return;
-    loadPlan();
-    if (job.kind === "health.run" && !following) reload();
+  Live.jobs.subscribe({
+    job(job) {
+      if (Live.ACTIVE.has(job.state)) return;
+      loadPlan();
+      if (job.kind === "health.run" && !following) reload();
+    },
   });
 
   render(JSON.parse(document.getElementById("health-data").textContent));
