@@ -5,6 +5,7 @@ import socket
 from collections.abc import Iterator
 from typing import Any
 
+import httpx
 import pytest
 from django.conf import settings
 from django.contrib.auth.models import Group, Permission
@@ -124,6 +125,22 @@ def exo_url(tmp_path_factory: Any, hub_endpoint: str) -> Iterator[str]:
                                 "--hf-endpoint", hub_endpoint) as url:
         settings.EXO_API_URL = url
         yield url
+
+
+def delete_custom_cards(exo_url: str) -> None:
+    listing = httpx.get(f"{exo_url}/models", timeout=10).json()["data"]
+    for card in listing:
+        if card.get("is_custom"):
+            httpx.delete(f"{exo_url}/models/custom/{card['id']}", timeout=10)
+
+
+@pytest.fixture
+def exo_built_in_cards(exo_url: str) -> Iterator[str]:
+    """The session's exo simulator with only its built-in model cards, before and after the
+    test: the cards a test has exo add would otherwise show in the next test's exo catalogue."""
+    delete_custom_cards(exo_url)
+    yield exo_url
+    delete_custom_cards(exo_url)
 
 
 @pytest.fixture(scope="session")

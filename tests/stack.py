@@ -142,7 +142,9 @@ def api(stack: Stack, token: str) -> httpx.Client:
 
 
 # Quick enough for tests, slow enough to watch the runner states go by.
-EXO_SIM_FAST = ["--load-time", "2", "--tick", "0.05", "--speed", "20", "--node-timeout", "2"]
+FAST_LOAD_TIME, FAST_SPEED = 2, 20
+EXO_SIM_FAST = ["--load-time", str(FAST_LOAD_TIME), "--tick", "0.05", "--speed", str(FAST_SPEED),
+                "--node-timeout", "2"]
 HUB_TOKEN = "hf_arthur_test_token"
 
 
