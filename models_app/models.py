@@ -73,6 +73,11 @@ class LlmModel(models.Model):
         return self.display_name
 
     @property
+    def exo_id(self) -> str:
+        """exo's id for the model: its own when set, else the repo id (exo's ids are repo ids)."""
+        return self.exo_model_id or self.repo_id
+
+    @property
     def names(self) -> list[str]:
         """Every name a request may use for this model."""
         return [self.slug, self.repo_id, *([self.exo_model_id] if self.exo_model_id else []),
