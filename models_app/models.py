@@ -149,7 +149,9 @@ class UsageRecord(models.Model):
     first_token_ms = models.PositiveIntegerField(null=True, blank=True)
     tokens_per_second = models.FloatField(null=True, blank=True)
     duration_ms = models.PositiveIntegerField(default=0)
-    status = models.CharField(max_length=12, default="ok", help_text="ok, error or cancelled")
+    status = models.CharField(max_length=12, default="ok", help_text=(
+        "ok; failed (at exo: an error, or the answer broken off); cancelled (by the client); "
+        "error (refused by the panel or exo)"))
     http_status = models.PositiveSmallIntegerField(default=200)
     error = models.CharField(max_length=500, blank=True)
 
