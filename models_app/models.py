@@ -99,6 +99,27 @@ class RouteRule(models.Model):
         return f"{self.task}: {' → '.join(self.slugs)}"
 
 
+class NameRoute(models.Model):
+    """A model name clients send that the catalogue does not have, sent to a task of the Model
+    Router: Claude Code asks for its own `claude-*` names (Sonnet and Opus for its main work,
+    Haiku for background work) unless every model variable it reads is set."""
+
+    pattern = models.CharField(max_length=100, unique=True,
+                               help_text="A shell-style pattern, any case, e.g. claude-*sonnet*")
+    rule = models.ForeignKey(RouteRule, on_delete=models.PROTECT, related_name="name_routes",
+                             help_text="The router task whose first ready model answers")
+    position = models.PositiveSmallIntegerField(
+        default=100, help_text="Patterns are tried from the lowest position; the first match wins")
+    description = models.CharField(max_length=200, blank=True)
+    enabled = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["position", "pattern"]
+
+    def __str__(self) -> str:
+        return f"{self.pattern} → {self.rule.task}"
+
+
 class CloudPrice(models.Model):
     """What a cloud API would charge for the same tokens, per million."""
 

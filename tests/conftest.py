@@ -16,8 +16,8 @@ from cluster_app.access.permissions import OPERATE_EXO, OPERATOR_GROUP
 from cluster_app.models import ApiToken, Node
 from cluster_app.nodes.inventory import GUIDE_NODES
 from cluster_app.nodes.poll import SNAPSHOT_KEY
-from models_app.catalogue.guide import GUIDE_MODELS, GUIDE_PRICES, GUIDE_ROUTES
-from models_app.models import CloudPrice, LlmModel, RouteRule
+from models_app.catalogue.guide import GUIDE_MODELS, GUIDE_PRICES, GUIDE_ROUTES, NAME_ROUTES
+from models_app.models import CloudPrice, LlmModel, NameRoute, RouteRule
 from models_app.proxy import lookups
 from tests import stack as live
 
@@ -68,6 +68,10 @@ def guide_models(db: None) -> None:
     for task, description, slugs in GUIDE_ROUTES:
         RouteRule.objects.get_or_create(task=task, defaults={"description": description,
                                                              "slugs": slugs})
+    for position, (pattern, task, description) in enumerate(NAME_ROUTES, start=1):
+        NameRoute.objects.get_or_create(pattern=pattern, defaults={
+            "rule": RouteRule.objects.get(task=task), "position": 10 * position,
+            "description": description})
     for name, given, taken in GUIDE_PRICES:
         CloudPrice.objects.get_or_create(name=name, defaults={
             "input_usd_per_million": given, "output_usd_per_million": taken})

@@ -37,6 +37,7 @@ from cluster_app.models import ApiToken
 from models_app.models import LlmModel
 from models_app.proxy import lookups
 from models_app.proxy.resolve import ready_route
+from models_app.proxy.rules import Route
 from models_app.usage.meter import ERROR, StreamMeter, outcome
 from models_app.usage.records import record_usage
 
@@ -168,14 +169,20 @@ def _prepare(request: HttpRequest, api: str) -> tuple[Call, dict[str, Any], str]
     call.requested, call.stream = body["model"], bool(body.get("stream"))
     task = body.pop("task", None) or request.headers.get("X-Arthur-Task")
     if call.requested == "auto":
-        route = ready_route(task if isinstance(task, str) else None)
+        route: Route | None = ready_route(task if isinstance(task, str) else None)
+    else:
+        named = lookups.model(call.requested)
+        call.model_id, call.slug = named.model_id, named.slug
+        # A name routed by its pattern (Claude Code's claude-*) goes where its task says.
+        route = ready_route(named.task, via=call.requested) if named.task else None
+    if route is not None:
         call.route = route.describe()
         if route.slug is None:
-            raise ProxyError(f"No model for task '{route.task}' is ready: load one of "
+            asked = "" if route.via == "auto" else f" ({route.via} goes to it)"
+            raise ProxyError(f"No model for task '{route.task}' is ready{asked}: load one of "
                              f"{', '.join(route.skipped)}.", "no_model_ready", 503)
-        call.model_id, call.slug = lookups.model(route.slug)
-    else:
-        call.model_id, call.slug = lookups.model(call.requested)
+        chosen = lookups.model(route.slug)
+        call.model_id, call.slug = chosen.model_id, chosen.slug
     return call, {**body, "model": call.model_id}, _stream_slot(call)
 
 

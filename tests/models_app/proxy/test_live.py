@@ -11,7 +11,7 @@ import httpx
 import openai
 import pytest
 
-from models_app.models import UsageRecord
+from models_app.models import RouteRule, UsageRecord
 from simulators.exo.catalogue import GUIDE_SPEEDS
 from tests.stack import FAST_LOAD_TIME, api, wait_until
 
@@ -148,6 +148,42 @@ def test_anthropic_messages_for_claude_code(live_stack, alice_token, loaded_llam
         client.messages.create(model="deepseek-v3-4bit", max_tokens=5,
                                messages=[{"role": "user", "content": "Hi"}])
     assert "is not loaded on the cluster" in str(missing.value)
+
+
+def test_claude_codes_own_model_names_go_where_the_router_sends_them(live_stack, alice_token,
+                                                                    loaded_llama):
+    """Claude Code asks for claude-*-sonnet-* and claude-*-opus-* for its main work and
+    claude-*-haiku-* for background work: sonnet and opus go to the coding route, haiku to the
+    quick route, and the first ready model of the route answers."""
+    client = anthropic.Anthropic(base_url=live_stack.base_url, api_key=alice_token, max_retries=0)
+    hello = [{"role": "user", "content": "Hello"}]
+    raw = client.messages.with_raw_response.create(model="claude-3-5-haiku-20241022",
+                                                   max_tokens=10, messages=hello)
+    assert raw.parse().content[0].text
+    assert raw.headers["x-arthur-route"] == ("claude-3-5-haiku-20241022:quick -> llama-3.2-1b "
+                                             "(llama-3.1-8b, llama-3.1-70b not ready)")
+    assert raw.headers["x-arthur-model"] == LLAMA_1B
+    # Nothing on the coding route is loaded: a clear refusal, in Anthropic's error shape.
+    with pytest.raises(anthropic.APIStatusError) as refused:
+        client.messages.create(model="claude-sonnet-4-5-20250929", max_tokens=10, messages=hello)
+    assert refused.value.status_code == 503
+    assert refused.value.body["error"]["type"] == "no_model_ready"
+    assert "(claude-sonnet-4-5-20250929 goes to it)" in refused.value.body["error"]["message"]
+    # The routes are data: with the small model on the coding route, Sonnet and Opus answer.
+    coding = RouteRule.objects.get(task="coding")
+    coding.slugs = [*coding.slugs, "llama-3.2-1b"]
+    coding.save()
+    reply = client.messages.create(model="claude-sonnet-4-5-20250929", max_tokens=10,
+                                   messages=hello)
+    assert reply.content[0].text and reply.usage.output_tokens > 0
+    with client.messages.stream(model="claude-opus-4-1-20250805", max_tokens=10,
+                                messages=hello) as stream:
+        assert "".join(stream.text_stream)
+    opus = wait_until(lambda: UsageRecord.objects.filter(
+        requested_model="claude-opus-4-1-20250805").first())
+    assert (opus.api, opus.slug, opus.model_id, opus.status) == (
+        "messages", "llama-3.2-1b", LLAMA_1B, "ok")
+    assert opus.route.startswith("claude-opus-4-1-20250805:coding -> llama-3.2-1b")
 
 
 def llama_runner_states(exo_url: str) -> set[str]:
