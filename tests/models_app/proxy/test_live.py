@@ -245,7 +245,7 @@ def test_a_chat_to_a_loading_model_shows_exos_keep_alive_until_it_answers(
         live_stack, alice_token, nodes, guide_models, exo_url):
     """exo holds a request for a model still loading, sending keep-alive comments: the client
     gets them at once through the panel, then the answer."""
-    httpx.post(f"{exo_url}/_sim/settings", json={"load_time": 8})
+    httpx.post(f"{exo_url}/_sim/settings", json={"load_time": 4})
     try:
         with api(live_stack, alice_token) as client:
             job = client.post("/api/v1/instances/", json={"model": "llama-3.2-1b"}).json()
