@@ -155,6 +155,10 @@ def test_claude_codes_own_model_names_go_where_the_router_sends_them(live_stack,
     """Claude Code asks for claude-*-sonnet-* and claude-*-opus-* for its main work and
     claude-*-haiku-* for background work: sonnet and opus go to the coding route, haiku to the
     quick route, and the first ready model of the route answers."""
+    # The router reads what is ready from the latest poll.
+    wait_until(lambda: any(i["status"] == "ready" and i["model_id"] == LLAMA_1B for i in
+                           (httpx.get(f"{live_stack.base_url}/api/v1/cluster/", headers={
+                               "Authorization": f"Bearer {alice_token}"}).json()["instances"])))
     client = anthropic.Anthropic(base_url=live_stack.base_url, api_key=alice_token, max_retries=0)
     hello = [{"role": "user", "content": "Hello"}]
     raw = client.messages.with_raw_response.create(model="claude-3-5-haiku-20241022",
