@@ -182,6 +182,9 @@ def test_the_panels_main_flows_on_the_demo(demo_stack, demo_exo, demo_nodes, ope
         whole = chat.chat.completions.create(model="deepseek-v3-4bit", messages=hello,
                                              max_completion_tokens=3)
         assert whole.usage.completion_tokens == 3 and whole.model == DEEPSEEK
+        # Claude Code's own name goes through the router, which reads the latest poll.
+        wait_until(lambda: any(i["model_id"] == DEEPSEEK and i["status"] == "ready"
+                               for i in client.get("/api/v1/cluster/").json()["instances"]))
         claude = anthropic.Anthropic(base_url=demo_stack.base_url, api_key=operator_token,
                                      max_retries=0)
         reply = claude.messages.create(model="claude-sonnet-4-5-20250929", max_tokens=5,
