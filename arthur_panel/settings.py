@@ -29,10 +29,10 @@ SECRET_KEY = env_secret("DJANGO_SECRET_KEY", VAR_DIR / "secret_key")
 DEBUG = env_bool("DJANGO_DEBUG", False)
 # `demo` serves plain HTTP (make run, a trusted LAN); `production` assumes HTTPS in front (a
 # reverse proxy, or Tailscale serve) and turns on what `manage.py check --deploy` asks for.
-PROFILE = env_choice("ARTHUR_PROFILE", "demo", ("demo", "production"))
+PROFILE = env_choice("DJANGO_ENV", "demo", ("demo", "production"))
 if PROFILE == "production":
     if DEBUG:
-        raise ImproperlyConfigured("DJANGO_DEBUG must be off with ARTHUR_PROFILE=production.")
+        raise ImproperlyConfigured("DJANGO_DEBUG must be off with DJANGO_ENV=production.")
     SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = True
     SECURE_SSL_REDIRECT = True
     SECURE_HSTS_SECONDS = 365 * 24 * 3600
@@ -90,6 +90,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
             ],
+            "libraries": {"panel": "arthur_panel.templatetags"},
         },
     },
 ]

@@ -2,7 +2,14 @@ from __future__ import annotations
 
 from django.contrib import admin
 
-from models_app.models import CloudPrice, CostSettings, LlmModel, RouteRule, UsageRecord
+from models_app.models import (
+    CloudPrice,
+    CostSettings,
+    LlmModel,
+    NameRoute,
+    RouteRule,
+    UsageRecord,
+)
 
 
 @admin.register(LlmModel)
@@ -15,6 +22,12 @@ class LlmModelAdmin(admin.ModelAdmin):
 @admin.register(RouteRule)
 class RouteRuleAdmin(admin.ModelAdmin):
     list_display = ["task", "slugs", "enabled", "description"]
+
+
+@admin.register(NameRoute)
+class NameRouteAdmin(admin.ModelAdmin):
+    list_display = ["pattern", "rule", "position", "enabled", "description"]
+    list_editable = ["position", "enabled"]
 
 
 @admin.register(CloudPrice)

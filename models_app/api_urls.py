@@ -12,6 +12,8 @@ urlpatterns = [
     path("models/import-exo/", catalogue_api.ModelImportExoApi.as_view(),
          name="api-models-import-exo"),
     path("models/<str:slug>/", catalogue_api.ModelDetailApi.as_view(), name="api-model"),
+    path("models/<str:slug>/exo-card/", catalogue_api.ModelExoCardApi.as_view(),
+         name="api-model-exo-card"),
     path("models/<str:slug>/download/", downloads_api.ModelDownloadApi.as_view(),
          name="api-model-download"),
     path("downloads/", downloads_api.DownloadMatrixApi.as_view(), name="api-downloads"),

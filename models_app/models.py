@@ -73,6 +73,11 @@ class LlmModel(models.Model):
         return self.display_name
 
     @property
+    def exo_id(self) -> str:
+        """exo's id for the model: its own when set, else the repo id (exo's ids are repo ids)."""
+        return self.exo_model_id or self.repo_id
+
+    @property
     def names(self) -> list[str]:
         """Every name a request may use for this model."""
         return [self.slug, self.repo_id, *([self.exo_model_id] if self.exo_model_id else []),
@@ -92,6 +97,27 @@ class RouteRule(models.Model):
 
     def __str__(self) -> str:
         return f"{self.task}: {' → '.join(self.slugs)}"
+
+
+class NameRoute(models.Model):
+    """A model name clients send that the catalogue does not have, sent to a task of the Model
+    Router: Claude Code asks for its own `claude-*` names (Sonnet and Opus for its main work,
+    Haiku for background work) unless every model variable it reads is set."""
+
+    pattern = models.CharField(max_length=100, unique=True,
+                               help_text="A shell-style pattern, any case, e.g. claude-*sonnet*")
+    rule = models.ForeignKey(RouteRule, on_delete=models.PROTECT, related_name="name_routes",
+                             help_text="The router task whose first ready model answers")
+    position = models.PositiveSmallIntegerField(
+        default=100, help_text="Patterns are tried from the lowest position; the first match wins")
+    description = models.CharField(max_length=200, blank=True)
+    enabled = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["position", "pattern"]
+
+    def __str__(self) -> str:
+        return f"{self.pattern} → {self.rule.task}"
 
 
 class CloudPrice(models.Model):
@@ -144,7 +170,9 @@ class UsageRecord(models.Model):
     first_token_ms = models.PositiveIntegerField(null=True, blank=True)
     tokens_per_second = models.FloatField(null=True, blank=True)
     duration_ms = models.PositiveIntegerField(default=0)
-    status = models.CharField(max_length=12, default="ok", help_text="ok, error or cancelled")
+    status = models.CharField(max_length=12, default="ok", help_text=(
+        "ok; failed (at exo: an error, or the answer broken off); cancelled (by the client); "
+        "error (refused by the panel or exo)"))
     http_status = models.PositiveSmallIntegerField(default=200)
     error = models.CharField(max_length=500, blank=True)
 

@@ -14,6 +14,7 @@ urlpatterns = [
     path("models/add/", catalogue_views.model_add, name="model-add"),
     path("models/import-exo/", catalogue_views.model_import_exo, name="models-import-exo"),
     path("models/<str:slug>/", catalogue_views.model_detail, name="model"),
+    path("models/<str:slug>/exo-card/", catalogue_views.model_exo_card, name="model-exo-card"),
     path("planner/", planner_views.planner, name="planner"),
     path("downloads/", downloads_views.downloads, name="downloads"),
     path("usage/", usage_views.usage, name="usage"),

@@ -6,6 +6,7 @@ import socket
 from collections.abc import Iterator
 from typing import Any
 
+import httpx
 import pytest
 from django.conf import settings
 from django.contrib.auth.models import Group, Permission
@@ -16,8 +17,8 @@ from cluster_app.access.permissions import OPERATE_EXO, OPERATOR_GROUP
 from cluster_app.models import ApiToken, Node
 from cluster_app.nodes.inventory import GUIDE_NODES
 from cluster_app.nodes.poll import SNAPSHOT_KEY
-from models_app.catalogue.guide import GUIDE_MODELS, GUIDE_PRICES, GUIDE_ROUTES
-from models_app.models import CloudPrice, LlmModel, RouteRule
+from models_app.catalogue.guide import GUIDE_MODELS, GUIDE_PRICES, GUIDE_ROUTES, NAME_ROUTES
+from models_app.models import CloudPrice, LlmModel, NameRoute, RouteRule
 from models_app.proxy import lookups
 from tests import stack as live
 
@@ -68,6 +69,10 @@ def guide_models(db: None) -> None:
     for task, description, slugs in GUIDE_ROUTES:
         RouteRule.objects.get_or_create(task=task, defaults={"description": description,
                                                              "slugs": slugs})
+    for position, (pattern, task, description) in enumerate(NAME_ROUTES, start=1):
+        NameRoute.objects.get_or_create(pattern=pattern, defaults={
+            "rule": RouteRule.objects.get(task=task), "position": 10 * position,
+            "description": description})
     for name, given, taken in GUIDE_PRICES:
         CloudPrice.objects.get_or_create(name=name, defaults={
             "input_usd_per_million": given, "output_usd_per_million": taken})
@@ -125,6 +130,22 @@ def exo_url(tmp_path_factory: Any, hub_endpoint: str) -> Iterator[str]:
                                 "--hf-endpoint", hub_endpoint) as url:
         settings.EXO_API_URL = url
         yield url
+
+
+def delete_custom_cards(exo_url: str) -> None:
+    listing = httpx.get(f"{exo_url}/models", timeout=10).json()["data"]
+    for card in listing:
+        if card.get("is_custom"):
+            httpx.delete(f"{exo_url}/models/custom/{card['id']}", timeout=10)
+
+
+@pytest.fixture
+def exo_built_in_cards(exo_url: str) -> Iterator[str]:
+    """The session's exo simulator with only its built-in model cards, before and after the
+    test: the cards a test has exo add would otherwise show in the next test's exo catalogue."""
+    delete_custom_cards(exo_url)
+    yield exo_url
+    delete_custom_cards(exo_url)
 
 
 @pytest.fixture(scope="session")

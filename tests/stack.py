@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+import redis
 
 from arthur_panel.launcher import (
     ROOT,
@@ -149,23 +150,43 @@ def api(stack: Stack, token: str) -> httpx.Client:
 
 
 # Quick enough for tests, slow enough to watch the runner states go by.
-EXO_SIM_FAST = ["--load-time", "2", "--tick", "0.05", "--speed", "20", "--node-timeout", "2"]
+FAST_LOAD_TIME, FAST_SPEED = 2, 20
+EXO_SIM_FAST = ["--load-time", str(FAST_LOAD_TIME), "--tick", "0.05", "--speed", str(FAST_SPEED),
+                "--node-timeout", "2"]
 HUB_TOKEN = "hf_arthur_test_token"
 
 
 @contextmanager
-def running_simulator(kind: str, log_dir: Path, *extra: str) -> Iterator[str]:
+def running_simulator(kind: str, log_dir: Path, *extra: str, demo: bool = False,
+                      port: int | None = None) -> Iterator[str]:
     """The exo simulator (fast timings) or the hub simulator (its small test manifest: two
-    public repos and a gated one) as a server process, with `extra` flags; yields its URL."""
+    public repos and a gated one) as a server process, with `extra` flags; yields its URL.
+    With `demo`, each as `make run` starts it: the exo simulator at its own timings (exo's
+    30 s node timeout among them), the hub simulator with the demo manifest (every catalogue
+    model at 1/20000 scale; not capped here)."""
     log_dir.mkdir(parents=True, exist_ok=True)
-    port = free_port()
+    port = port or free_port()
     if kind == "exo":
-        command = exo_simulator_command(port, log_dir, *EXO_SIM_FAST, *extra)
+        command = exo_simulator_command(port, log_dir, *([] if demo else EXO_SIM_FAST), *extra)
     else:
-        command = hub_simulator_command(port, log_dir, "--tiny", "--token", HUB_TOKEN, *extra)
+        flags = [] if demo else ["--tiny", "--token", HUB_TOKEN]
+        command = hub_simulator_command(port, log_dir, *flags, *extra)
     process = start(command, dict(os.environ), log_dir / f"{kind}-sim.log")
     try:
         wait_for_port(port, timeout=30)
         yield f"http://127.0.0.1:{port}"
     finally:
         stop(process)
+
+
+@contextmanager
+def separate_stack(database_path: str, exo_url: str, hub_url: str, log_dir: Path, *,
+                   redis_db: int, var_dir: Path) -> Iterator[Stack]:
+    """A stack beside the session's, for exo simulators of a module's own: its own Redis
+    database (emptied first; the session stack has database 1, in-process tests 0) and var
+    directory (exo PID locks and console logs)."""
+    broker = os.environ["REDIS_URL"].rsplit("/", 1)[0] + f"/{redis_db}"
+    redis.Redis.from_url(broker).flushdb()
+    with running_stack(database_path, exo_url, hub_url, log_dir,
+                       extra_env={"REDIS_URL": broker, "ARTHUR_VAR_DIR": str(var_dir)}) as stack:
+        yield stack

@@ -3,6 +3,7 @@ connection errors only (a request exo received is never sent twice)."""
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
 from typing import Any
@@ -31,6 +32,8 @@ class ExoError(DomainError):
 
 
 RETRYABLE = (httpx.ConnectError, httpx.ConnectTimeout)
+# exo reads a card from the Hub before it answers POST /models/add: more than a state read.
+ADD_MODEL_TIMEOUT = 60.0
 
 
 def path(*segments: str) -> str:
@@ -130,3 +133,38 @@ class ExoClient:
 
     def delete_instance(self, instance_id: str) -> dict[str, Any]:
         return self.request("DELETE", path("instance", instance_id))
+
+    def add_model(self, model_id: str) -> dict[str, Any]:
+        """exo's `POST /models/add`: exo reads the model's card from the Hub (its HF_ENDPOINT)
+        and keeps it; ExoError 400 `Failed to fetch model: ...` when it cannot."""
+        return self.request("POST", "/models/add", json={"model_id": model_id},
+                            timeout=ADD_MODEL_TIMEOUT)
+
+    def delete_download(self, node_id: str, model_id: str) -> dict[str, Any]:
+        """exo's `DELETE /download/{node_id}/{model_id}`: the node deletes its copy and exo's
+        entry for it goes (exo takes the model id whole, slash and all)."""
+        return self.request("DELETE", path("download", node_id, *model_id.split("/")))
+
+    def await_instance(self, model_id: str, timeout_seconds: int) -> dict[str, Any] | None:
+        """exo's `GET /instance/await` (main): its one message once an instance of the model
+        exists (`{"type": "ready", "instance": ...}`) or at the timeout (`{"type": "timeout"}`).
+        None where exo has no such route (1.0.71 reads the path as an instance id: 404)."""
+        timeout = httpx.Timeout(self._http.timeout.connect, read=timeout_seconds + 15.0)
+        try:
+            with self._http.stream("GET", "/instance/await", timeout=timeout, params={
+                    "model_id": model_id, "timeout_seconds": timeout_seconds}) as response:
+                if response.status_code == 404:
+                    return None
+                if response.status_code >= 400:
+                    response.read()
+                    raise ExoError(error_message(response), exo_status=response.status_code)
+                for line in response.iter_lines():  # keep-alive comments until the message
+                    if line.startswith("data:"):
+                        message: dict[str, Any] = json.loads(line[5:])
+                        return message
+        except httpx.HTTPError as exc:
+            raise ExoUnavailable(f"exo at {self.base_url} failed: {exc}.") from exc
+        except ValueError as exc:
+            raise ExoError(f"exo's /instance/await sent no JSON message ({exc})",
+                           exo_status=200) from exc
+        raise ExoError("exo closed /instance/await without a message", exo_status=200)

@@ -1,4 +1,10 @@
-"""Loading and unloading models on the cluster, as jobs that follow exo until it is done."""
+"""Loading and unloading models on the cluster, as jobs that follow exo until it is done.
+
+A load adds exo's card for the model if exo has none, places an instance, then follows exo
+through its phases: each node downloads its shard (progress in bytes), the runners start,
+load their layers and warm up (progress in layers), ready. Cancelled or failed, the instance
+is deleted.
+"""
 
 from __future__ import annotations
 
@@ -9,8 +15,10 @@ from django.conf import settings
 from rest_framework import serializers
 
 from arthur_panel.celery import Lane
+from cluster_app.exo.cards import card_ensure
 from cluster_app.exo.client import ExoClient
 from cluster_app.exo.ids import InstanceIdField, ModelIdField
+from cluster_app.exo.loading import DOWNLOADING, FAILED, READY, load_stage
 from cluster_app.exo.names import exo_model_id
 from cluster_app.exo.state import InstanceView, normalise, untag
 from cluster_app.jobs.registry import JobKind
@@ -18,6 +26,9 @@ from cluster_app.jobs.reporter import JobReporter
 from cluster_app.models import Job
 
 FOLLOW_INTERVAL = 0.5
+# exo's master applies a create at once; this long without the instance, it never will.
+CREATE_TIMEOUT = 60.0
+AWAIT_SECONDS = 5  # each `/instance/await` wait, so a cancel is seen between them
 
 
 class LoadParams(serializers.Serializer):
@@ -49,6 +60,9 @@ def run_load(job: Job, reporter: JobReporter) -> dict[str, Any]:
         if not instance_id:  # a retried job follows the instance it already placed
             # Started through the jobs API, the name may be any the catalogue knows.
             model_id = exo_model_id(client, params["model_id"])
+            # exo places only models it has a card for: the guide's Qwen2.5-Coder, Mistral
+            # Large and Mixtral need theirs added first.
+            card_ensure(client, model_id, reporter.log)
             tagged = client.placement(model_id=model_id, sharding=params["sharding"],
                                       instance_meta=params["instance_meta"],
                                       min_nodes=params["min_nodes"])
@@ -57,6 +71,7 @@ def run_load(job: Job, reporter: JobReporter) -> dict[str, Any]:
             job.result = {"instance_id": instance_id}
             Job.objects.filter(pk=job.pk).update(result=job.result)
             reporter.log(f"placed {model_id} as {untag(tagged)[0]} {instance_id}")
+            _await_created(client, model_id, instance_id, reporter)
         try:
             return _follow_until_ready(client, instance_id, reporter)
         except BaseException:
@@ -66,33 +81,70 @@ def run_load(job: Job, reporter: JobReporter) -> dict[str, Any]:
             raise
 
 
+def _await_created(client: ExoClient, model_id: str, instance_id: str,
+                   reporter: JobReporter) -> None:
+    """Wait until exo's state has the instance: exo answers the create before its master has
+    applied it. `GET /instance/await` (exo main) waits at exo's end; 1.0.71 has no such route,
+    and there exo's state is read until the instance shows."""
+    deadline = time.monotonic() + CREATE_TIMEOUT
+    awaiting = True
+    while time.monotonic() < deadline:
+        if awaiting:
+            message = client.await_instance(model_id, AWAIT_SECONDS)
+            if _instance_id_of(message) == instance_id:
+                return
+            # Await again only while exo has no instance of the model at all: once another
+            # one answers, it would answer at once every time.
+            awaiting = message is not None and message.get("type") == "timeout"
+        if find_instance(client, instance_id) is not None:
+            return
+        reporter.tick()
+        if not awaiting:
+            time.sleep(FOLLOW_INTERVAL)
+    raise TimeoutError(f"exo accepted instance {instance_id} but did not create it within "
+                       f"{CREATE_TIMEOUT:g} s (its log says why)")
+
+
+def _instance_id_of(message: dict[str, Any] | None) -> str | None:
+    """The instance id in an `/instance/await` message (exo dumps it in snake_case)."""
+    if not message or message.get("type") != "ready":
+        return None
+    return untag(message.get("instance"))[1].get("instance_id")
+
+
 def _follow_until_ready(client: ExoClient, instance_id: str,
                         reporter: JobReporter) -> dict[str, Any]:
-    deadline = time.monotonic() + settings.INSTANCE_LOAD_TIMEOUT
-    seen = False
+    """Report the load's stage until the instance is ready. The timeout counts time without
+    progress while the shards download (a 378 GB model takes most of an hour to arrive), and
+    all of it after."""
+    timeout = settings.INSTANCE_LOAD_TIMEOUT
+    deadline = time.monotonic() + timeout
+    phase, downloaded = "", -1
     while time.monotonic() < deadline:
-        instance = find_instance(client, instance_id)
-        if instance is not None:
-            seen = True
-            if instance.status == "failed":
-                raise RuntimeError(f"exo could not load the model: {instance.error}")
-            reporter.progress(instance.layers_loaded, instance.layers_total or None, unit="layers",
-                              message=_describe(instance))
-            if instance.status == "ready":
-                return {"instance_id": instance_id, "model_id": instance.model_id,
-                        "backend": instance.backend, "sharding": instance.sharding,
-                        "nodes": instance.node_ids}
-        elif seen:
+        view = normalise(client.state())
+        instance = next((i for i in view.instances if i.instance_id == instance_id), None)
+        if instance is None:
             raise RuntimeError("the instance disappeared from exo's state while loading "
                                "(a node dropped out, or it was unloaded)")
-        reporter.check()
+        stage = load_stage(instance, view.downloads,
+                           {node.node_id: node.friendly_name for node in view.nodes})
+        if stage.phase == FAILED:
+            raise RuntimeError(f"exo could not load the model: {stage.error}")
+        if stage.phase != phase:
+            phase = stage.phase
+            reporter.log(f"{instance.model_id}: {stage.message}")
+        if stage.phase == DOWNLOADING and stage.done > downloaded:
+            downloaded = stage.done
+            deadline = time.monotonic() + timeout
+        reporter.progress(stage.done, stage.total or None, unit=stage.unit,
+                          message=stage.message)
+        if stage.phase == READY:
+            return {"instance_id": instance_id, "model_id": instance.model_id,
+                    "backend": instance.backend, "sharding": instance.sharding,
+                    "nodes": instance.node_ids}
         time.sleep(FOLLOW_INTERVAL)
-    raise TimeoutError(f"not ready after {settings.INSTANCE_LOAD_TIMEOUT} s")
-
-
-def _describe(instance: InstanceView) -> str:
-    states = ", ".join(sorted({runner.state for runner in instance.runners})) or "placing"
-    return f"{states}: {instance.layers_loaded}/{instance.layers_total} layers"
+    raise TimeoutError(f"not ready after {timeout} s" + (
+        " without a byte of its shards arriving" if phase == DOWNLOADING else ""))
 
 
 def run_unload(job: Job, reporter: JobReporter) -> dict[str, Any]:

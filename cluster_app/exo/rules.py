@@ -120,14 +120,15 @@ def fresh_view(views: Iterable[NodeView], node: InventoryNode,
 
 def cluster_problems(cluster: ClusterView, inventory: Iterable[InventoryNode]) -> list[str]:
     """What keeps the cluster from counting as up: exo nodes missing from the topology, and
-    missing RDMA links between nodes that both expect one. Empty when it is up."""
+    missing RDMA links between nodes that both expect one. Empty when it is up. Each node is
+    judged under the id the poll will show it by (the live one, while a restarted node's old id
+    lingers), so a cluster up here is up on the dashboard's next poll too."""
     members = [node for node in inventory if node.in_exo_cluster]
-    ids = {node.name: {view.node_id for view in views_of(cluster.nodes, node)} for node in members}
+    ids = {name: view.node_id for name, view in match_nodes(cluster.nodes, members).items()}
     problems = [f"{node.display_name} is not in exo's topology" for node in members
-                if not ids[node.name]]
+                if node.name not in ids]
     linked = {frozenset((link.source, link.sink)) for link in cluster.links if link.kind == RDMA}
     for a, b in combinations([node for node in members if node.expects_rdma], 2):
-        if ids[a.name] and ids[b.name] and not any(
-                frozenset((x, y)) in linked for x in ids[a.name] for y in ids[b.name]):
+        if a.name in ids and b.name in ids and frozenset((ids[a.name], ids[b.name])) not in linked:
             problems.append(f"no RDMA link between {a.display_name} and {b.display_name}")
     return problems

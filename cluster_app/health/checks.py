@@ -12,7 +12,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from cluster_app.exo.state import ClusterView, NodeView
-from cluster_app.nodes.live import LIMIT_FRACTION, SAFE_FRACTION, InventoryNode, match_nodes
+from cluster_app.nodes.live import (
+    LIMIT_FRACTION,
+    SAFE_FRACTION,
+    InventoryNode,
+    match_nodes,
+    unknown_nodes,
+)
 from cluster_app.nodes.units import GIB, format_gib
 
 PASS, WARN, FAIL, UNAVAILABLE = "pass", "warn", "fail", "unavailable"
@@ -99,9 +105,8 @@ def cluster_nodes(view: ClusterView, inventory: list[InventoryNode]) -> Outcome:
     """Every in-cluster inventory node must be in exo's state; a missing one fails."""
     expected = [node for node in inventory if node.in_exo_cluster]
     matched = match_nodes(view.nodes, expected)
-    matched_ids = {v.node_id for v in matched.values()}
     missing = [node.display_name for node in expected if node.name not in matched]
-    unexpected = [v.friendly_name for v in view.nodes if v.node_id not in matched_ids]
+    unexpected = [v.friendly_name for v in unknown_nodes(view.nodes, expected)]
     evidence = {
         "shape": view.shape,
         "lines": node_lines(view),

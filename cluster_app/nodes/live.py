@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from cluster_app.exo.state import RDMA, ClusterView, NodeView
 
@@ -41,18 +41,44 @@ def _key(text: str) -> str:
 def match_nodes(views: Iterable[NodeView],
                 inventory: Iterable[InventoryNode]) -> dict[str, NodeView]:
     """Inventory name -> exo node, matched by friendly name or host name, never by exo's id
-    (exo makes a new one at every start). Unmatched exo nodes are left out."""
+    (exo makes a new one at every start). When exo lists a node under several ids (a restarted
+    node's old id lingers until exo's timeout), the one exo heard from last wins: the live one.
+    Unmatched exo nodes are left out."""
+    by_key = _names_by_key(inventory)
+    matched: dict[str, tuple[tuple[datetime, int], NodeView]] = {}
+    for position, view in enumerate(views):
+        name = by_key.get(_key(view.friendly_name))
+        # exo lists a newer node after an older one, which decides when neither says when.
+        freshness = (seen_at(view.last_seen), position)
+        if name and (name not in matched or freshness > matched[name][0]):
+            matched[name] = (freshness, view)
+    return {name: view for name, (_, view) in matched.items()}
+
+
+def unknown_nodes(views: Iterable[NodeView],
+                  inventory: Iterable[InventoryNode]) -> list[NodeView]:
+    """exo nodes that no inventory node answers to by name (a restarted node's lingering old id
+    is not one: it still has the node's name)."""
+    by_key = _names_by_key(inventory)
+    return [view for view in views if _key(view.friendly_name) not in by_key]
+
+
+def seen_at(last_seen: str | None) -> datetime:
+    """exo's `lastSeen` time (ISO 8601), or the earliest time when it is missing or unreadable."""
+    try:
+        moment = datetime.fromisoformat(last_seen or "")
+    except ValueError:
+        return datetime.min.replace(tzinfo=UTC)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _names_by_key(inventory: Iterable[InventoryNode]) -> dict[str, str]:
     by_key: dict[str, str] = {}
     for node in inventory:
         for label in (node.name, node.display_name, node.hostname):
             if label:
                 by_key.setdefault(_key(label), node.name)
-    matched: dict[str, NodeView] = {}
-    for view in views:
-        name = by_key.get(_key(view.friendly_name))
-        if name and name not in matched:
-            matched[name] = view
-    return matched
+    return by_key
 
 
 def node_status(

@@ -25,6 +25,7 @@ from cluster_app.nodes.live import (
     bucket_start,
     match_nodes,
     node_status,
+    unknown_nodes,
     utilisation,
 )
 from cluster_app.nodes.serializers import NodeSerializer
@@ -219,8 +220,8 @@ def build_snapshot(nodes: list[Node], view: ClusterView | None, names: dict[str,
         "rdma_linked": any(link["kind"] == RDMA for link in links),
         "instances": [instance_payload(i, names) for i in view.instances] if view else [],
         "downloads": [_download_payload(d, names) for d in view.downloads] if view else [],
-        "unmatched_nodes": [n.friendly_name for n in view.nodes if n.node_id not in names]
-        if view else [],
+        "unmatched_nodes": [n.friendly_name for n in unknown_nodes(
+            view.nodes, [inventory_node(node) for node in nodes])] if view else [],
         "totals": utilisation(used, total),
     }
 

@@ -6,7 +6,8 @@ GIB = 1024**3
 
 
 def format_gib(value: int | None) -> str:
-    """`405874409472` -> `"378 GB"`; one decimal below 10 GB, none from 100 GB."""
+    """`405874409472` -> `"378 GB"`: whole from 100 GB, one decimal from 10 GB, two below,
+    trailing zeros dropped. `Live.gb` (static/js/live.js) writes the same, to the digit."""
     if value is None:
         return "—"
     gib = value / GIB

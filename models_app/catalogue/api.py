@@ -1,13 +1,15 @@
-"""REST API for the catalogue: list, add from the Hub, read, edit, delete, import from exo."""
+"""REST API for the catalogue: list, add from the Hub, read, edit, delete, import from exo, and
+give exo the card of a model it does not know."""
 
 from __future__ import annotations
 
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import status
+from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from arthur_panel.api import ApiView
+from cluster_app.exo.cards import card_ids
 from cluster_app.exo.client import ExoClient
 from models_app.catalogue import services
 from models_app.catalogue.selectors import catalogue_models, model_by_slug
@@ -57,3 +59,32 @@ class ModelImportExoApi(ApiView):
         with ExoClient() as client:
             created = services.models_import_from_exo(client=client)
         return Response(LlmModelSerializer(created, many=True).data)
+
+
+class ExoCardSerializer(serializers.Serializer):
+    model_id = serializers.CharField(help_text="exo's id for the model")
+    known = serializers.BooleanField(help_text="exo has a card for it")
+    added = serializers.BooleanField(required=False, help_text="this request added it")
+
+    class Meta:
+        ref_name = "ExoCard"
+
+
+class ModelExoCardApi(ApiView):
+    """exo places, loads and lists only models it has a card for; POST adds a catalogue model's
+    card to exo (`POST /models/add`, read from the Hub) unless exo has it."""
+
+    @extend_schema(responses=ExoCardSerializer)
+    def get(self, request: Request, slug: str) -> Response:
+        model = model_by_slug(slug)
+        with ExoClient() as client:
+            known = model.exo_id in card_ids(client)
+        return Response({"model_id": model.exo_id, "known": known})
+
+    @extend_schema(request=None, responses={201: ExoCardSerializer, 200: ExoCardSerializer})
+    def post(self, request: Request, slug: str) -> Response:
+        model = model_by_slug(slug)
+        with ExoClient() as client:
+            added = services.model_exo_card_add(model=model, client=client)
+        return Response({"model_id": model.exo_id, "known": True, "added": added},
+                        status=status.HTTP_201_CREATED if added else status.HTTP_200_OK)

@@ -132,6 +132,15 @@ GUIDE_ROUTES = [
     ("default", "No task given: the best model that is ready",
      ["deepseek-v3-4bit", "llama-3.1-70b", "llama-3.1-8b", "llama-3.2-1b"]),
 ]
+# The guide's Step 4 runs Claude Code on the cluster. Claude Code sends its own model names
+# (claude-sonnet-4-5-..., claude-opus-4-1-..., claude-3-5-haiku-... for background work) unless
+# every model variable it reads is set; these send them to the router's tasks, first match wins.
+NAME_ROUTES = [
+    ("claude-*opus*", "coding", "Claude Code's Opus: its strongest model, and plan mode"),
+    ("claude-*sonnet*", "coding", "Claude Code's Sonnet: its main model"),
+    ("claude-*haiku*", "quick", "Claude Code's Haiku: background work (titles, summaries)"),
+    ("claude-*", "coding", "Any other Claude name"),
+]
 # The guide's cost analysis, per million input/output tokens.
 GUIDE_PRICES = [("Claude API (Sonnet)", "3", "15"), ("GPT-4", "2.50", "10"),
           ("DeepSeek API", "0.27", "1.10")]

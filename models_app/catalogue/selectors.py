@@ -1,11 +1,16 @@
-"""Catalogue reads: finding a model by any of its names."""
+"""Catalogue reads: finding a model by any of its names, and which models exo has a card for."""
 
 from __future__ import annotations
 
 from django.db.models import Q
 
 from arthur_panel.exceptions import DomainError, NotFound
+from cluster_app.exo.cards import card_ids
+from cluster_app.exo.client import ExoClient, ExoError, ExoUnavailable
 from models_app.models import LlmModel
+
+# A page asks exo for its cards while it renders: a down exo must not hold it up.
+CARD_CHECK_TIMEOUT = 2.0
 
 
 def model_by_name(name: str) -> LlmModel | None:
@@ -56,3 +61,12 @@ def model_by_slug(slug: str) -> LlmModel:
     if found is None:
         raise NotFound(f"No model '{slug}' in the catalogue. GET /api/v1/models/ lists them.")
     return found
+
+
+def exo_card_ids() -> set[str] | None:
+    """The ids of the model cards exo has, or None when exo does not answer."""
+    try:
+        with ExoClient(retries=0, timeout=CARD_CHECK_TIMEOUT) as client:
+            return card_ids(client)
+    except (ExoUnavailable, ExoError):
+        return None

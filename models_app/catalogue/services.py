@@ -1,18 +1,22 @@
-"""Catalogue services: add a model from the Hub or from exo's catalogue."""
+"""Catalogue services: add a model from the Hub or from exo's catalogue, and give exo the card
+of a catalogue model it does not know."""
 
 from __future__ import annotations
 
+import logging
 import re
 from typing import Any
 
 from django.db import transaction
 
 from arthur_panel.exceptions import Conflict
+from cluster_app.exo.cards import card_ensure
 from cluster_app.exo.client import ExoClient
 from models_app.catalogue.hub import RepoMetadata, check_repo_id, repo_metadata
 from models_app.models import LlmModel
 
 MIB = 1024**2
+logger = logging.getLogger(__name__)
 
 
 def slug_for(repo_id: str) -> str:
@@ -95,3 +99,9 @@ def models_import_from_exo(*, client: ExoClient) -> list[LlmModel]:
         model.save()
         created.append(model)
     return created
+
+
+def model_exo_card_add(*, model: LlmModel, client: ExoClient) -> bool:
+    """Have exo add the model's card (`POST /models/add`) unless exo has it; True when added.
+    ExoCardFailed with exo's reason when exo cannot read it from the Hub."""
+    return card_ensure(client, model.exo_id, logger.info)

@@ -6,13 +6,14 @@ from django import forms
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.http import url_has_allowed_host_and_scheme
 
 from arthur_panel.exceptions import DomainError
 from cluster_app.exo.client import ExoClient
 from cluster_app.models import Node
 from cluster_app.nodes.poll import cluster_snapshot
 from models_app.catalogue import services
-from models_app.catalogue.selectors import catalogue_models
+from models_app.catalogue.selectors import catalogue_models, exo_card_ids
 from models_app.models import LlmModel
 from models_app.planner.core import DEFAULT_CONTEXT_TOKENS, Plan, PlanNode, plan
 from models_app.planner.inputs import plan_model, plan_nodes
@@ -51,7 +52,10 @@ def fits_now(model: LlmModel, nodes: list[PlanNode]) -> Plan | None:
     """The model alone with a 64k context on the cluster as it is now; None if unplannable."""
     if not model.n_layers:
         return None
-    return plan([plan_model(model)], nodes, context_tokens=DEFAULT_CONTEXT_TOKENS)
+    try:
+        return plan([plan_model(model)], nodes, context_tokens=DEFAULT_CONTEXT_TOKENS)
+    except ValueError:  # facts missing that a plan needs (attention heads, say)
+        return None
 
 
 def model_list(request: HttpRequest) -> HttpResponse:
@@ -69,8 +73,9 @@ def model_list(request: HttpRequest) -> HttpResponse:
         if data["downloaded"]:
             wanted = data["downloaded"] == "yes"
             rows = [m for m in rows if bool(where.get(m.exo_model_id)) == wanted]
-    entries = [{"model": m, "nodes": where.get(m.exo_model_id, []), "plan": fits[m.slug]}
-               for m in rows]
+    cards = exo_card_ids()  # None when exo does not answer: say nothing about its cards
+    entries = [{"model": m, "nodes": where.get(m.exo_model_id, []), "plan": fits[m.slug],
+                "exo_knows": cards is None or m.exo_id in cards} for m in rows]
     return render(request, "models_app/model_list.html", {"form": form, "entries": entries,
                                                           "add_form": AddModelForm()})
 
@@ -80,7 +85,8 @@ def model_detail(request: HttpRequest, slug: str) -> HttpResponse:
     return render(request, "models_app/model_detail.html",
                   {"model": model, "nodes": downloads_by_model().get(model.exo_model_id, []),
                    "plan": fits_now(model, plan_nodes(live=True)),
-                   "exo_nodes": Node.objects.filter(in_exo_cluster=True)})
+                   "exo_nodes": Node.objects.filter(in_exo_cluster=True),
+                   "exo_knows": (cards := exo_card_ids()) is None or model.exo_id in cards})
 
 
 def model_add(request: HttpRequest) -> HttpResponse:
@@ -108,3 +114,22 @@ def model_import_exo(request: HttpRequest) -> HttpResponse:
         messages.success(request, f"Imported {len(created)} new model(s) from exo's catalogue."
                          if created else "exo's catalogue has nothing new.")
     return redirect("models")
+
+
+def model_exo_card(request: HttpRequest, slug: str) -> HttpResponse:
+    """The "Add it to exo" button: exo adds the model's card, and the page says how it went."""
+    model = get_object_or_404(LlmModel, slug=slug)
+    if request.method == "POST":
+        try:
+            with ExoClient() as client:
+                added = services.model_exo_card_add(model=model, client=client)
+        except DomainError as error:
+            messages.error(request, error.message)
+        else:
+            messages.success(request, f"exo now knows {model.display_name} ({model.exo_id})."
+                             if added else f"exo already knew {model.display_name}.")
+    back = request.POST.get("next", "")
+    if back and url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()},
+                                                require_https=request.is_secure()):
+        return redirect(back)
+    return redirect("model", slug=model.slug)

@@ -1,7 +1,11 @@
-"""Model downloads as jobs on the target node's queue: preflight, transfer, verify, delete.
+"""Model downloads as jobs on the target node's queue: preflight, exo's card, transfer, verify,
+delete.
 
 huggingface_hub gives the file list, sizes, hashes and URLs; `transfer` moves the bytes with
-ranged requests so a pause, a dropped connection or a killed worker resumes inside a file.
+ranged requests so a pause, a dropped connection or a killed worker resumes inside a file. A
+download first gives exo the model's card if exo has none (exo lists and loads only models it
+has a card for); a delete also tells exo, whose entry would otherwise say "completed" until it
+restarts (exo issue 1568).
 """
 
 from __future__ import annotations
@@ -17,10 +21,15 @@ from huggingface_hub import hf_hub_url
 from huggingface_hub.utils import build_hf_headers
 
 from arthur_panel.exceptions import DomainError
+from cluster_app.exo.cards import card_ensure
+from cluster_app.exo.client import ExoClient, ExoError, ExoUnavailable
+from cluster_app.exo.state import normalise
 from cluster_app.jobs.registry import JobKind
 from cluster_app.jobs.reporter import JobReporter, JobStopped
 from cluster_app.jobs.services import job_create
 from cluster_app.models import Job, Node
+from cluster_app.nodes.live import match_nodes
+from cluster_app.nodes.poll import inventory_node
 from cluster_app.nodes.units import format_gib
 from models_app.catalogue.hub import RepoMetadata, repo_metadata
 from models_app.downloads.transfer import (
@@ -147,9 +156,26 @@ def _present(dest: Path, files: list[FileSpec]) -> int:
     return present
 
 
+def exo_id_of(params: dict[str, Any]) -> str:
+    """exo's id for the job's model: the catalogue's, else the repo id."""
+    model = LlmModel.objects.filter(slug=params.get("model")).first()
+    return model.exo_id if model else params["repo_id"]
+
+
+def _give_exo_the_card(job: Job, reporter: JobReporter) -> None:
+    """A download's first step. exo down is no reason not to download: the load adds the card."""
+    model_id = exo_id_of(job.params)
+    try:
+        with ExoClient(retries=0) as client:
+            card_ensure(client, model_id, reporter.log)
+    except ExoUnavailable as error:
+        reporter.log(f"{error.message} Its card for {model_id} is added when the model loads.")
+
+
 def run_download(job: Job, reporter: JobReporter) -> dict[str, Any]:
     assert job.node is not None
     repo_id = job.params["repo_id"]
+    _give_exo_the_card(job, reporter)
     meta = repo_metadata(repo_id, files_only=True)
     files = file_specs(meta)
     dest = model_dir(job.node, repo_id)
@@ -187,12 +213,33 @@ def run_download(job: Job, reporter: JobReporter) -> dict[str, Any]:
 def run_delete(job: Job, reporter: JobReporter) -> dict[str, Any]:
     assert job.node is not None
     dest = model_dir(job.node, job.params["repo_id"])
-    if not dest.exists():
-        return {"path": str(dest), "freed_bytes": 0}
-    freed = sum(p.stat().st_size for p in dest.rglob("*") if p.is_file())
-    shutil.rmtree(dest)
+    freed = 0
+    if dest.exists():
+        freed = sum(p.stat().st_size for p in dest.rglob("*") if p.is_file())
+        shutil.rmtree(dest)
+    told = _tell_exo(job.node, exo_id_of(job.params), reporter)
     reporter.progress(1, 1, unit="steps", message=f"Deleted, {format_gib(freed)} freed")
-    return {"path": str(dest), "freed_bytes": freed}
+    return {"path": str(dest), "freed_bytes": freed, "exo_told": told}
+
+
+def _tell_exo(node: Node, model_id: str, reporter: JobReporter) -> bool:
+    """Have exo delete its copy on the node too (`DELETE /download/{node_id}/{model_id}`), so
+    its entry for it goes; True when exo was told. Without it exo says "completed" for files
+    that are gone until it restarts (exo issue 1568). Nothing to do when exo does not list the
+    node."""
+    try:
+        with ExoClient(retries=0) as client:
+            seen = match_nodes(normalise(client.state()).nodes, [inventory_node(node)])
+            if node.name not in seen:
+                reporter.log(f"exo does not list {node}: it has no entry to forget")
+                return False
+            node_id = seen[node.name].node_id
+            client.delete_download(node_id, model_id)
+    except (ExoUnavailable, ExoError) as error:
+        reporter.log(f"could not tell exo to forget {model_id} on {node}: {error.message}")
+        return False
+    reporter.log(f"told exo to delete {model_id} on {node} (node {node_id})")
+    return True
 
 
 DOWNLOAD_KIND = JobKind(name=DOWNLOAD, label="Download", run=run_download, pausable=True,

@@ -16,12 +16,12 @@ from django.db.models.signals import post_delete, post_save
 
 from cluster_app.access.tokens import token_for_secret
 from cluster_app.models import ApiToken
-from models_app.models import LlmModel
-from models_app.proxy.resolve import resolve
+from models_app.models import LlmModel, NameRoute, RouteRule
+from models_app.proxy.resolve import Resolved, resolve
 
 LOOKUP_SECONDS = 10.0
 _tokens: TTLCache[str, ApiToken] = TTLCache(maxsize=1024, ttl=LOOKUP_SECONDS)
-_names: TTLCache[str, tuple[str, str | None]] = TTLCache(maxsize=1024, ttl=LOOKUP_SECONDS)
+_names: TTLCache[str, Resolved] = TTLCache(maxsize=1024, ttl=LOOKUP_SECONDS)
 _lock = threading.Lock()  # the proxy's look-ups run on several pool threads
 
 
@@ -38,8 +38,8 @@ def token(secret: str) -> ApiToken | None:
     return found
 
 
-def model(name: str) -> tuple[str, str | None]:
-    """exo's model id for a requested name and its catalogue slug, as routing.resolve says."""
+def model(name: str) -> Resolved:
+    """What a requested name means, as resolve.resolve says."""
     with _lock:
         found = _names.get(name)
     if found is None:
@@ -55,6 +55,6 @@ def forget(**kwargs: object) -> None:
         _names.clear()
 
 
-for _sender in (ApiToken, get_user_model(), LlmModel):
+for _sender in (ApiToken, get_user_model(), LlmModel, NameRoute, RouteRule):
     post_save.connect(forget, sender=_sender, dispatch_uid=f"proxy-lookups-save-{_sender}")
     post_delete.connect(forget, sender=_sender, dispatch_uid=f"proxy-lookups-delete-{_sender}")

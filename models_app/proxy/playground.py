@@ -7,7 +7,11 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
+from models_app.models import NameRoute, RouteRule
+
 LLM_QUERY_SCRIPT = settings.BASE_DIR / "scripts" / "llm_query.sh"
+# Claude Code's main work is coding; its background work (Haiku's) wants the quick route.
+MAIN_TASK, BACKGROUND_TASK = "coding", "quick"
 
 
 def panel_url(request: HttpRequest) -> str:
@@ -20,9 +24,19 @@ def playground(request: HttpRequest) -> HttpResponse:
                   {"max_tokens_limit": settings.CHAT_MAX_TOKENS})
 
 
+def first_choice(task: str, fallback: str) -> str:
+    """The model the router tries first for `task` (a catalogue slug)."""
+    rule = RouteRule.objects.filter(task=task).first()
+    return rule.slugs[0] if rule and rule.slugs else fallback
+
+
 def integrations(request: HttpRequest) -> HttpResponse:
+    main = first_choice(MAIN_TASK, "deepseek-v3-4bit")
     return render(request, "models_app/integrations.html", {
         "panel_url": panel_url(request),
         "username": request.user.get_username(),
         "script": LLM_QUERY_SCRIPT.read_text(),
+        "claude_main": main,
+        "claude_background": first_choice(BACKGROUND_TASK, main),
+        "name_routes": NameRoute.objects.filter(enabled=True).select_related("rule"),
     })

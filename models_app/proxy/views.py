@@ -37,7 +37,8 @@ from cluster_app.models import ApiToken
 from models_app.models import LlmModel
 from models_app.proxy import lookups
 from models_app.proxy.resolve import ready_route
-from models_app.usage.meter import StreamMeter, take_usage
+from models_app.proxy.rules import Route
+from models_app.usage.meter import ERROR, StreamMeter, outcome
 from models_app.usage.records import record_usage
 
 # Generations can think for a long time before their first token; only connecting is quick.
@@ -168,14 +169,20 @@ def _prepare(request: HttpRequest, api: str) -> tuple[Call, dict[str, Any], str]
     call.requested, call.stream = body["model"], bool(body.get("stream"))
     task = body.pop("task", None) or request.headers.get("X-Arthur-Task")
     if call.requested == "auto":
-        route = ready_route(task if isinstance(task, str) else None)
+        route: Route | None = ready_route(task if isinstance(task, str) else None)
+    else:
+        named = lookups.model(call.requested)
+        call.model_id, call.slug = named.model_id, named.slug
+        # A name routed by its pattern (Claude Code's claude-*) goes where its task says.
+        route = ready_route(named.task, via=call.requested) if named.task else None
+    if route is not None:
         call.route = route.describe()
         if route.slug is None:
-            raise ProxyError(f"No model for task '{route.task}' is ready: load one of "
+            asked = "" if route.via == "auto" else f" ({route.via} goes to it)"
+            raise ProxyError(f"No model for task '{route.task}' is ready{asked}: load one of "
                              f"{', '.join(route.skipped)}.", "no_model_ready", 503)
-        call.model_id, call.slug = lookups.model(route.slug)
-    else:
-        call.model_id, call.slug = lookups.model(call.requested)
+        chosen = lookups.model(route.slug)
+        call.model_id, call.slug = chosen.model_id, chosen.slug
     return call, {**body, "model": call.model_id}, _stream_slot(call)
 
 
@@ -215,7 +222,7 @@ async def _proxy(request: HttpRequest, api: str, path: str) -> HttpResponseBase:
             raise _upstream_error(call, upstream)
     except (httpx.TransportError, ProxyError) as exc:
         failure = exc if isinstance(exc, ProxyError) else _exo_down(exc)
-        await _pooled(_settle)(call, meter, slot, failure.status, failure.message)
+        await _pooled(_settle)(call, meter, slot, failure.status, ERROR, failure.message)
         return _json_error(call.api, failure)
     response = StreamingHttpResponse(
         _relay(call, upstream, meter, slot),
@@ -245,7 +252,7 @@ def _upstream_error(call: Call, upstream: httpx.Response) -> ProxyError:
 
 async def _relay(call: Call, upstream: httpx.Response,
                  meter: StreamMeter, slot: str) -> AsyncIterator[bytes]:
-    outcome, error = 200, ""
+    client_left, broken = False, None
     collected = b""
     try:
         async for chunk in upstream.aiter_raw():
@@ -253,40 +260,34 @@ async def _relay(call: Call, upstream: httpx.Response,
             if not call.stream:
                 collected += chunk
             yield chunk
+    except httpx.TransportError as exc:
+        # exo broke the answer off: it ends here for the client too, as exo ended it.
+        broken = str(exc) or type(exc).__name__
     except BaseException:
         # The caller went away (or the server is stopping): closing below cancels at exo.
-        outcome, error = 499, "the client disconnected"
+        client_left = True
         raise
     finally:
         if collected:
-            _take_body_usage(meter, collected)
+            meter.take_body(collected)
+        status, error = outcome(meter, client_left=client_left, broken=broken)
         # Shielded: a cancelled response (the client left) must still free its slot, close
         # the request to exo and leave its usage record.
-        await asyncio.shield(_finish(call, upstream, meter, slot, outcome,
-                                     error or meter.error or ""))
+        await asyncio.shield(_finish(call, upstream, meter, slot, 499 if client_left else 200,
+                                     status, error))
 
 
-async def _finish(call: Call, upstream: httpx.Response,
-                  meter: StreamMeter, slot: str, outcome: int, error: str) -> None:
+async def _finish(call: Call, upstream: httpx.Response, meter: StreamMeter, slot: str,
+                  http_status: int, status: str, error: str) -> None:
     await upstream.aclose()
-    await _pooled(_settle)(call, meter, slot, outcome, error)
+    await _pooled(_settle)(call, meter, slot, http_status, status, error)
 
 
-def _settle(call: Call, meter: StreamMeter, slot: str, outcome: int, error: str) -> None:
+def _settle(call: Call, meter: StreamMeter, slot: str, http_status: int, status: str,
+            error: str) -> None:
     """Give the stream slot back and leave the usage record."""
     redis_client().decr(slot)
-    record_usage(call, meter, outcome, error)
-
-
-def _take_body_usage(meter: StreamMeter, body: bytes) -> None:
-    try:
-        parsed = json.loads(body)
-    except (ValueError, RecursionError):
-        return
-    if isinstance(parsed, dict):
-        take_usage(meter, parsed)
-        if meter.first_token_at is None:
-            meter.first_token_at = meter.finished_at  # a whole answer arrives at once
+    record_usage(call, meter, http_status=http_status, status=status, error=error)
 
 
 # CSRF is checked in _caller, for sessions only: scripts with a token have no CSRF cookie.

@@ -1,7 +1,10 @@
-"""Measuring a proxied generation as its stream goes by: first token, speed, token counts.
+"""Measuring a proxied generation as its stream goes by: first token, speed, token counts, and
+how it ended.
 
 Pure: bytes and times in, figures out. Works for OpenAI chunks (`usage` on the last one) and
-Anthropic events (`message_start` input tokens, `message_delta` output tokens).
+Anthropic events (`message_start` input tokens, `message_delta` output tokens). exo ends a
+finished answer with `data: [DONE]` (chat) or a `message_delta` with its `stop_reason`
+(messages); a stream it cancels, or whose instance goes, it just closes.
 """
 
 from __future__ import annotations
@@ -11,6 +14,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 TAIL_BYTES = 64 * 1024
+# How a proxied request ended, for its usage record: answered; failed at exo (an error chunk,
+# or the answer broken off); cancelled by its client; refused (by the panel or by exo).
+OK, FAILED, CANCELLED, ERROR = "ok", "failed", "cancelled", "error"
 
 
 @dataclass
@@ -22,6 +28,7 @@ class StreamMeter:
     prompt_tokens: int | None = None
     completion_tokens: int | None = None
     error: str | None = None
+    finished: bool = False  # the answer came to its end, as exo marks one
     _pending: bytes = field(default=b"", repr=False)
 
     def feed(self, data: bytes, now: float) -> None:
@@ -37,6 +44,7 @@ class StreamMeter:
             return
         payload = line[5:].strip()
         if payload == b"[DONE]":
+            self.finished = True
             return
         try:
             event = json.loads(payload)
@@ -52,7 +60,21 @@ class StreamMeter:
             self.chunks += 1
             if self.first_token_at is None:
                 self.first_token_at = now
+        if event.get("type") == "message_delta" and (event.get("delta") or {}).get("stop_reason"):
+            self.finished = True
         take_usage(self, event)
+
+    def take_body(self, body: bytes) -> None:
+        """A whole (non-streaming) answer: its token counts, and finished if it is all there."""
+        try:
+            parsed = json.loads(body)
+        except (ValueError, RecursionError):
+            return  # broken off before its end
+        if isinstance(parsed, dict):
+            take_usage(self, parsed)
+            self.finished = True
+            if self.first_token_at is None:
+                self.first_token_at = self.finished_at  # a whole answer arrives at once
 
     @property
     def first_token_ms(self) -> int | None:
@@ -68,6 +90,20 @@ class StreamMeter:
             return None
         elapsed = self.finished_at - self.first_token_at
         return round((tokens - 1) / elapsed, 1) if elapsed > 0 else None
+
+
+def outcome(meter: StreamMeter, *, client_left: bool, broken: str | None) -> tuple[str, str]:
+    """How a relayed answer ended, for its usage record: (status, error). `broken` is why
+    exo's connection failed mid-answer, if it did."""
+    if client_left:
+        return CANCELLED, "the client disconnected"
+    if meter.error:
+        return FAILED, meter.error
+    if broken:
+        return FAILED, f"exo broke the answer off: {broken}"
+    if not meter.finished:
+        return FAILED, "exo closed the stream before the answer was finished"
+    return OK, ""
 
 
 def _has_text(event: dict[str, Any]) -> bool:

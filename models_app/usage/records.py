@@ -14,9 +14,8 @@ from models_app.usage.costs import Price, weekly_savings
 from models_app.usage.meter import StreamMeter
 
 
-def record_usage(call: Any, meter: StreamMeter, http_status: int, error: str) -> UsageRecord:
-    status = "ok" if http_status < 400 and not error else (
-        "cancelled" if http_status == 499 else "error")
+def record_usage(call: Any, meter: StreamMeter, *, http_status: int, status: str,
+                 error: str) -> UsageRecord:
     return UsageRecord.objects.create(
         user=call.user if getattr(call.user, "pk", None) else None, token=call.token,
         api=call.api, requested_model=call.requested[:200], model_id=call.model_id[:200],

@@ -7,9 +7,9 @@
   const table = document.getElementById("previews");
   const showError = (text) => { error.textContent = text; error.hidden = !text; };
 
-  Live.api("GET", "/api/v1/cluster/models/").then((models) => {
+  Live.api("GET", Live.url("api-cluster-models")).then((models) => {
     select.replaceChildren(el("option", { value: "" }, "Choose a model…"),
-      ...models.map((m) => el("option", { value: m.id }, `${m.name || m.id} · ${ClusterView.gb(m.storage_size_megabytes * 1024 ** 2)}`)));
+      ...models.map((m) => el("option", { value: m.id }, `${m.name || m.id} · ${Live.gb(m.storage_size_megabytes * 1024 ** 2)}`)));
   }).catch((e) => { select.replaceChildren(el("option", { value: "" }, "exo's catalogue is unavailable")); showError(e.message); });
 
   document.getElementById("preview-form").addEventListener("submit", async (event) => {
@@ -17,14 +17,14 @@
     showError("");
     if (!select.value) { showError("Choose a model first."); return; }
     try {
-      const data = await Live.api("GET", `/api/v1/instances/previews/?model=${encodeURIComponent(select.value)}`);
+      const data = await Live.api("GET", `${Live.url("api-instance-previews")}?${new URLSearchParams({ model: select.value })}`);
       table.tBodies[0].replaceChildren(...data.previews.map((p) => previewRow(data.model_id, p)));
       table.hidden = false;
     } catch (e) { showError(e.message); }
   });
 
   function previewRow(modelId, preview) {
-    const memory = Object.entries(preview.memory_by_node).map(([n, b]) => `${n.toUpperCase()} ${ClusterView.gb(b)}`).join(", ");
+    const memory = Object.entries(preview.memory_by_node).map(([n, b]) => `${n.toUpperCase()} ${Live.gb(b)}`).join(", ");
     const action = el("td");
     if (preview.error) {
       action.append(el("span", { class: "error small" }, preview.error));
@@ -33,7 +33,7 @@
       load.addEventListener("click", async () => {
         load.disabled = true;
         try {
-          await Live.api("POST", "/api/v1/instances/", { model: modelId, sharding: preview.sharding,
+          await Live.api("POST", Live.url("api-instances"), { model: modelId, sharding: preview.sharding,
             instance_meta: preview.instance_meta, min_nodes: preview.nodes.length || 1 });
         } catch (e) { showError(e.message); load.disabled = false; }
       });
@@ -55,7 +55,7 @@
       el("td", {}, n.display_name),
       el("td", {}, el("span", { class: `badge status-${n.status}` }, n.status), " ", el("span", { class: "small muted" }, n.status_reason)),
       el("td", { class: "mono small" }, n.exo_node_id || "—"),
-      el("td", {}, n.ram_used === null ? "—" : `${ClusterView.gb(n.ram_used)} / ${ClusterView.gb(n.ram_total)}`),
+      el("td", {}, n.ram_used === null ? "—" : `${Live.gb(n.ram_used)} / ${Live.gb(n.ram_total)}`),
       el("td", {}, Live.bytes(n.disk_free)),
       el("td", { class: "small" }, linksOf(n.name, snapshot.links) || "—"),
       el("td", {}, ClusterView.ago(n.last_seen_at)))));

@@ -1,10 +1,8 @@
-// Renders the cluster snapshot that /ws/cluster/ sends: totals, topology, node cards, instances.
+// Renders the cluster snapshot that the cluster socket sends: totals, topology, node cards, instances.
 "use strict";
 
 const ClusterView = (() => {
-  const { el, bytes } = Live;
-  const GB = 1024 ** 3;
-  const gb = (n) => (n === null || n === undefined ? "—" : `${(n / GB).toFixed(n >= 100 * GB ? 0 : 1)} GB`);
+  const { el, bytes, gb } = Live;
   const pct = (f) => `${Math.round(f * 100)}%`;
 
   function ago(iso) {
@@ -166,7 +164,7 @@ const ClusterView = (() => {
     }
     const ping = el("button", { class: "ping", "data-node": node.name,
       title: "Ask this node's worker for its host facts and broker round trips" }, "Ping worker");
-    ping.addEventListener("click", () => Live.api("POST", "/api/v1/jobs/",
+    ping.addEventListener("click", () => Live.api("POST", Live.url("api-jobs"),
       { kind: "ping", node: node.name, params: { count: 5, interval: 0.5 } })
       .catch((e) => Live.notify(`Could not start the ping: ${e.message}`)));
     card.append(ping);
@@ -178,13 +176,17 @@ const ClusterView = (() => {
   }
 
   function instanceRow(instance) {
-    const state = instance.status === "loading"
-      ? `loading ${instance.layers_loaded}/${instance.layers_total} layers` : instance.status;
-    const row = el("li", { class: `instance status-${instance.status}`, "data-instance": instance.instance_id },
-      el("div", { class: "instance-head" },
+    // A change of state is read out with the model's name; each layer loaded is not.
+    const badge = el("span", { class: `badge status-${instance.status}` }, instance.status);
+    if (instance.status === "loading") {
+      badge.append(el("span", { "aria-live": "off" }, ` ${instance.layers_loaded}/${instance.layers_total} layers`));
+    }
+    const row = el("li", { class: `instance status-${instance.status}`, "data-instance": instance.instance_id,
+      "data-key": instance.instance_id },
+      el("div", { class: "instance-head", "aria-atomic": "true" },
         el("strong", {}, instance.model_id),
         el("span", { class: "muted small" }, ` ${instance.sharding} · ${instance.backend} · ${instance.nodes.map((n) => n.toUpperCase()).join(" + ")}`),
-        el("span", { class: `badge status-${instance.status}` }, state)));
+        badge));
     if (instance.status === "loading" && instance.layers_total) {
       row.append(el("div", { class: "bar" }, el("span", { style: `width:${(instance.layers_loaded / instance.layers_total) * 100}%` })));
     }
@@ -193,7 +195,7 @@ const ClusterView = (() => {
     unload.addEventListener("click", async () => {
       if (!confirm(`Unload ${instance.model_id}? Requests to it will fail until it is loaded again.`)) return;
       unload.disabled = true;
-      try { await Live.api("DELETE", `/api/v1/instances/${instance.instance_id}/`); }
+      try { await Live.api("DELETE", Live.url("api-instance", { instance_id: instance.instance_id })); }
       catch (e) { Live.notify(e.message); unload.disabled = false; }
     });
     row.querySelector(".instance-head").append(unload);
@@ -202,11 +204,11 @@ const ClusterView = (() => {
 
   function instances(container, snapshot) {
     if (!snapshot.reachable) {
-      container.replaceChildren(el("li", { class: "empty" }, "Unknown while exo is unreachable."));
+      Live.patch(container, [el("li", { class: "empty" }, "Unknown while exo is unreachable.")]);
     } else if (!snapshot.instances.length) {
-      container.replaceChildren(el("li", { class: "empty" }, "No model loaded. Load one from the Cluster page."));
+      Live.patch(container, [el("li", { class: "empty" }, "No model loaded. Load one from the Cluster page.")]);
     } else {
-      container.replaceChildren(...snapshot.instances.map(instanceRow));
+      Live.patch(container, snapshot.instances.map(instanceRow));
     }
   }
 
@@ -235,7 +237,7 @@ const ClusterView = (() => {
 
   // Calls render(snapshot) with every snapshot; the first one arrives on connect.
   function follow(render) {
-    Live.socket("/ws/cluster/", (message) => {
+    Live.socket(Live.url("ws-cluster"), (message) => {
       if (message.type === "cluster" && message.cluster) {
         keepHistory(message.cluster);
         banner(message.cluster);
@@ -244,5 +246,5 @@ const ClusterView = (() => {
     });
   }
 
-  return { follow, totals, topology, nodes, nodeCard, instances, gb, ago, pct, uptime, watts, sparkline };
+  return { follow, totals, topology, nodes, nodeCard, instances, ago, pct, uptime, sparkline };
 })();

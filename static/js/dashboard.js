@@ -1,4 +1,4 @@
-// Dashboard: the live cluster, re-rendered on every poll pushed over /ws/cluster/.
+// Dashboard: the live cluster, re-rendered on every poll pushed over the cluster socket.
 "use strict";
 ClusterView.follow((snapshot) => {
   ClusterView.totals(document.getElementById("totals"), snapshot);

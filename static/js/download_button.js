@@ -9,9 +9,9 @@ document.querySelectorAll("[data-download]").forEach((button) => {
     button.disabled = true;
     status.className = "download-status small";
     try {
-      const { jobs } = await Live.api("POST", `/api/v1/models/${button.dataset.download}/download/`, body);
+      const { jobs } = await Live.api("POST", Live.url("api-model-download", { slug: button.dataset.download }), body);
       status.textContent = jobs.map((j) => `${j.node.toUpperCase()}: ${j.state}`).join(", ");
-      status.append(" · ", Object.assign(document.createElement("a"), { href: "/downloads/", textContent: "Downloads" }));
+      status.append(" · ", Object.assign(document.createElement("a"), { href: Live.url("downloads"), textContent: "Downloads" }));
     } catch (e) {
       status.textContent = e.message;
       status.classList.add("error");

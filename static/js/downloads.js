@@ -1,10 +1,9 @@
-// Downloads: the model x node matrix, with live progress from /ws/jobs/ and actions per cell.
+// Downloads: the model x node matrix, with live progress from the jobs socket and actions per cell.
 "use strict";
 (() => {
   const { el } = Live;
   const table = document.getElementById("matrix");
   const error = document.getElementById("downloads-error");
-  const GB = 1024 ** 3;
   let matrix = null;
 
   const showError = (text) => { error.textContent = text; error.hidden = !text; };
@@ -22,9 +21,11 @@
   }
 
   function cell(model, node, c) {
-    const td = el("td", { class: `cell state-${c.state}`, "data-model": model.slug, "data-node": node.name });
-    const url = `/api/v1/models/${model.slug}/download/`;
     const job = c.job;
+    // Keyed by the job too: its buttons act on it.
+    const td = el("td", { class: `cell state-${c.state}`, "data-model": model.slug, "data-node": node.name,
+      "data-key": `${node.name}:${job?.id ?? ""}` });
+    const url = Live.url("api-model-download", { slug: model.slug });
     const label = c.source === "exo" ? `${c.state} (exo)` : c.state;
     td.append(el("div", { class: "cell-state" }, label));
     if (c.total) {
@@ -37,11 +38,11 @@
         if (c.eta_seconds !== null && c.eta_seconds !== undefined) bits.push(`ETA ${Live.duration(c.eta_seconds)}`);
       }
       if (job?.detail?.files_total) bits.push(`${job.detail.files_done}/${job.detail.files_total} files`);
-      td.append(el("div", { class: "small muted" }, bits.join(" · ")));
+      td.append(el("div", { class: "small muted", "aria-live": "off" }, bits.join(" · ")));
     }
     if (c.message && !["succeeded"].includes(c.state)) td.append(el("div", { class: "small cell-message" }, c.message));
     const actions = el("div", { class: "cell-actions" });
-    const control = (action) => () => act("POST", `/api/v1/jobs/${job.id}/${action}/`);
+    const control = (action) => () => act("POST", Live.url(`api-job-${action}`, { job_id: job.id }));
     if (["queued", "running"].includes(c.state) && job) actions.append(button("Pause", control("pause")), button("Cancel", control("cancel"), "small danger"));
     else if (c.state === "paused" && job) actions.append(button("Resume", control("resume")), button("Cancel", control("cancel"), "small danger"));
     else if (["succeeded", "completed"].includes(c.state)) {
@@ -57,31 +58,30 @@
   function render() {
     const head = el("tr", {}, el("th", {}, "Model"), ...matrix.nodes.map((n) => el("th", {},
       el("div", {}, n.display_name),
-      el("div", { class: "small muted" }, n.disk_free === null ? "disk: unknown" : `${(n.disk_free / GB).toFixed(0)} GB free of ${(n.disk_total / GB).toFixed(0)} GB`),
+      el("div", { class: "small muted" }, n.disk_free === null ? "disk: unknown" : `${Live.gb(n.disk_free)} free of ${Live.gb(n.disk_total)}`),
       n.disk_total ? el("div", { class: "bar" }, el("span", { style: `width:${(1 - n.disk_free / n.disk_total) * 100}%` })) : "")));
     table.tHead.replaceChildren(head);
     if (!matrix.models.length) {
-      table.tBodies[0].replaceChildren(el("tr", {}, el("td", { class: "empty" }, "The catalogue is empty.")));
+      Live.patch(table.tBodies[0], [el("tr", {}, el("td", { class: "empty" }, "The catalogue is empty."))]);
       return;
     }
-    table.tBodies[0].replaceChildren(...matrix.models.map((m) => el("tr", {},
-      el("td", {}, el("a", { href: `/models/${m.slug}/` }, m.display_name),
-        el("div", { class: "small muted" }, `${(m.size_bytes / GB).toFixed(m.size_bytes >= 100 * GB ? 0 : 1)} GB`,
+    Live.patch(table.tBodies[0], matrix.models.map((m) => el("tr", { "data-key": m.slug },
+      el("td", {}, el("a", { href: Live.url("model", { slug: m.slug }) }, m.display_name),
+        el("div", { class: "small muted" }, Live.gb(m.size_bytes),
           m.tensor_parallel === "required" ? " · tensor parallel: needs every node" : ""),
         button(m.tensor_parallel === "required" ? "Download to every node" : "Download to ALPHA",
-          () => act("POST", `/api/v1/models/${m.slug}/download/`, {}), "small")),
+          () => act("POST", Live.url("api-model-download", { slug: m.slug }), {}), "small")),
       ...matrix.nodes.map((n) => cell(m, n, m.cells[n.name])))));
   }
 
   async function refresh() {
-    try { matrix = await Live.api("GET", "/api/v1/downloads/"); render(); }
+    try { matrix = await Live.api("GET", Live.url("api-downloads")); render(); }
     catch (e) { showError(e.message); }
   }
 
   // Live progress: patch the running cell from job events; reload the matrix on state changes.
   const states = new Map();
-  Live.socket("/ws/jobs/", (message) => {
-    const jobs = message.type === "snapshot" ? message.jobs : [message.job];
+  function receive(jobs, snapshot) {
     let changed = false;
     for (const job of jobs) {
       if (!job.kind.startsWith("model.")) continue;
@@ -92,8 +92,9 @@
           progress: job.progress, speed: job.speed, eta_seconds: job.eta_seconds, message: job.error || job.message };
       }
     }
-    if (changed && message.type !== "snapshot") refresh(); else if (matrix) render();
-  });
+    if (changed && !snapshot) refresh(); else if (matrix) render();
+  }
+  Live.jobs.subscribe({ snapshot: (jobs) => receive(jobs, true), job: (job) => receive([job], false) });
   refresh();
   setInterval(refresh, 10000);  // exo's own downloads arrive with the cluster poll
 })();

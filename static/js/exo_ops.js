@@ -25,7 +25,7 @@ const ExoOps = (() => {
     current = job;
     document.getElementById("ops-empty").hidden = true;
     document.getElementById("ops-job").hidden = false;
-    document.getElementById("ops-job-row").replaceChildren(Live.jobRow(job));
+    Live.patch(document.getElementById("ops-job-row"), [Live.jobRow(job)]);
     const log = document.getElementById("ops-log");
     const atEnd = log.scrollTop + log.clientHeight >= log.scrollHeight - 4;
     log.textContent = job.log_tail.length ? job.log_tail.join("\n") : "(no output yet)";
@@ -41,15 +41,12 @@ const ExoOps = (() => {
   }
 
   root.querySelectorAll("[data-cluster-op]").forEach((button) => {
-    button.addEventListener("click", () => post(`/api/v1/cluster/${button.dataset.clusterOp}/`, button.dataset.confirm));
+    button.addEventListener("click", () => post(Live.url(`api-cluster-${button.dataset.clusterOp}`), button.dataset.confirm));
   });
 
-  Live.socket("/ws/jobs/", (message) => {
-    if (message.type === "snapshot") {
-      [...message.jobs].reverse().filter((job) => KINDS.test(job.kind)).forEach(show);
-    } else if (message.type === "job" && KINDS.test(message.job.kind)) {
-      show(message.job);
-    }
+  Live.jobs.subscribe({
+    snapshot(jobs) { [...jobs].reverse().filter((job) => KINDS.test(job.kind)).forEach(show); },
+    job(job) { if (KINDS.test(job.kind)) show(job); },
   });
 
   function processCells(node) {
@@ -69,8 +66,8 @@ const ExoOps = (() => {
     if (!canOperate) return el("td", {});
     const start = el("button", { type: "button", class: "small", "data-node-op": "start" }, "Start");
     const stop = el("button", { type: "button", class: "small danger", "data-node-op": "stop" }, "Stop");
-    start.addEventListener("click", () => post(`/api/v1/nodes/${node.name}/start/`));
-    stop.addEventListener("click", () => post(`/api/v1/nodes/${node.name}/stop/`,
+    start.addEventListener("click", () => post(Live.url("api-node-start", { name: node.name })));
+    stop.addEventListener("click", () => post(Live.url("api-node-stop", { name: node.name }),
       `Stop exo on ${node.display_name}? Models using it go away.`));
     start.disabled = node.exo_process.running;
     return el("td", {}, start, " ", stop);

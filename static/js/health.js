@@ -1,6 +1,5 @@
-// Health: the checklist from /api/v1/health/, "Run checks now" followed live over
-// /ws/jobs/<id>/, the guide's action plan, a server-rendered section refreshed as jobs end, and
-// the doctor's checks of the deployment from /api/v1/health/doctor/.
+// Health: the checklist from the health API, "Run checks now" followed live, the guide's action
+// plan, a server-rendered section refreshed as jobs end, and the doctor's checks of the deployment.
 "use strict";
 (() => {
   const { el, api, duration } = Live;
@@ -19,21 +18,24 @@
   function evidence(check) {
     const e = check.evidence || {};
     const text = (e.lines || []).join("\n") || e.output || e.error || "";
-    const details = el("details", {}, el("summary", { class: "small" }, "Evidence"));
+    const details = el("details", { "aria-live": "off" }, el("summary", { class: "small" }, "Evidence"));
     if (text) details.append(el("pre", { class: "log evidence-text" }, text));
     details.append(el("pre", { class: "log small" }, JSON.stringify(e, null, 2)));
     return details;
   }
 
+  // In the live checklist a check whose verdict or summary changed is read out whole; its age
+  // and its evidence (raw figures that change at every run) are not.
   function checkRow(check) {
     const head = el("div", { class: "check-head" }, el("strong", {}, check.title),
-      el("span", { class: "muted small", title: check.checked_at }, `checked ${age(check.age_seconds)}`));
+      el("span", { class: "muted small", title: check.checked_at, "aria-live": "off" }, `checked ${age(check.age_seconds)}`));
     if (check.stale) head.append(el("span", { class: "badge stale" }, "stale"));
     const body = el("div", { class: "check-body" }, head, el("p", { class: "summary" }, check.summary));
     if (check.hint && check.status !== "pass") body.append(el("p", { class: "hint small" }, check.hint));
     if (check.fix) body.append(el("p", { class: "hint fix small" }, el("strong", {}, "Fix: "), check.fix));
     body.append(evidence(check));
-    return el("li", { class: `check status-${check.status}`, "data-check": check.name, "data-scope": check.scope },
+    return el("li", { class: `check status-${check.status}`, "data-check": check.name, "data-scope": check.scope,
+      "data-key": `${check.scope}:${check.name}`, "aria-atomic": "true" },
       el("span", { class: `badge status-${check.status}` }, LABEL[check.status] || check.status), body);
   }
 
@@ -67,15 +69,15 @@
     return { follow, busy: () => following !== null };
   }
 
-  const checksRun = runner("health", "/api/v1/health/", () => { reload(); loadPlan(); });
-  const doctorRun = runner("doctor", "/api/v1/health/doctor/", () => reloadDoctor());
+  const checksRun = runner("health", Live.url("api-health"), () => { reload(); loadPlan(); });
+  const doctorRun = runner("doctor", Live.url("api-doctor"), () => reloadDoctor());
 
   function render(report) {
     badge(overall, report.overall);
     empty.hidden = report.groups.length > 0;
-    checksBox.replaceChildren(...report.groups.flatMap((group) => [
-      el("h3", {}, group.label),
-      el("ul", { class: "checklist", "data-scope": group.scope }, ...group.checks.map(checkRow)),
+    Live.patch(checksBox, report.groups.flatMap((group) => [
+      el("h3", { "data-key": `${group.scope}:title` }, group.label),
+      el("ul", { class: "checklist", "data-scope": group.scope, "data-key": group.scope }, ...group.checks.map(checkRow)),
     ]));
     document.getElementById("health-updated").textContent =
       report.checked_at ? `last checked ${new Date(report.checked_at).toLocaleString()}` : "";
@@ -89,8 +91,8 @@
     if (report.running_job && !doctorRun.busy()) doctorRun.follow(report.running_job);
   }
 
-  const reload = () => api("GET", "/api/v1/health/").then(render).catch((e) => Live.notify(e.message));
-  const reloadDoctor = () => api("GET", "/api/v1/health/doctor/").then(renderDoctor).catch((e) => Live.notify(e.message));
+  const reload = () => api("GET", Live.url("api-health")).then(render).catch((e) => Live.notify(e.message));
+  const reloadDoctor = () => api("GET", Live.url("api-doctor")).then(renderDoctor).catch((e) => Live.notify(e.message));
 
   async function loadPlan() {
     try {
@@ -122,12 +124,13 @@
   });
 
   // A job that ends (a download, a cluster start, anyone's health run) can change the plan.
-  Live.socket("/ws/jobs/", (message) => {
-    const job = message.job;
-    if (message.type !== "job" || !job || Live.ACTIVE.has(job.state)) return;
-    loadPlan();
-    if (job.kind === "health.run" && !checksRun.busy()) reload();
-    if (job.kind === "doctor.run" && !doctorRun.busy()) reloadDoctor();
+  Live.jobs.subscribe({
+    job(job) {
+      if (Live.ACTIVE.has(job.state)) return;
+      loadPlan();
+      if (job.kind === "health.run" && !checksRun.busy()) reload();
+      if (job.kind === "doctor.run" && !doctorRun.busy()) reloadDoctor();
+    },
   });
 
   render(JSON.parse(document.getElementById("health-data").textContent));

@@ -2,14 +2,14 @@
 "use strict";
 (() => {
   const root = document.getElementById("job-detail");
-  const id = root.dataset.jobId;
+  const id = Number(root.dataset.jobId);
   const error = document.getElementById("job-error");
   const FACTS = [["State", (j) => j.state], ["Node", (j) => (j.node || "—").toUpperCase()],
     ["Attempts", (j) => j.attempts], ["Created", (j) => j.created_at], ["Started", (j) => j.started_at || "—"],
     ["Finished", (j) => j.finished_at || "—"], ["Parameters", (j) => JSON.stringify(j.params)]];
 
   function render(job) {
-    document.getElementById("job-row").replaceChildren(Live.jobRow(job));
+    Live.patch(document.getElementById("job-row"), [Live.jobRow(job)]);
     document.getElementById("job-facts").replaceChildren(...FACTS.flatMap(([label, value]) => {
       const dt = document.createElement("dt"); dt.textContent = label;
       const dd = document.createElement("dd"); dd.textContent = value(job);
@@ -27,11 +27,11 @@
     root.querySelector("[data-action=cancel]").disabled = !Live.ACTIVE.has(job.state);
   }
 
-  Live.socket(`/ws/jobs/${id}/`, (message) => render(message.job));
+  Live.jobs.follow(id, render);
   root.querySelectorAll("[data-action]").forEach((button) => {
     button.addEventListener("click", async () => {
       error.hidden = true;
-      try { render(await Live.api("POST", `/api/v1/jobs/${id}/${button.dataset.action}/`)); }
+      try { render(await Live.api("POST", Live.url(`api-job-${button.dataset.action}`, { job_id: id }))); }
       catch (e) { error.textContent = e.message; error.hidden = false; }
     });
   });

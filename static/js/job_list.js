@@ -1,11 +1,7 @@
 // Jobs page: start a job with its parameters; the list below updates live.
 "use strict";
 (() => {
-  const list = Live.jobList(document.getElementById("job-list"), document.getElementById("job-list-empty"), 100);
-  Live.socket("/ws/jobs/", (message) => {
-    if (message.type === "snapshot") list.snapshot(message.jobs);
-    else if (message.type === "job") list.update(message.job);
-  });
+  Live.jobs.subscribe(Live.jobList(document.getElementById("job-list"), document.getElementById("job-list-empty"), 100));
   const form = document.getElementById("job-form");
   const error = document.getElementById("job-form-error");
   form.addEventListener("submit", async (event) => {
@@ -13,7 +9,7 @@
     const data = new FormData(form);
     error.hidden = true;
     try {
-      await Live.api("POST", "/api/v1/jobs/", {
+      await Live.api("POST", Live.url("api-jobs"), {
         kind: data.get("kind"), node: data.get("node"),
         params: { count: Number(data.get("count")), interval: Number(data.get("interval")) },
       });

@@ -1,4 +1,4 @@
-// Link benchmark: start the all_sum probe and follow it over /ws/jobs/<id>/; the latest result
+// Link benchmark: start the all_sum probe and follow its job live; the latest result
 // as latency and bandwidth plots (log scales) against the guide's RDMA and TCP figures; history.
 "use strict";
 (() => {
@@ -86,7 +86,7 @@
     const c = result.comparison;
     const hosts = [...new Set(result.hosts)];
     const facts = el("p", { class: "muted" }, `${result.backend} · ${result.ranks} ranks on ${result.hosts.join(", ") || "?"} · `,
-      new Date(result.created_at).toLocaleString(), " · ", el("a", { href: `/jobs/${result.job}/` }, `job #${result.job}`));
+      new Date(result.created_at).toLocaleString(), " · ", el("a", { href: Live.url("job", { job_id: result.job }) }, `job #${result.job}`));
     const about = c.latency.bound === "under" ? "under" : "about";
     const grid = el("div", { class: "summary" },
       el("div", { class: "stat" }, el("span", { class: "label" }, "Latency (smallest message)"),
@@ -126,7 +126,7 @@
       el("td", { class: "small" }, r.hosts.join(", ")),
       figure(r.latency_us === null ? "—" : micros(r.latency_us), r.comparison.latency.verdict),
       figure(r.bandwidth_gbps === null ? "—" : gbps(r.bandwidth_gbps), r.comparison.bandwidth.verdict),
-      el("td", {}, r.job ? el("a", { href: `/jobs/${r.job}/` }, `#${r.job}`) : "—"));
+      el("td", {}, r.job ? el("a", { href: Live.url("job", { job_id: r.job }) }, `#${r.job}`) : "—"));
   }
 
   function render(results) {
@@ -138,7 +138,7 @@
     document.getElementById("linkbench-history-empty").hidden = results.length > 0;
   }
 
-  const reload = () => api("GET", "/api/v1/linkbench/").then(render).catch((e) => showError(e.message));
+  const reload = () => api("GET", Live.url("api-linkbench")).then(render).catch((e) => showError(e.message));
 
   function follow(job) {
     following?.close();
@@ -156,7 +156,7 @@
     showError("");
     const fields = new FormData(form);
     try {
-      follow(await api("POST", "/api/v1/linkbench/", { backend: fields.get("backend"), quick: fields.get("quick") === "on" }));
+      follow(await api("POST", Live.url("api-linkbench"), { backend: fields.get("backend"), quick: fields.get("quick") === "on" }));
     } catch (e) {
       showError(e.message);
       startButton.disabled = false;

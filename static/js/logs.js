@@ -54,7 +54,7 @@
     $("log-empty").hidden = kept.length > 0;
     $("log-no-match").hidden = kept.length === 0 || shown > 0;
     const parts = [`${kept.length} lines kept`, `${shown} shown`];
-    if (skipped) parts.push(`${skipped} lines of a burst skipped here (GET /api/v1/logs/ has them)`);
+    if (skipped) parts.push(`${skipped} lines of a burst skipped here (GET ${Live.url("api-logs")} has them)`);
     $("log-counts").textContent = parts.join(" · ");
     pauseButton.textContent = paused ? `Resume (${waiting.length} waiting)` : "Pause";
   }
@@ -107,7 +107,7 @@
     $("log-followers").replaceChildren(...parts.flatMap((p, i) => (i ? [" · ", p] : [p])));
   }
 
-  Live.socket("/ws/logs/", (message) => {
+  Live.socket(Live.url("ws-logs"), (message) => {
     if (message.type === "logs.snapshot") {
       // Redis lost its lines (a restart without persistence): numbering starts again.
       for (const [node, seq] of lastSeq) {

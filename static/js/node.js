@@ -1,4 +1,4 @@
-// Node page: the node's card, live from /ws/cluster/, each GPU of a node that reads its own
+// Node page: the node's card, live from the cluster socket, each GPU of a node that reads its own
 // (GAMMA), and its memory over the last day.
 "use strict";
 (() => {
@@ -37,7 +37,7 @@
   });
 
   const history = document.getElementById("node-history");
-  Live.api("GET", `/api/v1/nodes/${name}/history/?tier=5m`).then((data) => history.replaceChildren(
+  Live.api("GET", `${Live.url("api-node-history", { name })}?tier=5m`).then((data) => history.replaceChildren(
     ClusterView.sparkline(data.samples),
     el("p", { class: "muted small" }, `Peak memory in use every 5 minutes (${data.samples.length} so far).`)))
     .catch((e) => history.replaceChildren(el("p", { class: "error" }, e.message)));

@@ -1,4 +1,4 @@
-// Planner: every change asks /api/v1/plan/ and draws the guide's table, the bars and the verdict.
+// Planner: every change asks the plan API and draws the guide's table, the bars and the verdict.
 "use strict";
 (() => {
   const { el } = Live;
@@ -83,7 +83,7 @@
     const ticket = ++pending;
     error.hidden = true;
     try {
-      const plan = await Live.api("POST", "/api/v1/plan/", request());
+      const plan = await Live.api("POST", Live.url("api-plan"), request());
       if (ticket === pending) render(plan);
     } catch (e) { error.textContent = e.message; error.hidden = false; }
   }

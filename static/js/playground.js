@@ -7,7 +7,7 @@ const Playground = (() => {
   const $ = (id) => document.getElementById(id);
   const form = $("playground-form");
   const pickers = [$("model-a"), $("model-b")];
-  let catalogue = [];   // /api/v1/models/
+  let catalogue = [];   // the catalogue API's models
   let instances = [];   // the cluster snapshot's instances
   let running = [];     // AbortControllers of the streams in flight
 
@@ -51,7 +51,7 @@ const Playground = (() => {
   async function loadModels() {
     try {
       const [models, cluster] = await Promise.all([
-        Live.api("GET", "/api/v1/models/"), Live.api("GET", "/api/v1/cluster/")]);
+        Live.api("GET", Live.url("api-models")), Live.api("GET", Live.url("api-cluster"))]);
       catalogue = models;
       instances = cluster.instances || [];
       renderPickers();
@@ -59,7 +59,7 @@ const Playground = (() => {
       Live.notify(`Could not list the models: ${e.message}`);
     }
     // Loads and unloads elsewhere show up here as they happen.
-    Live.socket("/ws/cluster/", (message) => {
+    Live.socket(Live.url("ws-cluster"), (message) => {
       if (message.type === "cluster" && message.cluster) {
         instances = message.cluster.instances || [];
         renderPickers();
@@ -94,7 +94,7 @@ const Playground = (() => {
 
   function curlCode(body) {
     return [
-      `curl -N ${shellQuote(`${location.origin}/v1/chat/completions`)} \\`,
+      `curl -N ${shellQuote(`${location.origin}${Live.url("v1-chat-completions")}`)} \\`,
       `  -H "Authorization: Bearer $ARTHUR_TOKEN" \\`,
       `  -H 'Content-Type: application/json' \\`,
       `  -d ${shellQuote(JSON.stringify(body))}`,
@@ -222,7 +222,7 @@ const Playground = (() => {
     const stats = meter(view);
     let response;
     try {
-      response = await fetch("/v1/chat/completions", {
+      response = await fetch(Live.url("v1-chat-completions"), {
         method: "POST",
         credentials: "same-origin",
         headers: { "Content-Type": "application/json",

@@ -34,12 +34,12 @@ def test_no_model_change_lacks_its_migration():
 
 def test_the_production_profile_passes_the_deployment_checks():
     result = run("manage.py", "check", "--deploy", "--fail-level", "WARNING",
-                 ARTHUR_PROFILE="production", DJANGO_DEBUG="false")
+                 DJANGO_ENV="production", DJANGO_DEBUG="false")
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
 
 
 def test_the_demo_profile_is_what_the_deployment_checks_warn_about():
     """The gate above can fail: without the production profile the same checks complain."""
     result = run("manage.py", "check", "--deploy", "--fail-level", "WARNING",
-                 ARTHUR_PROFILE="demo")
+                 DJANGO_ENV="demo")
     assert result.returncode != 0 and "security.W004" in result.stderr + result.stdout

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import signal
@@ -88,8 +89,21 @@ def test_run_starts_everything_and_ctrl_c_leaves_no_process(tmp_path):
         except AssertionError:
             raise AssertionError([p.cmdline() for p in _alive(group)]) from None
     finally:
+        # A failure part-way must not leave the whole `make run` group behind: the launcher,
+        # everything it started, and the node agents (sessions of their own, by their locks).
+        leftovers = [*_descendants(proc.pid), *(_agents(tmp_path / "var" / "exo") or [])]
         if proc.poll() is None:
             proc.kill()
+        for process in _alive(leftovers):
+            with contextlib.suppress(psutil.NoSuchProcess):
+                process.kill()
+
+
+def _descendants(pid: int) -> list[psutil.Process]:
+    try:
+        return psutil.Process(pid).children(recursive=True)
+    except psutil.NoSuchProcess:
+        return []
 
 
 def _alive(processes: list[psutil.Process]) -> list[psutil.Process]:

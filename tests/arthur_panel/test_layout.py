@@ -46,8 +46,9 @@ ALLOWED |= {
     "models_app.action_plan": MODELS_BASE | {"models_app.downloads", "models_app.usage"},
 }
 # Plain functions over plain data: they must import no framework, directly or not.
-PURE = ["cluster_app.exo.state", "cluster_app.exo.rules", "cluster_app.nodes.live",
-        "cluster_app.nodes.units", "cluster_app.jobs.progress", "cluster_app.logs.classify",
+PURE = ["cluster_app.exo.state", "cluster_app.exo.rules", "cluster_app.exo.loading",
+        "cluster_app.nodes.live", "cluster_app.nodes.units", "cluster_app.jobs.progress",
+        "cluster_app.logs.classify",
         "cluster_app.linkbench.core", "cluster_app.health.checks", "models_app.planner.core",
         "models_app.proxy.rules", "models_app.usage.meter", "models_app.usage.costs",
         "models_app.action_plan.steps", "cluster_app.jobs.socket_limits",

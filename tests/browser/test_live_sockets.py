@@ -1,20 +1,86 @@
-"""The pages' sockets in a real Chromium: a logout in one tab logs the others out, and a user
-with too many sockets open is told so instead of reconnecting in a loop."""
+"""The pages' sockets in a real Chromium: one jobs socket per page, shared by its scripts and
+brought up to date by each reconnect; a logout in one tab logs the others out, and a user with
+too many sockets open is told so instead of reconnecting in a loop."""
 
 from __future__ import annotations
 
 import re
 from contextlib import ExitStack
+from urllib.parse import urlsplit
 
 import pytest
-from playwright.sync_api import expect
+from django.urls import reverse
+from django.utils import timezone
+from playwright.sync_api import WebSocketRoute, expect
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
-from cluster_app.models import ApiToken
+from arthur_panel.navigation import NAV
+from cluster_app.jobs.consumers import SNAPSHOT_JOBS
+from cluster_app.models import ApiToken, Job, Node
 from tests.stack import wait_until
 
 pytestmark = [pytest.mark.browser, pytest.mark.stack, pytest.mark.django_db(transaction=True)]
+
+
+def finished_ping(node: Node) -> Job:
+    """A job written straight to the database: no event tells a page about it."""
+    return Job.objects.create(kind="ping", node=node, state=Job.State.SUCCEEDED, progress=1.0,
+                              message="done", finished_at=timezone.now())
+
+
+def test_every_page_opens_one_jobs_socket_for_all_its_scripts(logged_in, live_stack, nodes):
+    page = logged_in
+    # A job older than the socket's snapshot: its page fetches it, then follows the same socket.
+    old = finished_ping(nodes["alpha"])
+    for _ in range(SNAPSHOT_JOBS):
+        finished_ping(nodes["beta"])
+    job_page = reverse("job", kwargs={"job_id": old.pk})
+    paths = [*(reverse(item.route) for item in NAV), job_page,
+             reverse("model", kwargs={"slug": "llama-3.2-1b"}), reverse("model-add")]
+    page.goto("about:blank")  # the sockets of the page logged in on are gone
+    opened: list[str] = []
+    page.on("websocket", lambda ws: opened.append(urlsplit(ws.url).path))
+    for path in paths:
+        opened.clear()
+        page.goto(f"{live_stack.base_url}{path}")
+        expect(page.locator("#jobs-live")).to_have_text("live")
+        if path == job_page:
+            expect(page.locator("#job-row .state")).to_have_text("succeeded")
+        assert [p for p in opened if p.startswith("/ws/jobs/")] == ["/ws/jobs/"], path
+
+    # Following a job started by a click uses the page's socket too.
+    page.goto(f"{live_stack.base_url}/health/")
+    expect(page.locator("#jobs-live")).to_have_text("live")
+    opened.clear()
+    page.get_by_role("button", name="Run checks now").click()
+    expect(page.locator("#health-job .state")).to_have_text("succeeded", timeout=30000)
+    assert [p for p in opened if p.startswith("/ws/")] == []
+
+
+def test_a_reconnect_brings_every_script_on_the_page_the_current_jobs(logged_in, live_stack,
+                                                                      nodes):
+    page = logged_in
+    routes: list[WebSocketRoute] = []
+
+    def through(route: WebSocketRoute) -> None:  # each jobs socket the page opens, passed on
+        route.connect_to_server()
+        routes.append(route)
+
+    page.route_web_socket(re.compile(r"/ws/jobs/$"), through)
+    page.goto(f"{live_stack.base_url}/jobs/")
+    expect(page.locator("#jobs-live")).to_have_text("live")
+    missed = finished_ping(nodes["alpha"])
+    rows = [page.locator(f"{box} [data-job-id='{missed.pk}']")
+            for box in ("#job-rows", "#job-list")]  # the jobs panel's and the Jobs page's
+    for row in rows:
+        expect(row).to_have_count(0)
+    # The panel drops a client too slow to read (4008): the page reconnects at once.
+    routes[-1].close(code=4008, reason="too slow")
+    for row in rows:
+        expect(row).to_contain_text("succeeded")
+    expect(page.locator("#jobs-live")).to_have_text("live")
+    assert len(routes) == 2
 
 
 def test_logging_out_in_one_tab_takes_the_other_tabs_to_the_login_page(logged_in, live_stack):

@@ -15,7 +15,6 @@ from typing import Any
 import httpx
 import psutil
 import pytest
-import redis
 from django.conf import settings
 
 from cluster_app.exo.demo import configure_demo_nodes
@@ -24,8 +23,7 @@ from tests import stack as live
 from tests.stack import api, wait_until
 
 pytestmark = [pytest.mark.stack, pytest.mark.django_db(transaction=True)]
-# Apart from the session stack's broker (db 1) and the in-process tests (db 0).
-REDIS_DB = 3
+REDIS_DB = 3  # apart from the session stack's and the demo's
 
 
 @pytest.fixture(scope="module")
@@ -45,12 +43,9 @@ def ops_exo(ops_dir: Path) -> Iterator[str]:
 def ops_stack(django_db_setup: None, ops_exo: str, ops_dir: Path) -> Iterator[live.Stack]:
     if "REDIS_URL" not in os.environ:
         pytest.fail("The live stack needs the private Redis: run the suite with `make test`.")
-    broker = os.environ["REDIS_URL"].rsplit("/", 1)[0] + f"/{REDIS_DB}"
-    redis.Redis.from_url(broker).flushdb()
     database = settings.DATABASES["default"]["NAME"]
-    with live.running_stack(str(database), ops_exo, "http://127.0.0.1:9", ops_dir / "stack",
-                            extra_env={"REDIS_URL": broker,
-                                       "ARTHUR_VAR_DIR": str(ops_dir / "var")}) as running:
+    with live.separate_stack(str(database), ops_exo, "http://127.0.0.1:9", ops_dir / "stack",
+                             redis_db=REDIS_DB, var_dir=ops_dir / "var") as running:
         yield running
 
 

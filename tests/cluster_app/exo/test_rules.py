@@ -165,3 +165,17 @@ def test_a_stale_entry_of_a_restarted_node_does_not_hide_its_new_link():
     nodes = [view("a", "ALPHA"), view("old-b", "BETA"), view("b", "BETA")]
     linked = cluster(nodes, [LinkView("b", "a", "rdma", "rdma_en4", "rdma_en3")])
     assert cluster_problems(linked, [ALPHA, BETA]) == []
+
+
+def test_the_cluster_is_judged_by_the_live_ids_not_a_lingering_old_pair():
+    """After a restart, the old ids linger with the link they had; until the new ids are
+    linked the cluster is not up, as the poll (which shows the new ids) would say."""
+    nodes = [NodeView("old-a", "ALPHA", last_seen="2026-01-02T10:00:00Z"),
+             NodeView("old-b", "BETA", last_seen="2026-01-02T10:00:00Z"),
+             NodeView("a", "ALPHA", last_seen="2026-01-02T10:00:20Z"),
+             NodeView("b", "BETA", last_seen="2026-01-02T10:00:20Z")]
+    old_link = LinkView("old-a", "old-b", "rdma", "rdma_en3", "rdma_en4")
+    assert cluster_problems(cluster(nodes, [old_link]), [ALPHA, BETA]) == [
+        "no RDMA link between ALPHA and BETA"]
+    new_link = LinkView("b", "a", "rdma", "rdma_en4", "rdma_en3")
+    assert cluster_problems(cluster(nodes, [old_link, new_link]), [ALPHA, BETA]) == []

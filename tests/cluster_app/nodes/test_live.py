@@ -13,6 +13,8 @@ from cluster_app.nodes.live import (
     bucket_start,
     match_nodes,
     node_status,
+    seen_at,
+    unknown_nodes,
     utilisation,
 )
 
@@ -50,6 +52,34 @@ def test_a_new_exo_id_still_matches_the_same_node():
     first = match_nodes([node("old-id", "ALPHA")], [ALPHA])
     second = match_nodes([node("new-id", "alpha")], [ALPHA])
     assert first["alpha"].node_id == "old-id" and second["alpha"].node_id == "new-id"
+
+
+def test_a_restarted_node_is_its_live_id_while_the_old_one_lingers():
+    old = NodeView("old", "ALPHA", last_seen="2026-01-02T09:59:40.5Z")
+    new = NodeView("new", "ALPHA", last_seen="2026-01-02T09:59:59.125+00:00")
+    assert match_nodes([old, new], [ALPHA])["alpha"].node_id == "new"
+    # exo lists the old id first, but the time decides, whatever the order.
+    assert match_nodes([new, old], [ALPHA])["alpha"].node_id == "new"
+
+
+def test_without_times_the_node_exo_lists_last_is_the_live_one():
+    assert match_nodes([node("old", "ALPHA"), node("new", "ALPHA")], [ALPHA])["alpha"].node_id \
+        == "new"
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("2026-01-02T10:00:00Z", NOW),
+    ("2026-01-02T10:00:00", NOW),  # no zone: exo's times are UTC
+    ("yesterday", datetime.min.replace(tzinfo=UTC)),
+    (None, datetime.min.replace(tzinfo=UTC)),
+])
+def test_seen_at_reads_exos_times(text, expected):
+    assert seen_at(text) == expected
+
+
+def test_unknown_nodes_are_those_no_inventory_name_matches():
+    views = [node("old", "ALPHA"), node("new", "ALPHA"), node("x", "Somebody's MacBook")]
+    assert [v.node_id for v in unknown_nodes(views, [ALPHA, BETA])] == ["x"]
 
 
 def test_healthy_node_is_online():

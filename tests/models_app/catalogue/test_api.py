@@ -177,7 +177,52 @@ def test_the_migration_points_the_guides_deepseek_at_exos_v3_1_cards():
     executor = MigrationExecutor(connection)
     executor.migrate([after])
     models = {m.slug: m for m in LlmModel.objects.filter(slug__startswith="deepseek")}
+    # Back to the newest schema, which the tests after this one use.
+    executor = MigrationExecutor(connection)
+    executor.migrate(executor.loader.graph.leaf_nodes("models_app"))
     assert (models["deepseek-v3-4bit"].repo_id, models["deepseek-v3-4bit"].exo_model_id) == (
         "mlx-community/DeepSeek-V3.1-4bit", "mlx-community/DeepSeek-V3.1-4bit")
     assert models["deepseek-v3-8bit"].exo_model_id == "mlx-community/DeepSeek-V3.1-8bit"
     assert models["deepseek-v3-4bit"].size_bytes == 405_874_409_472  # the guide's 378 GB
+
+
+@pytest.fixture
+def tiny(exo_built_in_cards):
+    """A catalogue model exo has no card for (the hub simulator has its repo)."""
+    return LlmModel.objects.create(slug="tiny", display_name="Tiny", repo_id="sim-org/tiny-4bit",
+                                   size_bytes=10**6)
+
+
+def test_a_model_exo_does_not_know_gets_its_card_added(api_client, tiny):
+    assert api_client.get("/api/v1/models/tiny/exo-card/").json() == {
+        "model_id": "sim-org/tiny-4bit", "known": False}
+    added = api_client.post("/api/v1/models/tiny/exo-card/")
+    assert added.status_code == 201 and added.json()["added"] is True
+    again = api_client.post("/api/v1/models/tiny/exo-card/")
+    assert again.status_code == 200 and again.json() == {
+        "model_id": "sim-org/tiny-4bit", "known": True, "added": False}
+    assert api_client.get("/api/v1/models/tiny/exo-card/").json()["known"] is True
+
+
+def test_the_guides_models_exo_ships_a_card_for_are_known(api_client, exo_built_in_cards):
+    known = {slug: api_client.get(f"/api/v1/models/{slug}/exo-card/").json()["known"]
+             for slug in ("deepseek-v3-4bit", "llama-3.2-1b", "qwen2.5-coder-32b", "mixtral-8x22b")}
+    assert known == {"deepseek-v3-4bit": True, "llama-3.2-1b": True, "qwen2.5-coder-32b": False,
+                     "mixtral-8x22b": False}
+
+
+def test_a_card_exo_cannot_read_is_a_502_with_exos_reason(api_client, exo_built_in_cards):
+    LlmModel.objects.create(slug="absent", display_name="Absent", repo_id="sim-org/absent-4bit",
+                            size_bytes=10**6)
+    response = api_client.post("/api/v1/models/absent/exo-card/")
+    assert response.status_code == 502 and error_of(response)["code"] == "exo_card_failed"
+    assert error_of(response)["message"].startswith(
+        "exo could not add a card for sim-org/absent-4bit: Failed to fetch model: ")
+
+
+def test_exo_card_route_errors(api_client, settings):
+    assert api_client.get("/api/v1/models/no-such-model/exo-card/").status_code == 404
+    settings.EXO_API_URL = f"http://127.0.0.1:{free_port()}"
+    response = api_client.post("/api/v1/models/llama-3.2-1b/exo-card/")
+    assert response.status_code == 503 and error_of(response)["code"] == "exo_unavailable"
+    assert api_client.get("/api/v1/models/llama-3.2-1b/exo-card/").status_code == 503

@@ -7,6 +7,7 @@ from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
+from arthur_panel.launcher import free_port
 from models_app.models import LlmModel
 
 pytestmark = pytest.mark.django_db
@@ -105,3 +106,42 @@ def test_model_page_shows_its_placement(browser, nodes):
     text = browser.get("/models/deepseek-v3-4bit/").content.decode()
     assert "Will it fit now?" in text and "tensor-parallel slice" in text
     assert "ALPHA: 189 GB of weights" in text and "BETA: 189 GB of weights" in text
+
+
+def noted(response) -> set[str]:
+    """Slugs of the rows that say exo does not know the model."""
+    rows = response.content.decode().split('data-slug="')[1:]
+    return {row.split('"', 1)[0] for row in rows if "exo does not know this model yet" in row}
+
+
+def test_the_catalogue_says_which_models_exo_does_not_know(browser, exo_built_in_cards):
+    assert noted(browser.get("/models/")) >= {"qwen2.5-coder-32b", "mistral-large",
+                                              "mixtral-8x22b"}
+    assert not noted(browser.get("/models/")) & {"deepseek-v3-4bit", "llama-3.2-1b"}
+    detail = browser.get("/models/mixtral-8x22b/").content.decode()
+    assert "exo does not know this model yet" in detail and "Add it to exo" in detail
+    assert "exo does not know" not in browser.get("/models/llama-3.2-1b/").content.decode()
+
+
+def test_the_button_adds_the_card_and_goes_back(browser, exo_built_in_cards):
+    LlmModel.objects.create(slug="tiny", display_name="Tiny", repo_id="sim-org/tiny-4bit",
+                            size_bytes=10**6, n_layers=2)
+    assert "tiny" in noted(browser.get("/models/"))
+    response = browser.post("/models/tiny/exo-card/", {"next": "/models/?q=tiny"})
+    assert response.status_code == 302 and response["Location"] == "/models/?q=tiny"
+    page = browser.get(response["Location"])
+    assert b"exo now knows Tiny (sim-org/tiny-4bit)" in page.content and not noted(page)
+
+
+def test_the_button_shows_exos_refusal_and_never_leaves_the_site(browser, exo_built_in_cards):
+    LlmModel.objects.create(slug="absent", display_name="Absent", repo_id="sim-org/absent-4bit",
+                            size_bytes=10**6)
+    response = browser.post("/models/absent/exo-card/", {"next": "https://elsewhere.example/"})
+    assert response["Location"] == "/models/absent/"
+    assert b"exo could not add a card for sim-org/absent-4bit" in browser.get(
+        response["Location"]).content
+
+
+def test_with_exo_down_the_pages_say_nothing_of_its_cards(browser, settings):
+    settings.EXO_API_URL = f"http://127.0.0.1:{free_port()}"
+    assert noted(browser.get("/models/")) == set()

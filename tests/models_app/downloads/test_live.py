@@ -1,5 +1,6 @@
 """Downloads through the real stack: a worker moving bytes from the hub simulator, pause and
-resume inside a file, cancel, verification, and a worker killed mid-download."""
+resume inside a file, cancel, verification, a worker killed mid-download; exo given the card of
+a model it does not know first, and told when a copy is deleted."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from websockets.sync.client import connect
 
 from cluster_app.models import Job, Node
 from models_app.catalogue.services import model_add_from_hub
+from models_app.models import LlmModel
 from tests.stack import Stack, api, start, stop, wait_for_worker, wait_until, worker_command
 
 pytestmark = [pytest.mark.stack, pytest.mark.django_db(transaction=True)]
@@ -37,7 +39,7 @@ def hub_sim(hub_endpoint, settings):
 
 
 @pytest.fixture
-def wide_model(hub_sim, nodes, live_stack):
+def wide_model(hub_sim, nodes, live_stack, exo_built_in_cards):
     # Each test starts with no copy on any node (they share the stack's models directory).
     shutil.rmtree(live_stack.models_dir, ignore_errors=True)
     return model_add_from_hub(repo_id=REPO)
@@ -85,12 +87,21 @@ def model_dir(stack: Stack, node: str) -> Path:
     return stack.models_dir / node / REPO.replace("/", "--")
 
 
+def exo_card_ids(exo_url: str) -> set[str]:
+    return {card["id"] for card in httpx.get(f"{exo_url}/models", timeout=10).json()["data"]}
+
+
 def test_a_download_lands_where_exo_looks_with_verified_bytes(live_stack, alice_token, wide_model,
-                                                             hub_endpoint):
+                                                             hub_endpoint, exo_url):
+    assert REPO not in exo_card_ids(exo_url)
     job = start_download(live_stack, alice_token, wide_model.slug, "alpha")
     seen = follow(live_stack, alice_token, job["id"], ended)
     final = seen[-1]
     assert final["state"] == "succeeded", final
+    # The first step gave exo the model's card, so exo lists (and can load) the copy.
+    assert final["log_tail"][:2] == [f"exo has no card for {REPO}: adding it (POST /models/add)",
+                                     f"exo added its card for {REPO}"]
+    assert REPO in exo_card_ids(exo_url)
     assert final["done"] == final["total"] > 1024 * 1024 and final["unit"] == "bytes"
     running = [event["done"] for event in seen if event["state"] == "running"]
     assert len(running) >= 2 and running == sorted(running)  # in order, bytes never go down
@@ -110,6 +121,48 @@ def test_a_download_lands_where_exo_looks_with_verified_bytes(live_stack, alice_
             assert (folder / name).stat().st_size == sibling.size, name
     assert not list(folder.rglob("*.partial"))
     assert final["detail"]["files_done"] == final["detail"]["files_total"] == len(fetched)
+
+
+def test_a_card_exo_cannot_add_fails_the_download_with_exos_reason(live_stack, alice_token,
+                                                                  nodes, exo_url):
+    LlmModel.objects.create(slug="absent", display_name="Absent", repo_id="sim-org/absent-4bit",
+                            size_bytes=10**6)
+    job = start_download(live_stack, alice_token, "absent", "alpha")
+    final = follow(live_stack, alice_token, job["id"], ended)[-1]
+    assert final["state"] == "failed" and final["error_code"] == "exo_card_failed"
+    assert final["error"].startswith("exo could not add a card for sim-org/absent-4bit: Failed to "
+                                     "fetch model: ")
+    assert not (live_stack.models_dir / "alpha" / "sim-org--absent-4bit").exists()
+
+
+def exo_entry(exo_url: str, node: str, model_id: str) -> str:
+    """The tag of exo's download entry for the model on the node (named as exo names it)."""
+    state = httpx.get(f"{exo_url}/state", timeout=10).json()
+    node_id = max((i for i, ident in state["nodeIdentities"].items()
+                   if ident["friendlyName"] == node), key=lambda i: state["lastSeen"][i])
+    for entry in state["downloads"][node_id]:
+        ((tag, body),) = entry.items()
+        (shard,) = body["shardMetadata"].values()
+        if shard["modelCard"]["modelId"] == model_id:
+            return str(tag)
+    raise AssertionError(f"exo has no entry for {model_id} on {node}")
+
+
+def test_deleting_a_copy_tells_exo_so_its_completed_entry_goes(live_stack, alice_token,
+                                                               guide_models, nodes, exo_url):
+    llama_8b = "mlx-community/Meta-Llama-3.1-8B-Instruct-4bit"
+    assert exo_entry(exo_url, "BETA", llama_8b) == "DownloadCompleted"
+    with api(live_stack, alice_token) as client:
+        response = client.request("DELETE", "/api/v1/models/llama-3.1-8b/download/",
+                                  json={"node": "beta"})
+        assert response.status_code == 202, response.text
+        job = wait_until(lambda: (j := client.get(f"/api/v1/jobs/{response.json()['id']}/")
+                                  .json())["state"] in ("succeeded", "failed") and j)
+    assert job["state"] == "succeeded", job
+    assert job["result"]["exo_told"] is True
+    assert any(line.startswith(f"told exo to delete {llama_8b} on BETA (node ")
+               for line in job["log_tail"])
+    assert exo_entry(exo_url, "BETA", llama_8b) == "DownloadPending"
 
 
 def test_pause_keeps_the_bytes_and_resume_continues_inside_the_file(live_stack, alice_token,

@@ -35,6 +35,15 @@ def test_the_page_shows_settings_for_this_panel(client, alice):
     client.force_login(alice)
     text = client.get("/integrations/").content.decode()
     assert "ANTHROPIC_BASE_URL=http://testserver/" in text
+    # Every model variable Claude Code reads, so it never asks for a claude-* name of its own.
+    for variable, slug in [("ANTHROPIC_MODEL", "deepseek-v3-4bit"),
+                           ("ANTHROPIC_DEFAULT_OPUS_MODEL", "deepseek-v3-4bit"),
+                           ("ANTHROPIC_DEFAULT_SONNET_MODEL", "deepseek-v3-4bit"),
+                           ("ANTHROPIC_DEFAULT_HAIKU_MODEL", "llama-3.1-8b"),
+                           ("ANTHROPIC_SMALL_FAST_MODEL", "llama-3.1-8b"),
+                           ("CLAUDE_CODE_SUBAGENT_MODEL", "deepseek-v3-4bit")]:
+        assert f"export {variable}={slug}\n" in text, variable
+    assert '<td class="mono">claude-*haiku*</td><td>quick</td>' in text
     assert 'OpenAI(base_url="http://testserver/v1"' in text
     assert "<code>http://testserver/v1</code>" in text  # Open WebUI's connection URL
     assert "python manage.py issue_token alice" in text

@@ -10,9 +10,9 @@ from django.test import Client, RequestFactory
 from arthur_panel.launcher import free_port
 from arthur_panel.redis_client import redis_client
 from cluster_app.models import ApiToken
-from models_app.models import LlmModel
+from models_app.models import LlmModel, NameRoute, RouteRule
 from models_app.proxy import lookups
-from models_app.proxy.resolve import resolve
+from models_app.proxy.resolve import Resolved, resolve
 from models_app.proxy.views import _body, stream_slot_key
 from tests.threads import off_loop
 
@@ -42,10 +42,32 @@ def test_a_browser_session_needs_the_csrf_token(alice, exo_url):
 
 
 def test_names_resolve_through_the_catalogue(guide_models):
-    assert resolve("llama-3.2-1b") == ("mlx-community/Llama-3.2-1B-Instruct-4bit", "llama-3.2-1b")
-    assert resolve("deepseek") == ("mlx-community/DeepSeek-V3.1-4bit", "deepseek-v3-4bit")
-    assert resolve("mlx-community/Meta-Llama-3.1-70B-Instruct-4bit")[1] == "llama-3.1-70b"
-    assert resolve("some/other-model") == ("some/other-model", None)
+    assert resolve("llama-3.2-1b") == Resolved("mlx-community/Llama-3.2-1B-Instruct-4bit",
+                                               "llama-3.2-1b")
+    assert resolve("deepseek") == Resolved("mlx-community/DeepSeek-V3.1-4bit", "deepseek-v3-4bit")
+    assert resolve("mlx-community/Meta-Llama-3.1-70B-Instruct-4bit").slug == "llama-3.1-70b"
+    assert resolve("some/other-model") == Resolved("some/other-model")
+
+
+@pytest.mark.parametrize(("name", "task"), [
+    ("claude-sonnet-4-5-20250929", "coding"), ("claude-3-7-sonnet-latest", "coding"),
+    ("claude-opus-4-1-20250805", "coding"), ("Claude-Opus-4-1", "coding"),
+    ("claude-3-5-haiku-20241022", "quick"), ("claude-haiku-4-5", "quick"),
+    ("claude-instant-1.2", "coding"),  # any other Claude name
+    ("gpt-4o", None), ("sonnet", None),
+])
+def test_claude_codes_own_names_go_to_the_routers_tasks(guide_models, name, task):
+    assert resolve(name).task == task
+
+
+def test_name_routes_are_data_the_admin_edits(guide_models):
+    haiku = NameRoute.objects.get(pattern="claude-*haiku*")
+    haiku.rule = RouteRule.objects.get(task="testing")
+    haiku.save()
+    assert lookups.model("claude-3-5-haiku-20241022").task == "testing"  # not kept from before
+    NameRoute.objects.filter(pattern="claude-*").update(enabled=False)
+    lookups.forget()
+    assert resolve("claude-instant-1.2") == Resolved("claude-instant-1.2")
 
 
 def test_wrong_method_is_refused(client, alice_token):

@@ -7,7 +7,7 @@ from decimal import Decimal
 
 from models_app.proxy.rules import Route, choose
 from models_app.usage.costs import Price, cloud_cost, weekly_savings
-from models_app.usage.meter import StreamMeter
+from models_app.usage.meter import StreamMeter, outcome
 
 RULES = {"coding": ["deepseek-v3-4bit", "llama-3.1-70b", "llama-3.1-8b"],
          "quick": ["llama-3.1-8b", "llama-3.1-70b", "llama-3.2-1b"],
@@ -71,6 +71,48 @@ def test_meter_reads_anthropic_events_and_errors():
     failed = StreamMeter(started=0.0)
     failed.feed(b'data: {"error": {"message": "runner died", "code": 500}}\n\n', 1.0)
     assert failed.error == "runner died"
+
+
+CHUNK = b'data: {"choices": [{"delta": {"role": "assistant", "content": "Hi"}}]}\n\n'
+
+
+def test_a_chat_stream_ends_finished_only_with_done():
+    meter = StreamMeter(started=0.0)
+    meter.feed(b": keep-alive\n\n" + CHUNK, 0.1)
+    assert outcome(meter, client_left=False, broken=None) == (
+        "failed", "exo closed the stream before the answer was finished")
+    meter.feed(b"data: [DONE]\n\n", 0.2)
+    assert outcome(meter, client_left=False, broken=None) == ("ok", "")
+
+
+def test_a_messages_stream_ends_finished_with_a_stop_reason():
+    cut = StreamMeter(started=0.0)
+    cut.feed(b'data: {"type":"message_delta","delta":{"stop_reason":null},'
+             b'"usage":{"output_tokens":3}}\n\ndata: {"type":"message_stop"}\n\n', 0.1)
+    assert outcome(cut, client_left=False, broken=None)[0] == "failed"
+    done = StreamMeter(started=0.0)
+    done.feed(b'data: {"type":"message_delta","delta":{"stop_reason":"end_turn"}}\n\n', 0.1)
+    assert outcome(done, client_left=False, broken=None) == ("ok", "")
+
+
+def test_a_whole_answer_is_finished_and_a_broken_one_is_not():
+    whole = StreamMeter(started=0.0)
+    whole.take_body(json.dumps({"usage": {"prompt_tokens": 3, "completion_tokens": 4}}).encode())
+    assert whole.finished and (whole.prompt_tokens, whole.completion_tokens) == (3, 4)
+    broken = StreamMeter(started=0.0)
+    broken.take_body(b'{"choices": [{"message": {"content": "Hel')
+    assert not broken.finished
+
+
+def test_who_ended_it_decides_the_record():
+    meter = StreamMeter(started=0.0)
+    assert outcome(meter, client_left=True, broken=None) == (
+        "cancelled", "the client disconnected")
+    assert outcome(meter, client_left=False, broken="peer closed connection") == (
+        "failed", "exo broke the answer off: peer closed connection")
+    meter.feed(b'data: {"error": {"message": "runner died", "code": 500}}\n\ndata: [DONE]\n\n',
+               0.1)
+    assert outcome(meter, client_left=False, broken=None) == ("failed", "runner died")
 
 
 def test_cloud_cost_per_million_tokens():

@@ -1,0 +1,45 @@
+"""The main navigation of every page (base.html), as data."""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+from django.urls import reverse
+
+
+class NavItem(NamedTuple):
+    route: str  # the page's URL name
+    label: str
+    title: str = ""  # a tooltip, where the label is short
+
+
+class NavLink(NamedTuple):
+    url: str
+    label: str
+    title: str
+    current: bool  # the page being shown (aria-current)
+
+
+NAV = (
+    NavItem("dashboard", "Dashboard"),
+    NavItem("models", "Models"),
+    NavItem("planner", "Planner"),
+    NavItem("downloads", "Downloads"),
+    NavItem("cluster", "Cluster"),
+    NavItem("logs", "Logs"),
+    NavItem("health", "Health"),
+    NavItem("linkbench", "Links", "RDMA link benchmark"),
+    NavItem("playground", "Playground"),
+    NavItem("integrations", "Integrations"),
+    NavItem("usage", "Usage"),
+    NavItem("jobs", "Jobs"),
+)
+
+
+def nav_links(current_path: str) -> list[NavLink]:
+    """Return the navigation's links, the one at `current_path` marked current."""
+    links = []
+    for item in NAV:
+        url = reverse(item.route)
+        links.append(NavLink(url, item.label, item.title, url == current_path))
+    return links
