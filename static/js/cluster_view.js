@@ -99,6 +99,17 @@ const ClusterView = (() => {
       .filter(Boolean).join(" · ");
   }
 
+  // The node card's worker line, from the workers' heartbeats: a node whose worker is gone
+  // keeps its jobs queued until it is back.
+  function workerLine(worker) {
+    if (worker?.online) {
+      return el("p", { class: "small muted worker-line" }, `worker online · ${worker.bulk.host}`);
+    }
+    const lanes = ["bulk", "control"].filter((lane) => !worker?.[lane]?.online);
+    return el("p", { class: "warning small worker-line", role: "status" },
+      `worker offline (${lanes.join(" and ")}): its jobs wait in its queue`);
+  }
+
   function fact(label, value) {
     return el("div", { class: "fact" }, el("span", { class: "muted small" }, label), el("span", {}, value));
   }
@@ -110,6 +121,7 @@ const ClusterView = (() => {
         el("span", { class: `badge status-${node.status}` }, node.status)),
       el("p", { class: "muted small" }, `${node.hardware} · ${node.role === "standalone" ? "standalone" : `exo ${node.role}`}`));
     if (node.status_reason) card.append(el("p", { class: "reason small" }, node.status_reason));
+    card.append(workerLine(node.worker));
     if (node.in_exo_cluster) {
       card.append(
         el("div", { class: "mem-line small" }, el("span", {}, "Memory"),

@@ -47,8 +47,8 @@ def ops_stack(django_db_setup: None, ops_exo: str, ops_dir: Path) -> Iterator[li
         pytest.fail("The live stack needs the private Redis: run the suite with `make test`.")
     broker = os.environ["REDIS_URL"].rsplit("/", 1)[0] + f"/{REDIS_DB}"
     redis.Redis.from_url(broker).flushdb()
-    database = settings.DATABASES["default"]["NAME"]
-    with live.running_stack(str(database), ops_exo, "http://127.0.0.1:9", ops_dir / "stack",
+    database = live.database_url(settings.DATABASES["default"])
+    with live.running_stack(database, ops_exo, "http://127.0.0.1:9", ops_dir / "stack",
                             extra_env={"REDIS_URL": broker,
                                        "ARTHUR_VAR_DIR": str(ops_dir / "var")}) as running:
         yield running
