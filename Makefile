@@ -4,13 +4,16 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test chromium
+# The test passes: the whole suite on SQLite, its integration tests on PostgreSQL.
+TEST_DATABASES ?= sqlite,postgresql
+
+.PHONY: run test chromium postgresql
 
 run: $(STAMP)
 	$(BIN)/python -m arthur_panel.launcher run
 
-test: $(STAMP) chromium
-	$(BIN)/python -m arthur_panel.launcher test $(PYTEST_ARGS)
+test: $(STAMP) chromium postgresql
+	$(BIN)/python -m arthur_panel.launcher test --databases $(TEST_DATABASES) $(PYTEST_ARGS)
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "ARTHUR Panel needs Python 3.11 or newer (set PYTHON=...)")'
@@ -28,3 +31,13 @@ chromium:
 	elif command -v sudo >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1; then \
 		sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 	else echo "Chromium is needed for the browser tests: install it or set CHROMIUM_PATH." >&2; exit 1; fi
+
+# The PostgreSQL pass runs a private server from Debian's postgresql (initdb and postgres, on
+# PATH or in /usr/lib/postgresql/<version>/bin); install it when it is missing.
+postgresql:
+	@if command -v initdb >/dev/null 2>&1 || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; \
+	elif command -v sudo >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1; then \
+		sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; \
+	else echo "PostgreSQL is needed for the test suite's PostgreSQL pass: install it (initdb on PATH)." >&2; exit 1; fi

@@ -6,10 +6,12 @@ silently falling back to a default the operator did not choose.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import secrets
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 from django.core.exceptions import ImproperlyConfigured
 
@@ -66,6 +68,33 @@ def env_list(name: str, default: list[str]) -> list[str]:
     if raw is None:
         return list(default)
     return [item.strip() for item in raw.split(",") if item.strip()]
+
+
+def env_redis_url(name: str, default: str) -> str:
+    """The Redis URL in `name`. ImproperlyConfigured when it reaches Redis over the network
+    without a password: whoever can reach that port could read every job and queue their own."""
+    url = os.environ.get(name, default)
+    parts = urlsplit(url)
+    if parts.scheme == "unix" or _is_loopback(parts.hostname or ""):
+        return url
+    if parts.password or parse_qs(parts.query).get("password"):
+        return url
+    host = parts.hostname or url
+    raise ImproperlyConfigured(
+        f"{name} reaches Redis on {host} without a password, so anyone on the network could "
+        f"read and queue the panel's jobs. Give Redis a password (`requirepass <password>`, or an "
+        f"ACL user, in its redis.conf, with `protected-mode yes`) and put it in the URL: "
+        f"redis://:<password>@{host}:{parts.port or 6379}/0, or "
+        f"redis://<user>:<password>@{host}:{parts.port or 6379}/0 for an ACL user.")
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:  # a host name: it may resolve anywhere
+        return False
 
 
 def env_secret(name: str, path: Path) -> str:

@@ -13,8 +13,12 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -22,6 +26,7 @@ from honcho.environ import parse_procfile
 from honcho.manager import Manager
 
 from arthur_panel.env import stored_secret
+from arthur_panel.postgres import private_postgres
 
 ROOT = Path(__file__).resolve().parent.parent
 ADMIN_USERNAME = "admin"
@@ -178,21 +183,85 @@ def _start_demo_cluster(env: dict[str, str]) -> None:
     threading.Thread(target=queue, name="demo-cluster-start", daemon=True).start()
 
 
-def test(pytest_args: list[str]) -> int:
-    env = dict(os.environ)
-    redis = None
-    if "REDIS_URL" not in env:
-        port = free_port()
-        env["REDIS_URL"] = private_redis_url(port)
-        redis = subprocess.Popen(redis_command(port, _var_dir() / "test-redis"),
-                                 stdout=subprocess.DEVNULL)
-        wait_for_port(port)
+# The suite runs whole on SQLite and its integration tests (those that commit for real: the
+# live stack, websockets, racing jobs) on PostgreSQL too, as the cluster runs.
+DATABASES = ("sqlite", "postgresql")
+INTEGRATION_ONLY = "--integration-only"  # tests/conftest.py
+
+
+@dataclass
+class Pass:
+    """One pytest run: its name, environment and arguments."""
+
+    name: str
+    env: dict[str, str]
+    args: list[str]
+
+
+def test(pytest_args: list[str], databases: list[str] | None = None) -> int:
+    """The suite once on each of `databases` (both by default), each pass with a private Redis
+    (unless REDIS_URL names one) and, on PostgreSQL, a private PostgreSQL. The two passes run
+    side by side: both wait on servers far more than they compute. Returns 0 when every pass
+    passed."""
+    databases = databases or list(DATABASES)
+    env = {key: value for key, value in os.environ.items() if key != "DATABASE_URL"}
+    with ExitStack() as servers:
+        passes = []
+        if "sqlite" in databases:
+            passes.append(Pass("SQLite", _with_redis(env, servers, "test-redis"), pytest_args))
+        if "postgresql" in databases:
+            # Its own Redis and var dir: the two passes' stacks must not share queues or files.
+            postgres = {**_with_redis(env, servers, "test-redis-postgresql"),
+                        "ARTHUR_VAR_DIR": str(_var_dir() / "postgresql-pass"),
+                        "DATABASE_URL": servers.enter_context(private_postgres(free_port()))}
+            passes.append(Pass("PostgreSQL (integration tests)", postgres,
+                               [INTEGRATION_ONLY, *pytest_args]))
+        if len({one.env["REDIS_URL"] for one in passes}) < len(passes):
+            return _run_phases([[one] for one in passes])  # one Redis given: one at a time
+        return _run_phases([passes])
+
+
+def _with_redis(env: dict[str, str], servers: ExitStack, name: str) -> dict[str, str]:
+    """`env` with REDIS_URL: the one given, else a private Redis started for it (its data in
+    var/`name`)."""
+    if "REDIS_URL" in env:
+        return env
+    port = free_port()
+    servers.enter_context(_serving(redis_command(port, _var_dir() / name)))
+    wait_for_port(port)
+    return {**env, "REDIS_URL": private_redis_url(port)}
+
+
+def _run_phases(phases: list[list[Pass]]) -> int:
+    """Each phase's passes at once, phase after phase; the first pass of a phase writes to the
+    terminal as it goes, the others' output follows when the phase is over."""
+    failed = 0
+    for phase in phases:
+        print(f"==== {' and, beside it, '.join(one.name for one in phase)} ====", flush=True)
+        with ExitStack() as outputs:
+            logs = [None, *(outputs.enter_context(tempfile.TemporaryFile()) for _ in phase[1:])]
+            processes = [subprocess.Popen([sys.executable, "-m", "pytest", *one.args],
+                                          env=one.env, cwd=ROOT, stdout=log,
+                                          stderr=subprocess.STDOUT if log else None)
+                         for one, log in zip(phase, logs, strict=True)]
+            for one, log, process in zip(phase, logs, processes, strict=True):
+                failed = process.wait() or failed
+                if log is not None:
+                    log.seek(0)
+                    print(f"==== {one.name} ====", flush=True)
+                    sys.stdout.buffer.write(log.read())
+                    sys.stdout.flush()
+    return failed
+
+
+@contextmanager
+def _serving(command: list[str]) -> Iterator[None]:
+    server = subprocess.Popen(command, stdout=subprocess.DEVNULL)
     try:
-        return subprocess.call([sys.executable, "-m", "pytest", *pytest_args], env=env, cwd=ROOT)
+        yield
     finally:
-        if redis is not None:
-            redis.terminate()
-            redis.wait(timeout=10)
+        server.terminate()
+        server.wait(timeout=10)
 
 
 def _var_dir() -> Path:
@@ -212,9 +281,17 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m arthur_panel.launcher")
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("run", help="run the whole panel (make run)")
-    sub.add_parser("test", help="run the test suite (make test)")
+    tests = sub.add_parser("test", help="run the test suite (make test); other options go to "
+                                        "pytest")
+    tests.add_argument("--databases", type=lambda value: value.split(","),
+                       default=list(DATABASES), help="the passes to run: sqlite, postgresql or "
+                                                     "both (the default: sqlite,postgresql)")
     args, rest = parser.parse_known_args(argv)
-    return run() if args.command == "run" else test(rest)
+    if args.command == "run":
+        return run()
+    if unknown := set(args.databases) - set(DATABASES):
+        parser.error(f"--databases: unknown {', '.join(sorted(unknown))}")
+    return test(rest, args.databases)
 
 
 if __name__ == "__main__":

@@ -18,6 +18,7 @@ from arthur_panel.env import (
     env_float,
     env_int,
     env_list,
+    env_redis_url,
     env_secret,
     env_str,
 )
@@ -152,7 +153,10 @@ STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # ServeStatic warns about a miss
 SERVESTATIC_USE_FINDERS = True
 SERVESTATIC_AUTOREFRESH = DEBUG
 
-REDIS_URL = env_str("REDIS_URL", "redis://127.0.0.1:6379/0")
+# Refused when it reaches another machine without a password (env_redis_url says how to set
+# one). One Redis, three key spaces: the broker's under `celery:`, the channel layer's under
+# `channels:`, the panel's own (cache, log lines, locks, worker heartbeats) under `arthur:`.
+REDIS_URL = env_redis_url("REDIS_URL", "redis://127.0.0.1:6379/0")
 
 CACHES = {
     "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL,
@@ -164,7 +168,8 @@ CHANNEL_LAYERS = {
         "BACKEND": "arthur_panel.channel_layer.WaitingRedisChannelLayer",
         # channels_redis blocks 5 s per read, which is also redis-py's default socket timeout
         # from version 8: an idle socket would then die with a timeout. Allow the wait.
-        "CONFIG": {"hosts": [{"address": REDIS_URL, "socket_timeout": 30}], "prefix": "arthur"},
+        "CONFIG": {"hosts": [{"address": REDIS_URL, "socket_timeout": 30}],
+                   "prefix": "channels:"},
     }
 }
 
@@ -196,6 +201,9 @@ MODELS_DIR = Path(env_str("MODELS_DIR", str(VAR_DIR / "models"))).resolve()
 DOWNLOAD_STALL_SECONDS = env_float("DOWNLOAD_STALL_SECONDS", 60.0, minimum=0.1)
 DOWNLOAD_RETRIES = env_int("DOWNLOAD_RETRIES", 5)
 
+# A node's worker silent this long shows as offline, and jobs for it say they wait for it
+# (each worker beats three times as often).
+WORKER_OFFLINE_SECONDS = env_int("WORKER_OFFLINE_SECONDS", 15, minimum=2)
 # A running job whose worker has not reported for this long is handed to another worker.
 JOB_LEASE_SECONDS = env_int("JOB_LEASE_SECONDS", 60, minimum=5)
 JOB_RETENTION_DAYS = env_int("JOB_RETENTION_DAYS", 30, minimum=1)
@@ -209,6 +217,9 @@ CHAT_MAX_STREAMS_PER_USER = env_int("CHAT_MAX_STREAMS_PER_USER", 4, minimum=1)
 DATA_UPLOAD_MAX_MEMORY_SIZE = CHAT_MAX_REQUEST_BYTES
 
 CELERY_BROKER_URL = REDIS_URL
+# JSON only: a pickled message would run code chosen by whoever can write to the broker.
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_TASK_SERIALIZER = CELERY_RESULT_SERIALIZER = CELERY_EVENT_SERIALIZER = "json"
 CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_IGNORE_RESULT = True  # results live on the Job row, not in a result backend
 # A job is acknowledged only when it finished; a worker that dies hands it back to the queue.
@@ -218,7 +229,8 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # Downloads run for hours: redelivery after a lost worker is handled by job leases instead.
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 12 * 3600}
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 12 * 3600,
+                                   "global_keyprefix": "celery:"}
 # Beat's work is control work: its own workers (`-Q control`) run it, never behind user jobs.
 CELERY_TASK_ROUTES = {f"cluster_app.tasks.{name}": {"queue": "control"} for name in (
     "jobs_recover_task", "jobs_prune_task", "cluster_poll_task", "exo_status_fanout_task",

@@ -165,7 +165,7 @@ def issue_token() -> str:
 @contextmanager
 def running_stack(work: Path, exo_url: str, interval: float) -> Iterator[stack.Stack]:
     """The test suite's live stack, polling every `interval` seconds."""
-    database = os.environ["DATABASE_URL"].removeprefix("sqlite:///")
+    database = os.environ["DATABASE_URL"]
     with stack.running_stack(database, exo_url, "", work / "stack",
                              {"CLUSTER_POLL_SECONDS": str(interval)}) as live:
         yield live

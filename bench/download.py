@@ -423,7 +423,7 @@ def start_bench(exits: ExitStack, work: Path) -> Bench:
     token = issue_token()
     models_dir = work / "models" / NODE
     slugs = add_catalogue(models_dir)
-    database = os.environ["DATABASE_URL"].removeprefix("sqlite:///")
+    database = os.environ["DATABASE_URL"]
     # No exo here: the cluster poll would only fail, every half second, on the same CPUs.
     live = exits.enter_context(stack.running_stack(
         database, "", hub_url, work / "stack", {"CLUSTER_POLL_SECONDS": "3600"}))

@@ -336,7 +336,7 @@ def main() -> int:
         token = issue_token()
         sim = exits.enter_context(httpx.Client(base_url=exo_url, timeout=10))
         load_model(sim)
-        database = os.environ["DATABASE_URL"].removeprefix("sqlite:///")
+        database = os.environ["DATABASE_URL"]
         live = exits.enter_context(stack.running_stack(
             database, exo_url, "", work / "stack",
             {"CLUSTER_POLL_SECONDS": "3600",

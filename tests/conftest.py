@@ -11,8 +11,10 @@ import pytest
 from django.conf import settings
 from django.contrib.auth.models import Group, Permission
 from django.core.cache import cache
+from django.db import connection
 from rest_framework.test import APIClient
 
+from arthur_panel.launcher import INTEGRATION_ONLY
 from cluster_app.access.permissions import OPERATE_EXO, OPERATOR_GROUP
 from cluster_app.models import ApiToken, Node
 from cluster_app.nodes.inventory import GUIDE_NODES
@@ -23,6 +25,31 @@ from models_app.proxy import lookups
 from tests import stack as live
 
 ALLOWED_HOSTS = {"127.0.0.1", "::1", "localhost"}
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(INTEGRATION_ONLY, action="store_true",
+                     help="only the integration tests, those on the transactional database (the "
+                          "live stack, websockets, racing jobs): the launcher's PostgreSQL pass")
+
+
+def is_integration(item: pytest.Item) -> bool:
+    """Whether the test commits for real (`django_db(transaction=True)`)."""
+    marker = item.get_closest_marker("django_db")
+    return bool(marker and marker.kwargs.get("transaction")) or (
+        "transactional_db" in getattr(item, "fixturenames", ()))
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if not config.getoption(INTEGRATION_ONLY):
+        return
+    others = [item for item in items if not is_integration(item)]
+    if others:
+        config.hook.pytest_deselected(items=others)
+    # The browser tests last: the launcher runs this beside the whole suite, whose browser tests
+    # come early; two Chromiums at once would only slow both.
+    items[:] = sorted((item for item in items if is_integration(item)),
+                      key=lambda item: item.get_closest_marker("browser") is not None)
 
 
 @pytest.fixture(autouse=True, scope="session")
@@ -40,6 +67,19 @@ def _no_internet() -> Iterator[None]:
     socket.socket.connect = guarded  # type: ignore[method-assign]
     yield
     socket.socket.connect = real_connect  # type: ignore[method-assign]
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup: None, django_db_blocker: Any) -> Iterator[None]:
+    """pytest-django's, and at the end, on PostgreSQL, the sessions that other threads of this
+    process left open (websocket consumers' database threads) closed: PostgreSQL drops no
+    database while a session uses it."""
+    yield
+    with django_db_blocker.unblock():
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                               "WHERE datname = current_database() AND pid <> pg_backend_pid()")
 
 
 @pytest.fixture(autouse=True)
@@ -169,8 +209,8 @@ def live_stack(django_db_setup: None, exo_url: str, hub_endpoint: str,
     """Real uvicorn, Celery workers and beat on the test database, private Redis, exo simulator."""
     if "REDIS_URL" not in os.environ:
         pytest.fail("The live stack needs the private Redis: run the suite with `make test`.")
-    database = settings.DATABASES["default"]["NAME"]
-    with live.running_stack(str(database), exo_url, hub_endpoint,
+    database = live.database_url(settings.DATABASES["default"])
+    with live.running_stack(database, exo_url, hub_endpoint,
                             tmp_path_factory.mktemp("stack")) as running:
         yield running
 

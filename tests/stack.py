@@ -13,6 +13,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+from urllib.parse import quote
 
 import httpx
 import redis
@@ -35,17 +37,17 @@ def web_command() -> list[str]:
     return [sys.executable, "-m", "arthur_panel.web"]
 
 
-def worker_command(*queues: str) -> list[str]:
+def worker_command(*queues: str, name: str = "celery@%h") -> list[str]:
     """A bulk worker; with `queues`, only those (the default and node queues otherwise)."""
-    command = [*CELERY_WORKER, "--concurrency", str(BULK_SLOTS)]
+    command = [*CELERY_WORKER, "-n", name, "--concurrency", str(BULK_SLOTS)]
     return [*command, "-Q", ",".join(queues)] if queues else command
 
 
-def control_worker_command() -> list[str]:
+def control_worker_command(*queues: str, name: str = "control@%h") -> list[str]:
     """The control lane's worker, as the Procfile runs it: threads, on `control` and the node
-    control queues."""
-    return [*CELERY_WORKER, "-Q", "control", "-n", "control@%h", "--pool", "threads",
-            "--concurrency", "8"]
+    control queues; with `queues`, only those (a node's own, as on BETA)."""
+    return [*CELERY_WORKER, "-Q", ",".join(queues or ("control",)), "-n", name,
+            "--pool", "threads", "--concurrency", "8"]
 
 
 @dataclass
@@ -58,7 +60,16 @@ class Stack:
     web_pid: int
 
 
-def stack_env(database_path: str, exo_url: str, hub_url: str, models_dir: Path) -> dict[str, str]:
+def database_url(database: dict[str, Any]) -> str:
+    """The URL of a Django database (the test database, once set up), for the stack's
+    processes: SQLite's file, or PostgreSQL's server with its user and password."""
+    if database["ENGINE"] == "django.db.backends.sqlite3":
+        return f"sqlite:///{database['NAME']}"
+    login = f"{quote(database['USER'], safe='')}:{quote(database['PASSWORD'], safe='')}"
+    return f"postgresql://{login}@{database['HOST']}:{database['PORT']}/{database['NAME']}"
+
+
+def stack_env(database: str, exo_url: str, hub_url: str, models_dir: Path) -> dict[str, str]:
     env = dict(os.environ)
     env.update(
         HF_ENDPOINT=hub_url,
@@ -73,7 +84,7 @@ def stack_env(database_path: str, exo_url: str, hub_url: str, models_dir: Path) 
         EXO_API_URL=exo_url,
         CLUSTER_POLL_SECONDS="0.5",
         DJANGO_SETTINGS_MODULE="arthur_panel.settings",
-        DATABASE_URL=f"sqlite:///{database_path}",
+        DATABASE_URL=database,
         PATH=f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}",
         PYTHONUNBUFFERED="1",
         # ibv_devinfo is a Mac program: the stack's nodes have none, whatever this machine has.
@@ -108,10 +119,11 @@ def wait_for_worker(env: dict[str, str], log: Path, timeout: float = 60.0) -> No
 
 
 @contextmanager
-def running_stack(database_path: str, exo_url: str, hub_url: str, log_dir: Path,
+def running_stack(database: str, exo_url: str, hub_url: str, log_dir: Path,
                   extra_env: dict[str, str] | None = None) -> Iterator[Stack]:
+    """The stack on the database at the URL `database` (see `database_url`)."""
     log_dir.mkdir(parents=True, exist_ok=True)
-    env = {**stack_env(database_path, exo_url, hub_url, log_dir / "models"), **(extra_env or {})}
+    env = {**stack_env(database, exo_url, hub_url, log_dir / "models"), **(extra_env or {})}
     port = free_port()
     bin_dir = Path(sys.executable).parent
     web = start(web_command(), {**env, "HOST": "127.0.0.1", "PORT": str(port)},
@@ -180,13 +192,13 @@ def running_simulator(kind: str, log_dir: Path, *extra: str, demo: bool = False,
 
 
 @contextmanager
-def separate_stack(database_path: str, exo_url: str, hub_url: str, log_dir: Path, *,
+def separate_stack(database: str, exo_url: str, hub_url: str, log_dir: Path, *,
                    redis_db: int, var_dir: Path) -> Iterator[Stack]:
     """A stack beside the session's, for exo simulators of a module's own: its own Redis
     database (emptied first; the session stack has database 1, in-process tests 0) and var
     directory (exo PID locks and console logs)."""
     broker = os.environ["REDIS_URL"].rsplit("/", 1)[0] + f"/{redis_db}"
     redis.Redis.from_url(broker).flushdb()
-    with running_stack(database_path, exo_url, hub_url, log_dir,
+    with running_stack(database, exo_url, hub_url, log_dir,
                        extra_env={"REDIS_URL": broker, "ARTHUR_VAR_DIR": str(var_dir)}) as stack:
         yield stack

@@ -27,6 +27,7 @@ from arthur_panel.exceptions import Conflict, DomainError
 from cluster_app.jobs.failures import WorkFailed
 from cluster_app.jobs.registry import JobKind, get_kind
 from cluster_app.jobs.reporter import JobReporter, JobStopped, publish_job
+from cluster_app.jobs.workers import waiting_message, worker_online, workers_seen
 from cluster_app.models import Job, Node
 
 logger = logging.getLogger(__name__)
@@ -79,6 +80,8 @@ def job_create(*, kind: str, node: Node | None, params: dict[str, Any], user: An
                                                     state__in=Job.ACTIVE).first()):
         return active, False
     job = Job(kind=kind, node=node, params=params, created_by=user, dedupe_key=dedupe_key)
+    if node is not None and not worker_online(node.name, job_kind.lane):
+        job.message = waiting_message(node.display_name)
     job.full_clean(validate_constraints=False)
     try:
         with transaction.atomic():
@@ -257,7 +260,8 @@ def _error_code(exc: Exception) -> str:
 
 
 def jobs_recover() -> int:
-    """Hand jobs whose worker went silent to a live worker; returns how many."""
+    """Hand jobs whose worker went silent to a live worker, and say on the queued jobs of a node
+    whose worker is gone that they wait for it; returns how many jobs were handed on."""
     stale = timezone.now() - timedelta(seconds=settings.JOB_LEASE_SECONDS)
     count = 0
     silent = Job.objects.select_related("node").filter(state=State.RUNNING, heartbeat_at__lt=stale)
@@ -266,7 +270,21 @@ def jobs_recover() -> int:
             logger.warning("job %s: worker silent since %s, re-queueing", job.pk, job.heartbeat_at)
             _enqueue(job)
         count += 1
+    _note_waiting()
     return count
+
+
+def _note_waiting() -> None:
+    seen = workers_seen()
+    waiting = Job.objects.select_related("node").filter(state=State.QUEUED, node__isnull=False)
+    for job in waiting.only("pk", "kind", "message", "node__name", "node__display_name"):
+        assert job.node is not None
+        kind = get_kind(job.kind)
+        message = waiting_message(job.node.display_name)
+        if (kind and job.message != message
+                and not worker_online(job.node.name, kind.lane, seen)
+                and _transition(job, (State.QUEUED,), message=message)):
+            publish_job(Job.objects.select_related("node").get(pk=job.pk))
 
 
 def jobs_prune(*, days: int) -> int:

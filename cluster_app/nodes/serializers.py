@@ -7,6 +7,8 @@ from typing import Any
 from django.utils import timezone
 from rest_framework import serializers
 
+from arthur_panel.celery import Lane
+from cluster_app.jobs.workers import workers_seen
 from cluster_app.models import Node
 from cluster_app.nodes.gpus import gpu_figures
 
@@ -63,11 +65,45 @@ class GpuSerializer(serializers.Serializer):
             "read": bool(reading)})
 
 
+class WorkerLaneSerializer(serializers.Serializer):
+    online = serializers.BooleanField()
+    seen_at = serializers.FloatField(help_text="Unix time of its last heartbeat")
+    host = serializers.CharField()
+    pid = serializers.IntegerField()
+
+    class Meta:
+        ref_name = "WorkerLane"
+
+
+class NodeWorkerSerializer(serializers.Serializer):
+    """The node's workers by their heartbeats: `online` when both lanes' workers beat within
+    WORKER_OFFLINE_SECONDS; each lane's last beat (null: none ever seen)."""
+
+    online = serializers.BooleanField()
+    bulk = WorkerLaneSerializer(allow_null=True)
+    control = WorkerLaneSerializer(allow_null=True)
+
+    class Meta:
+        ref_name = "NodeWorker"
+
+    def to_representation(self, node: Node) -> dict[str, Any]:
+        # Read once for all the nodes being serialized (the context is the whole list's).
+        context = self.context
+        if "workers_seen" not in context:
+            context["workers_seen"] = workers_seen()
+        lanes = context["workers_seen"].get(node.name, {})
+        bulk, control = (lanes.get(lane.value) for lane in (Lane.BULK, Lane.CONTROL))
+        return {"online": bool(bulk and bulk.online and control and control.online),
+                "bulk": bulk.as_dict() if bulk else None,
+                "control": control.as_dict() if control else None}
+
+
 class NodeSerializer(serializers.ModelSerializer):
     queue = serializers.CharField(read_only=True)
     control_queue = serializers.CharField(read_only=True)
     exo_process = ExoProcessSerializer(source="*", read_only=True)
     gpu = GpuSerializer(source="*", read_only=True, allow_null=True)
+    worker = NodeWorkerSerializer(source="*", read_only=True)
 
     class Meta:
         model = Node
@@ -76,5 +112,5 @@ class NodeSerializer(serializers.ModelSerializer):
                   "control_queue", "status", "status_reason",
                   "exo_node_id", "last_seen_at", "ram_total", "ram_used", "swap_used",
                   "disk_total", "disk_free", "gpu_usage", "temperature", "power", "rdma_enabled",
-                  "links", "exo_process", "monitor_gpus", "gpu"]
+                  "links", "exo_process", "monitor_gpus", "gpu", "worker"]
         ref_name = "Node"

@@ -97,6 +97,17 @@ const ClusterView = (() => {
       .filter(Boolean).join(" · ");
   }
 
+  // The node card's worker line, from the workers' heartbeats: a node whose worker is gone
+  // keeps its jobs queued until it is back.
+  function workerLine(worker) {
+    if (worker?.online) {
+      return el("p", { class: "small muted worker-line" }, `worker online · ${worker.bulk.host}`);
+    }
+    const lanes = ["bulk", "control"].filter((lane) => !worker?.[lane]?.online);
+    return el("p", { class: "warning small worker-line", role: "status" },
+      `worker offline (${lanes.join(" and ")}): its jobs wait in its queue`);
+  }
+
   function fact(label, value) {
     return el("div", { class: "fact" }, el("span", { class: "muted small" }, label), el("span", {}, value));
   }
@@ -146,6 +157,7 @@ const ClusterView = (() => {
     if (node.status_reason && !(node.gpu && node.status_reason.startsWith("GPU not available"))) {
       card.append(el("p", { class: "reason small" }, node.status_reason));
     }
+    card.append(workerLine(node.worker));
     if (node.in_exo_cluster) {
       card.append(
         ...memory(node, "Memory"),

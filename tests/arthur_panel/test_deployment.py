@@ -63,7 +63,17 @@ def test_every_panel_service_uses_the_same_image_and_database():
     assert len({service["image"] for service in panel}) == 1
     assert all(service["environment"]["DATABASE_URL"].startswith("postgres://")
                for service in panel)
-    assert all(service["environment"]["REDIS_URL"] == "redis://redis:6379/0" for service in panel)
+    # Redis is on another host (its container): the panel refuses it without a password.
+    assert all(service["environment"]["REDIS_URL"].startswith("redis://:${REDIS_PASSWORD:?")
+               for service in panel)
+
+
+def test_redis_gets_its_password_on_stdin_not_its_command_line():
+    redis = compose()["services"]["redis"]
+    shell, flag, script = redis["command"]
+    assert (shell, flag) == ("sh", "-c") and script.endswith("| exec redis-server -")
+    assert "requirepass %s" in script and "$REDIS_PASSWORD" in script
+    assert redis["environment"]["REDIS_PASSWORD"].startswith("${REDIS_PASSWORD:?")
 
 
 def test_the_control_worker_has_a_lane_of_its_own_with_room_for_a_cluster_job():

@@ -2,11 +2,16 @@ from __future__ import annotations
 
 import os
 import stat
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
-from arthur_panel.env import env_bool, env_int, env_list, env_secret
+from arthur_panel.env import env_bool, env_int, env_list, env_redis_url, env_secret
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.parametrize(("raw", "expected"), [("1", True), ("yes", True), ("ON", True),
@@ -55,3 +60,34 @@ def test_secret_from_variable_or_file(tmp_path, monkeypatch):
     (tmp_path / "s").write_text("from-file\n")
     monkeypatch.setenv("X_SECRET_FILE", str(tmp_path / "s"))
     assert env_secret("X_SECRET", tmp_path / "unused") == "from-file"
+
+
+@pytest.mark.parametrize("url", [
+    "redis://127.0.0.1:6379/0", "redis://localhost/1", "redis://[::1]:6379/0",
+    "redis://127.0.0.2:6379/0", "unix:///run/redis.sock",
+    "redis://:secret@alpha.local:6379/0", "rediss://arthur:secret@10.0.0.2:6380/0",
+    "redis://alpha.local:6379/0?password=secret",
+])
+def test_a_redis_url_on_loopback_or_with_a_password_is_taken(monkeypatch, url):
+    monkeypatch.setenv("X_REDIS", url)
+    assert env_redis_url("X_REDIS", "redis://127.0.0.1:6379/0") == url
+
+
+@pytest.mark.parametrize("url", [
+    "redis://alpha.local:6379/0", "redis://10.0.0.2/0", "redis://arthur@alpha.local:6379/0",
+    "rediss://192.168.1.5:6380/0", "redis://:@alpha.local:6379/0",
+])
+def test_a_redis_url_on_the_network_without_a_password_is_refused(monkeypatch, url):
+    monkeypatch.setenv("X_REDIS", url)
+    with pytest.raises(ImproperlyConfigured, match=r"^X_REDIS reaches Redis on .* without a "
+                                                   r"password.*requirepass.*redis://:<password>@"):
+        env_redis_url("X_REDIS", "redis://127.0.0.1:6379/0")
+
+
+def test_the_panel_refuses_to_start_with_an_open_redis_on_the_network():
+    result = subprocess.run([sys.executable, "manage.py", "check"], cwd=ROOT, capture_output=True,
+                            text=True, timeout=120,
+                            env={**os.environ, "REDIS_URL": "redis://alpha.local:6379/0"})
+    assert result.returncode != 0
+    assert "REDIS_URL reaches Redis on alpha.local without a password" in result.stderr
+    assert "redis://:<password>@alpha.local:6379/0" in result.stderr

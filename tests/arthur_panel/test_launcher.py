@@ -10,13 +10,16 @@ import stat
 import subprocess
 import sys
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import httpx
 import psutil
+import psycopg
 import pytest
 import redis
 
 from arthur_panel import launcher
+from arthur_panel.postgres import private_postgres
 from tests.stack import wait_until
 
 
@@ -49,6 +52,28 @@ def test_the_private_redis_refuses_a_client_without_the_password(tmp_path, monke
     finally:
         server.terminate()
         server.wait(timeout=10)
+
+
+def test_the_private_postgres_listens_on_loopback_wants_its_password_and_leaves_nothing():
+    port = launcher.free_port()
+    with private_postgres(port) as url:
+        address = urlsplit(url)
+        assert (address.hostname, address.port, address.path) == ("127.0.0.1", port, "/arthur")
+        assert address.password and len(address.password) >= 24
+        (server,) = [p for p in psutil.process_iter(["cmdline"])
+                     if f"port={port}" in (p.info["cmdline"] or [])]
+        # Run as root, the server is an unprivileged user's; its data directory is that user's.
+        user = "postgres" if os.geteuid() == 0 else psutil.Process().username()
+        data = Path(server.cmdline()[server.cmdline().index("-D") + 1])
+        assert server.username() == data.owner() == user
+        assert address.password not in " ".join(server.cmdline())
+        assert {c.laddr.ip for c in server.net_connections("inet")
+                if c.status == psutil.CONN_LISTEN} == {"127.0.0.1"}
+        with psycopg.connect(url) as connection:
+            assert connection.execute("SELECT current_user").fetchone() == ("arthur",)
+        with pytest.raises(psycopg.OperationalError, match="password authentication failed"):
+            psycopg.connect(url.replace(address.password, "not-the-password"))
+    assert not data.exists() and not server.is_running()
 
 
 @pytest.mark.stack

@@ -64,8 +64,8 @@ def demo_stack(django_db_setup: None, demo_dir: Path, demo_port: int,
                demo_hub: str) -> Iterator[live.Stack]:
     if "REDIS_URL" not in os.environ:
         pytest.fail("The live stack needs the private Redis: run the suite with `make test`.")
-    database = settings.DATABASES["default"]["NAME"]
-    with live.separate_stack(str(database), f"http://127.0.0.1:{demo_port}", demo_hub,
+    database = live.database_url(settings.DATABASES["default"])
+    with live.separate_stack(database, f"http://127.0.0.1:{demo_port}", demo_hub,
                              demo_dir / "stack", redis_db=REDIS_DB,
                              var_dir=demo_dir / "var") as running:
         yield running

@@ -43,8 +43,8 @@ def ops_exo(ops_dir: Path) -> Iterator[str]:
 def ops_stack(django_db_setup: None, ops_exo: str, ops_dir: Path) -> Iterator[live.Stack]:
     if "REDIS_URL" not in os.environ:
         pytest.fail("The live stack needs the private Redis: run the suite with `make test`.")
-    database = settings.DATABASES["default"]["NAME"]
-    with live.separate_stack(str(database), ops_exo, "http://127.0.0.1:9", ops_dir / "stack",
+    database = live.database_url(settings.DATABASES["default"])
+    with live.separate_stack(database, ops_exo, "http://127.0.0.1:9", ops_dir / "stack",
                              redis_db=REDIS_DB, var_dir=ops_dir / "var") as running:
         yield running
 
