@@ -81,7 +81,7 @@ def test_gammas_card_and_page_show_its_gpu_as_nvml_reads_it(logged_in, live_stac
     card = page.locator("article[data-node=gamma]")
     expect(card.locator(".badge")).to_have_text("online", timeout=15000)
     expect(card).to_contain_text("1 × NVIDIA H200 · driver 580.159.04")
-    expect(card.locator(".mem-line")).to_have_text("GPU memory0.0 GB / 140 GB (0%)")
+    expect(card.locator(".mem-line")).to_have_text("GPU memory0 GB / 140 GB (0%)")
     expect(card).to_contain_text("35 °C")
     expect(card).to_contain_text("96 W / 700 W")
     expect(card).to_contain_text("Processesnone")
