@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-# The test passes: the whole suite on SQLite, its integration tests on PostgreSQL.
+# The test passes: the integration tests on PostgreSQL, the others on SQLite (README).
 TEST_DATABASES ?= sqlite,postgresql
 
 .PHONY: run test chromium postgresql

@@ -14,7 +14,7 @@ from django.core.cache import cache
 from django.db import connection
 from rest_framework.test import APIClient
 
-from arthur_panel.launcher import INTEGRATION_ONLY
+from arthur_panel.launcher import INTEGRATION_ONLY, SKIP_INTEGRATION
 from cluster_app.access.permissions import OPERATE_EXO, OPERATOR_GROUP
 from cluster_app.models import ApiToken, Node
 from cluster_app.nodes.inventory import GUIDE_NODES
@@ -31,6 +31,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption(INTEGRATION_ONLY, action="store_true",
                      help="only the integration tests, those on the transactional database (the "
                           "live stack, websockets, racing jobs): the launcher's PostgreSQL pass")
+    parser.addoption(SKIP_INTEGRATION, action="store_true",
+                     help="all but the integration tests, save those marked sqlite_too: the "
+                          "launcher's SQLite pass beside its PostgreSQL pass")
 
 
 def is_integration(item: pytest.Item) -> bool:
@@ -41,15 +44,16 @@ def is_integration(item: pytest.Item) -> bool:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    if not config.getoption(INTEGRATION_ONLY):
+    if config.getoption(INTEGRATION_ONLY):
+        keep = is_integration
+    elif config.getoption(SKIP_INTEGRATION):
+        def keep(item: pytest.Item) -> bool:
+            return not is_integration(item) or item.get_closest_marker("sqlite_too") is not None
+    else:
         return
-    others = [item for item in items if not is_integration(item)]
-    if others:
-        config.hook.pytest_deselected(items=others)
-    # The browser tests last: the launcher runs this beside the whole suite, whose browser tests
-    # come early; two Chromiums at once would only slow both.
-    items[:] = sorted((item for item in items if is_integration(item)),
-                      key=lambda item: item.get_closest_marker("browser") is not None)
+    if dropped := [item for item in items if not keep(item)]:
+        config.hook.pytest_deselected(items=dropped)
+    items[:] = [item for item in items if keep(item)]
 
 
 @pytest.fixture(autouse=True, scope="session")

@@ -34,7 +34,8 @@ from tests import stack as live
 from tests.cluster_app.exo.test_ops_live import finished
 from tests.stack import api, wait_until
 
-pytestmark = [pytest.mark.stack, pytest.mark.django_db(transaction=True)]
+# The demo is `make run`, on SQLite: its flows run on both databases.
+pytestmark = [pytest.mark.stack, pytest.mark.django_db(transaction=True), pytest.mark.sqlite_too]
 REDIS_DB = 4  # apart from the session stack's and the exo operations'
 VERSIONS = ["1.0.71", "main"]
 DEEPSEEK = "mlx-community/DeepSeek-V3.1-4bit"

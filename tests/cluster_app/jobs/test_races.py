@@ -19,7 +19,7 @@ from django.utils import timezone
 from cluster_app.jobs.services import TooManyJobs, job_create, job_execute
 from cluster_app.models import Job
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.sqlite_too]
 THREADS = 8
 T = TypeVar("T")
 
