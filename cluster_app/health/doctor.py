@@ -38,7 +38,7 @@ from cluster_app.health.disk import models_dir_facts
 from cluster_app.health.extra_checks import registered_checks
 from cluster_app.jobs.registry import JobKind
 from cluster_app.jobs.reporter import JobReporter, job_payload
-from cluster_app.jobs.services import job_create
+from cluster_app.jobs.services import job_create, run_unless_under_way
 from cluster_app.models import HealthResult, Job, Node
 
 DOCTOR_RUN = "doctor.run"
@@ -250,15 +250,7 @@ def doctor_start(*, user: Any) -> tuple[Job, bool]:
 
 def doctor_run_periodic() -> dict[str, Any] | None:
     """Beat's run, unless one (periodic or a job) is already under way."""
-    if Job.objects.filter(kind=DOCTOR_RUN, state__in=Job.ACTIVE).exists():
-        return None
-    lock = redis_client().lock(LOCK_KEY, timeout=NODE_ANSWER_SECONDS + 60, blocking=False)
-    if not lock.acquire():
-        return None
-    try:
-        return doctor_run()
-    finally:
-        lock.release()
+    return run_unless_under_way(DOCTOR_RUN, LOCK_KEY, NODE_ANSWER_SECONDS + 60, doctor_run)
 
 
 def doctor_report(*, now: datetime | None = None) -> dict[str, Any]:

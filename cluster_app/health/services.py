@@ -18,7 +18,6 @@ from django.conf import settings
 from django.utils import timezone
 
 from arthur_panel.celery import Lane
-from arthur_panel.redis_client import redis_client
 from cluster_app.exo.client import ExoClient, ExoError, ExoUnavailable
 from cluster_app.exo.state import ClusterView, normalise
 from cluster_app.health import asking, checks, probe
@@ -26,7 +25,7 @@ from cluster_app.health.checks import CLUSTER, NeededModel, Outcome
 from cluster_app.health.deployment import PREFIX as DOCTOR_PREFIX
 from cluster_app.jobs.registry import JobKind
 from cluster_app.jobs.reporter import JobReporter, job_payload
-from cluster_app.jobs.services import job_create
+from cluster_app.jobs.services import job_create, run_unless_under_way
 from cluster_app.models import HealthResult, Job, Node
 from cluster_app.nodes.live import match_nodes
 from cluster_app.nodes.poll import inventory_node
@@ -188,15 +187,7 @@ def health_start(*, user: Any) -> tuple[Job, bool]:
 
 def health_run_periodic() -> dict[str, Any] | None:
     """Beat's run, unless a run (periodic or a job) is already under way."""
-    if Job.objects.filter(kind=HEALTH_RUN, state__in=Job.ACTIVE).exists():
-        return None
-    lock = redis_client().lock(LOCK_KEY, timeout=NODE_ANSWER_SECONDS + 60, blocking=False)
-    if not lock.acquire():
-        return None
-    try:
-        return health_run()
-    finally:
-        lock.release()
+    return run_unless_under_way(HEALTH_RUN, LOCK_KEY, NODE_ANSWER_SECONDS + 60, health_run)
 
 
 # --- the report ------------------------------------------------------------------------------

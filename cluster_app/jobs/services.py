@@ -24,6 +24,7 @@ from rest_framework import status
 from arthur_panel.celery import Lane, lane_queue
 from arthur_panel.celery import app as celery_app
 from arthur_panel.exceptions import Conflict, DomainError
+from arthur_panel.redis_client import redis_client
 from cluster_app.jobs.failures import WorkFailed
 from cluster_app.jobs.registry import JobKind, get_kind
 from cluster_app.jobs.reporter import JobReporter, JobStopped, publish_job
@@ -257,6 +258,21 @@ def _error_code(exc: Exception) -> str:
     if isinstance(exc, BUGS):
         return ""
     return next((code for cls, code in USER_FACING if isinstance(exc, cls)), "")
+
+
+def run_unless_under_way(kind: str, lock_key: str, timeout: float,
+                         work: Callable[[], dict[str, Any]]) -> dict[str, Any] | None:
+    """Beat's own run of `work`, unless a job of `kind` or another beat's run (the Redis lock
+    `lock_key`, held at most `timeout` seconds) is already under way; None then."""
+    if Job.objects.filter(kind=kind, state__in=Job.ACTIVE).exists():
+        return None
+    lock = redis_client().lock(lock_key, timeout=timeout, blocking=False)
+    if not lock.acquire():
+        return None
+    try:
+        return work()
+    finally:
+        lock.release()
 
 
 def jobs_recover() -> int:
