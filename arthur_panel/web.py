@@ -18,6 +18,8 @@ APPLICATION = "arthur_panel.asgi:application"
 WS_MAX_MESSAGE_BYTES = 64 * 1024
 # Ctrl-C waits this long for running requests (a chat answer streaming) before cutting them.
 GRACEFUL_SHUTDOWN_SECONDS = 10
+# Where it listens unless HOST and PORT say otherwise (docs/Caddyfile proxies to it).
+DEFAULT_HOST, DEFAULT_PORT = "127.0.0.1", 8000
 
 
 def server_options(*, host: str, port: int, trusted_proxies: list[str]) -> dict[str, Any]:
@@ -41,7 +43,7 @@ def server_options(*, host: str, port: int, trusted_proxies: list[str]) -> dict[
 
 def main() -> None:
     uvicorn.run(APPLICATION, **server_options(
-        host=env_str("HOST", "127.0.0.1"), port=env_int("PORT", 8000, minimum=1),
+        host=env_str("HOST", DEFAULT_HOST), port=env_int("PORT", DEFAULT_PORT, minimum=1),
         trusted_proxies=env_list("FORWARDED_ALLOW_IPS", [])))
 
 

@@ -170,12 +170,13 @@ HUB_TOKEN = "hf_arthur_test_token"
 
 @contextmanager
 def running_simulator(kind: str, log_dir: Path, *extra: str, demo: bool = False,
-                      port: int | None = None) -> Iterator[str]:
+                      port: int | None = None,
+                      env: dict[str, str] | None = None) -> Iterator[str]:
     """The exo simulator (fast timings) or the hub simulator (its small test manifest: two
     public repos and a gated one) as a server process, with `extra` flags; yields its URL.
     With `demo`, each as `make run` starts it: the exo simulator at its own timings (exo's
     30 s node timeout among them), the hub simulator with the demo manifest (every catalogue
-    model at 1/20000 scale; not capped here)."""
+    model at 1/20000 scale; not capped here). `env`: variables of its own (exo's HF_TOKEN)."""
     log_dir.mkdir(parents=True, exist_ok=True)
     port = port or free_port()
     if kind == "exo":
@@ -183,7 +184,7 @@ def running_simulator(kind: str, log_dir: Path, *extra: str, demo: bool = False,
     else:
         flags = [] if demo else ["--tiny", "--token", HUB_TOKEN]
         command = hub_simulator_command(port, log_dir, *flags, *extra)
-    process = start(command, dict(os.environ), log_dir / f"{kind}-sim.log")
+    process = start(command, {**os.environ, **(env or {})}, log_dir / f"{kind}-sim.log")
     try:
         wait_for_port(port, timeout=30)
         yield f"http://127.0.0.1:{port}"
@@ -193,12 +194,14 @@ def running_simulator(kind: str, log_dir: Path, *extra: str, demo: bool = False,
 
 @contextmanager
 def separate_stack(database: str, exo_url: str, hub_url: str, log_dir: Path, *,
-                   redis_db: int, var_dir: Path) -> Iterator[Stack]:
+                   redis_db: int, var_dir: Path,
+                   extra_env: dict[str, str] | None = None) -> Iterator[Stack]:
     """A stack beside the session's, for exo simulators of a module's own: its own Redis
     database (emptied first; the session stack has database 1, in-process tests 0) and var
-    directory (exo PID locks and console logs)."""
+    directory (exo PID locks and console logs), and `extra_env` for its processes."""
     broker = os.environ["REDIS_URL"].rsplit("/", 1)[0] + f"/{redis_db}"
     redis.Redis.from_url(broker).flushdb()
     with running_stack(database, exo_url, hub_url, log_dir,
-                       extra_env={"REDIS_URL": broker, "ARTHUR_VAR_DIR": str(var_dir)}) as stack:
+                       extra_env={**(extra_env or {}), "REDIS_URL": broker,
+                                  "ARTHUR_VAR_DIR": str(var_dir)}) as stack:
         yield stack

@@ -12,6 +12,7 @@ from typing import Any
 
 from django.utils import timezone
 
+from arthur_panel.redaction import redact_secrets
 from cluster_app.jobs import events
 from cluster_app.jobs.progress import SpeedMeter, Throttle, bounded_tail, eta_seconds, fraction
 from cluster_app.jobs.serializers import JobSerializer
@@ -61,7 +62,7 @@ class JobReporter:
         if unit is not None:
             job.unit = unit
         if message is not None:
-            job.message = message[:255]
+            job.message = redact_secrets(message)[:255]
         job.done = done
         job.progress = fraction(done, job.total)
         job.speed = self._meter.update(now, done)
@@ -72,7 +73,7 @@ class JobReporter:
         self.check()
 
     def log(self, line: str) -> None:
-        self._new_lines.append(line.rstrip("\n")[:1000])
+        self._new_lines.append(redact_secrets(line.rstrip("\n"))[:1000])
         self._flush(self._clock())
 
     def tick(self) -> None:

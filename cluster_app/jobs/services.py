@@ -25,6 +25,7 @@ from arthur_panel.celery import Lane, lane_queue
 from arthur_panel.celery import app as celery_app
 from arthur_panel.exceptions import Conflict, DomainError
 from arthur_panel.redis_client import redis_client
+from arthur_panel.redaction import redact_secrets
 from cluster_app.jobs.failures import WorkFailed
 from cluster_app.jobs.registry import JobKind, get_kind
 from cluster_app.jobs.reporter import JobReporter, JobStopped, publish_job
@@ -232,7 +233,7 @@ def _run(job: Job, kind: JobKind | None, reporter: JobReporter) -> None:
             _finish(job, reporter, State.CANCELLED, message="Cancelled")
     except Exception as exc:
         if code := _error_code(exc):
-            error = str(exc) or type(exc).__name__
+            error = redact_secrets(str(exc)) or type(exc).__name__
             logger.warning("job %s (%s) failed [%s]: %s", job.pk, job.kind, code, error,
                            exc_info=not isinstance(exc, DomainError))
         else:

@@ -22,6 +22,7 @@ from typing import Any
 
 import redis
 
+from arthur_panel.redaction import redact_secrets
 from cluster_app.exo.rules import expand_home
 from cluster_app.jobs import events
 from cluster_app.logs import ring as logring
@@ -192,7 +193,7 @@ class LogFollower:
                     lines = tail.read()
                     for line in lines:
                         record = {"node": node, "file": path, "seq": 0, "ts": stamp}
-                        record.update(describe(line))
+                        record.update(describe(redact_secrets(line)))
                         pending.append(record)
                     count += len(lines)
         self._flush_ring(now=now)

@@ -126,7 +126,9 @@ const Live = (() => {
   function el(tag, attrs = {}, ...children) {
     const node = document.createElement(tag);
     for (const [key, value] of Object.entries(attrs)) {
-      if (key === "class") node.className = value; else node.setAttribute(key, value);
+      if (key === "class") node.className = value;
+      else if (key === "style") node.style.cssText = value;  // the CSP refuses a style attribute
+      else node.setAttribute(key, value);
     }
     for (const child of children) node.append(child);
     return node;
@@ -168,7 +170,8 @@ const Live = (() => {
       if (!fresh.hasAttribute(name) && !(name === "open" && old.nodeName === "DETAILS")) old.removeAttribute(name);
     }
     for (const { name, value } of fresh.attributes) {
-      if (old.getAttribute(name) !== value) old.setAttribute(name, value);
+      if (old.getAttribute(name) === value) continue;
+      if (name === "style") old.style.cssText = value; else old.setAttribute(name, value);
     }
     patch(old, [...fresh.childNodes]);
     return old;

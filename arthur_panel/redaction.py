@@ -1,0 +1,60 @@
+"""Secrets kept out of what the panel writes: its processes' logs, and the jobs' log lines,
+messages and errors (shown in pages, the API and live events), and the log ring.
+
+The values the panel is configured with (the Hugging Face token, the Redis and database
+passwords, the secret key) and anything shaped like one of its API keys or a Hugging Face
+token become `****`. Nothing writes them on purpose; this catches an error message or a
+command line that carries one.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Iterable
+from functools import lru_cache
+from urllib.parse import unquote, urlsplit
+
+from django.conf import settings
+
+MASK = "****"
+# Shorter values would mask ordinary words wherever they occur.
+MIN_SECRET_LENGTH = 8
+# API keys are `arthur_` + token_urlsafe(32) (43 characters; the stored hint is shorter);
+# Hugging Face tokens are `hf_` + 34 letters and digits.
+SHAPES = re.compile(r"\barthur_[A-Za-z0-9_-]{43}(?![A-Za-z0-9_-])|\bhf_[A-Za-z0-9]{30,}\b")
+
+
+def redact(text: str, secrets: Iterable[str]) -> str:
+    """`text` with each of `secrets` (the long enough ones) and each key-shaped word masked."""
+    for secret in secrets:
+        if len(secret) >= MIN_SECRET_LENGTH and secret in text:
+            text = text.replace(secret, MASK)
+    return SHAPES.sub(MASK, text)
+
+
+@lru_cache(maxsize=8)
+def _secrets(hf_token: str, redis_url: str, database_password: str,
+             secret_key: str) -> tuple[str, ...]:
+    redis_password = urlsplit(redis_url).password or ""
+    found = {hf_token, redis_password, unquote(redis_password), database_password, secret_key}
+    # Longest first: a secret containing another is masked whole.
+    return tuple(sorted(found, key=len, reverse=True))
+
+
+def configured_secrets() -> tuple[str, ...]:
+    """The secret values in this process's settings (empty ones included)."""
+    return _secrets(settings.HF_TOKEN, settings.REDIS_URL,
+                    str(settings.DATABASES["default"].get("PASSWORD") or ""), settings.SECRET_KEY)
+
+
+def redact_secrets(text: str) -> str:
+    """`text` with this panel's secrets, and anything shaped like a key, masked."""
+    return redact(text, configured_secrets())
+
+
+class RedactingFormatter(logging.Formatter):
+    """Every log line the panel's processes write, tracebacks included, with secrets masked."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return redact_secrets(super().format(record))
