@@ -32,10 +32,6 @@ class AuditedAdmin(admin.ModelAdmin):
         _record(request, "change", obj, message)
         return super().log_change(request, obj, message)
 
-    def log_deletion(self, request: HttpRequest, obj: Any, object_repr: str) -> Any:
-        _record(request, "delete", obj)
-        return super().log_deletion(request, obj, object_repr)
-
     def log_deletions(self, request: HttpRequest, queryset: QuerySet[Any]) -> Any:
         for obj in queryset:
             _record(request, "delete", obj)

@@ -35,8 +35,9 @@ def _moment(name: str, text: str, *, end_of_day: bool) -> datetime.datetime | No
     if not text:
         return None
     try:
-        moment = parse_datetime(text)
-        day = None if moment else parse_date(text)
+        # The date first: a plain date would parse as a time too, at midnight.
+        day = parse_date(text)
+        moment = None if day else parse_datetime(text)
     except ValueError:
         moment = day = None
     if day is not None:
