@@ -22,6 +22,18 @@ class AuditEntrySerializer(serializers.ModelSerializer):
         ref_name = "AuditEntry"
 
 
+class AuditPageSerializer(serializers.Serializer):
+    """What the API answers: one page of entries and the links to the others."""
+
+    count = serializers.IntegerField(help_text="entries matching the filters")
+    next = serializers.URLField(allow_null=True)
+    previous = serializers.URLField(allow_null=True)
+    results = AuditEntrySerializer(many=True)
+
+    class Meta:
+        ref_name = "AuditPage"
+
+
 class AuditPagination(PageNumberPagination):
     page_size = 100
     page_size_query_param = "page_size"
@@ -33,7 +45,7 @@ class AuditListApi(ApiView):
     @extend_schema(parameters=[OpenApiParameter(name) for name in
                                ("user", "action", "target", "since", "until", "page",
                                 "page_size")],
-                   responses=AuditEntrySerializer(many=True))
+                   responses=AuditPageSerializer)
     def get(self, request: Request) -> Response:
         # Checked here, not by a permission class: other methods stay a 405 for everyone.
         if not request.user.is_staff:
