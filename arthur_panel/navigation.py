@@ -11,6 +11,7 @@ class NavItem(NamedTuple):
     route: str  # the page's URL name
     label: str
     title: str = ""  # a tooltip, where the label is short
+    staff_only: bool = False  # shown to admins (staff) only, as only they may open it
 
 
 class NavLink(NamedTuple):
@@ -33,13 +34,17 @@ NAV = (
     NavItem("integrations", "Integrations"),
     NavItem("usage", "Usage"),
     NavItem("jobs", "Jobs"),
+    NavItem("audit", "Audit", "Who did what, when and from where", staff_only=True),
 )
 
 
-def nav_links(current_path: str) -> list[NavLink]:
-    """Return the navigation's links, the one at `current_path` marked current."""
+def nav_links(current_path: str, *, staff: bool = False) -> list[NavLink]:
+    """Return the navigation's links the user may follow (the staff-only ones for `staff`),
+    the one at `current_path` marked current."""
     links = []
     for item in NAV:
+        if item.staff_only and not staff:
+            continue
         url = reverse(item.route)
         links.append(NavLink(url, item.label, item.title, url == current_path))
     return links

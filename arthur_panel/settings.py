@@ -99,6 +99,8 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
+    # After authentication: the audit log says who acted, and records refused requests.
+    "cluster_app.audit.middleware.audit_middleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     # Last, as django-axes asks: it turns a locked-out login into the lockout page.
     "axes.middleware.AxesMiddleware",
@@ -159,10 +161,21 @@ AXES_LOCKOUT_CALLABLE = "arthur_panel.lockout.locked_out"
 # The socket's own address only: X-Forwarded-For is the client's to write.
 AXES_IPWARE_META_PRECEDENCE_ORDER = ["REMOTE_ADDR"]
 
+# Checked wherever a password is set through a form (the admin, `manage.py changepassword`).
+# Ten characters, not Django's eight: the panel guards the whole cluster, and a passphrase of
+# three words passes.
+PASSWORD_MIN_LENGTH = 10
 AUTH_PASSWORD_VALIDATORS = [
-    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+     "OPTIONS": {"min_length": PASSWORD_MIN_LENGTH}},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# A browser's session lasts this long from the sign-in; with SESSION_EXPIRE_AT_BROWSER_CLOSE
+# it also ends when the browser closes. "Log out everywhere" (the account page) ends them all.
+SESSION_COOKIE_AGE = env_int("SESSION_HOURS", 12, minimum=1) * 3600
+SESSION_EXPIRE_AT_BROWSER_CLOSE = env_bool("SESSION_EXPIRE_AT_BROWSER_CLOSE", False)
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "dashboard"
 LOGOUT_REDIRECT_URL = "login"
@@ -234,6 +247,8 @@ WORKER_OFFLINE_SECONDS = env_int("WORKER_OFFLINE_SECONDS", 15, minimum=2)
 # A running job whose worker has not reported for this long is handed to another worker.
 JOB_LEASE_SECONDS = env_int("JOB_LEASE_SECONDS", 60, minimum=5)
 JOB_RETENTION_DAYS = env_int("JOB_RETENTION_DAYS", 30, minimum=1)
+# Audit entries older than this are deleted (with the jobs, hourly).
+AUDIT_RETENTION_DAYS = env_int("AUDIT_RETENTION_DAYS", 365, minimum=1)
 # Jobs one user may have queued, running or paused at once (each kind may allow fewer).
 JOB_MAX_ACTIVE_PER_USER = env_int("JOB_MAX_ACTIVE_PER_USER", 20, minimum=1)
 

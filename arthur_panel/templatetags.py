@@ -17,7 +17,8 @@ register = template.Library()
 @register.simple_tag(takes_context=True)
 def navigation(context: dict[str, Any]) -> list[NavLink]:
     """The main navigation's links, the current page's marked."""
-    return nav_links(context["request"].path)
+    request = context["request"]
+    return nav_links(request.path, staff=request.user.is_staff)
 
 
 @register.simple_tag

@@ -1,13 +1,32 @@
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib import admin
+from django.contrib.auth import get_user_model
+from django.contrib.auth.admin import GroupAdmin as DjangoGroupAdmin
+from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.contrib.auth.models import Group
+from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from cluster_app.models import ApiToken, HealthResult, Job, LinkBenchmark, Node, NodeMemorySample
+from cluster_app.account.lockouts import accounts_unlock, is_locked, recent_failures
+from cluster_app.audit.admin import AuditedAdmin
+from cluster_app.models import (
+    ApiToken,
+    AuditEntry,
+    HealthResult,
+    Job,
+    LinkBenchmark,
+    Node,
+    NodeMemorySample,
+)
+
+User = get_user_model()
 
 
 @admin.register(Node)
-class NodeAdmin(admin.ModelAdmin):
+class NodeAdmin(AuditedAdmin):
     list_display = ["display_name", "name", "hostname", "role", "status", "status_reason",
                     "last_seen_at", "in_exo_cluster"]
     readonly_fields = ["status", "status_reason", "exo_node_id", "last_seen_at", "ram_total",
@@ -18,13 +37,13 @@ class NodeAdmin(admin.ModelAdmin):
 
 
 @admin.register(NodeMemorySample)
-class NodeMemorySampleAdmin(admin.ModelAdmin):
+class NodeMemorySampleAdmin(AuditedAdmin):
     list_display = ["node", "tier", "bucket", "ram_used", "ram_total"]
     list_filter = ["node", "tier"]
 
 
 @admin.register(Job)
-class JobAdmin(admin.ModelAdmin):
+class JobAdmin(AuditedAdmin):
     list_display = ["id", "kind", "node", "state", "progress", "message", "created_at"]
     list_filter = ["state", "kind", "node"]
     readonly_fields = [field.name for field in Job._meta.fields]
@@ -42,12 +61,62 @@ class ApiTokenAdmin(admin.ModelAdmin):
 
 
 @admin.register(HealthResult)
-class HealthResultAdmin(admin.ModelAdmin):
+class HealthResultAdmin(AuditedAdmin):
     list_display = ["name", "scope", "status", "summary", "checked_at"]
     list_filter = ["status", "name", "scope"]
 
 
 @admin.register(LinkBenchmark)
-class LinkBenchmarkAdmin(admin.ModelAdmin):
+class LinkBenchmarkAdmin(AuditedAdmin):
     list_display = ["created_at", "backend", "ranks", "latency_us", "bandwidth_gbps"]
     readonly_fields = [field.name for field in LinkBenchmark._meta.fields]
+
+
+@admin.register(AuditEntry)
+class AuditEntryAdmin(admin.ModelAdmin):
+    """Read-only: the log is written by the actions it records, and pruned by age."""
+
+    list_display = ["created_at", "username", "token_hint", "address", "action", "target",
+                    "outcome"]
+    list_filter = ["outcome", "action"]
+    search_fields = ["username", "action", "target"]
+    readonly_fields = [field.name for field in AuditEntry._meta.fields]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+admin.site.unregister(User)
+admin.site.unregister(Group)
+
+
+@admin.register(User)
+class UserAdmin(AuditedAdmin, DjangoUserAdmin):
+    """Users, with the login throttling of each account (failures, locked) and an unlock."""
+
+    list_display = ["username", "email", "is_staff", "is_active", "login_failures", "locked_out"]
+    actions = ["unlock"]
+
+    @admin.display(description="failed logins")
+    def login_failures(self, user: Any) -> int:
+        return recent_failures(user.get_username())
+
+    @admin.display(description="locked out", boolean=True)
+    def locked_out(self, user: Any) -> bool:
+        return is_locked(user.get_username())
+
+    @admin.action(description="Unlock (forget their failed logins)")
+    def unlock(self, request: HttpRequest, queryset: QuerySet[Any]) -> None:
+        count = accounts_unlock(users=queryset, by=request.user)
+        self.message_user(request, f"Unlocked: {count} throttling record(s) removed.")
+
+
+@admin.register(Group)
+class GroupAdmin(AuditedAdmin, DjangoGroupAdmin):
+    pass

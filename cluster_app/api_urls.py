@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
+from cluster_app.audit import api as audit_api
 from cluster_app.exo import api as exo_api
 from cluster_app.health import api as health_api
 from cluster_app.jobs import api as jobs_api
@@ -38,4 +39,5 @@ urlpatterns = [
     path("health/", health_api.HealthApi.as_view(), name="api-health"),
     path("health/doctor/", health_api.DoctorApi.as_view(), name="api-doctor"),
     path("linkbench/", linkbench_api.LinkbenchApi.as_view(), name="api-linkbench"),
+    path("audit/", audit_api.AuditListApi.as_view(), name="api-audit"),
 ]

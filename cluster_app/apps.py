@@ -12,6 +12,7 @@ class ClusterAppConfig(AppConfig):
 
     def ready(self) -> None:
         # Here, not at import: the receivers name the user model, which needs the app registry.
+        from cluster_app.audit import signals  # noqa: F401, PLC0415
         from cluster_app.jobs import revocation  # noqa: F401, PLC0415
 
         # Read when the process starts: an upgrade's `git pull` must not change what a process

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 
 from arthur_panel.celery import Lane, lane_queue
@@ -362,3 +363,33 @@ class LinkBenchmark(models.Model):
 
     def __str__(self) -> str:
         return f"{self.backend} link benchmark {self.created_at:%Y-%m-%d %H:%M}"
+
+
+class AuditEntry(models.Model):
+    """One state-changing action: who (user, token), when, from where, what, and how it ended.
+    Written in the transaction of the change it records (`cluster_app.audit.services`)."""
+
+    class Outcome(models.TextChoices):
+        OK = "ok"
+        REFUSED = "refused"
+
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    # Kept when the user is deleted: the name says who it was.
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
+                             on_delete=models.SET_NULL, related_name="+")
+    username = models.CharField(max_length=150, blank=True)
+    token_id = models.UUIDField(null=True, blank=True)
+    token_hint = models.CharField(max_length=16, blank=True)
+    address = models.GenericIPAddressField(null=True, blank=True)
+    action = models.CharField(max_length=80, db_index=True)
+    target = models.CharField(max_length=200, blank=True)
+    params = models.JSONField(default=dict, blank=True, encoder=DjangoJSONEncoder)
+    outcome = models.CharField(max_length=10, choices=Outcome.choices, default=Outcome.OK)
+    message = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name_plural = "audit entries"
+
+    def __str__(self) -> str:
+        return f"{self.created_at:%Y-%m-%d %H:%M:%S} {self.username or '-'} {self.action}"

@@ -2,6 +2,8 @@ from __future__ import annotations
 
 from django.urls import path
 
+from cluster_app.account import views as account_views
+from cluster_app.audit import views as audit_views
 from cluster_app.health import views as health_views
 from cluster_app.jobs import views as jobs_views
 from cluster_app.linkbench import views as linkbench_views
@@ -17,4 +19,9 @@ urlpatterns = [
     path("logs/", logs_views.logs_page, name="logs"),
     path("health/", health_views.health, name="health"),
     path("linkbench/", linkbench_views.linkbench_page, name="linkbench"),
+    path("audit/", audit_views.audit_page, name="audit"),
+    path("account/", account_views.account_page, name="account"),
+    path("account/logout-everywhere/", account_views.logout_everywhere,
+         name="logout-everywhere"),
+    path("audit/export.csv", audit_views.audit_csv, name="audit-csv"),
 ]

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from django.contrib import admin
 
+from cluster_app.audit.admin import AuditedAdmin
 from models_app.models import (
     CloudPrice,
     CostSettings,
@@ -13,35 +14,35 @@ from models_app.models import (
 
 
 @admin.register(LlmModel)
-class LlmModelAdmin(admin.ModelAdmin):
+class LlmModelAdmin(AuditedAdmin):
     list_display = ["display_name", "slug", "tier", "size_bytes", "tensor_parallel", "source"]
     list_filter = ["tier", "tensor_parallel", "source"]
     search_fields = ["slug", "display_name", "repo_id", "exo_model_id"]
 
 
 @admin.register(RouteRule)
-class RouteRuleAdmin(admin.ModelAdmin):
+class RouteRuleAdmin(AuditedAdmin):
     list_display = ["task", "slugs", "enabled", "description"]
 
 
 @admin.register(NameRoute)
-class NameRouteAdmin(admin.ModelAdmin):
+class NameRouteAdmin(AuditedAdmin):
     list_display = ["pattern", "rule", "position", "enabled", "description"]
     list_editable = ["position", "enabled"]
 
 
 @admin.register(CloudPrice)
-class CloudPriceAdmin(admin.ModelAdmin):
+class CloudPriceAdmin(AuditedAdmin):
     list_display = ["name", "input_usd_per_million", "output_usd_per_million"]
 
 
 @admin.register(CostSettings)
-class CostSettingsAdmin(admin.ModelAdmin):
+class CostSettingsAdmin(AuditedAdmin):
     list_display = ["electricity_usd_per_hour"]
 
 
 @admin.register(UsageRecord)
-class UsageRecordAdmin(admin.ModelAdmin):
+class UsageRecordAdmin(AuditedAdmin):
     list_display = ["created_at", "user", "api", "slug", "route", "prompt_tokens",
                     "completion_tokens", "first_token_ms", "tokens_per_second", "status"]
     list_filter = ["api", "status", "slug"]

@@ -24,8 +24,9 @@ from rest_framework import status
 from arthur_panel.celery import Lane, lane_queue
 from arthur_panel.celery import app as celery_app
 from arthur_panel.exceptions import Conflict, DomainError
-from arthur_panel.redis_client import redis_client
 from arthur_panel.redaction import redact_secrets
+from arthur_panel.redis_client import redis_client
+from cluster_app.audit.services import audited
 from cluster_app.jobs.failures import WorkFailed
 from cluster_app.jobs.registry import JobKind, get_kind
 from cluster_app.jobs.reporter import JobReporter, JobStopped, publish_job
@@ -86,10 +87,12 @@ def job_create(*, kind: str, node: Node | None, params: dict[str, Any], user: An
         job.message = waiting_message(node.display_name)
     job.full_clean(validate_constraints=False)
     try:
-        with transaction.atomic():
+        with audited(kind, target=node.name if node else "cluster", params=params,
+                     user=user) as entry:
             if user is not None:  # the system's own jobs are not capped
                 _check_caps(user, job_kind)
             job.save()
+            entry.params["job"] = job.pk
             # Announce before enqueueing: a fast worker must not publish "running" first.
             _announce(job.pk)
             if enqueue:
@@ -123,41 +126,48 @@ def _transition(job: Job, old: tuple[str, ...], **changes: Any) -> bool:
     return updated == 1
 
 
-@transaction.atomic
+def _control(job: Job, verb: str) -> Any:
+    """The audited transaction of a control: `<kind>.<verb>` on the job (`download.pause`)."""
+    return audited(f"{job.kind}.{verb}", target=job.node.name if job.node else "cluster",
+                   params={"job": job.pk})
+
+
 def job_cancel(*, job: Job) -> Job:
     """Cancel now if the job is not running; otherwise ask the work to stop."""
-    now = timezone.now()
-    if not (_transition(job, (State.QUEUED, State.PAUSED), state=State.CANCELLED,
-                        finished_at=now, message="Cancelled before it ran")
-            or _transition(job, (State.RUNNING,), control=Job.Control.CANCEL)):
-        raise Conflict(f"Job {job.pk} has already {job.state}; nothing to cancel.",
-                       code="job_finished")
-    _announce(job.pk)
+    with _control(job, "cancel"):
+        now = timezone.now()
+        if not (_transition(job, (State.QUEUED, State.PAUSED), state=State.CANCELLED,
+                            finished_at=now, message="Cancelled before it ran")
+                or _transition(job, (State.RUNNING,), control=Job.Control.CANCEL)):
+            raise Conflict(f"Job {job.pk} has already {job.state}; nothing to cancel.",
+                           code="job_finished")
+        _announce(job.pk)
     job.refresh_from_db()
     return job
 
 
-@transaction.atomic
 def job_pause(*, job: Job) -> Job:
-    if not _kind(job.kind).pausable:
-        raise Conflict(f"A {job.kind} job cannot be paused.", code="not_pausable")
-    if not (_transition(job, (State.QUEUED,), state=State.PAUSED, message="Paused")
-            or _transition(job, (State.RUNNING,), control=Job.Control.PAUSE)):
-        raise Conflict(f"Job {job.pk} is {job.state}; only a queued or running job can be "
-                       "paused.", code="not_running")
-    _announce(job.pk)
+    with _control(job, "pause"):
+        if not _kind(job.kind).pausable:
+            raise Conflict(f"A {job.kind} job cannot be paused.", code="not_pausable")
+        if not (_transition(job, (State.QUEUED,), state=State.PAUSED, message="Paused")
+                or _transition(job, (State.RUNNING,), control=Job.Control.PAUSE)):
+            raise Conflict(f"Job {job.pk} is {job.state}; only a queued or running job can be "
+                           "paused.", code="not_running")
+        _announce(job.pk)
     job.refresh_from_db()
     return job
 
 
-@transaction.atomic
 def job_resume(*, job: Job) -> Job:
-    if not _transition(job, (State.PAUSED,), state=State.QUEUED, control="", message="Resuming"):
-        raise Conflict(f"Job {job.pk} is {job.state}; only a paused job can be resumed.",
-                       code="not_paused")
-    job.refresh_from_db()
-    _enqueue(job)
-    _announce(job.pk)
+    with _control(job, "resume"):
+        if not _transition(job, (State.PAUSED,), state=State.QUEUED, control="",
+                           message="Resuming"):
+            raise Conflict(f"Job {job.pk} is {job.state}; only a paused job can be resumed.",
+                           code="not_paused")
+        job.refresh_from_db()
+        _enqueue(job)
+        _announce(job.pk)
     return job
 
 

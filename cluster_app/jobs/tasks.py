@@ -6,6 +6,7 @@ from __future__ import annotations
 from celery import Task, shared_task
 from django.conf import settings
 
+from cluster_app.audit.services import audit_prune
 from cluster_app.jobs import services
 
 
@@ -21,4 +22,6 @@ def jobs_recover_task() -> int:
 
 @shared_task(name="cluster_app.tasks.jobs_prune_task")
 def jobs_prune_task() -> int:
+    """Prunes old jobs, and old audit entries with them; returns how many jobs went."""
+    audit_prune(days=settings.AUDIT_RETENTION_DAYS)
     return services.jobs_prune(days=settings.JOB_RETENTION_DAYS)

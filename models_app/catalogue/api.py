@@ -43,13 +43,15 @@ class ModelDetailApi(ApiView):
 
     @extend_schema(request=LlmModelSerializer, responses=LlmModelSerializer)
     def patch(self, request: Request, slug: str) -> Response:
-        data = LlmModelSerializer(model_by_slug(slug), data=request.data, partial=True)
+        model = model_by_slug(slug)
+        data = LlmModelSerializer(model, data=request.data, partial=True)
         data.is_valid(raise_exception=True)
-        return Response(LlmModelSerializer(data.save()).data)
+        model = services.model_update(model=model, changes=dict(data.validated_data))
+        return Response(LlmModelSerializer(model).data)
 
     @extend_schema(responses={204: None})
     def delete(self, request: Request, slug: str) -> Response:
-        model_by_slug(slug).delete()
+        services.model_delete(model=model_by_slug(slug))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 

@@ -18,11 +18,15 @@ ROOT = Path(__file__).resolve().parents[2]
 PACKAGES = ("arthur_panel", "cluster_app", "models_app", "simulators")
 WIRING = {"urls", "api_urls", "routing", "admin", "apps", "models", "management", "templatetags"}
 
-# What each folder may import of the project besides itself (and arthur_panel, the models and
-# `access`, which every app folder may use). The README's architecture table says the same.
-BASE = {"arthur_panel", "cluster_app.models", "cluster_app.access"}
+# What each folder may import of the project besides itself (and arthur_panel, the models,
+# `access` and `audit`, which every app folder may use). The README's architecture table says
+# the same.
+BASE = {"arthur_panel", "cluster_app.models", "cluster_app.access", "cluster_app.audit"}
 ALLOWED = {
     "cluster_app.access": {"arthur_panel", "cluster_app.models"},
+    "cluster_app.audit": {"arthur_panel", "cluster_app.models", "cluster_app.access"},
+    # Ending every session closes their sockets the way a revoked credential's close.
+    "cluster_app.account": BASE | {"cluster_app.jobs"},
     "cluster_app.jobs": BASE,
     # The poll reads exo through its wire layer only: the client and the /state normaliser.
     "cluster_app.nodes": BASE | {"cluster_app.jobs", "cluster_app.exo.client",
@@ -52,7 +56,8 @@ PURE = ["cluster_app.exo.state", "cluster_app.exo.rules", "cluster_app.exo.loadi
         "cluster_app.linkbench.core", "cluster_app.health.checks", "models_app.planner.core",
         "models_app.proxy.rules", "models_app.usage.meter", "models_app.usage.costs",
         "models_app.action_plan.steps", "cluster_app.jobs.socket_limits",
-        "cluster_app.nodes.gpus", "cluster_app.health.deployment", "cluster_app.deploy.units"]
+        "cluster_app.nodes.gpus", "cluster_app.health.deployment", "cluster_app.deploy.units",
+        "cluster_app.audit.redact"]
 FRAMEWORKS = ("django", "rest_framework", "channels", "celery", "drf_spectacular")
 
 

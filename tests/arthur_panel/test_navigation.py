@@ -30,15 +30,20 @@ def browser(alice, nodes, guide_models) -> Client:
     return client
 
 
+EVERYONES = [item for item in NAV if not item.staff_only]
+
+
 def test_the_links_are_the_items_in_order_and_only_the_page_shown_is_current():
     links = nav_links(reverse("planner"))
-    assert [link.label for link in links] == [item.label for item in NAV]
+    assert [link.label for link in links] == [item.label for item in EVERYONES]
     assert [link.url for link in links if link.current] == ["/planner/"]
     assert links[0].url == "/" and not links[0].current
 
 
 @pytest.mark.parametrize("item", NAV, ids=[item.route for item in NAV])
-def test_every_page_shows_the_navigation_with_itself_marked(browser, item):
+def test_every_page_shows_the_navigation_with_itself_marked(browser, alice, item):
+    alice.is_staff = True
+    alice.save()
     response = browser.get(reverse(item.route))
     assert response.status_code == 200
     links = nav_of(response.content.decode())
@@ -54,5 +59,16 @@ def test_a_short_label_keeps_its_tooltip(browser):
 
 def test_a_page_outside_the_navigation_marks_none(browser):
     links = nav_of(browser.get(reverse("model-add")).content.decode())
-    assert len(links) == len(NAV)
+    assert len(links) == len(EVERYONES)
     assert not [link for link in links if link[1]]
+
+
+def test_the_staff_only_pages_are_shown_to_staff_only(browser, alice):
+    staff_only = [item.label for item in NAV if item.staff_only]
+    assert staff_only == ["Audit"]
+    labels = [label for *_, label in nav_of(browser.get(reverse("jobs")).content.decode())]
+    assert "Audit" not in labels
+    alice.is_staff = True
+    alice.save()
+    labels = [label for *_, label in nav_of(browser.get(reverse("jobs")).content.decode())]
+    assert labels[-1] == "Audit"
