@@ -14,6 +14,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 from arthur_panel.exceptions import DomainError
+from arthur_panel.redaction import configured_secrets
 from cluster_app.audit.context import current_actor, mark_recorded
 from cluster_app.audit.redact import redact, redact_text
 from cluster_app.models import AuditEntry
@@ -30,12 +31,14 @@ def record(*, action: str, target: str = "", params: dict[str, Any] | None = Non
     the request's API token and address. Raises if it cannot be written, so that a change
     recorded in the same transaction fails with it."""
     actor = current_actor(user=user, request=request)
+    secrets = configured_secrets()
     entry = AuditEntry(
         user=actor.user, username=actor.user.get_username() if actor.user else "",
         token_id=actor.token.pk if actor.token else None,
         token_hint=actor.token.hint if actor.token else "", address=actor.address,
-        action=action, target=redact_text(str(target))[:200], params=redact(params or {}),
-        outcome=outcome, message=redact_text(message))
+        action=action, target=redact_text(str(target), secrets)[:200],
+        params=redact(params or {}, secrets), outcome=outcome,
+        message=redact_text(message, secrets))
     entry.save()
     mark_recorded(actor.request)
     return entry

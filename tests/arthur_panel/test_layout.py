@@ -57,7 +57,8 @@ PURE = ["cluster_app.exo.state", "cluster_app.exo.rules", "cluster_app.exo.loadi
         "models_app.proxy.rules", "models_app.usage.meter", "models_app.usage.costs",
         "models_app.action_plan.steps", "cluster_app.jobs.socket_limits",
         "cluster_app.nodes.gpus", "cluster_app.health.deployment", "cluster_app.deploy.units",
-        "cluster_app.audit.redact"]
+        "cluster_app.audit.redact",
+        "arthur_panel.masking"]
 FRAMEWORKS = ("django", "rest_framework", "channels", "celery", "drf_spectacular")
 
 

@@ -10,7 +10,8 @@ from unittest import mock
 import pytest
 from django.conf import settings as django_settings
 
-from arthur_panel.redaction import MASK, RedactingFormatter, redact, redact_secrets
+from arthur_panel.masking import MASK, redact
+from arthur_panel.redaction import RedactingFormatter, redact_secrets
 from cluster_app.jobs import registry
 from cluster_app.jobs import services as jobs
 from cluster_app.jobs.failures import WorkFailed

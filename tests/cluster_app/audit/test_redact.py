@@ -28,11 +28,14 @@ def test_values_under_secret_keys_go_at_any_depth():
                               "items": [{"Authorization": REDACTED, "count": 2}]}
 
 
-def test_token_like_values_go_wherever_they_are():
-    text = "Bearer arthur_AbCdEf012345-_xyz and hf_abcdefghijKLMN in a note"
+def test_token_like_values_and_given_secrets_go_wherever_they_are():
+    key, hub = "arthur_" + "AbCdEf012345-_xyz" * 2 + "AbCdEf012", "hf_" + "abcdefghijKLMN" * 3
+    text = f"Bearer {key} and {hub} in a note"
     assert redact_text(text) == f"Bearer {REDACTED} and {REDACTED} in a note"
-    assert redact({"note": text, "list": ["hf_0123456789ab"]}) == {
-        "note": f"Bearer {REDACTED} and {REDACTED} in a note", "list": [REDACTED]}
+    assert redact({"note": text, "list": [hub, "redis pw s3cret-value"]},
+                  secrets=["s3cret-value"]) == {
+        "note": f"Bearer {REDACTED} and {REDACTED} in a note",
+        "list": [REDACTED, f"redis pw {REDACTED}"]}
 
 
 def test_ordinary_values_are_kept_as_they_are():
