@@ -33,6 +33,7 @@ NAV = (
     NavItem("integrations", "Integrations"),
     NavItem("usage", "Usage"),
     NavItem("jobs", "Jobs"),
+    NavItem("keys", "Keys", "API keys"),
 )
 
 

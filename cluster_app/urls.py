@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
+from cluster_app.access import views as access_views
 from cluster_app.health import views as health_views
 from cluster_app.jobs import views as jobs_views
 from cluster_app.linkbench import views as linkbench_views
@@ -17,4 +18,5 @@ urlpatterns = [
     path("logs/", logs_views.logs_page, name="logs"),
     path("health/", health_views.health, name="health"),
     path("linkbench/", linkbench_views.linkbench_page, name="linkbench"),
+    path("keys/", access_views.keys_page, name="keys"),
 ]

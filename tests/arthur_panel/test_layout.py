@@ -22,7 +22,8 @@ WIRING = {"urls", "api_urls", "routing", "admin", "apps", "models", "management"
 # `access`, which every app folder may use). The README's architecture table says the same.
 BASE = {"arthur_panel", "cluster_app.models", "cluster_app.access"}
 ALLOWED = {
-    "cluster_app.access": {"arthur_panel", "cluster_app.models"},
+    # A chat key's models are named through the one resolver's seam.
+    "cluster_app.access": {"arthur_panel", "cluster_app.models", "cluster_app.exo.names"},
     "cluster_app.jobs": BASE,
     # The poll reads exo through its wire layer only: the client and the /state normaliser.
     "cluster_app.nodes": BASE | {"cluster_app.jobs", "cluster_app.exo.client",
@@ -52,7 +53,8 @@ PURE = ["cluster_app.exo.state", "cluster_app.exo.rules", "cluster_app.exo.loadi
         "cluster_app.linkbench.core", "cluster_app.health.checks", "models_app.planner.core",
         "models_app.proxy.rules", "models_app.usage.meter", "models_app.usage.costs",
         "models_app.action_plan.steps", "cluster_app.jobs.socket_limits",
-        "cluster_app.nodes.gpus", "cluster_app.health.deployment", "cluster_app.deploy.units"]
+        "cluster_app.nodes.gpus", "cluster_app.health.deployment", "cluster_app.deploy.units",
+        "cluster_app.access.rules"]
 FRAMEWORKS = ("django", "rest_framework", "channels", "celery", "drf_spectacular")
 
 
