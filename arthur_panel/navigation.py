@@ -35,6 +35,7 @@ NAV = (
     NavItem("usage", "Usage"),
     NavItem("jobs", "Jobs"),
     NavItem("audit", "Audit", "Who did what, when and from where", staff_only=True),
+    NavItem("keys", "Keys", "API keys"),
 )
 
 

@@ -51,9 +51,14 @@ class JobAdmin(AuditedAdmin):
 
 @admin.register(ApiToken)
 class ApiTokenAdmin(admin.ModelAdmin):
-    list_display = ["hint", "user", "name", "created_at", "last_used_at"]
-    readonly_fields = ["hint", "digest", "created_at", "last_used_at"]
-    fields = ["user", "name", *readonly_fields]
+    # Keys are made and revoked on the Keys page (an admin sees everyone's there).
+    list_display = ["hint", "user", "name", "scopes", "expires_at", "last_used_at",
+                    "last_used_from", "revoked_at"]
+    list_filter = ["revoked_at"]
+    search_fields = ["name", "hint", "user__username"]
+    readonly_fields = ["hint", "digest", "scopes", "allowed_models", "created_at",
+                       "last_used_at", "last_used_from", "revoked_at"]
+    fields = ["user", "name", "note", "expires_at", *readonly_fields]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         # A secret can only be shown once, at creation: `manage.py issue_token` does that.

@@ -4,13 +4,16 @@ import hashlib
 import secrets
 import uuid
 from pathlib import Path
+from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
+from django.utils import timezone
 
 from arthur_panel.celery import Lane, lane_queue
+from cluster_app.access.rules import SCOPES as API_SCOPES
 
 LOG_TAIL_LINES = 200
 # A whole line of the master's start output: exo's own log-line prefix (INFO only) or none, as a
@@ -24,6 +27,10 @@ class NodeQuerySet(models.QuerySet["Node"]):
         """Nodes exo reports now (its live figures for them are current)."""
         return self.filter(status__in=Node.LIVE)
 
+
+def _all_scopes() -> list[str]:
+    # Tokens made before scopes existed did all their user could; new ones say what they may.
+    return list(API_SCOPES)
 
 class Node(models.Model):
     class Status(models.TextChoices):
@@ -142,7 +149,10 @@ class Node(models.Model):
 
     class Meta:
         ordering = ["-in_exo_cluster", "-ram_bytes", "name"]
-        permissions = [("operate_exo", "Can start, stop and restart exo on the nodes")]
+        # The permissions roles are made of (cluster_app/access/rules.py names them).
+        permissions = [("operate_exo", "Can start, stop and restart exo on the nodes"),
+                       ("run_jobs", "Can run and control jobs and edit the catalogue"),
+                       ("administer", "Can change node settings, other users' keys and users")]
 
     def __str__(self) -> str:
         return self.display_name
@@ -272,30 +282,50 @@ class Job(models.Model):
         return self.state in self.FINISHED
 
 
+def _scope_list(value: object) -> None:
+    if not isinstance(value, list) or not value or any(
+            scope not in API_SCOPES for scope in value):
+        raise ValidationError(f"Scopes must be a non-empty list of {', '.join(API_SCOPES)}.")
+
+
 class ApiTokenQuerySet(models.QuerySet["ApiToken"]):
+    def live(self) -> ApiTokenQuerySet:
+        """Tokens that authenticate: not revoked, not expired, their user active."""
+        unexpired = models.Q(expires_at__isnull=True) | models.Q(expires_at__gt=timezone.now())
+        return self.filter(unexpired, revoked_at__isnull=True, user__is_active=True)
+
     def get_for_secret(self, secret: str) -> ApiToken | None:
         # get(), not first(): the digest is unique, and no ORDER BY to build on every request.
         try:
-            return self.select_related("user").get(
-                digest=ApiToken.digest_of(secret), user__is_active=True)
+            return self.live().select_related("user").get(digest=ApiToken.digest_of(secret))
         except ApiToken.DoesNotExist:
             return None
 
 
 class ApiToken(models.Model):
-    """A script's credential. Only the SHA-256 digest is stored; the secret is shown once."""
+    """A script's credential (an API key). Only the SHA-256 digest is stored; the secret is
+    shown once. Its scopes narrow what its user's role allows; a revoked key stays listed."""
 
     PREFIX = "arthur_"
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE)
     name = models.CharField(max_length=80, blank=True)
+    note = models.TextField(max_length=2000, blank=True)
+    scopes = models.JSONField(default=_all_scopes, validators=[_scope_list],
+                              help_text="Any of chat, read, operate, admin")
+    allowed_models = models.JSONField(
+        default=list, blank=True,
+        help_text="exo model ids a chat key may use; empty: every model")
+    expires_at = models.DateTimeField(null=True, blank=True)
     digest = models.CharField(max_length=64, unique=True, editable=False)
     hint = models.CharField(
         max_length=16, editable=False, help_text="First characters, to tell tokens apart"
     )
     created_at = models.DateTimeField(auto_now_add=True)
     last_used_at = models.DateTimeField(null=True, blank=True)
+    last_used_from = models.GenericIPAddressField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
 
     objects = ApiTokenQuerySet.as_manager()
 
@@ -305,17 +335,28 @@ class ApiToken(models.Model):
     def __str__(self) -> str:
         return f"{self.hint}… ({self.user})"
 
+    @property
+    def state(self) -> str:
+        """'revoked', 'expired' or 'active'."""
+        if self.revoked_at is not None:
+            return "revoked"
+        if self.expires_at is not None and self.expires_at <= timezone.now():
+            return "expired"
+        return "active"
+
     @staticmethod
     def digest_of(secret: str) -> str:
         return hashlib.sha256(secret.encode()).hexdigest()
 
     @classmethod
-    def issue(cls, *, user: models.Model, name: str = "") -> tuple[ApiToken, str]:
-        """Create a token for `user`; return it with the secret, which is not stored."""
+    def issue(cls, *, user: Any, name: str = "", **fields: Any) -> tuple[ApiToken, str]:
+        """Create a token for `user` (every scope unless `scopes` is given; other fields as
+        given); return it with the secret, which is not stored."""
         secret = cls.PREFIX + secrets.token_urlsafe(32)
-        token = cls.objects.create(
-            user=user, name=name, digest=cls.digest_of(secret), hint=secret[: len(cls.PREFIX) + 6]
-        )
+        token = cls(user=user, name=name, digest=cls.digest_of(secret),
+                    hint=secret[: len(cls.PREFIX) + 6], **fields)
+        token.full_clean()
+        token.save()
         return token, secret
 
 

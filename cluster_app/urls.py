@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
+from cluster_app.access import views as access_views
 from cluster_app.account import views as account_views
 from cluster_app.audit import views as audit_views
 from cluster_app.health import views as health_views
@@ -24,4 +25,5 @@ urlpatterns = [
     path("account/logout-everywhere/", account_views.logout_everywhere,
          name="logout-everywhere"),
     path("audit/export.csv", audit_views.audit_csv, name="audit-csv"),
+    path("keys/", access_views.keys_page, name="keys"),
 ]

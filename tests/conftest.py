@@ -15,7 +15,8 @@ from django.db import connection
 from rest_framework.test import APIClient
 
 from arthur_panel.launcher import INTEGRATION_ONLY, SKIP_INTEGRATION
-from cluster_app.access.permissions import OPERATE_EXO, OPERATOR_GROUP
+from cluster_app.access.permissions import OPERATOR_GROUP
+from cluster_app.access.rules import ADMIN_ROLE, ROLES
 from cluster_app.models import ApiToken, Node
 from cluster_app.nodes.inventory import GUIDE_NODES
 from cluster_app.nodes.poll import SNAPSHOT_KEY
@@ -133,25 +134,38 @@ def bob(django_user_model: Any) -> Any:
     return django_user_model.objects.create_user("bob", password="bob-password-1")
 
 
-def grant_operator(user: Any) -> Any:
-    """Put `user` in the operator group (made here too: transactional tests flush the seed)."""
-    group, _ = Group.objects.get_or_create(name=OPERATOR_GROUP)
-    app_label, codename = OPERATE_EXO.split(".")
-    group.permissions.add(Permission.objects.get(content_type__app_label=app_label,
-                                                 codename=codename))
+def grant_role(user: Any, role: str) -> Any:
+    """Put `user` in the role's group (made here too: transactional tests flush the seed)."""
+    group, _ = Group.objects.get_or_create(name=role)
+    for permission in ROLES[role]:
+        app_label, codename = permission.split(".")
+        group.permissions.add(Permission.objects.get(content_type__app_label=app_label,
+                                                     codename=codename))
     user.groups.add(group)
     return type(user).objects.get(pk=user.pk)  # a fresh object: permissions are cached
 
 
+def grant_operator(user: Any) -> Any:
+    return grant_role(user, OPERATOR_GROUP)
+
+
 @pytest.fixture
 def operator(alice: Any) -> Any:
-    """Alice, in the operator group: she may start and stop exo."""
+    """Alice, in the operator group: she may run jobs and start and stop exo."""
     return grant_operator(alice)
 
 
 @pytest.fixture
-def alice_token(alice: Any) -> str:
-    return ApiToken.issue(user=alice, name="tests")[1]
+def carol(django_user_model: Any) -> Any:
+    """Carol, in the admin group: also other users' keys and node settings."""
+    return grant_role(django_user_model.objects.create_user("carol", password="carol-password-1"),
+                      ADMIN_ROLE)
+
+
+@pytest.fixture
+def alice_token(operator: Any) -> str:
+    """A key with every scope for Alice, an operator (scripts load models and run jobs)."""
+    return ApiToken.issue(user=operator, name="tests")[1]
 
 
 @pytest.fixture
@@ -160,9 +174,10 @@ def operator_token(operator: Any) -> str:
 
 
 @pytest.fixture
-def api_client(alice: Any) -> APIClient:
+def api_client(operator: Any) -> APIClient:
+    """Alice, an operator, in the browser session: she may run jobs and stop exo."""
     client = APIClient()
-    client.force_login(alice)
+    client.force_login(operator)
     return client
 
 

@@ -14,7 +14,7 @@ from rest_framework.response import Response
 from arthur_panel.api import ApiView
 from arthur_panel.errors import get_or_404
 from arthur_panel.exceptions import DomainError, NotFound
-from cluster_app.access.permissions import OPERATE_EXO, require
+from cluster_app.access.permissions import OPERATE_EXO
 from cluster_app.exo import cluster_jobs, node_jobs
 from cluster_app.exo.client import ExoClient
 from cluster_app.exo.ids import is_instance_id
@@ -33,21 +33,21 @@ def _live_names() -> dict[str, str]:
 
 class ClusterOperationApi(ApiView):
     operation: str = ""  # start, stop or restart
+    write_permission = OPERATE_EXO
 
     @extend_schema(request=None, responses={202: JobSerializer})
     def post(self, request: Request) -> Response:
-        require(request.user, OPERATE_EXO, f"The cluster {self.operation}")
         job = cluster_jobs.cluster_job_start(operation=self.operation, user=request.user)
         return Response(JobSerializer(job).data, status=status.HTTP_202_ACCEPTED)
 
 
 class NodeOperationApi(ApiView):
     kind: str = ""  # exo.start or exo.stop
+    write_permission = OPERATE_EXO
 
     @extend_schema(request=None, responses={202: JobSerializer})
     def post(self, request: Request, name: str) -> Response:
         node = get_or_404(Node.objects.all(), "Node", name=name)
-        require(request.user, OPERATE_EXO, "Starting or stopping exo")
         job = node_jobs.node_job_start(kind=self.kind, node=node, user=request.user)
         return Response(JobSerializer(job).data, status=status.HTTP_202_ACCEPTED)
 

@@ -23,12 +23,16 @@ def register_resolver(resolver: Resolver) -> None:
         _resolvers.append(resolver)
 
 
+def catalogue_model_id(name: str) -> str | None:
+    """exo's id for `name` through the registered resolvers (the catalogue), or None."""
+    return next((found for resolver in _resolvers if (found := resolver(name))), None)
+
+
 def exo_model_id(client: ExoClient, name: str) -> str:
     """exo's id for `name`: through the registered resolvers, else exo's catalogue (its full id,
     its `hugging_face_id`, or the repo's short name, any case); NotFound otherwise."""
-    for resolver in _resolvers:
-        if found := resolver(name):
-            return found
+    if found := catalogue_model_id(name):
+        return found
     wanted = name.strip().lower()
     for card in client.models():
         ids = {str(card.get("id", "")), str(card.get("hugging_face_id") or "")}

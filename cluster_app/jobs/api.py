@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.request import Request
@@ -21,11 +19,12 @@ from cluster_app.models import Job
 JOB_LIST_LIMIT = 200
 
 
-def require_for_kind(user: Any, kind_name: str, action: str) -> None:
-    """PermissionRequired unless `user` may start or control jobs of this kind."""
+def require_for_kind(request: Request, kind_name: str, action: str) -> None:
+    """PermissionRequired unless the request's user (and key) may start or control jobs of
+    this kind."""
     kind = get_kind(kind_name)
-    if kind is not None and kind.permission is not None:
-        require(user, kind.permission, f"{action} a {kind_name} job")
+    if kind is not None:
+        require(request.user, kind.permission, f"{action} a {kind_name} job", token=request.auth)
 
 
 class JobListApi(ApiView):
@@ -47,7 +46,7 @@ class JobListApi(ApiView):
     def post(self, request: Request) -> Response:
         data = JobCreateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        require_for_kind(request.user, data.validated_data["kind"], "Starting")
+        require_for_kind(request, data.validated_data["kind"], "Starting")
         kind = get_kind(data.validated_data["kind"])
         if kind is None or kind.params is None:
             names = ", ".join(k.name for k in startable_kinds())
@@ -77,5 +76,5 @@ class JobControlApi(ApiView):
     def post(self, request: Request, job_id: int) -> Response:
         job = get_or_404(Job.objects.select_related("node"), "Job", pk=job_id)
         service, verb = self.actions[self.action]
-        require_for_kind(request.user, job.kind, verb)
+        require_for_kind(request, job.kind, verb)
         return Response(JobSerializer(service(job=job)).data)

@@ -16,6 +16,7 @@ from django.core.exceptions import ImproperlyConfigured
 
 from arthur_panel.celery import Lane
 from arthur_panel.discovery import concept_modules
+from cluster_app.access.rules import RUN_JOBS
 
 if TYPE_CHECKING:
     from rest_framework import serializers
@@ -42,7 +43,7 @@ class JobKind:
     # overall JOB_MAX_ACTIVE_PER_USER applies).
     max_active_per_user: int | None = None
     # Needed to start it from `POST /api/v1/jobs/` and to cancel, pause or resume it.
-    permission: str | None = None
+    permission: str = RUN_JOBS
 
 
 @functools.cache

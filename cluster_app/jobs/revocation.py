@@ -2,8 +2,8 @@
 
 Each socket joins its user's group and its credential's group (the API token's, or the
 browser session's); these signal receivers send `auth.revoke` to the group concerned: a
-deleted token, a deactivated or deleted user, a logout (that session), a new password (the
-user's sessions; tokens stay valid, as over HTTP).
+revoked or deleted token, a deactivated or deleted user, a logout (that session), a new
+password (the user's sessions; tokens stay valid, as over HTTP).
 """
 
 from __future__ import annotations
@@ -57,8 +57,7 @@ async def still_valid(scope: dict[str, Any]) -> bool:
     """Whether the credential `scope` was authenticated with is still valid: asked once the
     socket has joined its groups, so a revocation just before that is not missed either."""
     if token_id := scope.get("api_token_id"):
-        return await database_sync_to_async(
-            ApiToken.objects.filter(pk=token_id, user__is_active=True).exists)()
+        return await database_sync_to_async(ApiToken.objects.live().filter(pk=token_id).exists)()
     user = await get_user(scope)
     return bool(user.is_authenticated and user.pk == scope["user"].pk)
 
@@ -70,6 +69,12 @@ def revoke(group: str) -> None:
 @receiver(post_delete, sender=ApiToken, dispatch_uid="revoke-token-sockets")
 def token_deleted(sender: type, instance: ApiToken, **kwargs: Any) -> None:
     revoke(token_group(instance.pk))
+
+
+@receiver(post_save, sender=ApiToken, dispatch_uid="revoke-revoked-token-sockets")
+def token_saved(sender: type, instance: ApiToken, **kwargs: Any) -> None:
+    if instance.revoked_at is not None:
+        revoke(token_group(instance.pk))
 
 
 @receiver(post_delete, sender=User, dispatch_uid="revoke-deleted-user-sockets")

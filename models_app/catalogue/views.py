@@ -9,6 +9,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 
 from arthur_panel.exceptions import DomainError
+from cluster_app.access.permissions import RUN_JOBS, require
 from cluster_app.exo.client import ExoClient
 from cluster_app.models import Node
 from cluster_app.nodes.poll import cluster_snapshot
@@ -93,6 +94,7 @@ def model_add(request: HttpRequest) -> HttpResponse:
     form = AddModelForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
+            require(request.user, RUN_JOBS, "Adding a model")
             model = services.model_add_from_hub(repo_id=form.cleaned_data["repo_id"])
         except DomainError as error:
             form.add_error("repo_id", error.message)
@@ -106,6 +108,7 @@ def model_import_exo(request: HttpRequest) -> HttpResponse:
     if request.method != "POST":
         return redirect("models")
     try:
+        require(request.user, RUN_JOBS, "Importing exo's catalogue")
         with ExoClient() as client:
             created = services.models_import_from_exo(client=client)
     except DomainError as error:
@@ -121,6 +124,7 @@ def model_exo_card(request: HttpRequest, slug: str) -> HttpResponse:
     model = get_object_or_404(LlmModel, slug=slug)
     if request.method == "POST":
         try:
+            require(request.user, RUN_JOBS, "Adding a model's card to exo")
             with ExoClient() as client:
                 added = services.model_exo_card_add(model=model, client=client)
         except DomainError as error:

@@ -1,45 +1,69 @@
 """The two look-ups the chat proxy makes on every request, a token and a model name, kept for a
 few seconds in the process: each costs about half a millisecond before the first token.
 
-Changes made through the panel (the admin, the API, the ORM in this process) clear them at
-once through model signals; a token revoked from another process (`manage.py shell`) still
-works here for at most LOOKUP_SECONDS.
+Any change to tokens, users, models or routes, in any process (another web process, a worker,
+`manage.py shell`), bumps a version number in Redis once committed; every look-up reads it
+(one Redis GET, a tenth of that) and empties this process's cache when it moved. So a revoked
+key stops working at the next request everywhere, not when its entry would have expired.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 
 from cachetools import TTLCache
 from django.contrib.auth import get_user_model
+from django.db import transaction
 from django.db.models.signals import post_delete, post_save
+from redis.exceptions import RedisError
 
-from cluster_app.access.tokens import token_for_secret
+from arthur_panel.redis_client import redis_client
+from cluster_app.access.tokens import note_use, token_for_secret
 from cluster_app.models import ApiToken
 from models_app.models import LlmModel, NameRoute, RouteRule
 from models_app.proxy.resolve import Resolved, resolve
 
+logger = logging.getLogger(__name__)
+
 LOOKUP_SECONDS = 10.0
+VERSION_KEY = "arthur:proxy-lookups-version"
 _tokens: TTLCache[str, ApiToken] = TTLCache(maxsize=1024, ttl=LOOKUP_SECONDS)
 _names: TTLCache[str, Resolved] = TTLCache(maxsize=1024, ttl=LOOKUP_SECONDS)
 _lock = threading.Lock()  # the proxy's look-ups run on several pool threads
+_seen: dict[str, object] = {"version": None}
 
 
-def token(secret: str) -> ApiToken | None:
-    """The live token with this secret, or None (unknown secrets are never kept)."""
+def _follow_changes() -> None:
+    """Empty the cache if anything changed anywhere since it was filled."""
+    version = redis_client().get(VERSION_KEY)
+    with _lock:
+        if version != _seen["version"]:
+            _tokens.clear()
+            _names.clear()
+            _seen["version"] = version
+
+
+def token(secret: str, address: str | None = None) -> ApiToken | None:
+    """The live token with this secret, or None (unknown secrets are never kept); a use from
+    `address` is recorded as token_for_secret does."""
+    _follow_changes()
     digest = ApiToken.digest_of(secret)
     with _lock:
         found = _tokens.get(digest)
-    if found is None:
-        found = token_for_secret(secret)
-        if found is not None:
-            with _lock:
-                _tokens[digest] = found
+    if found is not None:
+        note_use(found, address)
+        return found
+    found = token_for_secret(secret, address)
+    if found is not None:
+        with _lock:
+            _tokens[digest] = found
     return found
 
 
 def model(name: str) -> Resolved:
     """What a requested name means, as resolve.resolve says."""
+    _follow_changes()
     with _lock:
         found = _names.get(name)
     if found is None:
@@ -49,12 +73,28 @@ def model(name: str) -> Resolved:
     return found
 
 
-def forget(**kwargs: object) -> None:
+def _bump_version() -> None:
+    try:
+        redis_client().incr(VERSION_KEY)
+    except RedisError:
+        # The proxy cannot serve without Redis either; entries still expire by themselves.
+        logger.warning("Could not tell other processes that proxy look-ups changed.",
+                       exc_info=True)
+
+
+def forget() -> None:
+    """Empty this process's cache."""
     with _lock:
         _tokens.clear()
         _names.clear()
 
 
+def changed(**kwargs: object) -> None:
+    """A token, user, model or route changed: forget here now, everywhere once committed."""
+    forget()
+    transaction.on_commit(_bump_version)
+
+
 for _sender in (ApiToken, get_user_model(), LlmModel, NameRoute, RouteRule):
-    post_save.connect(forget, sender=_sender, dispatch_uid=f"proxy-lookups-save-{_sender}")
-    post_delete.connect(forget, sender=_sender, dispatch_uid=f"proxy-lookups-delete-{_sender}")
+    post_save.connect(changed, sender=_sender, dispatch_uid=f"proxy-lookups-save-{_sender}")
+    post_delete.connect(changed, sender=_sender, dispatch_uid=f"proxy-lookups-delete-{_sender}")

@@ -31,6 +31,7 @@ from django.views.decorators.csrf import csrf_exempt
 
 from arthur_panel.errors import error_body, too_large_message
 from arthur_panel.redis_client import redis_client
+from cluster_app.access.rules import CHAT, effective_scopes
 from cluster_app.access.tokens import bearer_secret
 from cluster_app.exo.client import error_message
 from cluster_app.models import ApiToken
@@ -120,9 +121,12 @@ def _caller(request: HttpRequest) -> tuple[Any, ApiToken | None]:
     secret = bearer_secret(request.headers.get("Authorization", "")) or request.headers.get(
         "x-api-key")
     if secret:
-        token = lookups.token(secret)
+        token = lookups.token(secret, request.META.get("REMOTE_ADDR"))
         if token is None:
-            raise ProxyError("Invalid or revoked API token.", "not_authenticated", 401)
+            raise ProxyError("Invalid, expired or revoked API token.", "not_authenticated", 401)
+        if CHAT not in effective_scopes(token.scopes):
+            raise ProxyError(f"{request.path} needs an API key with the '{CHAT}' scope; this key "
+                             f"has {', '.join(token.scopes)}.", "scope_denied", 403)
         return token.user, token
     if not request.user.is_authenticated:
         raise ProxyError("Log in, or send Authorization: Bearer <token> (manage.py issue_token).",
@@ -183,6 +187,9 @@ def _prepare(request: HttpRequest, api: str) -> tuple[Call, dict[str, Any], str]
                              f"{', '.join(route.skipped)}.", "no_model_ready", 503)
         chosen = lookups.model(route.slug)
         call.model_id, call.slug = chosen.model_id, chosen.slug
+    if token is not None and token.allowed_models and call.model_id not in token.allowed_models:
+        raise ProxyError(f"This API key may use only {', '.join(token.allowed_models)}, not "
+                         f"{call.requested} ({call.model_id}).", "model_not_allowed", 403)
     return call, {**body, "model": call.model_id}, _stream_slot(call)
 
 

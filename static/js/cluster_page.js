@@ -37,7 +37,7 @@
             instance_meta: preview.instance_meta, min_nodes: preview.nodes.length || 1 });
         } catch (e) { showError(e.message); load.disabled = false; }
       });
-      action.append(load);
+      if (Live.can("runJobs")) action.append(load);
     }
     return el("tr", { class: preview.error ? "unplaceable" : "" }, el("td", {}, preview.sharding), el("td", {}, preview.instance_meta),
       el("td", {}, preview.nodes.map((n) => n.toUpperCase()).join(" + ") || "—"), el("td", {}, memory || "—"), action);

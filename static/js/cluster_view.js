@@ -179,7 +179,7 @@ const ClusterView = (() => {
     ping.addEventListener("click", () => Live.api("POST", Live.url("api-jobs"),
       { kind: "ping", node: node.name, params: { count: 5, interval: 0.5 } })
       .catch((e) => Live.notify(`Could not start the ping: ${e.message}`)));
-    card.append(ping);
+    if (Live.can("runJobs")) card.append(ping);
     return card;
   }
 
@@ -210,7 +210,7 @@ const ClusterView = (() => {
       try { await Live.api("DELETE", Live.url("api-instance", { instance_id: instance.instance_id })); }
       catch (e) { Live.notify(e.message); unload.disabled = false; }
     });
-    row.querySelector(".instance-head").append(unload);
+    if (Live.can("runJobs")) row.querySelector(".instance-head").append(unload);
     return row;
   }
 

@@ -14,7 +14,9 @@
     try { await Live.api(method, url, body); await refresh(); } catch (e) { showError(e.message); }
   }
 
+  // Every button here starts or controls a job: none for a role that may not.
   function button(label, onClick, cls = "small") {
+    if (!Live.can("runJobs")) return "";
     const b = el("button", { class: cls }, label);
     b.addEventListener("click", onClick);
     return b;

@@ -315,5 +315,9 @@ const Live = (() => {
     notify.timer = setTimeout(() => { box.hidden = true; }, 8000);
   }
 
-  return { url, socket, jobs, api, notify, el, patch, gb, bytes, duration, jobRow, jobList, followJob, ACTIVE };
+  // Whether the user's role may do this ("runJobs", "operateExo"): base.html says, and the
+  // scripts draw no button the API would refuse.
+  const can = (what) => document.body.dataset[`can${what[0].toUpperCase()}${what.slice(1)}`] === "true";
+
+  return { url, socket, jobs, api, notify, el, can, patch, gb, bytes, duration, jobRow, jobList, followJob, ACTIVE };
 })();

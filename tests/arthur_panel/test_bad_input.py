@@ -32,13 +32,15 @@ HUGE = "x" * 10_000
 LLAMA_1B = "mlx-community/Llama-3.2-1B-Instruct-4bit"
 JSON = "application/json"
 
-# Path parameters: a real value (job_id is the job each test creates; no instance is loaded, so
-# a well-formed id of none stands in for one) and values naming nothing.
+# Path parameters: a real value (job_id is the job each test creates; no instance is loaded and
+# no key made, so a well-formed id of none stands in for one) and values naming nothing.
 EXISTING = {"job_id": None, "name": "alpha", "slug": "llama-3.2-1b",
-            "instance_id": "00000000-0000-4000-8000-000000000000"}
+            "instance_id": "00000000-0000-4000-8000-000000000000",
+            "key_id": "00000000-0000-4000-8000-000000000000"}
 MISSING = {"job_id": ["999999", "9" * 30], "name": ["omega", "n" * 10_000],
            "slug": ["no-such-model", "%00", "s" * 10_000],
-           "instance_id": ["nope", "%00", "i" * 10_000]}
+           "instance_id": ["nope", "%00", "i" * 10_000],
+           "key_id": ["00000000-0000-4000-8000-000000000001", "nope", "k" * 10_000]}
 # Ids that try to leave their place (exo has no authentication: `../_sim/faults` in an instance
 # id once became `DELETE /_sim/faults` on exo): dot segments, encoded and double-encoded
 # slashes and dots, and ids far longer than any real one.
@@ -56,6 +58,7 @@ VALID_BODY = {
     ("api-model-download", "post"): {"node": "alpha"},
     ("api-model-download", "delete"): {"node": "alpha"},
     ("api-plan", "post"): {"models": ["llama-3.2-1b"], "context_tokens": 65536},
+    ("api-keys", "post"): {"name": "script", "scopes": ["chat"]},
 }
 VALID_QUERY = {"api-instance-previews": f"model={LLAMA_1B}"}
 # Routes only admins may read (others get a 403 before anything is looked up).

@@ -23,7 +23,8 @@ WIRING = {"urls", "api_urls", "routing", "admin", "apps", "models", "management"
 # the same.
 BASE = {"arthur_panel", "cluster_app.models", "cluster_app.access", "cluster_app.audit"}
 ALLOWED = {
-    "cluster_app.access": {"arthur_panel", "cluster_app.models"},
+    # A chat key's models are named through the one resolver's seam.
+    "cluster_app.access": {"arthur_panel", "cluster_app.models", "cluster_app.exo.names"},
     "cluster_app.audit": {"arthur_panel", "cluster_app.models", "cluster_app.access"},
     # Ending every session closes their sockets the way a revoked credential's close.
     "cluster_app.account": BASE | {"cluster_app.jobs"},
@@ -57,8 +58,7 @@ PURE = ["cluster_app.exo.state", "cluster_app.exo.rules", "cluster_app.exo.loadi
         "models_app.proxy.rules", "models_app.usage.meter", "models_app.usage.costs",
         "models_app.action_plan.steps", "cluster_app.jobs.socket_limits",
         "cluster_app.nodes.gpus", "cluster_app.health.deployment", "cluster_app.deploy.units",
-        "cluster_app.audit.redact",
-        "arthur_panel.masking"]
+        "cluster_app.audit.redact", "arthur_panel.masking", "cluster_app.access.rules"]
 FRAMEWORKS = ("django", "rest_framework", "channels", "celery", "drf_spectacular")
 
 

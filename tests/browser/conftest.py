@@ -50,8 +50,17 @@ def log_in(page: Page, base_url: str, username: str, password: str) -> None:
 
 
 @pytest.fixture
-def logged_in(page: Page, live_stack: Any, nodes: Any, guide_models: None, alice: Any) -> Page:
+def logged_in(page: Page, live_stack: Any, nodes: Any, guide_models: None, operator: Any) -> Page:
+    """Alice, logged in as an operator: the pages' buttons are hers to use."""
     log_in(page, live_stack.base_url, "alice", "alice-password-1")
+    return page
+
+
+@pytest.fixture
+def logged_in_viewer(page: Page, live_stack: Any, nodes: Any, guide_models: None,
+                     bob: Any) -> Page:
+    """Bob, in no group: a viewer."""
+    log_in(page, live_stack.base_url, "bob", "bob-password-1")
     return page
 
 

@@ -61,8 +61,8 @@ def test_stop_the_cluster_and_watch_its_log(logged_in_operator, live_stack, tmp_
             fake.wait()
 
 
-def test_someone_who_is_not_an_operator_sees_no_start_or_stop(logged_in, live_stack):
-    page = logged_in
+def test_someone_who_is_not_an_operator_sees_no_start_or_stop(logged_in_viewer, live_stack):
+    page = logged_in_viewer
     page.goto(f"{live_stack.base_url}/cluster/")
     expect(page.locator("#ops-not-allowed")).to_contain_text("for operators")
     expect(page.locator("#exo-table tr[data-node=alpha]")).to_be_visible(timeout=10000)

@@ -12,6 +12,7 @@ from django.utils import timezone
 from arthur_panel.exceptions import Conflict
 from cluster_app.audit import services
 from cluster_app.audit.context import serving
+from cluster_app.audit.redact import REDACTED
 from cluster_app.audit.services import audit_prune, audited, record
 from cluster_app.jobs.services import job_cancel, job_create
 from cluster_app.jobs.tasks import jobs_prune_task

@@ -18,7 +18,7 @@ import pytest
 from django.conf import settings
 
 from cluster_app.exo.demo import configure_demo_nodes
-from cluster_app.models import Node
+from cluster_app.models import ApiToken, Node
 from tests import stack as live
 from tests.stack import api, wait_until
 
@@ -230,8 +230,8 @@ def test_bootstrap_lines_planted_in_the_masters_output_are_never_run(ops_stack, 
         assert finished(client, post(client, "/api/v1/cluster/stop/"))["state"] == "succeeded"
 
 
-def test_an_ordinary_user_cannot_start_or_stop_exo(ops_stack, exo_nodes, alice_token):
-    with api(ops_stack, alice_token) as client:
+def test_a_viewer_cannot_start_or_stop_exo(ops_stack, exo_nodes, bob):
+    with api(ops_stack, ApiToken.issue(user=bob, name="viewer")[1]) as client:
         for path in ("/api/v1/nodes/beta/stop/", "/api/v1/cluster/start/"):
             assert post(client, path, 403)["error"]["code"] == "permission_denied"
     assert not Node.objects.filter(exo_pid__isnull=False).exists()

@@ -32,7 +32,7 @@ def test_bearer_token_authenticates_and_a_bad_one_is_refused(alice_token, nodes)
     assert response.status_code == 200
     response = client.get("/api/v1/nodes/", HTTP_AUTHORIZATION="Bearer arthur_wrong")
     assert response.status_code == 401
-    assert "Invalid or revoked" in error_of(response)["message"]
+    assert "Invalid, expired or revoked" in error_of(response)["message"]
 
 
 def test_token_of_an_inactive_user_is_refused(alice, alice_token):

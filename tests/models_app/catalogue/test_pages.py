@@ -14,8 +14,9 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def browser(client, alice):
-    client.force_login(alice)
+def browser(client, operator):
+    """Alice, an operator: the catalogue's buttons are hers to use."""
+    client.force_login(operator)
     return client
 
 

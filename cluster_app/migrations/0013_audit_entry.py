@@ -9,7 +9,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('cluster_app', '0010_gpu_monitoring'),
+        ('cluster_app', '0012_seed_roles'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
