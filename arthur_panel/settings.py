@@ -314,7 +314,7 @@ REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["arthur_panel.parsers.SafeJSONParser"],
     "EXCEPTION_HANDLER": "arthur_panel.errors.api_exception_handler",
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "arthur_panel.schema.ArthurAutoSchema",
     "UNAUTHENTICATED_USER": None,
 }
 
@@ -327,6 +327,8 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums",
+                             "arthur_panel.schema.add_proxy_paths"],
 }
 
 LOGGING = {

@@ -14,6 +14,7 @@ from rest_framework.response import Response
 from arthur_panel.api import ApiView
 from arthur_panel.errors import get_or_404
 from arthur_panel.exceptions import DomainError, NotFound
+from arthur_panel.schema import answers
 from cluster_app.access.permissions import OPERATE_EXO
 from cluster_app.exo import cluster_jobs, node_jobs
 from cluster_app.exo.client import ExoClient
@@ -35,6 +36,7 @@ class ClusterOperationApi(ApiView):
     operation: str = ""  # start, stop or restart
     write_permission = OPERATE_EXO
 
+    @answers(409, 429)
     @extend_schema(request=None, responses={202: JobSerializer})
     def post(self, request: Request) -> Response:
         job = cluster_jobs.cluster_job_start(operation=self.operation, user=request.user)
@@ -45,6 +47,7 @@ class NodeOperationApi(ApiView):
     kind: str = ""  # exo.start or exo.stop
     write_permission = OPERATE_EXO
 
+    @answers(409, 429)
     @extend_schema(request=None, responses={202: JobSerializer})
     def post(self, request: Request, name: str) -> Response:
         node = get_or_404(Node.objects.all(), "Node", name=name)
@@ -65,13 +68,15 @@ class LoadRequest(serializers.Serializer):
 
 
 class InstanceListApi(ApiView):
-    @extend_schema(responses=dict, operation_id="instances_list")
+    @answers(502, 503)
+    @extend_schema(responses=list[dict[str, Any]], operation_id="instances_list")
     def get(self, request: Request) -> Response:
         with ExoClient() as client:
             view = normalise(client.state())
         names = _live_names()
         return Response([poll.instance_payload(i, names) for i in view.instances])
 
+    @answers(404, 409, 429, 502, 503)
     @extend_schema(request=LoadRequest, responses={202: JobSerializer})
     def post(self, request: Request) -> Response:
         data = LoadRequest(data=request.data)
@@ -98,10 +103,12 @@ class InstanceDetailApi(ApiView):
                 return poll.instance_payload(instance, _live_names())
         raise NotFound(f"Instance {instance_id} not found on the cluster.")
 
+    @answers(502, 503)
     @extend_schema(responses=dict)
     def get(self, request: Request, instance_id: str) -> Response:
         return Response(self._find(instance_id))
 
+    @answers(409, 429, 502, 503)
     @extend_schema(responses={202: JobSerializer})
     def delete(self, request: Request, instance_id: str) -> Response:
         self._find(instance_id)
@@ -113,6 +120,7 @@ class InstanceDetailApi(ApiView):
 
 
 class PreviewsApi(ApiView):
+    @answers(404, 502, 503)
     @extend_schema(parameters=[OpenApiParameter("model", required=True)], responses=dict)
     def get(self, request: Request) -> Response:
         name = request.query_params.get("model", "")
@@ -135,7 +143,8 @@ class PreviewsApi(ApiView):
 
 
 class ExoModelsApi(ApiView):
-    @extend_schema(responses=dict)
+    @answers(502, 503)
+    @extend_schema(responses=list[dict[str, Any]])
     def get(self, request: Request) -> Response:
         with ExoClient() as client:
             return Response(client.models())

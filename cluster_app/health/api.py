@@ -9,6 +9,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from arthur_panel.api import ApiView
+from arthur_panel.schema import answers
 from cluster_app.health.doctor import doctor_report, doctor_start
 from cluster_app.health.services import health_report, health_start
 from cluster_app.jobs.serializers import JobSerializer
@@ -19,6 +20,7 @@ class HealthApi(ApiView):
     def get(self, request: Request) -> Response:
         return Response(health_report())
 
+    @answers(429)
     @extend_schema(request=None, responses={201: JobSerializer, 200: JobSerializer})
     def post(self, request: Request) -> Response:
         job, created = health_start(user=request.user)
@@ -31,6 +33,7 @@ class DoctorApi(ApiView):
     def get(self, request: Request) -> Response:
         return Response(doctor_report())
 
+    @answers(429)
     @extend_schema(request=None, responses={201: JobSerializer, 200: JobSerializer})
     def post(self, request: Request) -> Response:
         job, created = doctor_start(user=request.user)

@@ -10,6 +10,7 @@ from rest_framework.response import Response
 from arthur_panel.api import ApiView
 from arthur_panel.errors import get_or_404
 from arthur_panel.exceptions import DomainError
+from arthur_panel.schema import answers
 from cluster_app.access.permissions import require
 from cluster_app.jobs import services
 from cluster_app.jobs.registry import get_kind, startable_kinds
@@ -42,6 +43,7 @@ class JobListApi(ApiView):
             raise DomainError("limit must be a whole number.", code="invalid_limit") from None
         return Response(JobSerializer(queryset[: max(limit, 1)], many=True).data)
 
+    @answers(409, 429)
     @extend_schema(request=JobCreateSerializer, responses={201: JobSerializer})
     def post(self, request: Request) -> Response:
         data = JobCreateSerializer(data=request.data)
@@ -72,6 +74,7 @@ class JobControlApi(ApiView):
                "pause": (services.job_pause, "Pausing"),
                "resume": (services.job_resume, "Resuming")}
 
+    @answers(409)
     @extend_schema(request=None, responses=JobSerializer)
     def post(self, request: Request, job_id: int) -> Response:
         job = get_or_404(Job.objects.select_related("node"), "Job", pk=job_id)

@@ -8,7 +8,7 @@ from cluster_app.models import Job, Node
 
 class JobSerializer(serializers.ModelSerializer):
     node: serializers.SlugRelatedField[Node] = serializers.SlugRelatedField(
-        slug_field="name", read_only=True)
+        slug_field="name", read_only=True, allow_null=True)
     created_by: serializers.SlugRelatedField[User] = serializers.SlugRelatedField(
         slug_field="username", read_only=True)
     url = serializers.SerializerMethodField()

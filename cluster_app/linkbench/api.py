@@ -11,6 +11,7 @@ from rest_framework.response import Response
 
 from arthur_panel.api import ApiView
 from arthur_panel.exceptions import DomainError
+from arthur_panel.schema import answers
 from cluster_app.jobs.serializers import JobSerializer
 from cluster_app.linkbench import core
 from cluster_app.linkbench.job import LinkbenchParams, linkbench_start
@@ -64,6 +65,7 @@ class LinkbenchApi(ApiView):
     def get(self, request: Request) -> Response:
         return Response(recent_benchmarks(_limit(request.query_params.get("limit"))))
 
+    @answers(409, 429)
     @extend_schema(request=LinkbenchParams, responses={202: JobSerializer})
     def post(self, request: Request) -> Response:
         params = LinkbenchParams(data=request.data)

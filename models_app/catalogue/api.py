@@ -9,6 +9,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from arthur_panel.api import ApiView
+from arthur_panel.schema import answers
 from cluster_app.exo.cards import card_ids
 from cluster_app.exo.client import ExoClient
 from models_app.catalogue import services
@@ -28,6 +29,7 @@ class ModelListApi(ApiView):
                                 role=params.get("role", ""))
         return Response(LlmModelSerializer(rows, many=True).data)
 
+    @answers(404, 409, 502, 503)
     @extend_schema(request=ModelAddSerializer, responses={201: LlmModelSerializer})
     def post(self, request: Request) -> Response:
         data = ModelAddSerializer(data=request.data)
@@ -56,6 +58,7 @@ class ModelDetailApi(ApiView):
 
 
 class ModelImportExoApi(ApiView):
+    @answers(502, 503)
     @extend_schema(request=None, responses=LlmModelSerializer(many=True))
     def post(self, request: Request) -> Response:
         with ExoClient() as client:
@@ -76,6 +79,7 @@ class ModelExoCardApi(ApiView):
     """exo places, loads and lists only models it has a card for; POST adds a catalogue model's
     card to exo (`POST /models/add`, read from the Hub) unless exo has it."""
 
+    @answers(502, 503)
     @extend_schema(responses=ExoCardSerializer)
     def get(self, request: Request, slug: str) -> Response:
         model = model_by_slug(slug)
@@ -83,6 +87,7 @@ class ModelExoCardApi(ApiView):
             known = model.exo_id in card_ids(client)
         return Response({"model_id": model.exo_id, "known": known})
 
+    @answers(502, 503)
     @extend_schema(request=None, responses={201: ExoCardSerializer, 200: ExoCardSerializer})
     def post(self, request: Request, slug: str) -> Response:
         model = model_by_slug(slug)

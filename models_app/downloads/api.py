@@ -10,6 +10,7 @@ from rest_framework.response import Response
 
 from arthur_panel.api import ApiView
 from arthur_panel.exceptions import DomainError
+from arthur_panel.schema import answers
 from cluster_app.jobs.serializers import JobSerializer
 from models_app.catalogue.selectors import model_named
 from models_app.downloads import jobs as downloads
@@ -26,6 +27,7 @@ class DownloadRequestSerializer(serializers.Serializer):
 
 
 class ModelDownloadApi(ApiView):
+    @answers(409, 429)
     @extend_schema(request=DownloadRequestSerializer, responses={201: dict, 200: dict})
     def post(self, request: Request, slug: str) -> Response:
         data = DownloadRequestSerializer(data=request.data)
@@ -37,6 +39,7 @@ class ModelDownloadApi(ApiView):
         return Response({"jobs": [JobSerializer(job).data for job, _ in started]},
                         status=status.HTTP_201_CREATED if any_new else status.HTTP_200_OK)
 
+    @answers(409, 429)
     @extend_schema(request=DownloadRequestSerializer, responses={202: JobSerializer})
     def delete(self, request: Request, slug: str) -> Response:
         data = DownloadRequestSerializer(data=request.data)
