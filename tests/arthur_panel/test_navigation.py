@@ -71,4 +71,4 @@ def test_the_staff_only_pages_are_shown_to_staff_only(browser, alice):
     alice.is_staff = True
     alice.save()
     labels = [label for *_, label in nav_of(browser.get(reverse("jobs")).content.decode())]
-    assert labels[-1] == "Audit"
+    assert "Audit" in labels

@@ -121,10 +121,10 @@ def ended(client: httpx.Client, job_id: int, timeout: float = 60) -> dict[str, A
 
 
 def test_no_secret_appears_anywhere_after_a_run(token_stack, hub_control, hub_endpoint, run_dir,
-                                                 settings, alice, nodes, guide_models):
+                                                 settings, operator, nodes, guide_models):
     settings.HF_ENDPOINT, settings.HF_TOKEN = hub_endpoint, HUB_TOKEN
     gated = model_add_from_hub(repo_id=GATED)
-    keys = [ApiToken.issue(user=alice, name=f"key {n}")[1] for n in (1, 2)]
+    keys = [ApiToken.issue(user=operator, name=f"key {n}")[1] for n in (1, 2)]
     bodies: list[str] = []
     token_api = Recorded(bodies, base_url=token_stack.base_url,
                          headers={"Authorization": f"Bearer {keys[0]}"})

@@ -65,11 +65,13 @@ def test_cluster_and_node_operations_are_recorded(operator_client, nodes, path, 
     assert entry.target == target and entry.params["job"] == response.json()["id"]
 
 
-def test_a_refused_stop_is_recorded_with_its_reason(api_client, nodes):
-    response = api_client.post("/api/v1/cluster/stop/")
+def test_a_refused_stop_is_recorded_with_its_reason(bob, nodes):
+    viewer = APIClient()
+    viewer.force_login(bob)
+    response = viewer.post("/api/v1/cluster/stop/")
     assert response.status_code == 403
     entry = only_entry(action="api-cluster-stop")
-    assert_by(entry, "alice", "refused")
+    assert_by(entry, "bob", "refused")
     assert entry.target == "/api/v1/cluster/stop/"
     assert entry.message.startswith("403: ") and "operate_exo" in entry.message
     assert not Job.objects.exists()
