@@ -4,12 +4,14 @@ of each role.
 
 Every answer must be no 5xx, a status and content type the schema documents for the operation,
 a body that conforms to the documented schema, and, for every error, the one error shape. A
-viewer must get 403 on every operation only operators may call, whatever the input.
+viewer must get 403 on every operation only operators may call, whatever the input, and a
+`chat` key on every operation.
 
 The run is one test transaction per operation and role, so state-changing operations run for
 real (jobs are created, catalogue rows edited and deleted) and are rolled back afterwards; the
 jobs they create are queued on commit, which never comes, so nothing starts on a worker.
-Roles are one parameter of `caller`: a new role or key scope is one more entry in `ROLES`.
+Callers are one parameter of `caller`: a viewer, an operator, and an operator's `chat` key,
+which must be refused every operation (no scope leak); a new one is one more entry in `ROLES`.
 """
 
 from __future__ import annotations
@@ -51,11 +53,20 @@ OPERATOR_ONLY = {
     ("POST", "/api/v1/nodes/{name}/stop/"),
 }
 
-# Each role: how to make its user from a plain account, and what it may not do.
-ROLES: dict[str, tuple[Callable[[Any], Any], set[tuple[str, str]]]] = {
-    "viewer": (lambda user: user, OPERATOR_ONLY),
-    "operator": (grant_operator, set()),
+EVERY = {("*", "*")}  # every operation: a chat key may call none of them
+
+# Each caller: how to make its user from a plain account, its key's scopes (None: every scope
+# its role allows), what it may not do, and the words its refusal must carry.
+ROLES: dict[str, tuple[Callable[[Any], Any], list[str] | None, set[tuple[str, str]], str]] = {
+    "viewer": (lambda user: user, None, OPERATOR_ONLY, OPERATE_EXO),
+    "operator": (grant_operator, None, set(), ""),
+    "operator's chat key": (grant_operator, ["chat"], EVERY, "scope_denied"),
 }
+
+
+def is_refused(refused: set[tuple[str, str]], method: str, path: str) -> bool:
+    return refused == EVERY or (method, path) in refused
+
 
 # Schemathesis's coverage phase (every boundary value of every field) is left out: it takes
 # minutes here, and test_bad_input.py walks those values on every route already.
@@ -67,9 +78,11 @@ schema = schemathesis.openapi.from_dict(SchemaGenerator().get_schema(request=Non
 @pytest.fixture(params=sorted(ROLES))
 def caller(request: pytest.FixtureRequest, django_user_model: Any) -> tuple[str, str]:
     """(role, a valid token of a user with that role)."""
-    make, _ = ROLES[request.param]
-    user = make(django_user_model.objects.create_user(f"fuzz-{request.param}"))
-    return request.param, ApiToken.issue(user=user, name="fuzz")[1]
+    make, scopes, *_ = ROLES[request.param]
+    name = f"fuzz-{sorted(ROLES).index(request.param)}"
+    user = make(django_user_model.objects.create_user(name))
+    fields = {"scopes": scopes} if scopes else {}
+    return request.param, ApiToken.issue(user=user, name="fuzz", **fields)[1]
 
 
 @pytest.fixture
@@ -85,15 +98,17 @@ def app(exo_built_in_cards: str, hub: str) -> Iterator[WSGIHandler]:
         request_finished.connect(close_old_connections)
 
 
-def assert_refused(response: Any) -> None:
-    """A 403 naming the missing permission; or a 404 when the path names nothing (a node
-    that does not exist, or a value its route does not accept), as for anyone."""
+def assert_refused(response: Any, reason: str) -> None:
+    """A 403 naming the missing permission or scope (`reason`, in its message or code); or a
+    404 when the path names nothing (a node that does not exist, or a value its route does
+    not accept), as for anyone."""
     if response.status_code == 404:
         match = resolve_or_none(unquote(urlsplit(response.request.url).path))
         assert match is None or not Node.objects.filter(name=match.kwargs.get("name")).exists()
         return
     assert response.status_code == 403, (response.status_code, response.text[:500])
-    assert OPERATE_EXO in response.json()["error"]["message"]
+    error = response.json()["error"]
+    assert reason in (error["message"], error["code"]) or reason in error["message"], error
 
 
 def resolve_or_none(path: str) -> ResolverMatch | None:
@@ -123,8 +138,9 @@ def test_every_operation_answers_as_documented(case: Any, caller: tuple[str, str
                                               response_schema_conformance])
     if response.status_code >= 400:
         assert_error_shape(response)
-    if (case.method.upper(), case.path) in ROLES[role][1]:
-        assert_refused(response)
+    _, _, refused, reason = ROLES[role]
+    if is_refused(refused, case.method.upper(), case.path):
+        assert_refused(response, reason)
 
 
 @pytest.mark.parametrize(("method", "path"), sorted(OPERATOR_ONLY))
@@ -134,12 +150,13 @@ def test_each_role_is_refused_exactly_what_it_may_not_do(
         app: WSGIHandler) -> None:
     """The fuzz rarely names a node that exists; here every protected operation is called
     with one, by each role, and only the roles that may not call it are refused."""
-    make, refused = ROLES[role]
-    user = make(django_user_model.objects.create_user(f"role-{role}"))
-    client = Client(HTTP_AUTHORIZATION=f"Bearer {ApiToken.issue(user=user, name='roles')[1]}")
-    response = client.generic(method, path.format(name="alpha"))
-    if (method, path) in refused:
-        assert response.status_code == 403
-        assert OPERATE_EXO in response.json()["error"]["message"]
+    make, scopes, refused, reason = ROLES[role]
+    user = make(django_user_model.objects.create_user(f"role-{sorted(ROLES).index(role)}"))
+    fields = {"scopes": scopes} if scopes else {}
+    secret = ApiToken.issue(user=user, name="roles", **fields)[1]
+    response = Client(HTTP_AUTHORIZATION=f"Bearer {secret}").generic(method,
+                                                                      path.format(name="alpha"))
+    if is_refused(refused, method, path):
+        assert_refused(response, reason)
     else:  # started, or refused for what the cluster is (BETA has no start command), not who
         assert response.status_code in (202, 400, 409), response.content
