@@ -25,6 +25,7 @@ from models_app.models import CloudPrice, LlmModel, NameRoute, RouteRule
 from models_app.proxy import lookups
 from tests import stack as live
 
+LLAMA_1B = "mlx-community/Llama-3.2-1B-Instruct-4bit"
 ALLOWED_HOSTS = {"127.0.0.1", "::1", "localhost"}
 
 
@@ -232,6 +233,21 @@ def live_stack(django_db_setup: None, exo_url: str, hub_endpoint: str,
     with live.running_stack(database, exo_url, hub_endpoint,
                             tmp_path_factory.mktemp("stack")) as running:
         yield running
+
+
+@pytest.fixture
+def loaded_llama(live_stack: live.Stack, operator_token: str, nodes: dict[str, Node],
+                 guide_models: None) -> Iterator[str]:
+    """Llama 3.2 1B loaded on the session's exo simulator (its instance id), unloaded after."""
+    with live.api(live_stack, operator_token) as client:
+        job = client.post("/api/v1/instances/", json={"model": LLAMA_1B}).json()
+        live.wait_until(lambda: client.get(f"/api/v1/jobs/{job['id']}/").json()["state"]
+                        == "succeeded", timeout=30)
+        instance_id = client.get(f"/api/v1/jobs/{job['id']}/").json()["result"]["instance_id"]
+        yield instance_id
+        client.delete(f"/api/v1/instances/{instance_id}/")
+        live.wait_until(lambda: client.get(f"/api/v1/instances/{instance_id}/").status_code
+                        == 404, timeout=30)
 
 
 @pytest.fixture

@@ -17,7 +17,6 @@ from simulators.exo.catalogue import GUIDE_SPEEDS
 from tests.models_app.proxy import test_live as test_proxy_live
 from tests.stack import api, wait_until
 
-loaded_llama = test_proxy_live.loaded_llama  # Llama 3.2 1B loaded, unloaded afterwards
 LLAMA_1B = test_proxy_live.LLAMA_1B
 pytestmark = [pytest.mark.browser, pytest.mark.stack, pytest.mark.django_db(transaction=True)]
 LLAMA_8B = "mlx-community/Meta-Llama-3.1-8B-Instruct-4bit"

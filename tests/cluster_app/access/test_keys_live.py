@@ -16,7 +16,7 @@ from websockets.sync.client import connect
 from cluster_app.jobs.consumers import CLOSE_UNAUTHENTICATED
 from cluster_app.models import ApiToken, Job
 from tests.cluster_app.access.test_websockets_live import close_code, opened, session_cookie
-from tests.stack import api, wait_until
+from tests.stack import wait_until
 
 pytestmark = [pytest.mark.stack, pytest.mark.django_db(transaction=True)]
 LLAMA_1B = "mlx-community/Llama-3.2-1B-Instruct-4bit"
@@ -31,18 +31,6 @@ def keys_page(live_stack, operator):
             "Cookie": f"{session_cookie(operator)}; csrftoken={csrf}", "X-CSRFToken": csrf}) as c:
         yield c
 
-
-@pytest.fixture
-def loaded_llama(live_stack, operator_token, nodes, guide_models):
-    with api(live_stack, operator_token) as client:
-        job = client.post("/api/v1/instances/", json={"model": LLAMA_1B}).json()
-        wait_until(lambda: client.get(f"/api/v1/jobs/{job['id']}/").json()["state"] == "succeeded",
-                   timeout=30)
-        instance_id = client.get(f"/api/v1/jobs/{job['id']}/").json()["result"]["instance_id"]
-        yield instance_id
-        client.delete(f"/api/v1/instances/{instance_id}/")
-        wait_until(lambda: client.get(f"/api/v1/instances/{instance_id}/").status_code == 404,
-                   timeout=30)
 
 
 def chat(live_stack, secret: str) -> httpx.Response:

@@ -23,12 +23,6 @@ def no_enqueue(django_capture_on_commit_callbacks):
         yield
 
 
-@pytest.fixture
-def operator_client(operator):
-    client = APIClient()
-    client.force_login(operator)
-    return client
-
 
 @pytest.fixture
 def admin_client(alice):
@@ -56,9 +50,9 @@ def assert_by(entry: AuditEntry, username: str, outcome: str = "ok") -> None:
     ("/api/v1/nodes/alpha/start/", "exo.start", "alpha"),
     ("/api/v1/nodes/beta/stop/", "exo.stop", "beta"),
 ])
-def test_cluster_and_node_operations_are_recorded(operator_client, nodes, path, action, target):
+def test_cluster_and_node_operations_are_recorded(api_client, nodes, path, action, target):
     Node.objects.filter(name="beta").update(exo_start_command=["exo"])  # so it may start
-    response = operator_client.post(path)
+    response = api_client.post(path)
     assert response.status_code == 202, response.content
     entry = only_entry(action=action)
     assert_by(entry, "alice")

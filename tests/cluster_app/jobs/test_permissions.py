@@ -19,12 +19,6 @@ def error_of(response):
     return body["error"]
 
 
-@pytest.fixture
-def operator_client(operator):
-    client = APIClient()
-    client.force_login(operator)
-    return client
-
 
 @pytest.fixture
 def runner_client(bob):
@@ -55,9 +49,9 @@ def test_a_user_without_operate_exo_may_not_start_an_exo_kind(runner_client, nod
     assert not Job.objects.exists()
 
 
-def test_an_operator_gets_past_the_permission(operator_client, nodes):
+def test_an_operator_gets_past_the_permission(api_client, nodes):
     # exo kinds have endpoints of their own; this route says so, not that she may not.
-    response = operator_client.post("/api/v1/jobs/", {"kind": "cluster.start"}, format="json")
+    response = api_client.post("/api/v1/jobs/", {"kind": "cluster.start"}, format="json")
     assert response.status_code == 400 and error_of(response)["code"] == "unknown_kind"
 
 
@@ -73,9 +67,9 @@ def test_a_user_without_operate_exo_may_not_control_an_exo_job(runner_client, no
     assert (job.state, job.control) == (Job.State.RUNNING, "")
 
 
-def test_an_operator_may_cancel_an_exo_job(operator_client, nodes):
+def test_an_operator_may_cancel_an_exo_job(api_client, nodes):
     job = Job.objects.create(kind="cluster.stop", state=Job.State.QUEUED)
-    response = operator_client.post(f"/api/v1/jobs/{job.pk}/cancel/")
+    response = api_client.post(f"/api/v1/jobs/{job.pk}/cancel/")
     assert response.status_code == 200 and response.json()["state"] == "cancelled"
 
 

@@ -8,9 +8,6 @@ from pathlib import Path
 
 import pytest
 
-from tests.models_app.proxy import test_live as test_proxy_live
-
-loaded_llama = test_proxy_live.loaded_llama  # Llama 3.2 1B loaded, unloaded afterwards
 SCRIPT = Path(__file__).resolve().parents[3] / "scripts" / "llm_query.sh"
 # Quotes, a command substitution, backticks, a variable, a backslash and a newline: each of them
 # broke the guide's script or ran something.

@@ -19,19 +19,6 @@ pytestmark = [pytest.mark.stack, pytest.mark.django_db(transaction=True)]
 LLAMA_1B = "mlx-community/Llama-3.2-1B-Instruct-4bit"
 
 
-@pytest.fixture
-def loaded_llama(live_stack, alice_token, nodes, guide_models):
-    """Llama 3.2 1B loaded on the exo simulator, unloaded afterwards."""
-    with api(live_stack, alice_token) as client:
-        job = client.post("/api/v1/instances/", json={"model": LLAMA_1B}).json()
-        wait_until(lambda: client.get(f"/api/v1/jobs/{job['id']}/").json()["state"] == "succeeded",
-                   timeout=30)
-        instance_id = client.get(f"/api/v1/jobs/{job['id']}/").json()["result"]["instance_id"]
-        yield instance_id
-        client.delete(f"/api/v1/instances/{instance_id}/")
-        wait_until(lambda: client.get(f"/api/v1/instances/{instance_id}/").status_code == 404,
-                   timeout=30)
-
 
 def openai_client(stack, token) -> openai.OpenAI:
     return openai.OpenAI(base_url=f"{stack.base_url}/v1", api_key=token, max_retries=0)
