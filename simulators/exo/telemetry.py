@@ -10,6 +10,9 @@ if TYPE_CHECKING:  # cluster.py reads IDLE from here, so only type checkers impo
 IDLE = {"gpuUsage": 0.03, "temp": 41.0, "sysPower": 14.0, "pcpuUsage": 0.06, "ecpuUsage": 0.12}
 BUSY = {"gpuUsage": 0.92, "temp": 68.0, "sysPower": 185.0, "pcpuUsage": 0.22, "ecpuUsage": 0.18}
 NOISE = {"gpuUsage": 0.03, "temp": 0.8, "sysPower": 6.0, "pcpuUsage": 0.03, "ecpuUsage": 0.03}
+# A Mac never reads below these (an idle M3 Ultra still draws about 10 W and sits near room
+# temperature); noise must not carry a reading under them.
+FLOOR = {"temp": 25.0, "sysPower": 8.0}
 SMOOTHING = 0.35  # how far a reading moves toward its target per sample
 
 
@@ -21,4 +24,4 @@ def sample(node: Node, busy: bool) -> None:
         value = current + (target - current) * SMOOTHING + node.rng.gauss(0, NOISE[key])
         if key in ("gpuUsage", "pcpuUsage", "ecpuUsage"):
             value = min(1.0, max(0.0, value))
-        node.system[key] = round(max(0.0, value), 3)
+        node.system[key] = round(max(FLOOR.get(key, 0.0), value), 3)
