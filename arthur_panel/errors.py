@@ -52,7 +52,9 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
         return Response(error_body(too_large_message(), "request_too_large"),
                         status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE)
     if isinstance(exc, DomainError):
-        return Response(error_body(exc.message, exc.code), status=exc.status_code)
+        headers = None if exc.retry_after is None else {"Retry-After": str(exc.retry_after)}
+        return Response(error_body(exc.message, exc.code), status=exc.status_code,
+                        headers=headers)
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
     response = exception_handler(exc, context)

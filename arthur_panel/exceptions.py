@@ -9,6 +9,7 @@ class DomainError(Exception):
 
     status_code = 400
     code = "invalid"
+    retry_after: int | None = None  # seconds, sent as Retry-After (a 429 or a 503)
 
     def __init__(self, message: str, *, code: str | None = None, status_code: int | None = None):
         super().__init__(message)

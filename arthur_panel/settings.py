@@ -252,10 +252,15 @@ AUDIT_RETENTION_DAYS = env_int("AUDIT_RETENTION_DAYS", 365, minimum=1)
 # Jobs one user may have queued, running or paused at once (each kind may allow fewer).
 JOB_MAX_ACTIVE_PER_USER = env_int("JOB_MAX_ACTIVE_PER_USER", 20, minimum=1)
 
-# The chat proxy's limits: answers no longer than this, bodies no bigger, streams per user.
+# The chat proxy's limits: answers no longer than this, bodies no bigger.
 CHAT_MAX_TOKENS = env_int("CHAT_MAX_TOKENS", 32768, minimum=1)
 CHAT_MAX_REQUEST_BYTES = env_int("CHAT_MAX_REQUEST_BYTES", 4 * 1024 * 1024, minimum=1024)
-CHAT_MAX_STREAMS_PER_USER = env_int("CHAT_MAX_STREAMS_PER_USER", 4, minimum=1)
+# Rate limits of each user, over all their keys and their browser (0: none); a key may set
+# narrower ones of its own on the Keys page.
+RATE_CHAT_REQUESTS_PER_MINUTE = env_int("RATE_CHAT_REQUESTS_PER_MINUTE", 300, minimum=0)
+RATE_CHAT_TOKENS_PER_DAY = env_int("RATE_CHAT_TOKENS_PER_DAY", 0, minimum=0)
+RATE_API_REQUESTS_PER_MINUTE = env_int("RATE_API_REQUESTS_PER_MINUTE", 600, minimum=0)
+RATE_STREAMS_PER_USER = env_int("RATE_STREAMS_PER_USER", 4, minimum=1)
 DATA_UPLOAD_MAX_MEMORY_SIZE = CHAT_MAX_REQUEST_BYTES
 
 CELERY_BROKER_URL = REDIS_URL
@@ -311,6 +316,7 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["cluster_app.access.gate.RolePermission"],
+    "DEFAULT_THROTTLE_CLASSES": ["cluster_app.access.throttle.ApiRateThrottle"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["arthur_panel.parsers.SafeJSONParser"],
     "EXCEPTION_HANDLER": "arthur_panel.errors.api_exception_handler",

@@ -340,7 +340,8 @@ def main() -> int:
         live = exits.enter_context(stack.running_stack(
             database, exo_url, "", work / "stack",
             {"CLUSTER_POLL_SECONDS": "3600",
-             "CHAT_MAX_STREAMS_PER_USER": str(args.concurrency * 2)}))
+             "RATE_STREAMS_PER_USER": str(args.concurrency * 2),
+             "RATE_CHAT_REQUESTS_PER_MINUTE": "0"}))
         print("stack ready, model loaded", flush=True)
         results = asyncio.run(measure(live, exo_url, token, sim, args))
         return 0 if all(results) else 1

@@ -42,5 +42,6 @@ urlpatterns = [
     path("linkbench/", linkbench_api.LinkbenchApi.as_view(), name="api-linkbench"),
     path("audit/", audit_api.AuditListApi.as_view(), name="api-audit"),
     path("keys/", keys_api.KeyListApi.as_view(), name="api-keys"),
+    path("keys/<uuid:key_id>/", keys_api.KeyDetailApi.as_view(), name="api-key"),
     path("keys/<uuid:key_id>/revoke/", keys_api.KeyRevokeApi.as_view(), name="api-key-revoke"),
 ]

@@ -15,8 +15,10 @@ from django.db import connection
 from rest_framework.test import APIClient
 
 from arthur_panel.launcher import INTEGRATION_ONLY, SKIP_INTEGRATION
+from arthur_panel.redis_client import redis_client
 from cluster_app.access.permissions import OPERATOR_GROUP
 from cluster_app.access.rules import ADMIN_ROLE, ROLES
+from cluster_app.access.throttle import RATE_KEY_PREFIX
 from cluster_app.models import ApiToken, Node
 from cluster_app.nodes.inventory import GUIDE_NODES
 from cluster_app.nodes.poll import SNAPSHOT_KEY
@@ -98,6 +100,15 @@ def _no_cluster_snapshot() -> None:
 def _no_proxy_lookups() -> None:
     """A flushed test database fires no signals: forget the proxy's kept look-ups."""
     lookups.forget()
+
+
+@pytest.fixture(autouse=True)
+def _no_rate_counters() -> None:
+    """Rate-limit counters are kept per user pk and key id, and each test's users reuse the
+    last test's pks: start every test with none."""
+    client = redis_client()
+    if stale := list(client.scan_iter(f"{RATE_KEY_PREFIX}*", count=1000)):
+        client.delete(*stale)
 
 
 @pytest.fixture

@@ -7,14 +7,14 @@ from datetime import datetime
 from typing import Any
 
 from django.db import transaction
-from django.db.models import QuerySet
 from django.utils import timezone
 
 from arthur_panel.exceptions import Conflict, DomainError
+from cluster_app.access.limits import KINDS
 from cluster_app.access.permissions import ADMINISTER, PermissionRequired, require
 from cluster_app.access.rules import CHAT, scopes_beyond
 from cluster_app.exo.names import catalogue_model_id
-from cluster_app.models import ApiToken
+from cluster_app.models import ApiToken, ApiTokenQuerySet
 
 
 def allowed_model_ids(names: Iterable[str]) -> list[str]:
@@ -29,7 +29,8 @@ def allowed_model_ids(names: Iterable[str]) -> list[str]:
 
 
 def key_create(*, user: Any, name: str, scopes: list[str], models: Iterable[str] = (),
-               expires_at: datetime | None = None, note: str = "") -> tuple[ApiToken, str]:
+               expires_at: datetime | None = None, note: str = "",
+               limits: dict[str, int | None] | None = None) -> tuple[ApiToken, str]:
     """A new key of `user` and its secret (shown once). PermissionRequired if a scope exceeds
     the user's role; DomainError for models on a key that cannot chat, or unknown models."""
     if beyond := scopes_beyond(scopes, user.has_perm):
@@ -43,10 +44,33 @@ def key_create(*, user: Any, name: str, scopes: list[str], models: Iterable[str]
     if expires_at is not None and expires_at <= timezone.now():
         raise DomainError("The expiry is in the past.", code="invalid_expiry")
     return ApiToken.issue(user=user, name=name, scopes=scopes, allowed_models=model_ids,
-                          expires_at=expires_at, note=note)
+                          expires_at=expires_at, note=note, **_limit_fields(limits or {}))
 
 
-def keys_visible_to(user: Any) -> QuerySet[ApiToken]:
+def _limit_fields(limits: dict[str, int | None]) -> dict[str, int | None]:
+    if unknown := set(limits) - set(KINDS):
+        raise DomainError(f"No such limit: {', '.join(sorted(unknown))}.", code="invalid_limit")
+    return limits
+
+
+def key_set_limits(*, key: ApiToken, user: Any, limits: dict[str, int | None],
+                   token: Any = None) -> ApiToken:
+    """Set (a number) or clear (None: only the user's limit applies) `key`'s own limits. A
+    key's limits only narrow its user's, so its owner may set them; another user's key needs
+    ADMINISTER. They apply from the next request, in every process (the proxy's look-up
+    cache is told through Redis when a key is saved)."""
+    if key.user_id != user.pk:
+        require(user, ADMINISTER, "Changing another user's key", token=token)
+    fields = _limit_fields(limits)
+    with transaction.atomic():  # with its audit entry (cluster_app.audit.signals)
+        for field, value in fields.items():
+            setattr(key, field, value)
+        key.full_clean()
+        key.save(update_fields=list(fields))
+    return key
+
+
+def keys_visible_to(user: Any) -> ApiTokenQuerySet:
     """The keys `user` may see and revoke: their own, or everyone's for an admin."""
     keys = ApiToken.objects.select_related("user")
     return keys if user.has_perm(ADMINISTER) else keys.filter(user=user)

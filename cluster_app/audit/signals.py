@@ -1,6 +1,6 @@
 """Actions recorded where Django announces them: logins, failed logins and logouts (auth
-signals), API tokens issued and deleted (however that happens: the admin, `issue_token`, a
-shell)."""
+signals), API tokens issued, revoked, limited and deleted (however that happens: the Keys page,
+the admin, `issue_token`, a shell)."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from django.contrib.auth.signals import user_logged_in, user_logged_out, user_lo
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 
+from cluster_app.access.limits import KINDS
 from cluster_app.audit.services import Outcome, record
 from cluster_app.models import ApiToken
 
@@ -43,10 +44,20 @@ def _token_target(token: ApiToken) -> str:
 
 
 @receiver(post_save, sender=ApiToken, dispatch_uid="audit-token-issued")
-def token_saved(sender: type, instance: ApiToken, created: bool, **kwargs: Any) -> None:
+def token_saved(sender: type, instance: ApiToken, created: bool,
+                update_fields: frozenset[str] | None = None, **kwargs: Any) -> None:
+    """Issued, revoked, or its limits changed (keys.py saves just those fields, in the
+    transaction this entry joins)."""
+    changed = update_fields or frozenset()
     if created:
         record(action="token.create", target=_token_target(instance),
                params={"id": str(instance.pk), "name": instance.name})
+    elif "revoked_at" in changed:
+        record(action="token.revoke", target=_token_target(instance),
+               params={"id": str(instance.pk)})
+    elif limits := sorted(changed & set(KINDS)):
+        record(action="token.limits", target=_token_target(instance),
+               params={kind: getattr(instance, kind) for kind in limits})
 
 
 @receiver(post_delete, sender=ApiToken, dispatch_uid="audit-token-deleted")

@@ -30,7 +30,8 @@ from django.middleware.csrf import CsrfViewMiddleware
 from django.views.decorators.csrf import csrf_exempt
 
 from arthur_panel.errors import error_body, too_large_message
-from arthur_panel.redis_client import redis_client
+from cluster_app.access import throttle
+from cluster_app.access.limits import CHAT_REQUESTS, CHAT_TOKENS, STREAMS
 from cluster_app.access.rules import CHAT, effective_scopes
 from cluster_app.access.tokens import bearer_secret
 from cluster_app.exo.client import error_message
@@ -88,9 +89,11 @@ def _pooled(work: Callable[..., T]) -> Callable[..., Awaitable[T]]:
 
 
 class ProxyError(Exception):
-    def __init__(self, message: str, code: str, status: int) -> None:
+    def __init__(self, message: str, code: str, status: int,
+                 retry_after: int | None = None) -> None:
         super().__init__(message)
         self.message, self.code, self.status = message, code, status
+        self.retry_after = retry_after
 
 
 @dataclass
@@ -112,7 +115,10 @@ def _json_error(api: str, error: ProxyError) -> JsonResponse:
     if api == "messages":
         # Anthropic's shape too, for Claude Code and the anthropic client.
         body = {"type": "error", "error": {**body["error"], "type": error.code}}
-    return JsonResponse(body, status=error.status)
+    response = JsonResponse(body, status=error.status)
+    if error.retry_after is not None:
+        response["Retry-After"] = str(error.retry_after)
+    return response
 
 
 def _caller(request: HttpRequest) -> tuple[Any, ApiToken | None]:
@@ -162,14 +168,19 @@ def _body(request: HttpRequest) -> dict[str, Any]:
     return body
 
 
-def _prepare(request: HttpRequest, api: str) -> tuple[Call, dict[str, Any], str]:
+def _prepare(request: HttpRequest, api: str) -> tuple[Call, dict[str, Any], list[str]]:
     """Everything before exo, in one trip to the sync thread: the call, the body to forward
-    and the caller's stream slot."""
+    and the caller's stream slots."""
     user, token = _caller(request)
     call = Call(api=api, user=user, token=token)
     if request.method != "POST":
         raise ProxyError("Use POST.", "method_not_allowed", 405)
     body = _body(request)
+    try:
+        throttle.check_tokens(throttle.limits_for(CHAT_TOKENS, user, token))
+        throttle.take_request(throttle.limits_for(CHAT_REQUESTS, user, token))
+    except throttle.RateLimited as refused:
+        raise _rate_limited(refused) from None
     call.requested, call.stream = body["model"], bool(body.get("stream"))
     task = body.pop("task", None) or request.headers.get("X-Arthur-Task")
     if call.requested == "auto":
@@ -190,33 +201,21 @@ def _prepare(request: HttpRequest, api: str) -> tuple[Call, dict[str, Any], str]
     if token is not None and token.allowed_models and call.model_id not in token.allowed_models:
         raise ProxyError(f"This API key may use only {', '.join(token.allowed_models)}, not "
                          f"{call.requested} ({call.model_id}).", "model_not_allowed", 403)
-    return call, {**body, "model": call.model_id}, _stream_slot(call)
+    try:
+        slots = throttle.take_streams(throttle.limits_for(STREAMS, user, token))
+    except throttle.RateLimited as refused:
+        raise _rate_limited(refused) from None
+    return call, {**body, "model": call.model_id}, slots
 
 
-def stream_slot_key(user_pk: object) -> str:
-    """The Redis counter of a user's streams running now."""
-    return f"arthur:proxy-streams:{user_pk}"
-
-
-def _stream_slot(call: Call) -> str:
-    """Take one of the user's concurrent-stream slots; the key to give it back."""
-    key = stream_slot_key(getattr(call.user, "pk", "anonymous"))
-    with redis_client().pipeline() as pipe:
-        # The expiry frees slots a killed server never gave back.
-        pipe.incr(key)
-        pipe.expire(key, 3600)
-        taken, _ = pipe.execute()
-    if taken > settings.CHAT_MAX_STREAMS_PER_USER:
-        redis_client().decr(key)
-        raise ProxyError(f"You already have {settings.CHAT_MAX_STREAMS_PER_USER} requests "
-                         "running; wait for one to finish.", "too_many_streams", 429)
-    return key
+def _rate_limited(refused: throttle.RateLimited) -> ProxyError:
+    return ProxyError(refused.message, refused.code, refused.status_code, refused.retry_after)
 
 
 async def _proxy(request: HttpRequest, api: str, path: str) -> HttpResponseBase:
     started = time.monotonic()
     try:
-        call, forwarded, slot = await _pooled(_prepare)(request, api)
+        call, forwarded, slots = await _pooled(_prepare)(request, api)
     except ProxyError as error:
         return _json_error(api, error)
     client = _exo_client()
@@ -229,10 +228,10 @@ async def _proxy(request: HttpRequest, api: str, path: str) -> HttpResponseBase:
             raise _upstream_error(call, upstream)
     except (httpx.TransportError, ProxyError) as exc:
         failure = exc if isinstance(exc, ProxyError) else _exo_down(exc)
-        await _pooled(_settle)(call, meter, slot, failure.status, ERROR, failure.message)
+        await _pooled(_settle)(call, meter, slots, failure.status, ERROR, failure.message)
         return _json_error(call.api, failure)
     response = StreamingHttpResponse(
-        _relay(call, upstream, meter, slot),
+        _relay(call, upstream, meter, slots),
         content_type=upstream.headers.get("content-type", "application/json"))
     response["Cache-Control"] = "no-cache"
     response["X-Arthur-Model"] = call.model_id
@@ -258,7 +257,7 @@ def _upstream_error(call: Call, upstream: httpx.Response) -> ProxyError:
 
 
 async def _relay(call: Call, upstream: httpx.Response,
-                 meter: StreamMeter, slot: str) -> AsyncIterator[bytes]:
+                 meter: StreamMeter, slots: list[str]) -> AsyncIterator[bytes]:
     client_left, broken = False, None
     collected = b""
     try:
@@ -278,22 +277,25 @@ async def _relay(call: Call, upstream: httpx.Response,
         if collected:
             meter.take_body(collected)
         status, error = outcome(meter, client_left=client_left, broken=broken)
-        # Shielded: a cancelled response (the client left) must still free its slot, close
+        # Shielded: a cancelled response (the client left) must still free its slots, close
         # the request to exo and leave its usage record.
-        await asyncio.shield(_finish(call, upstream, meter, slot, 499 if client_left else 200,
+        await asyncio.shield(_finish(call, upstream, meter, slots, 499 if client_left else 200,
                                      status, error))
 
 
-async def _finish(call: Call, upstream: httpx.Response, meter: StreamMeter, slot: str,
+async def _finish(call: Call, upstream: httpx.Response, meter: StreamMeter, slots: list[str],
                   http_status: int, status: str, error: str) -> None:
     await upstream.aclose()
-    await _pooled(_settle)(call, meter, slot, http_status, status, error)
+    await _pooled(_settle)(call, meter, slots, http_status, status, error)
 
 
-def _settle(call: Call, meter: StreamMeter, slot: str, http_status: int, status: str,
+def _settle(call: Call, meter: StreamMeter, slots: list[str], http_status: int, status: str,
             error: str) -> None:
-    """Give the stream slot back and leave the usage record."""
-    redis_client().decr(slot)
+    """Give the stream slots back, count the tokens against the daily limits and leave the
+    usage record."""
+    throttle.give_back(slots)
+    throttle.add_tokens(throttle.limits_for(CHAT_TOKENS, call.user, call.token),
+                        meter.tokens_used)
     record_usage(call, meter, http_status=http_status, status=status, error=error)
 
 

@@ -83,6 +83,12 @@ class StreamMeter:
         return round((self.first_token_at - self.started) * 1000)
 
     @property
+    def tokens_used(self) -> int:
+        """Tokens in and out, for the daily limits; a cancelled stream's answer, whose count
+        exo never sent, as the text chunks that arrived (about a token each)."""
+        return (self.prompt_tokens or 0) + (self.completion_tokens or self.chunks)
+
+    @property
     def tokens_per_second(self) -> float | None:
         """Completion tokens over the time from the first token to the last byte."""
         tokens = self.completion_tokens or self.chunks

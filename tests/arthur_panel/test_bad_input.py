@@ -22,7 +22,7 @@ from rest_framework import fields as f
 from rest_framework import relations
 from rest_framework.test import APIClient
 
-from cluster_app.models import Job
+from cluster_app.models import ApiToken, Job
 
 pytestmark = pytest.mark.django_db
 
@@ -32,11 +32,11 @@ HUGE = "x" * 10_000
 LLAMA_1B = "mlx-community/Llama-3.2-1B-Instruct-4bit"
 JSON = "application/json"
 
-# Path parameters: a real value (job_id is the job each test creates; no instance is loaded and
-# no key made, so a well-formed id of none stands in for one) and values naming nothing.
-EXISTING = {"job_id": None, "name": "alpha", "slug": "llama-3.2-1b",
-            "instance_id": "00000000-0000-4000-8000-000000000000",
-            "key_id": "00000000-0000-4000-8000-000000000000"}
+# Path parameters: a real value (job_id and key_id are the job and Alice's key each test
+# creates; no instance is loaded, so a well-formed id of none stands in for one) and values
+# naming nothing.
+EXISTING = {"job_id": None, "key_id": None, "name": "alpha", "slug": "llama-3.2-1b",
+            "instance_id": "00000000-0000-4000-8000-000000000000"}
 MISSING = {"job_id": ["999999", "9" * 30], "name": ["omega", "n" * 10_000],
            "slug": ["no-such-model", "%00", "s" * 10_000],
            "instance_id": ["nope", "%00", "i" * 10_000],
@@ -140,9 +140,10 @@ def _fast_passwords(settings: Any) -> None:
 
 
 @pytest.fixture
-def real(nodes: Any, guide_models: None) -> dict[str, str]:
+def real(nodes: Any, guide_models: None, operator: Any) -> dict[str, str]:
     job = Job.objects.create(kind="ping", node=nodes["alpha"], params={})
-    return {**EXISTING, "job_id": str(job.pk)}
+    key, _ = ApiToken.issue(user=operator, name="script")
+    return {**EXISTING, "job_id": str(job.pk), "key_id": str(key.pk)}
 
 
 def fill(route: str, values: dict[str, str]) -> str:

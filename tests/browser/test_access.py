@@ -73,3 +73,33 @@ def test_a_key_is_made_shown_once_copied_and_revoked(logged_in_viewer, live_stac
     expect(page.locator(f'tr[data-key="{key.pk}"]').get_by_role("button")).to_have_count(0)
     key.refresh_from_db()
     assert key.revoked_at is not None
+
+
+def test_a_keys_limits_are_set_shown_with_their_use_and_changed(logged_in_viewer, live_stack):
+    page = logged_in_viewer
+    page.goto(f"{live_stack.base_url}/keys/")
+    expect(page.locator("fieldset.limits legend")).to_contain_text(
+        "chat requests per minute: 300")  # the account's own limit, RATE_* by default
+    page.get_by_label("Name").fill("runaway script")
+    page.get_by_label("Chat requests per minute").fill("60")
+    page.get_by_role("button", name="Create key").click()
+    expect(page.locator("#key-secret-value")).to_be_visible()
+    key = ApiToken.objects.get()
+    assert (key.chat_requests_per_minute, key.max_streams) == (60, None)
+    row = page.locator(f'tr[data-key="{key.pk}"]')
+    expect(row.locator('li[data-kind="chat_requests_per_minute"]')).to_have_text(
+        "chat requests per minute: 0 / 60")
+    expect(row.locator('li[data-kind="chat_requests_per_minute"] meter')).to_have_count(1)
+    expect(row.locator('li[data-kind="max_streams"]')).to_have_text(
+        "chat requests running at once: 0 / —")
+
+    row.get_by_role("button", name="Edit limits").click()
+    row.get_by_label("API requests per minute").fill("30")
+    row.get_by_label("chat requests per minute").fill("")
+    row.get_by_role("button", name="Save").click()
+    expect(row.locator('li[data-kind="api_requests_per_minute"]')).to_have_text(
+        "API requests per minute: 0 / 30")
+    expect(row.locator('li[data-kind="chat_requests_per_minute"]')).to_have_text(
+        "chat requests per minute: 0 / —")
+    key.refresh_from_db()
+    assert (key.api_requests_per_minute, key.chat_requests_per_minute) == (30, None)

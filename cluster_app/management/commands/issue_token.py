@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from argparse import ArgumentTypeError
 from typing import Any
 
 from django.contrib.auth import get_user_model
@@ -8,7 +9,14 @@ from django.utils import timezone
 
 from arthur_panel.exceptions import DomainError
 from cluster_app.access.keys import key_create
+from cluster_app.access.limits import KINDS, LABELS
 from cluster_app.access.rules import SCOPES, parse_expiry, parse_scopes, scopes_beyond
+
+
+def _positive(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise ArgumentTypeError(f"{text!r} is not a whole number from 1")
+    return int(text)
 
 
 class Command(BaseCommand):
@@ -27,6 +35,10 @@ class Command(BaseCommand):
                             help="Comma list of the models a chat key may use (default: all)")
         parser.add_argument("--expires", default="",
                             help="A span (30d, 12h, 2w, 90m) or an ISO date (default: never)")
+        for kind, label in LABELS.items():
+            parser.add_argument(f"--{kind.replace('_', '-')}", type=_positive, default=None,
+                                dest=kind, help=f"This key's own limit: {label} (default: only "
+                                                "the user's)")
 
     def handle(self, *args: Any, username: str, name: str, note: str, scopes: list[str],
                models: str, expires: str, **options: Any) -> None:
@@ -44,7 +56,8 @@ class Command(BaseCommand):
                       if scope not in scopes_beyond(SCOPES, user.has_perm)]
         try:
             _, secret = key_create(user=user, name=name, scopes=chosen, models=models.split(","),
-                                   expires_at=expires_at, note=note)
+                                   expires_at=expires_at, note=note,
+                                   limits={kind: options[kind] for kind in KINDS})
         except DomainError as exc:
             raise CommandError(exc.message) from None
         self.stdout.write(secret)

@@ -130,6 +130,15 @@ def test_issue_token_takes_scopes_models_and_expiry(operator, guide_models):
     assert key.expires_at.date().isoformat() == "2099-01-31"
 
 
+def test_issue_token_takes_the_keys_own_limits(bob):
+    out = StringIO()
+    call_command("issue_token", "bob", "--chat-requests-per-minute", "60",
+                 "--chat-tokens-per-day", "500000", "--max-streams", "2", stdout=out)
+    key = ApiToken.objects.get()
+    assert (key.chat_requests_per_minute, key.chat_tokens_per_day, key.api_requests_per_minute,
+            key.max_streams) == (60, 500_000, None, 2)
+
+
 def test_issue_token_without_scopes_gives_what_the_role_allows(bob):
     out = StringIO()
     call_command("issue_token", "bob", stdout=out)
@@ -141,6 +150,7 @@ def test_issue_token_without_scopes_gives_what_the_role_allows(bob):
     (["--scope", "admin"], "cannot give a key the admin scope"),
     (["--expires", "someday"], "neither a span"),
     (["--models", "nope"], "knows no model nope"),
+    (["--max-streams", "0"], "'0' is not a whole number from 1"),
 ])
 def test_issue_token_refuses_bad_flags_clearly(bob, guide_models, args, message):
     with pytest.raises(CommandError, match=message):

@@ -8,12 +8,11 @@ import pytest
 from django.test import Client, RequestFactory
 
 from arthur_panel.launcher import free_port
-from arthur_panel.redis_client import redis_client
 from cluster_app.models import ApiToken
 from models_app.models import LlmModel, NameRoute, RouteRule
 from models_app.proxy import lookups
 from models_app.proxy.resolve import Resolved, resolve
-from models_app.proxy.views import _body, stream_slot_key
+from models_app.proxy.views import _body
 from tests.threads import off_loop
 
 # Transactional: the proxy reads tokens and models on a pool thread, with its own connection.
@@ -81,19 +80,6 @@ def test_deeply_nested_json_is_a_400(client, alice_token):
                         content_type="application/json",
                         headers={"Authorization": f"Bearer {alice_token}"})
     assert response.status_code == 400 and response.json()["error"]["code"] == "parse_error"
-
-
-def test_too_many_streams_at_once_is_a_429(client, alice, alice_token, settings):
-    key = stream_slot_key(alice.pk)
-    redis_client().set(key, settings.CHAT_MAX_STREAMS_PER_USER, ex=60)
-    try:
-        response = post(client, Authorization=f"Bearer {alice_token}")
-        held = int(redis_client().get(key))
-    finally:
-        redis_client().delete(key)
-    assert response.status_code == 429
-    assert response.json()["error"]["code"] == "too_many_streams"
-    assert held == settings.CHAT_MAX_STREAMS_PER_USER  # the refused request took no slot
 
 
 def test_lookups_are_kept_and_forgotten_when_the_catalogue_changes(guide_models,

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from html.parser import HTMLParser
 
 import pytest
 
+from cluster_app.access import throttle
+from cluster_app.access.limits import CHAT_REQUESTS, CHAT_TOKENS
+from cluster_app.models import ApiToken
 from models_app.models import CostSettings, UsageRecord
 
 pytestmark = pytest.mark.django_db
@@ -53,3 +57,44 @@ def test_usage_page_shows_both_tables(client, alice, served):
 def test_usage_page_empty_state(client, alice):
     client.force_login(alice)
     assert "No requests yet" in client.get("/usage/").content.decode()
+
+
+class Cells(HTMLParser):
+    """Each row's cells, by row data-key and cell data-kind."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.cells: dict[tuple[str, str], str] = {}
+        self.row = self.kind = ""
+
+    def handle_starttag(self, tag, attrs):
+        found = dict(attrs)
+        if tag == "tr" and "data-key" in found:
+            self.row = found["data-key"]
+        if tag == "td":
+            self.kind = found.get("data-kind", "")
+
+    def handle_data(self, data):
+        if self.kind and data.strip():
+            self.cells[(self.row, self.kind)] = data.strip()
+            self.kind = ""
+
+
+
+def test_usage_page_shows_each_keys_use_against_its_limits(client, alice, bob, settings):
+    settings.RATE_CHAT_REQUESTS_PER_MINUTE = 300
+    key, _ = ApiToken.issue(user=alice, name="claude", chat_requests_per_minute=60)
+    ApiToken.issue(user=bob, name="bob's")
+    revoked, _ = ApiToken.issue(user=alice, name="old")
+    ApiToken.objects.filter(pk=revoked.pk).update(revoked_at="2026-01-01T00:00:00Z")
+    for _ in range(3):
+        throttle.take_request(throttle.limits_for(CHAT_REQUESTS, alice, key))
+    throttle.add_tokens(throttle.limits_for(CHAT_TOKENS, alice, key), 1234)
+
+    client.force_login(alice)
+    parser = Cells()
+    parser.feed(client.get("/usage/").content.decode())
+    assert parser.cells[(str(key.pk), "chat_requests_per_minute")] == "3 / 60"
+    assert parser.cells[(str(key.pk), "chat_tokens_per_day")] == "1234 / —"
+    assert parser.cells[("account", "chat_requests_per_minute")] == "3 / 300"
+    assert {row for row, _ in parser.cells} == {"account", str(key.pk)}  # not bob's, not revoked

@@ -1,0 +1,178 @@
+"""Rate-limit counters in Redis, shared by every web process: sliding-minute request windows,
+daily token totals and running-stream slots. `RateLimited` is the refusal (429 with
+Retry-After); the limits come from `limits.py` and the settings."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from django.conf import settings
+from django.utils import timezone
+from rest_framework.throttling import BaseThrottle
+
+from arthur_panel.exceptions import DomainError
+from arthur_panel.redis_client import redis_client
+from cluster_app.access.limits import (
+    API_REQUESTS,
+    CHAT_REQUESTS,
+    CHAT_TOKENS,
+    KINDS,
+    STREAM_RETRY_SECONDS,
+    STREAMS,
+    WINDOW_SECONDS,
+    Limit,
+    applicable,
+    day_of,
+    refusal,
+    retry_seconds,
+    seconds_to_next_day,
+)
+
+# Every window is checked before any is counted, all in one script, so two processes cannot
+# both take the last request of a minute, and a refused request counts against nothing.
+# KEYS: one sorted set per limit. ARGV: window ms, a unique member, then each limit's allowance
+# (0: none, only counted).
+# Answers {0, 0}, or {the index of the limit hit, ms until its oldest request leaves it}.
+_SLIDING_WINDOW = """
+local clock = redis.call('TIME')
+local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
+local window = tonumber(ARGV[1])
+for i, key in ipairs(KEYS) do
+  redis.call('ZREMRANGEBYSCORE', key, '-inf', now - window)
+  local allowed = tonumber(ARGV[2 + i])
+  if allowed > 0 and redis.call('ZCARD', key) >= allowed then
+    local oldest = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')
+    return {i, tonumber(oldest[2]) + window - now}
+  end
+end
+for _, key in ipairs(KEYS) do
+  redis.call('ZADD', key, now, ARGV[2])
+  redis.call('PEXPIRE', key, window)
+end
+return {0, 0}
+"""
+RATE_KEY_PREFIX = "arthur:rate:"
+_TOKEN_DAYS_KEPT = 2 * 86400  # a day's total, kept past its midnight for the usage page
+
+
+class RateLimited(DomainError):
+    status_code = 429
+    code = "rate_limited"
+
+    def __init__(self, limit: Limit, retry_after: int) -> None:
+        super().__init__(refusal(limit, retry_after))
+        self.limit, self.retry_after = limit, retry_after
+
+
+class ApiRateThrottle(BaseThrottle):
+    """The API's requests per minute, per key and per user (DRF runs it after authentication,
+    so anonymous calls are refused as such first)."""
+
+    def allow_request(self, request: Any, view: Any) -> bool:
+        if request.user is not None and request.user.is_authenticated:
+            take_request(limits_for(API_REQUESTS, request.user, request.auth))
+        return True
+
+
+def _window_key(limit: Limit) -> str:
+    return f"{RATE_KEY_PREFIX}{limit.kind}:{limit.subject}"
+
+
+def _tokens_key(limit: Limit) -> str:
+    return f"{RATE_KEY_PREFIX}{limit.kind}:{limit.subject}:{day_of(timezone.localtime())}"
+
+
+def user_limits() -> dict[str, int]:
+    """Every user's own limits (the settings RATE_*; 0: none)."""
+    return {CHAT_REQUESTS: settings.RATE_CHAT_REQUESTS_PER_MINUTE,
+            CHAT_TOKENS: settings.RATE_CHAT_TOKENS_PER_DAY,
+            API_REQUESTS: settings.RATE_API_REQUESTS_PER_MINUTE,
+            STREAMS: settings.RATE_STREAMS_PER_USER}
+
+
+def limits_for(kind: str, user: Any, token: Any) -> list[Limit]:
+    """The limits of `kind` on a request by `user` with API key `token` (or None)."""
+    return applicable(kind, key_id=getattr(token, "pk", None),
+                      key_limit=getattr(token, kind, None),
+                      user_pk=getattr(user, "pk", "anonymous"), user_limit=user_limits()[kind])
+
+
+def take_request(limits: list[Limit]) -> None:
+    """Count one request against every per-minute limit, or RateLimited (counting nothing)."""
+    script = redis_client().register_script(_SLIDING_WINDOW)
+    hit, wait_ms = script(keys=[_window_key(limit) for limit in limits],
+                          args=[WINDOW_SECONDS * 1000, uuid.uuid4().hex,
+                                *(limit.allowed for limit in limits)])
+    if hit:
+        limit = limits[int(hit) - 1]
+        raise RateLimited(limit, retry_seconds(int(wait_ms)))
+
+
+def check_tokens(limits: list[Limit]) -> None:
+    """RateLimited if today's tokens have reached a daily limit already. A request is let in
+    below the limit even if its answer will cross it: its size is known only at the end."""
+    used = redis_client().mget([_tokens_key(limit) for limit in limits])
+    for limit, count in zip(limits, used, strict=True):
+        if limit.allowed and int(count or 0) >= limit.allowed:
+            raise RateLimited(limit, seconds_to_next_day(timezone.localtime()))
+
+
+def add_tokens(limits: list[Limit], tokens: int) -> None:
+    """Add a finished request's tokens to today's totals."""
+    if tokens <= 0:
+        return
+    with redis_client().pipeline() as pipe:
+        for limit in limits:
+            pipe.incrby(_tokens_key(limit), tokens)
+            pipe.expire(_tokens_key(limit), _TOKEN_DAYS_KEPT)
+        pipe.execute()
+
+
+def take_streams(limits: list[Limit]) -> list[str]:
+    """Take a running-stream slot under every limit, or RateLimited (giving back what was
+    taken); the counters to give back when the stream ends."""
+    taken: list[str] = []
+    for limit in limits:
+        key = _window_key(limit)
+        with redis_client().pipeline() as pipe:
+            # The expiry frees slots a killed server never gave back.
+            pipe.incr(key)
+            pipe.expire(key, 3600)
+            count, _ = pipe.execute()
+        taken.append(key)
+        if limit.allowed and count > limit.allowed:
+            give_back(taken)
+            raise RateLimited(limit, STREAM_RETRY_SECONDS)
+    return taken
+
+
+def give_back(slots: list[str]) -> None:
+    with redis_client().pipeline() as pipe:
+        for key in slots:
+            pipe.decr(key)
+        pipe.execute()
+
+
+def usage(limit: Limit) -> int:
+    """How much of `limit` is used now: requests in the last minute, tokens today, or streams
+    running."""
+    client = redis_client()
+    if limit.kind == CHAT_TOKENS:
+        return int(client.get(_tokens_key(limit)) or 0)
+    if limit.kind == STREAMS:
+        return max(0, int(client.get(_window_key(limit)) or 0))
+    seconds, micros = client.time()
+    now_ms = seconds * 1000 + micros // 1000
+    return int(client.zcount(_window_key(limit), now_ms - WINDOW_SECONDS * 1000, "+inf"))
+
+
+def standing(user: Any, token: Any = None) -> list[dict[str, Any]]:
+    """Each limit of `token` (its own; None: no limit but its user's) or, with no token, of
+    `user`, with its use now: for the Keys and Usage pages."""
+    rows = []
+    for kind in KINDS:
+        limit = limits_for(kind, user, token)[0]
+        rows.append({"kind": kind, "name": limit.label, "used": usage(limit),
+                     "allowed": limit.allowed or None})
+    return rows
