@@ -71,8 +71,8 @@ class BearerTokenAuthentication(authentication.BaseAuthentication):
 
 class BearerTokenWebsocketMiddleware:
     """Lets scripts open websockets with `Authorization: Bearer <token>` (a key with the read
-    scope: sockets only read); the token's id goes in the scope too, for the socket to close
-    when the token is revoked or deleted."""
+    scope: sockets only read); the token's id and expiry go in the scope too, for the socket
+    to close when the token is revoked, deleted or expires."""
 
     def __init__(self, inner: Any) -> None:
         self.inner = inner
@@ -84,7 +84,8 @@ class BearerTokenWebsocketMiddleware:
             client = scope.get("client") or [None]
             token = await database_sync_to_async(token_for_bearer)(header, client[0])
             if token is not None and READ in effective_scopes(token.scopes):
-                scope = {**scope, "user": token.user, "api_token_id": token.pk}
+                scope = {**scope, "user": token.user, "api_token_id": token.pk,
+                         "api_token_expires_at": token.expires_at}
         return await self.inner(scope, receive, send)
 
 

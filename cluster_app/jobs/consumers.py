@@ -6,12 +6,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+from datetime import datetime
 from typing import Any, NoReturn
 
 from channels.db import database_sync_to_async
 from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
+from django.utils import timezone
 
 from cluster_app.jobs import events
 from cluster_app.jobs.reporter import job_payload
@@ -46,6 +48,7 @@ class AuthenticatedConsumer(AsyncWebsocketConsumer):
         self.outbox = Outbox(settings.WS_OUTBOX_BYTES)
         self.joined: list[str] = []
         self.writer: asyncio.Task[None] | None = None
+        self.expiry: asyncio.Task[None] | None = None
         self.counted: Any = None  # the user whose socket count this socket is in
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
@@ -53,8 +56,9 @@ class AuthenticatedConsumer(AsyncWebsocketConsumer):
             await super().__call__(scope, receive, send)
         finally:
             # However the socket ended: a disconnect, a drop, an error, the server stopping.
-            if self.writer is not None:
-                self.writer.cancel()
+            for task in (self.writer, self.expiry):
+                if task is not None:
+                    task.cancel()
             if self.counted is not None:
                 open_sockets.give_back(self.counted)
             await self.leave_groups()
@@ -77,7 +81,15 @@ class AuthenticatedConsumer(AsyncWebsocketConsumer):
             await self.drop(CLOSE_NOT_FOUND)
         await self.accept()
         self.writer = asyncio.create_task(self.write())
+        if expires_at := self.scope.get("api_token_expires_at"):
+            self.expiry = asyncio.create_task(self.revoke_at(expires_at))
         await self.queue(json.dumps(snapshot))
+
+    async def revoke_at(self, moment: datetime) -> None:
+        """Close when the socket's API key expires: no signal says so, as none is saved."""
+        await asyncio.sleep(max(0.0, (moment - timezone.now()).total_seconds()))
+        # Through the consumer's own channel, so the close runs in its message loop.
+        await self.channel_layer.send(self.channel_name, {"type": "auth.revoke"})
 
     async def receive(self, text_data: str | None = None,
                       bytes_data: bytes | None = None) -> None:

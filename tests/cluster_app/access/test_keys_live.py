@@ -5,6 +5,7 @@ another process), the next proxy request fails, and its open sockets close."""
 from __future__ import annotations
 
 import secrets
+from datetime import timedelta
 
 import httpx
 import openai
@@ -15,7 +16,12 @@ from websockets.sync.client import connect
 
 from cluster_app.jobs.consumers import CLOSE_UNAUTHENTICATED
 from cluster_app.models import ApiToken, Job
-from tests.cluster_app.access.test_websockets_live import close_code, opened, session_cookie
+from tests.cluster_app.access.test_websockets_live import (
+    close_code,
+    opened,
+    session_cookie,
+    still_open,
+)
 from tests.stack import wait_until
 
 pytestmark = [pytest.mark.stack, pytest.mark.django_db(transaction=True)]
@@ -83,5 +89,18 @@ def test_a_key_revoked_in_another_process_fails_within_a_second(live_stack, stac
 def test_a_chat_only_key_opens_no_socket(live_stack, operator):
     _, secret = ApiToken.issue(user=operator, scopes=["chat"])
     with pytest.raises(InvalidStatus):
+        connect(f"{live_stack.ws_url}/ws/jobs/",
+                additional_headers={"Authorization": f"Bearer {secret}"}, open_timeout=10)
+
+
+def test_a_keys_socket_closes_when_the_key_expires(live_stack, operator):
+    # Expiry is a moment, not a save: no signal tells the sockets, their own timer does.
+    key, secret = ApiToken.issue(user=operator, scopes=["read"],
+                                 expires_at=timezone.now() + timedelta(seconds=3))
+    with opened(f"{live_stack.ws_url}/ws/jobs/", {"Authorization": f"Bearer {secret}"}) as ws:
+        assert still_open(ws)
+        assert close_code(ws, timeout=15) == CLOSE_UNAUTHENTICATED
+    assert timezone.now() >= key.expires_at
+    with pytest.raises(InvalidStatus):  # and it opens none again
         connect(f"{live_stack.ws_url}/ws/jobs/",
                 additional_headers={"Authorization": f"Bearer {secret}"}, open_timeout=10)
