@@ -107,6 +107,9 @@ def run() -> int:
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
     env.setdefault("PORT", "8000")
     env.setdefault("HOST", "127.0.0.1")
+    # Every process counts for /metrics in this directory (settings' default, given to them all
+    # up front: prometheus_client reads it when a process first imports it).
+    env.setdefault("PROMETHEUS_MULTIPROC_DIR", str(_var_dir() / "prometheus"))
     manager = Manager()
     if "REDIS_URL" not in env:
         port = free_port()
