@@ -6,7 +6,6 @@ the three in step.
 
 from __future__ import annotations
 
-import os
 from datetime import timedelta
 from pathlib import Path
 
@@ -25,6 +24,7 @@ from arthur_panel.env import (
     env_secret,
     env_str,
 )
+from arthur_panel.prometheus import use_directory
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("ARTHUR_VAR_DIR", str(BASE_DIR / "var"))).resolve()
@@ -236,13 +236,11 @@ IBV_DEVINFO_PATH = env_str("IBV_DEVINFO_PATH", "") or "/usr/bin/ibv_devinfo"
 
 # GET /metrics: scrapers allowed without an API key (addresses or CIDR networks; none by
 # default), and the directory where every process of this machine (web, workers, the log
-# follower) keeps its counters for the scrape to add up (prometheus_client's multiprocess mode,
-# which reads the variable from the environment when a process first counts).
+# follower) keeps its counters for the scrape to add up; set here, before any app counts.
 METRICS_ALLOWED_NETWORKS = env_networks("METRICS_ALLOWED_ADDRESSES")
 PROMETHEUS_MULTIPROC_DIR = Path(env_str("PROMETHEUS_MULTIPROC_DIR",
                                         str(VAR_DIR / "prometheus"))).resolve()
-PROMETHEUS_MULTIPROC_DIR.mkdir(parents=True, exist_ok=True)
-os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(PROMETHEUS_MULTIPROC_DIR)
+use_directory(PROMETHEUS_MULTIPROC_DIR)
 
 # The Hugging Face Hub, or the hub simulator `make run` starts when this is unset.
 HF_ENDPOINT = env_str("HF_ENDPOINT", "https://huggingface.co").rstrip("/")

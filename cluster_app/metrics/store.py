@@ -17,8 +17,11 @@ from pathlib import Path
 
 from prometheus_client.mmap_dict import MmapedDict
 
-# counter_1234.db, histogram_1234.db; the pushed families are counters and histograms only.
-_FILE = re.compile(r"(counter|histogram)_(\d+)\.db")
+from arthur_panel.prometheus import HOST
+
+# counter_<host>-<pid>.db, histogram_<host>-<pid>.db (arthur_panel/prometheus.py); the pushed
+# families are counters and histograms only.
+_FILE = re.compile(r"(counter|histogram)_(.+)-(\d+)\.db")
 
 
 @contextmanager
@@ -44,14 +47,15 @@ def alive(pid: int) -> bool:
 
 
 def compact(directory: Path) -> int:
-    """Fold the files of dead processes into the archive; returns how many were folded. The
-    caller holds `locked(directory)`."""
+    """Fold the files of this host's dead processes into the archive; returns how many were
+    folded. Another host's (another container's) are left: whether they live cannot be told
+    from here. The caller holds `locked(directory)`."""
     folded = 0
     archives: dict[str, MmapedDict] = {}
     try:
         for path in sorted(directory.iterdir()):
             match = _FILE.fullmatch(path.name)
-            if match is None or alive(int(match[2])):
+            if match is None or match[2] != HOST or alive(int(match[3])):
                 continue
             kind = match[1]
             archive = archives.get(kind) or archives.setdefault(

@@ -6,16 +6,22 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 from prometheus_client import CollectorRegistry, generate_latest, multiprocess
 from prometheus_client.parser import text_string_to_metric_families
 
+from arthur_panel.prometheus import process_key
 from cluster_app.metrics import store
+
+ROOT = Path(__file__).resolve().parents[3]
 
 # A process of its own counting into `directory`, then exiting.
 COUNT = """
-import os, sys
-os.environ["PROMETHEUS_MULTIPROC_DIR"] = sys.argv[1]
+import sys
+from pathlib import Path
+from arthur_panel.prometheus import use_directory
+use_directory(Path(sys.argv[1]))
 from prometheus_client import Counter, Histogram
 Counter("t_events", "events", ["node"]).labels("alpha").inc(int(sys.argv[2]))
 Histogram("t_seconds", "seconds", buckets=(1, 10)).observe(float(sys.argv[2]))
@@ -23,7 +29,8 @@ Histogram("t_seconds", "seconds", buckets=(1, 10)).observe(float(sys.argv[2]))
 
 
 def count_in_a_process(directory, amount):
-    subprocess.run([sys.executable, "-c", COUNT, str(directory), str(amount)], check=True)
+    subprocess.run([sys.executable, "-c", COUNT, str(directory), str(amount)], check=True,
+                   cwd=ROOT)
 
 
 def totals(directory):
@@ -58,8 +65,13 @@ def test_dead_processes_are_folded_into_the_archive_with_their_counts(tmp_path):
     assert after[("t_seconds_count", ())] == 3
 
 
-def test_a_live_process_keeps_its_file(tmp_path):
-    (tmp_path / f"counter_{os.getpid()}.db").write_bytes(b"")
+def test_a_live_process_keeps_its_file_and_another_hosts_are_left_alone(tmp_path):
+    mine = tmp_path / f"counter_{process_key()}.db"
+    # Another container's process: its pid means nothing here, dead or alive.
+    theirs = tmp_path / "counter_another-container-999999999.db"
+    for path in (mine, theirs):
+        path.write_bytes(b"")
     with store.locked(tmp_path):
         assert store.compact(tmp_path) == 0
+    assert mine.exists() and theirs.exists()
     assert store.alive(os.getpid())
