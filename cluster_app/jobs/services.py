@@ -192,7 +192,8 @@ def _finish(job: Job, reporter: JobReporter, state: str, **fields: Any) -> None:
         updated_at=timezone.now(), **fields,
     )
     job.refresh_from_db()
-    if job.state == state != State.PAUSED and job.started_at and job.finished_at:
+    # A run's end, once: not a pause, nor a job that had already ended otherwise.
+    if state != State.PAUSED and job.state == state and job.started_at and job.finished_at:
         JOB_DURATION.labels(job.kind, state).observe(
             (job.finished_at - job.started_at).total_seconds())
     publish_job(job)
