@@ -70,6 +70,19 @@ def env_list(name: str, default: list[str]) -> list[str]:
     return [item.strip() for item in raw.split(",") if item.strip()]
 
 
+def env_networks(name: str) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+    """Addresses (`10.0.0.5`) and networks (`10.0.0.0/24`, `fd00::/8`), comma-separated."""
+    networks = []
+    for entry in env_list(name, []):
+        try:
+            networks.append(ipaddress.ip_network(entry, strict=False))
+        except ValueError:
+            raise ImproperlyConfigured(
+                f"{name}: {entry!r} is not an IP address or network (10.0.0.5, 10.0.0.0/24)"
+            ) from None
+    return networks
+
+
 def env_redis_url(name: str, default: str) -> str:
     """The Redis URL in `name`. ImproperlyConfigured when it reaches Redis over the network
     without a password: whoever can reach that port could read every job and queue their own."""

@@ -107,6 +107,9 @@ def run() -> int:
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
     env.setdefault("PORT", "8000")
     env.setdefault("HOST", "127.0.0.1")
+    # Every process counts for /metrics in this directory (settings' default, given to them all
+    # up front: prometheus_client reads it when a process first imports it).
+    env.setdefault("PROMETHEUS_MULTIPROC_DIR", str(_var_dir() / "prometheus"))
     manager = Manager()
     if "REDIS_URL" not in env:
         port = free_port()
@@ -212,11 +215,13 @@ def test(pytest_args: list[str], databases: list[str] | None = None) -> int:
         passes = []
         if "sqlite" in databases:
             split = [SKIP_INTEGRATION] if "postgresql" in databases else []
-            passes.append(Pass("SQLite", _with_redis(env, servers, "test-redis"),
+            passes.append(Pass("SQLite", {**_with_redis(env, servers, "test-redis"),
+                                          **_metrics_dir(servers)},
                                [*split, *pytest_args]))
         if "postgresql" in databases:
             # Its own Redis and var dir: the two passes' stacks must not share queues or files.
             postgres = {**_with_redis(env, servers, "test-redis-postgresql"),
+                        **_metrics_dir(servers),
                         "ARTHUR_VAR_DIR": str(_var_dir() / "postgresql-pass"),
                         "DATABASE_URL": servers.enter_context(private_postgres(free_port()))}
             passes.append(Pass("PostgreSQL (integration tests)", postgres,
@@ -235,6 +240,14 @@ def _with_redis(env: dict[str, str], servers: ExitStack, name: str) -> dict[str,
     servers.enter_context(_serving(redis_command(port, _var_dir() / name)))
     wait_for_port(port)
     return {**env, "REDIS_URL": private_redis_url(port)}
+
+
+def _metrics_dir(servers: ExitStack) -> dict[str, str]:
+    """A pass's own PROMETHEUS_MULTIPROC_DIR, removed afterwards: its processes' counters must
+    not mix with another pass's, nor with those of a `make run` on the same var dir."""
+    directory = tempfile.mkdtemp(prefix="arthur-metrics-")
+    servers.callback(shutil.rmtree, directory, ignore_errors=True)
+    return {"PROMETHEUS_MULTIPROC_DIR": directory}
 
 
 def _run_phases(phases: list[list[Pass]]) -> int:

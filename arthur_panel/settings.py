@@ -19,10 +19,12 @@ from arthur_panel.env import (
     env_float,
     env_int,
     env_list,
+    env_networks,
     env_redis_url,
     env_secret,
     env_str,
 )
+from arthur_panel.prometheus import use_directory
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("ARTHUR_VAR_DIR", str(BASE_DIR / "var"))).resolve()
@@ -231,6 +233,14 @@ HEALTH_CHECK_SECONDS = 60.0
 # The doctor's checks of the deployment (database, Redis, workers, versions) change rarely.
 DOCTOR_SECONDS = 300.0
 IBV_DEVINFO_PATH = env_str("IBV_DEVINFO_PATH", "") or "/usr/bin/ibv_devinfo"
+
+# GET /metrics: scrapers allowed without an API key (addresses or CIDR networks; none by
+# default), and the directory where every process of this machine (web, workers, the log
+# follower) keeps its counters for the scrape to add up; set here, before any app counts.
+METRICS_ALLOWED_NETWORKS = env_networks("METRICS_ALLOWED_ADDRESSES")
+PROMETHEUS_MULTIPROC_DIR = Path(env_str("PROMETHEUS_MULTIPROC_DIR",
+                                        str(VAR_DIR / "prometheus"))).resolve()
+use_directory(PROMETHEUS_MULTIPROC_DIR)
 
 # The Hugging Face Hub, or the hub simulator `make run` starts when this is unset.
 HF_ENDPOINT = env_str("HF_ENDPOINT", "https://huggingface.co").rstrip("/")

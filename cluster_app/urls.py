@@ -9,6 +9,7 @@ from cluster_app.health import views as health_views
 from cluster_app.jobs import views as jobs_views
 from cluster_app.linkbench import views as linkbench_views
 from cluster_app.logs import views as logs_views
+from cluster_app.metrics.api import MetricsApi
 from cluster_app.nodes import views as nodes_views
 
 urlpatterns = [
@@ -26,4 +27,5 @@ urlpatterns = [
          name="logout-everywhere"),
     path("audit/export.csv", audit_views.audit_csv, name="audit-csv"),
     path("keys/", access_views.keys_page, name="keys"),
+    path("metrics", MetricsApi.as_view(), name="metrics"),
 ]

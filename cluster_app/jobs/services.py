@@ -31,6 +31,7 @@ from cluster_app.jobs.failures import WorkFailed
 from cluster_app.jobs.registry import JobKind, get_kind
 from cluster_app.jobs.reporter import JobReporter, JobStopped, publish_job
 from cluster_app.jobs.workers import waiting_message, worker_online, workers_seen
+from cluster_app.metrics.families import JOB_DURATION
 from cluster_app.models import Job, Node
 
 logger = logging.getLogger(__name__)
@@ -191,6 +192,10 @@ def _finish(job: Job, reporter: JobReporter, state: str, **fields: Any) -> None:
         updated_at=timezone.now(), **fields,
     )
     job.refresh_from_db()
+    # A run's end, once: not a pause, nor a job that had already ended otherwise.
+    if state != State.PAUSED and job.state == state and job.started_at and job.finished_at:
+        JOB_DURATION.labels(job.kind, state).observe(
+            (job.finished_at - job.started_at).total_seconds())
     publish_job(job)
 
 

@@ -26,7 +26,9 @@ from arthur_panel.redaction import redact_secrets
 from cluster_app.exo.rules import expand_home
 from cluster_app.jobs import events
 from cluster_app.logs import ring as logring
-from cluster_app.logs.classify import NodeLines
+from cluster_app.logs.classify import CLASSES, NodeLines
+from cluster_app.metrics.families import LOG_LINES
+from cluster_app.metrics.rules import JACCL_ERROR, OTHER, log_line_counts
 from cluster_app.models import Node
 
 logger = logging.getLogger(__name__)
@@ -173,6 +175,9 @@ class LogFollower:
             for path in set(follow.tails) - set(paths):
                 follow.tails.pop(path).close()
             new = [path for path in paths if path not in follow.tails]
+            if new:  # each class of the node counted from 0, so a first line is a rise
+                for name in (*CLASSES, OTHER, JACCL_ERROR):
+                    LOG_LINES.labels(node, name)
             saved = logring.saved_positions(node) if new else {}
             for path in new:
                 follow.tails[path] = FileTail(path, resume=saved.get(path))
@@ -189,6 +194,7 @@ class LogFollower:
             for node, follow in self.nodes.items():
                 describe = follow.lines.describe
                 pending = self._pending.setdefault(node, [])
+                first = len(pending)
                 for path, tail in follow.tails.items():
                     lines = tail.read()
                     for line in lines:
@@ -196,6 +202,9 @@ class LogFollower:
                         record.update(describe(redact_secrets(line)))
                         pending.append(record)
                     count += len(lines)
+                # Once per node and class, not per line: a burst is thousands of lines.
+                for (name, kind), lines_of in log_line_counts(pending[first:]).items():
+                    LOG_LINES.labels(name, kind).inc(lines_of)
         self._flush_ring(now=now)
         self._flush_live(now)
         return count

@@ -17,6 +17,8 @@ from arthur_panel.redis_client import redis_client
 from cluster_app.exo.client import ExoClient, ExoError, ExoUnavailable
 from cluster_app.exo.state import RDMA, ClusterView, DownloadView, InstanceView, NodeView, normalise
 from cluster_app.jobs import events
+from cluster_app.metrics.families import RUNNER_FAILURES
+from cluster_app.metrics.rules import new_runner_failures
 from cluster_app.models import Node, NodeMemorySample
 from cluster_app.nodes.gpus import silent_status
 from cluster_app.nodes.live import (
@@ -77,11 +79,23 @@ def cluster_poll(*, client: ExoClient, now: datetime | None = None) -> dict[str,
         if node.reads_gpus:
             _mark_silent(node, now)
     snapshot = build_snapshot(nodes, view, names, error=error, now=now)
+    _count_runner_failures(snapshot)
     cache.set(SNAPSHOT_KEY, snapshot, timeout=None)
     # Built from JSON-safe values only (the serializer's output, plain numbers and strings).
     events.publish([events.CLUSTER_GROUP], {"type": "cluster.update", "cluster": snapshot},
                    already_json=True)
     return snapshot
+
+
+def _count_runner_failures(snapshot: dict[str, Any]) -> None:
+    """Count each runner failure once: against the previous poll's snapshot (polls run one
+    at a time). A model's counter starts at 0 when it is first seen, so it is there to
+    compare before anything failed."""
+    previous = (cluster_snapshot() or {}).get("instances", [])
+    for instance in snapshot["instances"]:
+        RUNNER_FAILURES.labels(instance["model_id"])
+    for model in new_runner_failures(previous, snapshot["instances"]):
+        RUNNER_FAILURES.labels(model).inc()
 
 
 def _save_live_fields(nodes: list[Node]) -> None:

@@ -32,6 +32,7 @@ from cluster_app.nodes.live import match_nodes
 from cluster_app.nodes.poll import inventory_node
 from cluster_app.nodes.units import format_gib
 from models_app.catalogue.hub import RepoMetadata, repo_metadata
+from models_app.downloads.metrics import DOWNLOAD_BYTES, DOWNLOAD_FAILURES, failure_reason
 from models_app.downloads.transfer import (
     FileSpec,
     TransferProgress,
@@ -174,15 +175,26 @@ def _give_exo_the_card(job: Job, reporter: JobReporter) -> None:
 
 def run_download(job: Job, reporter: JobReporter) -> dict[str, Any]:
     assert job.node is not None
+    DOWNLOAD_FAILURES.labels(job.node.name, "transfer_failed")  # 0 until one fails
+    try:
+        return _download(job, job.node, reporter)
+    except JobStopped:
+        raise
+    except Exception as exc:
+        DOWNLOAD_FAILURES.labels(job.node.name, failure_reason(exc)).inc()
+        raise
+
+
+def _download(job: Job, node: Node, reporter: JobReporter) -> dict[str, Any]:
     repo_id = job.params["repo_id"]
     _give_exo_the_card(job, reporter)
     meta = repo_metadata(repo_id, files_only=True)
     files = file_specs(meta)
-    dest = model_dir(job.node, repo_id)
+    dest = model_dir(node, repo_id)
     total = sum(spec.size for spec in files)
     needed = total - _present(dest, files)
     # The authoritative check, on the node itself, before any byte moves.
-    if refusal := shortfall(needed, shutil.disk_usage(_existing_parent(dest)).free, job.node):
+    if refusal := shortfall(needed, shutil.disk_usage(_existing_parent(dest)).free, node):
         raise refusal
     reporter.log(f"{len(files)} files, {format_gib(total)}, into {dest}")
     per_file = {spec.path: [0, spec.size] for spec in files}
@@ -200,7 +212,8 @@ def run_download(job: Job, reporter: JobReporter) -> dict[str, Any]:
         with httpx.Client(headers=headers, timeout=timeout, follow_redirects=True) as client:
             download_files(files, dest, client=client, on_progress=on_progress,
                            check_stop=reporter.check, stall_seconds=settings.DOWNLOAD_STALL_SECONDS,
-                           max_retries=settings.DOWNLOAD_RETRIES)
+                           max_retries=settings.DOWNLOAD_RETRIES,
+                           on_bytes=DOWNLOAD_BYTES.labels(node.name).inc)
     except JobStopped as stop:
         if stop.control == Job.Control.CANCEL:
             removed = remove_partials(dest)

@@ -87,6 +87,7 @@ class _Settings:
     backoff: float
     sleep: Callable[[float], None]
     chunk_size: int
+    on_bytes: Callable[[int], None]
 
 
 @dataclass
@@ -127,6 +128,7 @@ def download_files(
     backoff: float = 1.0,
     sleep: Callable[[float], None] = time.sleep,
     chunk_size: int = 1 << 20,
+    on_bytes: Callable[[int], None] = lambda count: None,
 ) -> None:
     """Downloads `files` under `dest`, one after the other, resuming any partial left behind.
 
@@ -134,12 +136,14 @@ def download_files(
     slow for hundreds of GB). Whatever `check_stop` raises propagates and leaves the partial for
     the next call (pause). `chunk_size` is the read size when hashing a partial already on disk;
     network bytes are written as they arrive, so a dropped connection loses none of them.
+`on_bytes` is told the size of each piece received from the network.
     Raises TransferError (VerificationError on a size or sha256 mismatch).
     """
     totals = _Totals(0, sum(f.size for f in files), 0, len(files))
     # The read timeout fires when no byte arrived for that long: that is the stall detector.
     timeout = httpx.Timeout(stall_seconds, connect=min(stall_seconds, 30.0))
-    settings = _Settings(client, timeout, check_stop, max_retries, backoff, sleep, chunk_size)
+    settings = _Settings(client, timeout, check_stop, max_retries, backoff, sleep, chunk_size,
+                         on_bytes)
     for spec in files:
         final = dest.joinpath(*_safe_parts(spec.path))
 
@@ -242,6 +246,7 @@ def _attempt(spec: FileSpec, part: _Partial, settings: _Settings,
             _verify(spec, declared, None)
         for data in response.iter_bytes():
             part.write(data)
+            settings.on_bytes(len(data))
             if part.length > spec.size:  # stop early rather than fetch a much larger file
                 _verify(spec, part.length, None)
             report(part.length)

@@ -107,6 +107,7 @@ class Call:
     model_id: str = ""
     slug: str | None = None
     route: str = ""
+    task: str = ""  # the router's task, when the request was routed
     stream: bool = False
 
 
@@ -191,7 +192,7 @@ def _prepare(request: HttpRequest, api: str) -> tuple[Call, dict[str, Any], list
         # A name routed by its pattern (Claude Code's claude-*) goes where its task says.
         route = ready_route(named.task, via=call.requested) if named.task else None
     if route is not None:
-        call.route = route.describe()
+        call.route, call.task = route.describe(), route.task
         if route.slug is None:
             asked = "" if route.via == "auto" else f" ({route.via} goes to it)"
             raise ProxyError(f"No model for task '{route.task}' is ready{asked}: load one of "

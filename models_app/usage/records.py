@@ -12,11 +12,12 @@ from django.utils import timezone
 from models_app.models import CloudPrice, CostSettings, LlmModel, UsageRecord
 from models_app.usage.costs import Price, weekly_savings
 from models_app.usage.meter import StreamMeter
+from models_app.usage.metrics import observe_request
 
 
 def record_usage(call: Any, meter: StreamMeter, *, http_status: int, status: str,
                  error: str) -> UsageRecord:
-    return UsageRecord.objects.create(
+    record = UsageRecord.objects.create(
         user=call.user if getattr(call.user, "pk", None) else None, token=call.token,
         api=call.api, requested_model=call.requested[:200], model_id=call.model_id[:200],
         slug=call.slug or "", route=call.route[:255], stream=call.stream,
@@ -25,6 +26,8 @@ def record_usage(call: Any, meter: StreamMeter, *, http_status: int, status: str
         duration_ms=round(((meter.finished_at or meter.started) - meter.started) * 1000),
         status=status, http_status=http_status, error=error[:500],
     )
+    observe_request(record, task=call.task, token=call.token)
+    return record
 
 
 def usage_summary(*, recent: int = 50) -> dict[str, Any]:

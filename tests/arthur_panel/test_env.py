@@ -9,7 +9,14 @@ from pathlib import Path
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
-from arthur_panel.env import env_bool, env_int, env_list, env_redis_url, env_secret
+from arthur_panel.env import (
+    env_bool,
+    env_int,
+    env_list,
+    env_networks,
+    env_redis_url,
+    env_secret,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -91,3 +98,14 @@ def test_the_panel_refuses_to_start_with_an_open_redis_on_the_network():
     assert result.returncode != 0
     assert "REDIS_URL reaches Redis on alpha.local without a password" in result.stderr
     assert "redis://:<password>@alpha.local:6379/0" in result.stderr
+
+
+def test_env_networks_reads_addresses_and_networks(monkeypatch):
+    monkeypatch.setenv("X_NETS", "10.0.0.5, 192.168.1.0/24,fd00::/8")
+    assert [str(n) for n in env_networks("X_NETS")] == ["10.0.0.5/32", "192.168.1.0/24",
+                                                        "fd00::/8"]
+    monkeypatch.setenv("X_NETS", "10.0.0.0/33")
+    with pytest.raises(ImproperlyConfigured, match="X_NETS: '10.0.0.0/33'"):
+        env_networks("X_NETS")
+    monkeypatch.delenv("X_NETS")
+    assert env_networks("X_NETS") == []

@@ -19,9 +19,10 @@ PACKAGES = ("arthur_panel", "cluster_app", "models_app", "simulators")
 WIRING = {"urls", "api_urls", "routing", "admin", "apps", "models", "management", "templatetags"}
 
 # What each folder may import of the project besides itself (and arthur_panel, the models,
-# `access` and `audit`, which every app folder may use). The README's architecture table says
-# the same.
-BASE = {"arthur_panel", "cluster_app.models", "cluster_app.access", "cluster_app.audit"}
+# `access`, `audit` and the metrics' counted families, which every app folder may use). The
+# README's architecture table says the same.
+BASE = {"arthur_panel", "cluster_app.models", "cluster_app.access", "cluster_app.audit",
+        "cluster_app.metrics.families", "cluster_app.metrics.rules"}
 ALLOWED = {
     # A chat key's models are named through the one resolver's seam.
     "cluster_app.access": {"arthur_panel", "cluster_app.models", "cluster_app.exo.names"},
@@ -36,6 +37,8 @@ ALLOWED = {
     "cluster_app.health": BASE | {"cluster_app.jobs", "cluster_app.nodes", "cluster_app.exo"},
     "cluster_app.linkbench": BASE | {"cluster_app.jobs", "cluster_app.nodes", "cluster_app.exo"},
     "cluster_app.logs": BASE | {"cluster_app.jobs", "cluster_app.nodes", "cluster_app.exo"},
+    # Scrapes read the latest poll's snapshot.
+    "cluster_app.metrics": BASE | {"cluster_app.nodes.poll"},
     # How this machine runs the panel's processes: nothing of the apps.
     "cluster_app.deploy": {"arthur_panel"},
 }
@@ -58,7 +61,8 @@ PURE = ["cluster_app.exo.state", "cluster_app.exo.rules", "cluster_app.exo.loadi
         "models_app.proxy.rules", "models_app.usage.meter", "models_app.usage.costs",
         "models_app.action_plan.steps", "cluster_app.jobs.socket_limits",
         "cluster_app.nodes.gpus", "cluster_app.health.deployment", "cluster_app.deploy.units",
-        "cluster_app.audit.redact", "arthur_panel.masking", "cluster_app.access.rules"]
+        "cluster_app.audit.redact", "arthur_panel.masking", "cluster_app.access.rules",
+        "cluster_app.metrics.rules"]
 FRAMEWORKS = ("django", "rest_framework", "channels", "celery", "drf_spectacular")
 
 

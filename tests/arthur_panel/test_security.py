@@ -15,6 +15,8 @@ from cluster_app.models import ApiToken
 pytestmark = pytest.mark.django_db
 
 OPEN = {"/login/", "/logout/"}
+# Answered as the API answers (a scraper is a script): 401, not the login page.
+API_ELSEWHERE = {"/metrics"}
 
 
 def page_paths(resolver=None, prefix=""):
@@ -35,7 +37,7 @@ def test_every_page_and_api_route_refuses_anonymous_visitors(client):
     assert "/v1/chat/completions" in paths
     for path in paths:
         response = client.get(path)
-        if path.startswith(("/api/", "/v1/")):
+        if path.startswith(("/api/", "/v1/")) or path in API_ELSEWHERE:
             assert response.status_code == 401, path
         else:
             assert response.status_code == 302 and response["Location"].startswith("/login/"), path
