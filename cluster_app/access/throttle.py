@@ -28,6 +28,7 @@ from cluster_app.access.limits import (
     retry_seconds,
     seconds_to_next_day,
 )
+from cluster_app.metrics.families import RATE_LIMITED
 
 # Every window is checked before any is counted, all in one script, so two processes cannot
 # both take the last request of a minute, and a refused request counts against nothing.
@@ -63,6 +64,7 @@ class RateLimited(DomainError):
     def __init__(self, limit: Limit, retry_after: int) -> None:
         super().__init__(refusal(limit, retry_after))
         self.limit, self.retry_after = limit, retry_after
+        RATE_LIMITED.labels(limit.kind, limit.subject.split(":", 1)[0]).inc()
 
 
 class ApiRateThrottle(BaseThrottle):

@@ -25,3 +25,6 @@ LOG_LINES = Counter(
     "arthur_log_lines", "exo and runner log lines followed, by node and class (a line may have "
     "several; jaccl_error: a JACCL line that is an error or a known failure).",
     ["node", "class"])
+RATE_LIMITED = Counter(
+    "arthur_rate_limited", "Requests refused by a rate limit, by the limit and whose it was "
+    "(key or user).", ["limit", "whose"])

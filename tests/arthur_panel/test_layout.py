@@ -25,7 +25,8 @@ BASE = {"arthur_panel", "cluster_app.models", "cluster_app.access", "cluster_app
         "cluster_app.metrics.families", "cluster_app.metrics.rules"}
 ALLOWED = {
     # A chat key's models are named through the one resolver's seam.
-    "cluster_app.access": {"arthur_panel", "cluster_app.models", "cluster_app.exo.names"},
+    "cluster_app.access": {"arthur_panel", "cluster_app.models", "cluster_app.exo.names",
+                           "cluster_app.metrics.families"},
     "cluster_app.audit": {"arthur_panel", "cluster_app.models", "cluster_app.access"},
     # Ending every session closes their sockets the way a revoked credential's close.
     "cluster_app.account": BASE | {"cluster_app.jobs"},

@@ -10,6 +10,7 @@ import pytest
 from arthur_panel.redis_client import redis_client
 from cluster_app.access import throttle
 from cluster_app.access.limits import CHAT_REQUESTS, CHAT_TOKENS, STREAMS, Limit
+from cluster_app.metrics.families import RATE_LIMITED
 
 KEY = Limit(CHAT_REQUESTS, "key:k1", 3)
 USER = Limit(CHAT_REQUESTS, "user:7", 5)
@@ -125,3 +126,12 @@ def test_standing_shows_a_keys_own_limits_and_use(settings) -> None:
     assert rows[STREAMS]["allowed"] == 2 and rows[CHAT_TOKENS]["allowed"] is None
     mine = {row["kind"]: row for row in throttle.standing(user)}
     assert mine["api_requests_per_minute"]["allowed"] == 600 and mine[CHAT_REQUESTS]["used"] == 1
+
+
+def test_each_refusal_is_counted_for_prometheus() -> None:
+    counted = RATE_LIMITED.labels("chat_requests_per_minute", "key")
+    before = counted._value.get()
+    throttle.take_request([Limit(CHAT_REQUESTS, "key:k7", 1)])
+    with pytest.raises(throttle.RateLimited):
+        throttle.take_request([Limit(CHAT_REQUESTS, "key:k7", 1)])
+    assert counted._value.get() == before + 1
