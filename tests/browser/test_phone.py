@@ -23,9 +23,9 @@ DESKTOP = {"width": 1280, "height": 900}
 SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "phone-dashboard.png"
 
 # Named routes that are no page of their own: the sign-in pages, forms' targets, a download,
-# the section the Health page fetches.
+# the section the Health page fetches, Prometheus's scrape.
 NOT_PAGES = {"login", "logout", "logout-everywhere", "models-import-exo", "model-exo-card",
-             "audit-csv", "action-plan"}
+             "audit-csv", "action-plan", "metrics"}
 # Pages with a layout of their own (no panel navigation): the browsable API, outside the
 # pages' prefixes, and the admin (Django's own responsive CSS), a namespace of its own.
 OWN_LAYOUT = {"api-docs": "/api/v1/docs/", "admin": "/admin/",
