@@ -32,7 +32,7 @@ class NodeAdmin(AuditedAdmin):
     readonly_fields = ["status", "status_reason", "exo_node_id", "last_seen_at", "ram_total",
                        "ram_used", "swap_used", "disk_total", "disk_free", "gpu_usage",
                        "temperature", "power", "rdma_enabled", "links", "gpu_reading", "exo_pid",
-                       "exo_started_at", "exo_version", "exo_checked_at"]
+                       "exo_started_at", "exo_version", "exo_checked_at", "network"]
     search_fields = ["name", "display_name", "hostname"]
 
 
