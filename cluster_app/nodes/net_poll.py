@@ -17,7 +17,7 @@ from django.utils import timezone
 from arthur_panel.celery import app as celery_app
 from cluster_app.jobs import events
 from cluster_app.models import Node
-from cluster_app.nodes.netrates import Counters, rates
+from cluster_app.nodes.netrates import Counters, Rates, rates
 from cluster_app.nodes.perf_history import record_series
 from cluster_app.nodes.series import network_series
 
@@ -54,9 +54,12 @@ def net_read(*, node_name: str) -> dict[str, Any] | None:
         return None
     found = rates({name: tuple(pair) for name, pair in previous["counters"].items()}, current,
                   moment - previous["at"], list(node.network_interfaces))
+    # Whole bytes per second, the same on the row, in the history and live.
+    found = Rates({name: (round(rx), round(tx)) for name, (rx, tx) in found.interfaces.items()},
+                  found.missing)
     now = timezone.now()
     network = {"at": now.isoformat(), "missing": found.missing,
-               "interfaces": {name: {"rx": round(rx), "tx": round(tx)}
+               "interfaces": {name: {"rx": rx, "tx": tx}
                               for name, (rx, tx) in sorted(found.interfaces.items())}}
     Node.objects.filter(pk=node.pk).update(network=network)
     record_series([(node, network_series(found))], now)
