@@ -20,6 +20,7 @@ from cluster_app.models import (
     LinkBenchmark,
     Node,
     NodeMemorySample,
+    NodeMetricSample,
 )
 
 User = get_user_model()
@@ -40,6 +41,12 @@ class NodeAdmin(AuditedAdmin):
 class NodeMemorySampleAdmin(AuditedAdmin):
     list_display = ["node", "tier", "bucket", "ram_used", "ram_total"]
     list_filter = ["node", "tier"]
+
+
+@admin.register(NodeMetricSample)
+class NodeMetricSampleAdmin(AuditedAdmin):
+    list_display = ["node", "tier", "series", "bucket", "value"]
+    list_filter = ["node", "tier", "series"]
 
 
 @admin.register(Job)
