@@ -40,6 +40,16 @@ const Charts = (() => {
     })];
   }
 
+  // The chart drawn in each box, so that a new one (or none) there frees the old one.
+  const drawn = new WeakMap();
+  function release(box) {
+    const old = drawn.get(box);
+    if (!old) return;
+    old.resizing.disconnect();
+    old.plot.destroy();
+    drawn.delete(box);
+  }
+
   // A chart of `data` (uPlot's columns, see align) in `box`, legend and all. `series`: [{ label,
   // scale, format, color, dash, points }]; `scales`: uPlot scales besides x; `axes`: [{ scale,
   // format, side }]; `x`: "time" (seconds since the epoch) or { label, format } for a log x
@@ -66,10 +76,13 @@ const Charts = (() => {
       legend: { live: true },
     };
     const figure = Live.el("figure", { class: "chart", "aria-label": label });
+    release(box);
     box.replaceChildren(figure);
     const plot = new uPlot(opts, data, figure);
     figure.dataset.points = String(data[0].length);
-    new ResizeObserver(() => plot.setSize({ width: Math.max(box.clientWidth, 280), height: HEIGHT })).observe(box);
+    const resizing = new ResizeObserver(() => plot.setSize({ width: Math.max(box.clientWidth, 280), height: HEIGHT }));
+    resizing.observe(box);
+    drawn.set(box, { plot, resizing });
     function update(next) {
       const xs = plot.data[0];
       const zoomed = xs.length > 0 && (plot.scales.x.min > xs[0] || plot.scales.x.max < xs[xs.length - 1]);
@@ -79,5 +92,5 @@ const Charts = (() => {
     return { plot, update };
   }
 
-  return { chart, align, color, bytes, rate };
+  return { chart, release, align, color, bytes, rate };
 })();

@@ -57,6 +57,7 @@
 
   function empty(key, text) {
     delete charts[key];
+    Charts.release(boxes[key]);
     boxes[key].replaceChildren(el("p", { class: "empty" }, text));
   }
 
