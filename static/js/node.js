@@ -118,7 +118,9 @@
   function load() {
     Live.api("GET", `${Live.url("api-node-history", { name })}?tier=${tier}`).then((data) => {
       history = data;
-      live = new Map();
+      // Live readings the history does not hold yet (its newest bucket began before them) stay.
+      const newest = Math.max(0, ...Object.values(data.series).map((rows) => secs(rows[rows.length - 1].at)));
+      live = new Map([...live].map(([key, rows]) => [key, rows.filter(([t]) => t > newest)]));
       errorBox.hidden = true;
       drawAll();
     }).catch((e) => { errorBox.textContent = e.message; errorBox.hidden = false; });
@@ -126,6 +128,7 @@
 
   tierButtons.forEach((button) => button.addEventListener("click", () => {
     tier = button.dataset.tier;
+    live = new Map();
     tierButtons.forEach((b) => b.setAttribute("aria-pressed", String(b === button)));
     load();
   }));
@@ -146,7 +149,8 @@
 
   function showRates(network) {
     const parts = Object.entries(network.interfaces || {}).map(([iface, r]) =>
-      el("span", { class: "rate", "data-interface": iface }, el("strong", {}, iface), ` in ${Charts.rate(r.rx)} · out ${Charts.rate(r.tx)}`));
+      el("span", { class: "rate", "data-interface": iface, "data-at": network.at, "data-rx": String(r.rx), "data-tx": String(r.tx) },
+        el("strong", {}, iface), ` in ${Charts.rate(r.rx)} · out ${Charts.rate(r.tx)}`));
     for (const iface of network.missing || []) parts.push(el("span", { class: "rate warn" }, `${iface}: not on this host`));
     networkNow.replaceChildren(...(parts.length ? parts : ["No interface carried traffic."]));
   }

@@ -10,6 +10,8 @@ import pytest
 from playwright.sync_api import Locator, expect
 
 from cluster_app.models import Node
+from tests.chat_stream import ChatStream, long_answers
+from tests.stack import wait_until
 
 pytestmark = [pytest.mark.browser, pytest.mark.stack, pytest.mark.django_db(transaction=True)]
 
@@ -57,3 +59,29 @@ def test_the_node_page_charts_memory_gpu_and_network_with_uplot(logged_in, live_
     expect(page.get_by_role("button", name="Last day")).to_have_attribute("aria-pressed", "true")
     expect(page.locator("#perf-memory .uplot canvas")).to_have_count(1)
     expect(page.locator("#perf-error")).to_be_hidden()
+
+
+def test_the_node_page_shows_loopback_throughput_rising_during_a_chat_stream(
+        logged_in, live_stack, exo_url, alice_token, loaded_llama):
+    Node.objects.filter(name="alpha").update(network_interfaces=["lo"])
+    page = logged_in
+    page.goto(f"{live_stack.base_url}/nodes/alpha/")
+    rate = page.locator("#perf-network-now [data-interface=lo]")
+    expect(rate).to_have_count(1, timeout=30000)
+
+    # The stack's own chatter on loopback over a few readings, with no stream.
+    quiet: dict[str, int] = {}
+    wait_until(lambda: quiet.update({rate.get_attribute("data-at") or "": int(
+        rate.get_attribute("data-rx") or 0)}) or len(quiet) > 3, timeout=30)
+    baseline = max(quiet.values())
+
+    with long_answers(exo_url):
+        stream = ChatStream(live_stack.base_url, alice_token)
+        stream.start()
+        try:
+            # The page's live rate: the panel's bytes to the stream's reader alone add this.
+            wait_until(lambda: stream.done.is_set() or stream.received > 0 and int(
+                rate.get_attribute("data-rx") or 0) >= baseline + stream.rate(), timeout=60)
+            assert not stream.done.is_set(), stream.ended_early()
+        finally:
+            stream.end()
