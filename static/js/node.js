@@ -144,7 +144,7 @@
     const used = (100 * node.ram_used) / total;
     const level = used >= LIMIT ? "critical" : used >= SAFE ? "warning" : "normal";
     pressureLine.replaceChildren("Memory pressure: ", el("span", { class: `badge pressure-${level}`, id: "perf-pressure-level" }, level),
-      ` ${percent(used)} in use · swap ${Charts.bytes(node.swap_used ?? 0)}`);
+      ` ${percent(used)} in use · swap ${node.swap_used === null ? "not reported" : Charts.bytes(node.swap_used)}`);
   }
 
   function showRates(network) {
