@@ -291,7 +291,7 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 12 * 3600,
 # Beat's work is control work: its own workers (`-Q control`) run it, never behind user jobs.
 CELERY_TASK_ROUTES = {f"cluster_app.tasks.{name}": {"queue": "control"} for name in (
     "jobs_recover_task", "jobs_prune_task", "cluster_poll_task", "exo_status_fanout_task",
-    "gpu_fanout_task", "health_run_task", "doctor_run_task")}
+    "gpu_fanout_task", "net_fanout_task", "health_run_task", "doctor_run_task")}
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE = {
     "jobs-recover": {"task": "cluster_app.tasks.jobs_recover_task",
@@ -303,6 +303,9 @@ CELERY_BEAT_SCHEDULE = {
                      "options": {"expires": CLUSTER_POLL_SECONDS}},
     # Each node that reads its own GPUs (GAMMA) does so on its worker, as often as exo is polled.
     "gpu-read": {"task": "cluster_app.tasks.gpu_fanout_task", "schedule": CLUSTER_POLL_SECONDS,
+                 "options": {"expires": CLUSTER_POLL_SECONDS}},
+    # Each node's worker reads its network interfaces' counters, for throughput charts.
+    "net-read": {"task": "cluster_app.tasks.net_fanout_task", "schedule": CLUSTER_POLL_SECONDS,
                  "options": {"expires": CLUSTER_POLL_SECONDS}},
     # Each exo node's worker reads its exo process (pid, uptime, version) for the node's row.
     "exo-status": {"task": "cluster_app.tasks.exo_status_fanout_task", "schedule": 15.0,

@@ -20,6 +20,7 @@ from cluster_app.models import (
     LinkBenchmark,
     Node,
     NodeMemorySample,
+    NodeMetricSample,
 )
 
 User = get_user_model()
@@ -32,7 +33,7 @@ class NodeAdmin(AuditedAdmin):
     readonly_fields = ["status", "status_reason", "exo_node_id", "last_seen_at", "ram_total",
                        "ram_used", "swap_used", "disk_total", "disk_free", "gpu_usage",
                        "temperature", "power", "rdma_enabled", "links", "gpu_reading", "exo_pid",
-                       "exo_started_at", "exo_version", "exo_checked_at"]
+                       "exo_started_at", "exo_version", "exo_checked_at", "network"]
     search_fields = ["name", "display_name", "hostname"]
 
 
@@ -40,6 +41,12 @@ class NodeAdmin(AuditedAdmin):
 class NodeMemorySampleAdmin(AuditedAdmin):
     list_display = ["node", "tier", "bucket", "ram_used", "ram_total"]
     list_filter = ["node", "tier"]
+
+
+@admin.register(NodeMetricSample)
+class NodeMetricSampleAdmin(AuditedAdmin):
+    list_display = ["node", "tier", "series", "bucket", "value"]
+    list_filter = ["node", "tier", "series"]
 
 
 @admin.register(Job)

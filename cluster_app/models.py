@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 import secrets
 import uuid
 from pathlib import Path
@@ -27,6 +28,17 @@ class NodeQuerySet(models.QuerySet["Node"]):
     def live(self) -> NodeQuerySet:
         """Nodes exo reports now (its live figures for them are current)."""
         return self.filter(status__in=Node.LIVE)
+
+
+INTERFACE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,31}")
+
+
+def validate_interface_names(value: Any) -> None:
+    """A list of interface names as the OS spells them (`bridge0`, `en2`, `lo`)."""
+    if not isinstance(value, list) or not all(
+            isinstance(name, str) and INTERFACE_NAME.fullmatch(name) for name in value):
+        raise ValidationError('A list of interface names, e.g. ["bridge0", "en2"].',
+                              code="invalid_interfaces")
 
 
 def _all_scopes() -> list[str]:
@@ -121,6 +133,12 @@ class Node(models.Model):
                   'reading as JSON; blank: the worker\'s own Python runs '
                   '"-m cluster_app.nodes.nvml --json"',
     )
+    network_interfaces = models.JSONField(
+        default=list, blank=True, validators=[validate_interface_names],
+        help_text='Network interfaces whose throughput the node\'s worker charts, e.g. '
+                  '["bridge0", "en2"] (the Thunderbolt bridge and RDMA ports); blank: every '
+                  'interface but loopback that has carried traffic',
+    )
 
     # Live fields, written by the cluster poll.
     status = models.CharField(max_length=12, choices=Status.choices, default=Status.OFFLINE)
@@ -140,6 +158,8 @@ class Node(models.Model):
     links = models.JSONField(default=list, blank=True)
     # The last GPU reading of a node that reads its GPUs (see cluster_app/nodes/nvml.py).
     gpu_reading = models.JSONField(default=dict, blank=True)
+    # The worker's last network reading: {"at", "interfaces": {name: {"rx", "tx"}}, "missing"}.
+    network = models.JSONField(default=dict, blank=True)
     # The exo process, as the node's worker last saw it.
     exo_pid = models.IntegerField(null=True, blank=True)
     exo_started_at = models.DateTimeField(null=True, blank=True)
@@ -213,6 +233,28 @@ class NodeMemorySample(models.Model):
 
     def __str__(self) -> str:
         return f"{self.node} {self.tier} {self.bucket:%H:%M:%S}"
+
+
+class NodeMetricSample(models.Model):
+    """One performance series of a node over time (GPU use, power, swap, an interface's bytes/s
+    in or out), one row per node, tier, series and time bucket: the peak in it."""
+
+    node = models.ForeignKey(Node, on_delete=models.CASCADE, related_name="metric_samples")
+    tier = models.CharField(max_length=8)
+    series = models.CharField(max_length=64)
+    bucket = models.DateTimeField()
+    value = models.FloatField()
+
+    class Meta:
+        ordering = ["bucket"]
+        constraints = [
+            models.UniqueConstraint(fields=["node", "tier", "series", "bucket"],
+                                    name="one_metric_sample_per_bucket")
+        ]
+        indexes = [models.Index(fields=["tier", "bucket"], name="metric_sample_tier_bucket")]
+
+    def __str__(self) -> str:
+        return f"{self.node} {self.tier} {self.series} {self.bucket:%H:%M:%S}"
 
 
 class Job(models.Model):

@@ -1,5 +1,5 @@
 """REST API for the inventory's nodes and the live cluster: the latest poll, each node with
-its live fields, and its memory history."""
+its live fields, and its memory and performance history."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from arthur_panel.exceptions import DomainError
 from cluster_app.models import Node
 from cluster_app.nodes import poll
 from cluster_app.nodes.live import HISTORY_TIERS
+from cluster_app.nodes.perf_history import series_history
 from cluster_app.nodes.serializers import NodeSerializer
 
 
@@ -32,7 +33,8 @@ class NodeHistoryApi(ApiView):
                               code="invalid_tier")
         width, window = HISTORY_TIERS[tier]
         return Response({"node": node.name, "tier": tier, "bucket_seconds": width,
-                         "window_seconds": window, "samples": poll.memory_history(node, tier)})
+                         "window_seconds": window, "samples": poll.memory_history(node, tier),
+                         "series": series_history(node, tier)})
 
 
 class NodeListApi(ApiView):

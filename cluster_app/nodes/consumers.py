@@ -1,4 +1,5 @@
-"""`/ws/cluster/`: the latest poll with the memory history first, then every new poll."""
+"""`/ws/cluster/`: the latest poll with the memory history first, then every new poll and
+every node's network reading."""
 
 from __future__ import annotations
 
@@ -19,3 +20,7 @@ class ClusterConsumer(AuthenticatedConsumer):
 
     async def cluster_update(self, event: dict[str, Any]) -> None:
         await self.relay(event, {"type": "cluster", "cluster": event["cluster"]})
+
+    async def node_network(self, event: dict[str, Any]) -> None:
+        await self.relay(event, {"type": "network", "node": event["node"],
+                                 "network": event["network"]})

@@ -18,7 +18,9 @@ from django.utils import timezone
 from arthur_panel.celery import app as celery_app
 from cluster_app.models import Node
 from cluster_app.nodes.gpus import GpuFigures, gpu_figures, gpu_status
+from cluster_app.nodes.perf_history import record_series
 from cluster_app.nodes.poll import record_memory
+from cluster_app.nodes.series import live_series
 
 # Sent by name: the tasks module imports this one, not the other way round.
 READ_TASK = "cluster_app.tasks.gpu_read_task"
@@ -60,7 +62,8 @@ def run_probe(command: list[str], *, timeout: float = PROBE_TIMEOUT) -> dict[str
 
 def gpu_record(node: Node, reading: dict[str, Any], *, now: datetime | None = None
                ) -> GpuFigures:
-    """Write one reading to the node's row and memory history; returns its figures."""
+    """Write one reading to the node's row, memory and performance history; returns its
+    figures."""
     now = now or timezone.now()
     figures = gpu_figures(reading)
     status = gpu_status(figures)
@@ -70,6 +73,8 @@ def gpu_record(node: Node, reading: dict[str, Any], *, now: datetime | None = No
         temperature=figures.temperature, power=figures.power, gpu_reading=reading)
     if figures.ram_total and figures.ram_used is not None:
         record_memory([(node, figures.ram_used, figures.ram_total)], now)
+    record_series([(node, live_series(gpu_usage=figures.gpu_usage, temperature=figures.temperature,
+                                      power=figures.power, swap_used=None))], now)
     return figures
 
 

@@ -1,5 +1,6 @@
-"""The cluster poll: read exo's `/state`, update the live inventory and memory history, keep
-the latest snapshot in the cache and push it to `/ws/cluster/`. One poll at a time."""
+"""The cluster poll: read exo's `/state`, update the live inventory, its memory and performance
+history, keep the latest snapshot in the cache and push it to `/ws/cluster/`. One poll at a
+time."""
 
 from __future__ import annotations
 
@@ -30,7 +31,9 @@ from cluster_app.nodes.live import (
     unknown_nodes,
     utilisation,
 )
+from cluster_app.nodes.perf_history import record_series
 from cluster_app.nodes.serializers import NodeSerializer
+from cluster_app.nodes.series import live_series
 
 logger = logging.getLogger(__name__)
 
@@ -74,6 +77,9 @@ def cluster_poll(*, client: ExoClient, now: datetime | None = None) -> dict[str,
         _apply(node, matched.get(node.name), view, links, now)
     _save_live_fields(polled)
     record_memory([(node, matched[node.name].ram_used, matched[node.name].ram_total)
+                   for node in polled if node.name in matched], now)
+    record_series([(node, live_series(gpu_usage=node.gpu_usage, temperature=node.temperature,
+                                      power=node.power, swap_used=node.swap_used))
                    for node in polled if node.name in matched], now)
     for node in nodes:
         if node.reads_gpus:

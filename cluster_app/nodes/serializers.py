@@ -112,5 +112,6 @@ class NodeSerializer(serializers.ModelSerializer):
                   "control_queue", "status", "status_reason",
                   "exo_node_id", "last_seen_at", "ram_total", "ram_used", "swap_used",
                   "disk_total", "disk_free", "gpu_usage", "temperature", "power", "rdma_enabled",
-                  "links", "exo_process", "monitor_gpus", "gpu", "worker"]
+                  "links", "exo_process", "monitor_gpus", "gpu", "worker", "network_interfaces",
+                  "network"]
         ref_name = "Node"

@@ -247,13 +247,16 @@ const ClusterView = (() => {
     }
   }
 
-  // Calls render(snapshot) with every snapshot; the first one arrives on connect.
-  function follow(render) {
+  // Calls render(snapshot) with every snapshot, the first one on connect, and onNetwork(message)
+  // with each node's network reading ({node, network}) between them.
+  function follow(render, onNetwork = () => {}) {
     Live.socket(Live.url("ws-cluster"), (message) => {
       if (message.type === "cluster" && message.cluster) {
         keepHistory(message.cluster);
         banner(message.cluster);
         render(message.cluster);
+      } else if (message.type === "network") {
+        onNetwork(message);
       }
     });
   }

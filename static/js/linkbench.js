@@ -1,9 +1,8 @@
 // Link benchmark: start the all_sum probe and follow its job live; the latest result
-// as latency and bandwidth plots (log scales) against the guide's RDMA and TCP figures; history.
+// as latency and bandwidth charts (log scales) against the guide's RDMA and TCP figures; history.
 "use strict";
 (() => {
   const { el, api } = Live;
-  const NS = "http://www.w3.org/2000/svg";
   const data = JSON.parse(document.getElementById("linkbench-data").textContent);
   const form = document.getElementById("linkbench-form");
   const startButton = document.getElementById("linkbench-start");
@@ -29,53 +28,24 @@
   }
   const rateTick = (g) => (g < 0.001 ? g.toExponential(0) : decade(g, ""));
 
-  function node(tag, attrs = {}, text) {
-    const n = document.createElementNS(NS, tag);
-    for (const [key, value] of Object.entries(attrs)) n.setAttribute(key, value);
-    if (text !== undefined) n.textContent = text;
-    return n;
-  }
-
-  // A log-log plot: whole decades up the y axis, the measured sizes along x. Each series is
-  // { name, cls, points: [[x, y, title]], dots }.
-  function logPlot({ label, yLabel, yTick, series }) {
-    const W = 520, H = 280, L = 62, R = 12, T = 12, B = 42;
-    const all = series.flatMap((s) => s.points).filter(([x, y]) => x > 0 && y > 0);
-    const lx = all.map(([x]) => Math.log10(x)), ly = all.map(([, y]) => Math.log10(y));
-    const x0 = Math.min(...lx), x1 = Math.max(...lx, x0 + 1);
-    const y0 = Math.floor(Math.min(...ly)), y1 = Math.max(Math.ceil(Math.max(...ly)), y0 + 1);
-    const px = (x) => L + ((Math.log10(x) - x0) / (x1 - x0)) * (W - L - R);
-    const py = (y) => H - B - ((Math.log10(y) - y0) / (y1 - y0)) * (H - T - B);
-    const svg = node("svg", { viewBox: `0 0 ${W} ${H}`, class: "plot", role: "img", "aria-label": label });
-    for (let d = y0; d <= y1; d += 1) {
-      const y = py(10 ** d);
-      svg.append(node("line", { class: "grid", x1: L, x2: W - R, y1: y, y2: y }),
-        node("text", { class: "tick", x: L - 6, y: y + 4, "text-anchor": "end" }, yTick(10 ** d)));
-    }
-    const sizes = [...new Set(series[0].points.map(([x]) => x))];
-    const every = sizes.length > 7 ? 2 : 1;
-    sizes.forEach((x, i) => {
-      svg.append(node("line", { class: "grid", x1: px(x), x2: px(x), y1: T, y2: H - B }));
-      if (i % every === 0) svg.append(node("text", { class: "tick", x: px(x), y: H - B + 16, "text-anchor": "middle" }, size(x)));
-    });
-    svg.append(node("text", { class: "axis", x: L + (W - L - R) / 2, y: H - 6, "text-anchor": "middle" }, "message size"),
-      node("text", { class: "axis", x: 12, y: T + (H - T - B) / 2, "text-anchor": "middle",
-        transform: `rotate(-90 12 ${T + (H - T - B) / 2})` }, yLabel));
-    for (const s of series) {
-      const shown = s.points.filter(([x, y]) => x > 0 && y > 0);
-      const g = node("g", { class: `series ${s.cls}`, "data-series": s.cls });
-      g.append(node("polyline", { points: shown.map(([x, y]) => `${px(x).toFixed(1)},${py(y).toFixed(1)}`).join(" ") }));
-      if (s.dots) {
-        for (const [x, y, title] of shown) {
-          const dot = node("circle", { cx: px(x).toFixed(1), cy: py(y).toFixed(1), r: 3 });
-          dot.append(node("title", {}, title));
-          g.append(dot);
-        }
-      }
-      svg.append(g);
-    }
-    const legend = el("ul", { class: "legend small" }, ...series.map((s) => el("li", { class: s.cls }, el("i"), s.name)));
-    return el("figure", { class: "plot-box" }, el("figcaption", {}, label), svg, legend);
+  // A log-log chart: message size along x, `field` of each point (times `scale`) up y, the
+  // measured run with its dots against the guide's curves (dashed).
+  function logChart({ label, field, scale, format, tick }, result) {
+    const box = el("div", { class: "chart-box" });
+    const guides = Object.entries(result.expected);
+    const lists = [result.points, ...guides.map(([, points]) => points)]
+      .map((points) => points.filter((p) => p.bytes > 0 && p[field] > 0).map((p) => [p.bytes, p[field] * scale]));
+    const series = [
+      { label: `measured (${result.backend})`, scale: "y", format, points: true },
+      ...guides.map(([link], i) => ({ label: `guide: ${data.expectations[link].label}`, scale: "y", format,
+        color: Charts.color(link === "rdma" ? 1 : link === "tcp" ? 2 : 3 + i), dash: [6, 4], points: false })),
+    ];
+    // Drawn once the box is in the page: the chart takes the box's width.
+    requestAnimationFrame(() => Charts.chart(box, {
+      label, series, x: { label: "message size", format: size },
+      scales: { y: { distr: 3, log: 10 } }, axes: [{ scale: "y", format: tick }],
+    }, Charts.align(lists)));
+    return el("figure", { class: "plot-box", "data-chart": field }, el("figcaption", {}, label), box);
   }
 
   function verdict(v) {
@@ -103,19 +73,9 @@
   }
 
   function plots(result) {
-    const curve = (points, field, scale) => points.map((p) => [p.bytes, p[field] * scale, ""]);
-    const measured = (field, scale) => ({
-      name: `measured (${result.backend})`, cls: "measured", dots: true,
-      points: result.points.map((p) => [p.bytes, p[field] * scale, `${size(p.bytes)}: ${micros(p.seconds * 1e6)}, ${gbps(p.gbps)}`]),
-    });
-    const guide = (field, scale) => Object.entries(result.expected).map(([link, points]) => ({
-      name: `guide: ${data.expectations[link].label}`, cls: `expect-${link}`, dots: false, points: curve(points, field, scale),
-    }));
     return [
-      logPlot({ label: "Latency: time per all_sum", yLabel: "time", yTick: timeTick,
-        series: [measured("seconds", 1e6), ...guide("seconds", 1e6)] }),
-      logPlot({ label: "Bandwidth: bytes reduced per second", yLabel: "Gb/s", yTick: rateTick,
-        series: [measured("gbps", 1), ...guide("gbps", 1)] }),
+      logChart({ label: "Latency: time per all_sum", field: "seconds", scale: 1e6, format: micros, tick: timeTick }, result),
+      logChart({ label: "Bandwidth: bytes reduced per second", field: "gbps", scale: 1, format: gbps, tick: rateTick }, result),
     ];
   }
 

@@ -1,4 +1,4 @@
-"""The Link benchmark page in a real Chromium: run the probe, watch the job, see the plots."""
+"""The Link benchmark page in a real Chromium: run the probe, watch the job, see the charts."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.stack, pytest.mark.django_db(tran
 SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "linkbench.png"
 
 
-def test_a_run_from_the_page_ends_in_two_plots_against_the_guide(logged_in, live_stack):
+def test_a_run_from_the_page_ends_in_two_charts_against_the_guide(logged_in, live_stack):
     page = logged_in
     page.goto(f"{live_stack.base_url}/linkbench/")
     expect(page.get_by_text("No link benchmark has run yet")).to_be_visible()
@@ -27,13 +27,22 @@ def test_a_run_from_the_page_ends_in_two_plots_against_the_guide(logged_in, live
     expect(row).to_contain_text("linkbench.run #")
     expect(row.locator(".state")).to_have_text("succeeded", timeout=60000)
 
-    plots = page.locator("svg.plot")
-    expect(plots).to_have_count(2)
+    charts = page.locator("#linkbench-plots figure.chart")
+    expect(charts).to_have_count(2)
     for index in range(2):
-        plot = plots.nth(index)
-        expect(plot.locator("[data-series=measured] circle")).to_have_count(len(QUICK_SIZES))
-        expect(plot.locator("[data-series=expect-rdma] polyline")).to_have_count(1)
-        expect(plot.locator("[data-series=expect-tcp] polyline")).to_have_count(1)
+        chart = charts.nth(index)
+        expect(chart).to_have_attribute("data-points", str(len(QUICK_SIZES)))
+        expect(chart.locator(".uplot canvas")).to_have_count(1)
+        legend = chart.locator(".u-legend .u-series")
+        for series in ("measured (", "guide: RDMA", "guide: TCP"):
+            expect(legend.filter(has_text=series)).to_have_count(1)
+    # The legend is the tooltip: over the latency chart it shows the time measured there.
+    over = charts.first.locator(".u-over")
+    box = over.bounding_box()
+    assert box is not None
+    over.hover(position={"x": 2, "y": box["height"] / 2})
+    expect(charts.first.locator(".u-legend .u-series", has_text="measured (").locator(".u-value")
+           ).to_have_text(re.compile(r"^[\d.]+ (µs|ms)$"))
     expect(page.locator("figure").first).to_contain_text("guide: RDMA (Thunderbolt 5)")
     expect(page.locator("#linkbench-latency")).to_have_text(re.compile(r"^[\d.]+ (µs|ms)$"))
     expect(page.locator("#linkbench-summary")).to_contain_text("guide, TCP: about 700 µs")

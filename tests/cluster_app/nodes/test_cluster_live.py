@@ -17,8 +17,9 @@ LLAMA_1B = "mlx-community/Llama-3.2-1B-Instruct-4bit"
 def snapshots_until(ws: ClientConnection, done, timeout: float = 30.0) -> dict[str, Any]:
     while True:
         message = json.loads(ws.recv(timeout=timeout))
-        assert message["type"] == "cluster"
-        if message["cluster"] and done(message["cluster"]):
+        # Each node's network readings come over the same socket between polls.
+        assert message["type"] in ("cluster", "network")
+        if message["type"] == "cluster" and message["cluster"] and done(message["cluster"]):
             return message["cluster"]
 
 

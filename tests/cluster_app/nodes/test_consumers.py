@@ -53,3 +53,18 @@ def test_the_snapshot_carries_the_memory_history_and_polls_follow(layer, alice_t
         await communicator.disconnect()
 
     run_async(scenario())
+
+
+def test_a_nodes_network_reading_is_relayed_live(layer, nodes, alice_token):
+    network = {"at": "2026-06-22T15:38:54+00:00", "missing": [],
+               "interfaces": {"lo": {"rx": 1200, "tx": 1200}}}
+
+    async def scenario() -> None:
+        communicator, _ = await snapshot_of("/ws/cluster/", alice_token)
+        await layer.group_send(events.CLUSTER_GROUP, {"type": "node.network", "node": "alpha",
+                                                      "network": network})
+        assert await communicator.receive_json_from(timeout=5) == {
+            "type": "network", "node": "alpha", "network": network}
+        await communicator.disconnect()
+
+    run_async(scenario())
