@@ -25,7 +25,8 @@ ERROR_REASONS = {
     409: "The object is not in a state that allows this (another operation is running).",
     413: "The request body is over the limit (`CHAT_MAX_REQUEST_BYTES`).",
     415: "The request body is not JSON.",
-    429: "Over a limit: the caller's active jobs, or chat streams.",
+    429: "Over a rate limit (API requests per minute, of the key or of its user; the message "
+         "names it, Retry-After says when to try again), or the caller's active jobs.",
     502: "exo or the Hub answered with an error.",
     503: "exo or the Hub could not be reached.",
 }
@@ -64,9 +65,10 @@ class ErrorSerializer(serializers.Serializer):
 
 def error_statuses(*, method: str, has_query: bool, has_path_parameters: bool,
                    declared: frozenset[int]) -> list[int]:
-    """The error statuses an operation can answer: those every authenticated route can, those
-    its input makes possible, and those its view method declares (`answers`)."""
-    statuses = {401, 403} | declared
+    """The error statuses an operation can answer: those every authenticated, rate-limited
+    route can, those its input makes possible, and those its view method declares
+    (`answers`)."""
+    statuses = {401, 403, 429} | declared
     if method in UNSAFE:
         statuses |= {400, 413, 415}
     if has_query:

@@ -19,4 +19,5 @@ urlpatterns = [
     path("downloads/", downloads_api.DownloadMatrixApi.as_view(), name="api-downloads"),
     path("plan/", planner_api.PlanApi.as_view(), name="api-plan"),
     path("usage/", usage_api.UsageApi.as_view(), name="api-usage"),
+    path("usage/now/", usage_api.UsageNowApi.as_view(), name="api-usage-now"),
 ]

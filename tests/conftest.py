@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import copy
-import os
 import socket
 from collections.abc import Iterator
 from typing import Any
@@ -238,9 +237,7 @@ def hub(hub_endpoint: str, settings: Any) -> str:
 def live_stack(django_db_setup: None, exo_url: str, hub_endpoint: str,
                tmp_path_factory: Any) -> Iterator[live.Stack]:
     """Real uvicorn, Celery workers and beat on the test database, private Redis, exo simulator."""
-    if "REDIS_URL" not in os.environ:
-        pytest.fail("The live stack needs the private Redis: run the suite with `make test`.")
-    database = live.database_url(settings.DATABASES["default"])
+    database = live.stack_database_url()
     with live.running_stack(database, exo_url, hub_endpoint,
                             tmp_path_factory.mktemp("stack")) as running:
         yield running

@@ -17,7 +17,9 @@ from typing import Any
 from urllib.parse import quote
 
 import httpx
+import pytest
 import redis
+from django.conf import settings
 
 from arthur_panel.launcher import (
     ROOT,
@@ -67,6 +69,18 @@ def database_url(database: dict[str, Any]) -> str:
         return f"sqlite:///{database['NAME']}"
     login = f"{quote(database['USER'], safe='')}:{quote(database['PASSWORD'], safe='')}"
     return f"postgresql://{login}@{database['HOST']}:{database['PORT']}/{database['NAME']}"
+
+
+def require_private_redis() -> None:
+    """Fail (not skip) a live test run outside the suite: it needs the suite's private Redis."""
+    if "REDIS_URL" not in os.environ:
+        pytest.fail("The live stack needs the private Redis: run the suite with `make test`.")
+
+
+def stack_database_url() -> str:
+    """The test database's URL for a stack's processes (see database_url)."""
+    require_private_redis()
+    return database_url(settings.DATABASES["default"])
 
 
 def stack_env(database: str, exo_url: str, hub_url: str, models_dir: Path) -> dict[str, str]:

@@ -36,7 +36,7 @@ class ClusterOperationApi(ApiView):
     operation: str = ""  # start, stop or restart
     write_permission = OPERATE_EXO
 
-    @answers(409, 429)
+    @answers(409)
     @extend_schema(request=None, responses={202: JobSerializer})
     def post(self, request: Request) -> Response:
         job = cluster_jobs.cluster_job_start(operation=self.operation, user=request.user)
@@ -47,7 +47,7 @@ class NodeOperationApi(ApiView):
     kind: str = ""  # exo.start or exo.stop
     write_permission = OPERATE_EXO
 
-    @answers(409, 429)
+    @answers(409)
     @extend_schema(request=None, responses={202: JobSerializer})
     def post(self, request: Request, name: str) -> Response:
         node = get_or_404(Node.objects.all(), "Node", name=name)
@@ -76,7 +76,7 @@ class InstanceListApi(ApiView):
         names = _live_names()
         return Response([poll.instance_payload(i, names) for i in view.instances])
 
-    @answers(404, 409, 429, 502, 503)
+    @answers(404, 409, 502, 503)
     @extend_schema(request=LoadRequest, responses={202: JobSerializer})
     def post(self, request: Request) -> Response:
         data = LoadRequest(data=request.data)
@@ -108,7 +108,7 @@ class InstanceDetailApi(ApiView):
     def get(self, request: Request, instance_id: str) -> Response:
         return Response(self._find(instance_id))
 
-    @answers(409, 429, 502, 503)
+    @answers(409, 502, 503)
     @extend_schema(responses={202: JobSerializer})
     def delete(self, request: Request, instance_id: str) -> Response:
         self._find(instance_id)

@@ -43,7 +43,7 @@ class JobListApi(ApiView):
             raise DomainError("limit must be a whole number.", code="invalid_limit") from None
         return Response(JobSerializer(queryset[: max(limit, 1)], many=True).data)
 
-    @answers(409, 429)
+    @answers(409)
     @extend_schema(request=JobCreateSerializer, responses={201: JobSerializer})
     def post(self, request: Request) -> Response:
         data = JobCreateSerializer(data=request.data)

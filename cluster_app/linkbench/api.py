@@ -65,7 +65,7 @@ class LinkbenchApi(ApiView):
     def get(self, request: Request) -> Response:
         return Response(recent_benchmarks(_limit(request.query_params.get("limit"))))
 
-    @answers(409, 429)
+    @answers(409)
     @extend_schema(request=LinkbenchParams, responses={202: JobSerializer})
     def post(self, request: Request) -> Response:
         params = LinkbenchParams(data=request.data)

@@ -27,7 +27,7 @@ class DownloadRequestSerializer(serializers.Serializer):
 
 
 class ModelDownloadApi(ApiView):
-    @answers(409, 429)
+    @answers(409)
     @extend_schema(request=DownloadRequestSerializer, responses={201: dict, 200: dict})
     def post(self, request: Request, slug: str) -> Response:
         data = DownloadRequestSerializer(data=request.data)
@@ -39,7 +39,7 @@ class ModelDownloadApi(ApiView):
         return Response({"jobs": [JobSerializer(job).data for job, _ in started]},
                         status=status.HTTP_201_CREATED if any_new else status.HTTP_200_OK)
 
-    @answers(409, 429)
+    @answers(409)
     @extend_schema(request=DownloadRequestSerializer, responses={202: JobSerializer})
     def delete(self, request: Request, slug: str) -> Response:
         data = DownloadRequestSerializer(data=request.data)

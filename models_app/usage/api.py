@@ -1,4 +1,5 @@
-"""`GET /api/v1/usage/`: recent requests, measured speed per model, the week's savings."""
+"""`GET /api/v1/usage/`: recent requests, measured speed per model, the week's savings; and
+`GET /api/v1/usage/now/`: the cluster's output in the last minute."""
 
 from __future__ import annotations
 
@@ -14,3 +15,9 @@ class UsageApi(ApiView):
     @extend_schema(responses=dict)
     def get(self, request: Request) -> Response:
         return Response(records.usage_summary())
+
+
+class UsageNowApi(ApiView):
+    @extend_schema(responses=dict)
+    def get(self, request: Request) -> Response:
+        return Response(records.current_rate())

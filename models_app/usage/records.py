@@ -85,3 +85,22 @@ def _record(record: UsageRecord) -> dict[str, Any]:
         "duration_ms": record.duration_ms, "status": record.status,
         "http_status": record.http_status, "error": record.error,
     }
+
+
+RATE_WINDOW_SECONDS = 60
+
+
+def current_rate(now: Any = None) -> dict[str, Any]:
+    """The cluster's output now: completion tokens of the answers that ended in the last
+    minute, per second, and the last answer's own speed (the dashboard's strip)."""
+    since = (now or timezone.now()) - timedelta(seconds=RATE_WINDOW_SECONDS)
+    recent = UsageRecord.objects.filter(created_at__gt=since)
+    window = recent.aggregate(answers=Count("id"), completion=Sum("completion_tokens"))
+    last = (UsageRecord.objects.filter(status="ok", tokens_per_second__isnull=False)
+            .values("tokens_per_second", "model_id", "slug").first())
+    return {
+        "window_seconds": RATE_WINDOW_SECONDS, "answers": window["answers"],
+        "tokens_per_second": round((window["completion"] or 0) / RATE_WINDOW_SECONDS, 1),
+        "last_answer": last and {"tokens_per_second": last["tokens_per_second"],
+                                 "model": last["slug"] or last["model_id"]},
+    }

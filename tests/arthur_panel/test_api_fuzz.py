@@ -10,8 +10,9 @@ viewer must get 403 on every operation only operators may call, whatever the inp
 The run is one test transaction per operation and role, so state-changing operations run for
 real (jobs are created, catalogue rows edited and deleted) and are rolled back afterwards; the
 jobs they create are queued on commit, which never comes, so nothing starts on a worker.
-Callers are one parameter of `caller`: a viewer, an operator, and an operator's `chat` key,
-which must be refused every operation (no scope leak); a new one is one more entry in `ROLES`.
+Callers are one parameter of `caller`: a viewer, an operator, an operator's `chat` key, which
+must be refused every operation, and an operator's `read` key, which must be refused every
+change (no scope leak); a new one is one more entry in `ROLES`.
 """
 
 from __future__ import annotations
@@ -54,6 +55,8 @@ OPERATOR_ONLY = {
 }
 
 EVERY = {("*", "*")}  # every operation: a chat key may call none of them
+# Every change, whatever its path: a read key may only read.
+WRITES = {(method, "*") for method in ("POST", "PUT", "PATCH", "DELETE")}
 
 # Each caller: how to make its user from a plain account, its key's scopes (None: every scope
 # its role allows), what it may not do, and the words its refusal must carry.
@@ -61,11 +64,12 @@ ROLES: dict[str, tuple[Callable[[Any], Any], list[str] | None, set[tuple[str, st
     "viewer": (lambda user: user, None, OPERATOR_ONLY, OPERATE_EXO),
     "operator": (grant_operator, None, set(), ""),
     "operator's chat key": (grant_operator, ["chat"], EVERY, "scope_denied"),
+    "operator's read key": (grant_operator, ["read"], WRITES, "scope_denied"),
 }
 
 
 def is_refused(refused: set[tuple[str, str]], method: str, path: str) -> bool:
-    return refused == EVERY or (method, path) in refused
+    return bool({("*", "*"), (method, "*"), (method, path)} & refused)
 
 
 # Schemathesis's coverage phase (every boundary value of every field) is left out: it takes

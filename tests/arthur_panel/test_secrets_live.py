@@ -6,7 +6,6 @@ logs and its Redis keys (the log ring among them)."""
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -48,9 +47,7 @@ def token_exo(run_dir: Path, hub_endpoint: str) -> Iterator[str]:
 @pytest.fixture(scope="module")
 def token_stack(django_db_setup: None, token_exo: str, hub_endpoint: str,
                 run_dir: Path) -> Iterator[live.Stack]:
-    if "REDIS_URL" not in os.environ:
-        pytest.fail("The live stack needs the private Redis: run the suite with `make test`.")
-    database = live.database_url(settings.DATABASES["default"])
+    database = live.stack_database_url()
     with live.separate_stack(database, token_exo, hub_endpoint, run_dir / "stack",
                              redis_db=REDIS_DB, var_dir=run_dir / "var",
                              extra_env={"HF_TOKEN": HUB_TOKEN}) as running:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
 
+import httpx
 import pytest
 from playwright.sync_api import expect
 
@@ -101,3 +103,26 @@ def test_without_nvml_gammas_card_says_the_gpu_is_not_available(logged_in):
     expect(card.locator(".gpu-unavailable")).to_have_text(
         "GPU not available: NVML did not start: NVML Shared Library Not Found", timeout=15000)
     expect(card.locator(".badge")).to_have_text("degraded")
+
+
+def test_the_strip_answers_is_everything_fine(logged_in, live_stack, loaded_llama,
+                                              operator_token):
+    page = logged_in
+    strip = page.locator("#strip")
+    expect(strip.locator('[data-chip="rdma"]')).to_have_text("RDMA: on")
+    expect(strip.locator('[data-chip="rdma"]')).to_have_class(re.compile(r"\bstate-good\b"))
+    expect(strip.locator('[data-chip="models"]')).to_have_text("Models ready: 1")
+    nodes = strip.locator('[data-chip="nodes"]')
+    expect(nodes).to_have_text(re.compile(r"^Nodes up: \d/\d"))
+    up, watched = map(int, re.findall(r"\d+", nodes.inner_text()))
+    expected = Node.objects.exclude(exo_node_id="").count()  # the Macs in exo; GAMMA: its worker
+    assert watched >= expected and up <= watched
+    expect(strip.locator('[data-chip="rate"]')).to_have_text("Tokens/s now: 0")
+    answer = httpx.post(f"{live_stack.base_url}/v1/chat/completions", timeout=30,
+                        headers={"Authorization": f"Bearer {operator_token}"},
+                        json={"model": "llama-3.2-1b", "max_tokens": 30,
+                              "messages": [{"role": "user", "content": "Hello"}]})
+    assert answer.status_code == 200
+    rate = strip.locator('[data-chip="rate"]')
+    expect(rate).to_contain_text("on llama-3.2-1b", timeout=15000)
+    expect(rate).to_have_text(re.compile(r"^Tokens/s now: 0\.5 · last answer [\d.]+ on"))

@@ -25,7 +25,6 @@ import anthropic
 import httpx
 import openai
 import pytest
-from django.conf import settings
 
 from arthur_panel.launcher import free_port
 from cluster_app.exo.demo import configure_demo_nodes
@@ -63,9 +62,7 @@ def demo_hub(demo_dir: Path) -> Iterator[str]:
 @pytest.fixture(scope="module")
 def demo_stack(django_db_setup: None, demo_dir: Path, demo_port: int,
                demo_hub: str) -> Iterator[live.Stack]:
-    if "REDIS_URL" not in os.environ:
-        pytest.fail("The live stack needs the private Redis: run the suite with `make test`.")
-    database = live.database_url(settings.DATABASES["default"])
+    database = live.stack_database_url()
     with live.separate_stack(database, f"http://127.0.0.1:{demo_port}", demo_hub,
                              demo_dir / "stack", redis_db=REDIS_DB,
                              var_dir=demo_dir / "var") as running:

@@ -15,7 +15,6 @@ from typing import Any
 import httpx
 import psutil
 import pytest
-from django.conf import settings
 
 from cluster_app.exo.demo import configure_demo_nodes
 from cluster_app.models import ApiToken, Node
@@ -41,9 +40,7 @@ def ops_exo(ops_dir: Path) -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def ops_stack(django_db_setup: None, ops_exo: str, ops_dir: Path) -> Iterator[live.Stack]:
-    if "REDIS_URL" not in os.environ:
-        pytest.fail("The live stack needs the private Redis: run the suite with `make test`.")
-    database = live.database_url(settings.DATABASES["default"])
+    database = live.stack_database_url()
     with live.separate_stack(database, ops_exo, "http://127.0.0.1:9", ops_dir / "stack",
                              redis_db=REDIS_DB, var_dir=ops_dir / "var") as running:
         yield running

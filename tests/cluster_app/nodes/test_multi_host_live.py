@@ -102,8 +102,7 @@ class Cluster:
 def cluster(django_db_setup: None, hub_endpoint: str, tmp_path_factory: Any) -> Iterator[Cluster]:
     if settings.DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
         pytest.skip("the cluster runs on PostgreSQL: the suite's PostgreSQL pass runs this")
-    if "REDIS_URL" not in os.environ:
-        pytest.fail("The live stack needs the private Redis: run the suite with `make test`.")
+    live.require_private_redis()
     root = tmp_path_factory.mktemp("multi-host")
     admin = redis.Redis.from_url(os.environ["REDIS_URL"].rsplit("/", 1)[0] + f"/{REDIS_DB}")
     admin.flushdb()

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from decimal import Decimal
 from html.parser import HTMLParser
 
 import pytest
+from django.utils import timezone
 
 from cluster_app.access import throttle
 from cluster_app.access.limits import CHAT_REQUESTS, CHAT_TOKENS
@@ -98,3 +100,21 @@ def test_usage_page_shows_each_keys_use_against_its_limits(client, alice, bob, s
     assert parser.cells[(str(key.pk), "chat_tokens_per_day")] == "1234 / —"
     assert parser.cells[("account", "chat_requests_per_minute")] == "3 / 300"
     assert {row for row, _ in parser.cells} == {"account", str(key.pk)}  # not bob's, not revoked
+
+
+def test_usage_now_is_the_last_minutes_output(api_client, alice):
+    def answered(seconds_ago: int, tokens: int, speed: float, slug: str = "llama-3.2-1b"):
+        record = UsageRecord.objects.create(user=alice, requested_model=slug, slug=slug,
+                                            model_id=slug, completion_tokens=tokens,
+                                            tokens_per_second=speed, duration_ms=1000)
+        UsageRecord.objects.filter(pk=record.pk).update(
+            created_at=timezone.now() - timedelta(seconds=seconds_ago))
+
+    assert api_client.get("/api/v1/usage/now/").json() == {
+        "window_seconds": 60, "answers": 0, "tokens_per_second": 0.0, "last_answer": None}
+    answered(600, 6000, 90.0, "deepseek-v3-4bit")  # out of the window
+    answered(30, 900, 150.0)
+    answered(5, 300, 160.0)
+    now = api_client.get("/api/v1/usage/now/").json()
+    assert now == {"window_seconds": 60, "answers": 2, "tokens_per_second": 20.0,
+                   "last_answer": {"tokens_per_second": 160.0, "model": "llama-3.2-1b"}}
