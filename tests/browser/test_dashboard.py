@@ -120,9 +120,9 @@ def test_the_strip_answers_is_everything_fine(logged_in, live_stack, loaded_llam
     expect(strip.locator('[data-chip="rate"]')).to_have_text("Tokens/s now: 0")
     answer = httpx.post(f"{live_stack.base_url}/v1/chat/completions", timeout=30,
                         headers={"Authorization": f"Bearer {operator_token}"},
-                        json={"model": "llama-3.2-1b", "max_tokens": 30,
+                        json={"model": "llama-3.2-1b", "max_tokens": 30, "stream": True,
                               "messages": [{"role": "user", "content": "Hello"}]})
-    assert answer.status_code == 200
+    assert answer.status_code == 200 and answer.text.rstrip().endswith("[DONE]")
     rate = strip.locator('[data-chip="rate"]')
     expect(rate).to_contain_text("on llama-3.2-1b", timeout=15000)
     expect(rate).to_have_text(re.compile(r"^Tokens/s now: 0\.5 · last answer [\d.]+ on"))
