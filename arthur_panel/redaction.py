@@ -30,7 +30,8 @@ def _secrets(hf_token: str, redis_url: str, database_password: str,
 def configured_secrets() -> tuple[str, ...]:
     """The secret values in this process's settings (empty ones included)."""
     return _secrets(settings.HF_TOKEN, settings.REDIS_URL,
-                    str(settings.DATABASES["default"].get("PASSWORD") or ""), settings.SECRET_KEY)
+                    str(settings.DATABASES["default"].get("PASSWORD") or ""), settings.SECRET_KEY,
+                    settings.EMAIL_HOST_PASSWORD)
 
 
 def redact_secrets(text: str) -> str:
