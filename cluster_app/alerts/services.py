@@ -136,11 +136,12 @@ def alert_silence(*, rule_key: str, subject: str, minutes: int, user: Any,
 
 
 def alerts_prune(*, days: int | None = None) -> int:
-    """Delete resolved alerts (and their deliveries) and ended silences older than `days`."""
+    """Delete resolved alerts (and their deliveries) and ended silences older than `days`
+    (ALERT_RETENTION_DAYS); returns how many alerts."""
     cutoff = timezone.now() - timedelta(days=days or settings.ALERT_RETENTION_DAYS)
-    deleted, _ = Alert.objects.filter(state=Alert.State.RESOLVED, resolved_at__lt=cutoff).delete()
+    _, deleted = Alert.objects.filter(state=Alert.State.RESOLVED, resolved_at__lt=cutoff).delete()
     AlertSilence.objects.filter(until__lt=cutoff).delete()
-    return deleted
+    return deleted.get(Alert._meta.label, 0)
 
 
 def channels_test(*, channels: list[AlertChannel], user: Any) -> list[AlertDelivery]:
