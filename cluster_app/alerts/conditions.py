@@ -7,6 +7,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from cluster_app.exo.state import RDMA
+
 GIB = 1024**3
 # The cluster guide's "Troubleshooting: JACCL Not Activating", for a JACCL line with no hint of
 # its own.
@@ -42,7 +44,7 @@ class NodeFacts:
 class LinkFacts:
     a: str
     b: str
-    kind: str  # RDMA or TCP (exo/state.py)
+    kind: str  # exo/state.py's RDMA or TCP
 
 
 @dataclass(frozen=True)
@@ -182,7 +184,7 @@ def rdma_tcp_only(facts: Facts, threshold: float | None) -> Findings:
             kinds.setdefault(pair, set()).add(link.kind)
     return {f"{a}-{b}": Finding(f"RDMA expected between {a} and {b}, but the link is TCP only",
                                 {"pair": f"{a}-{b}"}, TCP_HINT)
-            for (a, b), found in sorted(kinds.items()) if "RDMA" not in found}
+            for (a, b), found in sorted(kinds.items()) if RDMA not in found}
 
 
 def jaccl_errors(facts: Facts, threshold: float | None) -> Findings:

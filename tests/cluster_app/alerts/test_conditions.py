@@ -19,6 +19,7 @@ from cluster_app.alerts.conditions import (
     NodeFacts,
     RunnerFacts,
 )
+from cluster_app.exo.state import RDMA, TCP
 
 ALPHA = NodeFacts("alpha", "ALPHA", True, True, "online", ram_used=100 * GIB,
                   ram_total=512 * GIB, swap_used=0, disk_free=4000 * GIB, worker_online=True)
@@ -26,7 +27,7 @@ BETA = NodeFacts("beta", "BETA", True, True, "online", ram_used=50 * GIB, ram_to
                  swap_used=0, disk_free=2000 * GIB, worker_online=True)
 GAMMA = NodeFacts("gamma", "GAMMA", False, False, "unmonitored", worker_online=True)
 HEALTHY = Facts(exo_reachable=True, nodes=(ALPHA, BETA, GAMMA),
-                links=(LinkFacts("alpha", "beta", "RDMA"), LinkFacts("beta", "alpha", "TCP")),
+                links=(LinkFacts("alpha", "beta", RDMA), LinkFacts("beta", "alpha", TCP)),
                 largest_model=("DeepSeek V3 8-bit", 712 * GIB), node_offline_seconds=30)
 
 
@@ -95,15 +96,15 @@ def test_swap_in_use_over_the_threshold_in_gib():
 
 
 def test_rdma_tcp_only_names_the_pair_linked_by_tcp_alone():
-    facts = replace(HEALTHY, links=(LinkFacts("beta", "alpha", "TCP"),
-                                    LinkFacts("alpha", "beta", "TCP")))
+    facts = replace(HEALTHY, links=(LinkFacts("beta", "alpha", TCP),
+                                    LinkFacts("alpha", "beta", TCP)))
     assert c.rdma_tcp_only(facts, None) == {"alpha-beta": Finding(
         "RDMA expected between alpha and beta, but the link is TCP only",
         {"pair": "alpha-beta"}, c.TCP_HINT)}
 
 
 def test_rdma_tcp_only_leaves_pairs_not_expecting_rdma_or_with_a_node_down():
-    tcp = (LinkFacts("alpha", "beta", "TCP"),)
+    tcp = (LinkFacts("alpha", "beta", TCP),)
     assert c.rdma_tcp_only(replace(with_beta(expects_rdma=False), links=tcp), None) == {}
     assert c.rdma_tcp_only(replace(with_beta(status="offline"), links=tcp), None) == {}
     assert c.rdma_tcp_only(replace(HEALTHY, links=()), None) == {}

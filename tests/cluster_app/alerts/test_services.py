@@ -10,6 +10,7 @@ import pytest
 
 from cluster_app.alerts.conditions import CONDITIONS, Facts, LinkFacts, NodeFacts
 from cluster_app.alerts.services import alert_silence, alerts_evaluate, alerts_prune
+from cluster_app.exo.state import RDMA
 from cluster_app.models import Alert, AlertChannel, AlertDelivery, AlertRule, AuditEntry
 
 pytestmark = pytest.mark.django_db
@@ -18,7 +19,7 @@ T0 = datetime(2026, 1, 5, 3, 0, tzinfo=UTC)
 GIB = 1024**3
 BETA = NodeFacts("beta", "BETA", True, True, "online", ram_used=10 * GIB, ram_total=256 * GIB,
                  swap_used=0, disk_free=4000 * GIB, worker_online=True)
-UP = Facts(exo_reachable=True, nodes=(BETA,), links=(LinkFacts("alpha", "beta", "RDMA"),))
+UP = Facts(exo_reachable=True, nodes=(BETA,), links=(LinkFacts("alpha", "beta", RDMA),))
 DOWN = replace(UP, nodes=(replace(BETA, status="offline", status_reason="gone"),))
 
 
