@@ -1,10 +1,11 @@
-"""`/ws/alerts/`: the alert counts and active alerts first, then each change (the bell)."""
+"""`/ws/alerts/`, for scripts: the alert counts and active alerts first, then each change.
+Pages get the same frames on their jobs socket (a feed)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from cluster_app.alerts.events import ALERTS_GROUP, alerts_summary
+from cluster_app.alerts.events import ALERTS_GROUP, alerts_frame
 from cluster_app.jobs.consumers import AuthenticatedConsumer
 
 
@@ -13,7 +14,4 @@ class AlertsConsumer(AuthenticatedConsumer):
         return ALERTS_GROUP
 
     def snapshot(self) -> dict[str, Any]:
-        return {"type": "alerts", **alerts_summary()}
-
-    async def alerts_update(self, event: dict[str, Any]) -> None:
-        await self.relay(event, {**event, "type": "alerts"})
+        return alerts_frame()

@@ -1,5 +1,5 @@
-"""The alerts' live event: the counts and the active alerts, to the `alerts` group (the bell
-on every page, the Alerts page)."""
+"""The alerts' live frame: the counts and the active alerts, to the `alerts` group. Browsers get
+it on the page's jobs socket (a feed: cluster_app/jobs/feeds.py), scripts on `/ws/alerts/`."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from cluster_app.alerts.selectors import active_alerts, silenced_subjects
 from cluster_app.jobs.events import publish
+from cluster_app.jobs.feeds import frame_event
 from cluster_app.models import Alert
 
 ALERTS_GROUP = "alerts"
@@ -38,5 +39,9 @@ def alerts_summary() -> dict[str, Any]:
             "alerts": active}
 
 
+def alerts_frame() -> dict[str, Any]:
+    return {"type": "alerts", **alerts_summary()}
+
+
 def publish_alerts() -> None:
-    publish([ALERTS_GROUP], {"type": "alerts.update", **alerts_summary()})
+    publish([ALERTS_GROUP], frame_event(alerts_frame()))

@@ -11,7 +11,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from arthur_panel.exceptions import DomainError, NotFound
+from arthur_panel.exceptions import DomainError
 from arthur_panel.redis_client import redis_client
 from cluster_app.alerts import events
 from cluster_app.alerts.conditions import CONDITIONS, Facts, Finding
@@ -122,7 +122,8 @@ def alert_silence(*, rule_key: str, subject: str, minutes: int, user: Any,
                  target=f"{rule_key} {subject}", params={"minutes": minutes}, user=user):
         rule = AlertRule.objects.filter(key=rule_key).first()
         if rule is None:
-            raise NotFound(f"No alert rule '{rule_key}'.", code="unknown_rule")
+            raise DomainError(f"No alert rule '{rule_key}': Admin > Alert rules lists them.",
+                              code="unknown_rule")
         silence = None
         if minutes:
             silence, _ = AlertSilence.objects.update_or_create(

@@ -1,5 +1,5 @@
-// The Alerts page: firing and pending alerts from the bell's socket, with a silence form for
-// those who may (operators); lifting a silence.
+// The Alerts page: firing and pending alerts, live from the alerts frames on the page's jobs
+// socket, with a silence form for those who may (operators); lifting a silence.
 "use strict";
 
 (() => {
@@ -47,8 +47,9 @@
     empty.hidden = alerts.length > 0;
   }
 
-  AlertBell.subscribe({
-    alerts(state) {
+  Live.jobs.subscribe({
+    frame(state) {
+      if (state.type !== "alerts") return;
       render(document.getElementById("alerts-firing"), document.getElementById("alerts-firing-empty"),
              state.alerts.filter((a) => a.state === "firing"));
       render(document.getElementById("alerts-pending"), document.getElementById("alerts-pending-empty"),

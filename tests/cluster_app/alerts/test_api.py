@@ -85,7 +85,7 @@ def test_an_operator_silences_and_lifts(operator, firing):
 
 
 @pytest.mark.parametrize(("body", "status"), [
-    ({"rule": "nope", "subject": "beta", "minutes": 5}, 404),
+    ({"rule": "nope", "subject": "beta", "minutes": 5}, 400),
     ({"rule": "node_offline", "subject": "beta", "minutes": -5}, 400),
     ({"rule": "node_offline", "subject": "beta", "minutes": 10**9}, 400),
     ({"rule": "node_offline", "minutes": 5}, 400),
