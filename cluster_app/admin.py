@@ -114,6 +114,9 @@ class AlertRuleAdmin(AuditedAdmin):
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False  # turn a rule off instead: its condition is the code's
+
 
 @admin.register(AlertChannel)
 class AlertChannelAdmin(AuditedAdmin):

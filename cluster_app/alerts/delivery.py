@@ -20,6 +20,7 @@ from django.utils import timezone
 from arthur_panel.celery import Lane
 from arthur_panel.celery import app as celery_app
 from cluster_app.alerts import payloads
+from cluster_app.alerts.events import alert_payload
 from cluster_app.models import Alert, AlertChannel, AlertDelivery
 
 logger = logging.getLogger(__name__)
@@ -49,13 +50,7 @@ def notice_body(alert: Alert | None, event: str) -> dict[str, Any]:
             "summary": "A test notice from ARTHUR Panel: this channel works.",
             "hint": "", "pending_since": None, "fired_at": None, "resolved_at": None}
     else:
-        described = {
-            "id": alert.pk, "rule": alert.rule.key, "name": alert.rule.name,
-            "severity": alert.severity, "subject": alert.subject, "labels": alert.labels,
-            "state": alert.state, "summary": alert.summary, "hint": alert.hint,
-            "pending_since": alert.pending_since.isoformat(),
-            "fired_at": alert.fired_at.isoformat() if alert.fired_at else None,
-            "resolved_at": alert.resolved_at.isoformat() if alert.resolved_at else None}
+        described = alert_payload(alert)
     return {"version": payloads.WEBHOOK_VERSION, "event": event,
             "alert": {**described, "url": _page_url()}, "sent_at": timezone.now().isoformat()}
 

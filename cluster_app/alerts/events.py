@@ -15,21 +15,21 @@ from cluster_app.models import Alert
 ALERTS_GROUP = "alerts"
 
 
-def alert_payload(alert: Alert, *, silenced: bool = False) -> dict[str, Any]:
+def alert_payload(alert: Alert) -> dict[str, Any]:
+    """An alert as the API, the live frames and the webhook's body give it."""
     return {"id": alert.pk, "rule": alert.rule.key, "name": alert.rule.name,
             "severity": alert.severity, "subject": alert.subject, "labels": alert.labels,
             "state": alert.state, "summary": alert.summary, "hint": alert.hint,
             "pending_since": alert.pending_since.isoformat(),
             "fired_at": alert.fired_at.isoformat() if alert.fired_at else None,
-            "resolved_at": alert.resolved_at.isoformat() if alert.resolved_at else None,
-            "silenced": silenced}
+            "resolved_at": alert.resolved_at.isoformat() if alert.resolved_at else None}
 
 
 def alerts_summary() -> dict[str, Any]:
     """Counts (firing and not silenced: what the bell shows) and every active alert."""
     silenced = silenced_subjects(timezone.now())
     # Critical ones first.
-    active = [alert_payload(alert, silenced=(alert.rule_id, alert.subject) in silenced)
+    active = [{**alert_payload(alert), "silenced": (alert.rule_id, alert.subject) in silenced}
               for alert in active_alerts().order_by("severity", "pending_since")]
     firing = [alert for alert in active if alert["state"] == Alert.State.FIRING]
     return {"firing": sum(not alert["silenced"] for alert in firing),

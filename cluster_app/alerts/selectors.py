@@ -33,7 +33,9 @@ from cluster_app.nodes.poll import cluster_snapshot
 
 # Failed jobs older than this are history, whatever a rule's window says.
 JOB_LOOKBACK = timedelta(days=1)
-LOG_LINES = 500
+# The newest lines the JACCL rule reads: a filtered read would decode every node's whole ring
+# at each evaluation.
+LOG_LINES = 1000
 # The job kinds the rules watch, and the subject each names (model, or model@node).
 WATCHED_KINDS = ("instance.load", "model.download")
 
@@ -91,7 +93,7 @@ def _jaccl_lines(nodes: list[str]) -> tuple[LogFacts, ...]:
     wall = time.time()  # the follower stamps lines with the wall clock
     return tuple(LogFacts(line["node"], line["text"], tuple(line["classes"]),
                           max(0.0, wall - float(line["ts"])), line.get("hint"))
-                 for line in recent_lines(nodes, limit=LOG_LINES, kind="jaccl"))
+                 for line in recent_lines(nodes, limit=LOG_LINES) if "jaccl" in line["classes"])
 
 
 def silenced_subjects(now: datetime) -> set[tuple[int, str]]:
