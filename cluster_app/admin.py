@@ -7,6 +7,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import GroupAdmin as DjangoGroupAdmin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.models import Group
+from django.db import models
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
@@ -122,6 +123,8 @@ class AlertRuleAdmin(AuditedAdmin):
 class AlertChannelAdmin(AuditedAdmin):
     list_display = ["name", "kind", "url", "recipients", "enabled", "send_resolved"]
     actions = ["send_test"]
+    # A URL typed without a scheme is taken as https (Django 6's default, said now).
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
 
     @admin.action(description="Send a test notice")
     def send_test(self, request: HttpRequest, queryset: QuerySet[Any]) -> None:

@@ -27,6 +27,7 @@ class Receiver:
     url: str
     requests: list[Received] = field(default_factory=list)
     status: int = 200
+    fail_next: int = 0  # answer this many more requests with 503, then `status`
 
     def bodies(self) -> list[Any]:
         return [request.json() for request in list(self.requests)]
@@ -39,8 +40,11 @@ def running_receiver() -> Iterator[Receiver]:
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self) -> None:  # noqa: N802 (http.server's name)
             body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-            receiver.requests.append(Received(self.path, dict(self.headers.items()), body))
-            self.send_response(receiver.status)
+            failing = receiver.fail_next > 0
+            receiver.fail_next -= failing
+            if not failing:  # what was sent is what got through
+                receiver.requests.append(Received(self.path, dict(self.headers.items()), body))
+            self.send_response(503 if failing else receiver.status)
             self.send_header("Content-Length", "2")
             self.end_headers()
             self.wfile.write(b"ok")
