@@ -28,11 +28,11 @@
   }
 
   function row(alert) {
-    const item = Live.el("li", { class: `alert-row ${alert.severity}${alert.silenced ? " silenced" : ""}`,
+    const item = Live.el("li", { class: `alert-row sev-${alert.severity}${alert.silenced ? " silenced" : ""}`,
                                  "data-key": `${alert.rule} ${alert.subject}` },
       Live.el("strong", {}, `${alert.name}`),
       Live.el("span", { class: "muted" }, alert.subject ? ` · ${alert.subject}` : ""),
-      Live.el("span", { class: `badge ${alert.severity}` }, alert.severity),
+      Live.el("span", { class: `badge sev-${alert.severity}` }, alert.severity),
       alert.silenced ? Live.el("span", { class: "badge" }, "silenced") : "",
       Live.el("p", {}, alert.summary),
       alert.hint ? Live.el("p", { class: "hint small" }, alert.hint) : "",

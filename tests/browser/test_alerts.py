@@ -4,12 +4,15 @@ operator silences one alert from the page."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from playwright.sync_api import expect
 
 from cluster_app.models import AlertRule
 
 pytestmark = [pytest.mark.browser, pytest.mark.stack, pytest.mark.django_db(transaction=True)]
+SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "alerts.png"
 
 
 @pytest.fixture
@@ -38,6 +41,7 @@ def test_the_bell_counts_firing_alerts_and_an_operator_silences_one(logged_in, l
     expect(page.locator("#alert-count")).to_have_text("1")
     expect(page.locator("#alerts-firing [data-key='memory_warning beta']")).to_contain_text(
         "silenced")
+    page.screenshot(path=str(SCREENSHOT), full_page=True)
 
     # Lifting it: the bell counts both again.
     page.locator("#alerts-silences").get_by_role("button", name="Lift").click()
