@@ -49,7 +49,13 @@ def alerts_evaluate(*, facts: Facts | None = None, now: datetime | None = None) 
     changed = 0
     for rule in AlertRule.objects.all():
         condition = CONDITIONS.get(rule.key)
-        findings = condition(facts, rule.threshold) if rule.enabled and condition else {}
+        try:
+            findings = condition(facts, rule.threshold) if rule.enabled and condition else {}
+        except Exception:
+            # One rule tripping over odd facts must not silence every other rule, nor resolve
+            # its own alerts: they stay as they are until it can be evaluated again.
+            logger.exception("alert rule %s could not be evaluated", rule.key)
+            continue
         subjects = set(findings) | {subject for (rule_id, subject) in active
                                     if rule_id == rule.pk}
         for subject in sorted(subjects):

@@ -143,3 +143,17 @@ def test_prune_keeps_recent_history():
 
 def test_every_seeded_rule_has_a_condition():
     assert set(AlertRule.objects.values_list("key", flat=True)) == set(CONDITIONS)
+
+
+def test_a_rule_that_fails_leaves_its_alerts_and_the_other_rules_alone(monkeypatch):
+    alerts_evaluate(facts=replace(DOWN, exo_reachable=True), now=at(0))
+
+    def broken(facts, threshold):
+        raise KeyError("links")
+
+    monkeypatch.setitem(CONDITIONS, "node_offline", broken)
+    hot = replace(DOWN, nodes=(replace(DOWN.nodes[0], ram_used=250 * GIB, ram_total=256 * GIB,
+                                       status="online"),))
+    alerts_evaluate(facts=hot, now=at(10))
+    assert sorted(Alert.objects.values_list("rule__key", "state")) == [
+        ("memory_critical", "firing"), ("memory_warning", "pending"), ("node_offline", "firing")]
