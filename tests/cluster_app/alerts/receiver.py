@@ -27,7 +27,7 @@ class Receiver:
     url: str
     requests: list[Received] = field(default_factory=list)
     status: int = 200
-    fail_next: int = 0  # answer this many more requests with 503, then `status`
+    fail_once: bytes = b""  # answer the next request whose body holds this with 503
 
     def bodies(self) -> list[Any]:
         return [request.json() for request in list(self.requests)]
@@ -40,8 +40,9 @@ def running_receiver() -> Iterator[Receiver]:
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self) -> None:  # noqa: N802 (http.server's name)
             body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-            failing = receiver.fail_next > 0
-            receiver.fail_next -= failing
+            failing = bool(receiver.fail_once) and receiver.fail_once in body
+            if failing:
+                receiver.fail_once = b""
             if not failing:  # what was sent is what got through
                 receiver.requests.append(Received(self.path, dict(self.headers.items()), body))
             self.send_response(503 if failing else receiver.status)
