@@ -29,6 +29,7 @@ NAV = (
     NavItem("cluster", "Cluster"),
     NavItem("logs", "Logs"),
     NavItem("health", "Health"),
+    NavItem("alerts", "Alerts", "Firing, pending and silenced alerts, and their history"),
     NavItem("linkbench", "Links", "RDMA link benchmark"),
     NavItem("playground", "Playground"),
     NavItem("integrations", "Integrations"),

@@ -273,6 +273,27 @@ RATE_API_REQUESTS_PER_MINUTE = env_int("RATE_API_REQUESTS_PER_MINUTE", 600, mini
 RATE_STREAMS_PER_USER = env_int("RATE_STREAMS_PER_USER", 4, minimum=1)
 DATA_UPLOAD_MAX_MEMORY_SIZE = CHAT_MAX_REQUEST_BYTES
 
+# Alerts: the panel's address for links in notices (https://panel.example.com; none when
+# blank), how long a delivery may take, its retries (doubling from ALERT_RETRY_SECONDS, at most
+# 10 min apart) and how long resolved alerts stay listed.
+PANEL_URL = env_str("PANEL_URL", "").rstrip("/")
+ALERT_EVALUATE_SECONDS = env_float("ALERT_EVALUATE_SECONDS", CLUSTER_POLL_SECONDS, minimum=0.2)
+ALERT_TIMEOUT = env_float("ALERT_TIMEOUT", 10.0, minimum=0.5)
+ALERT_RETRY_SECONDS = env_float("ALERT_RETRY_SECONDS", 10.0, minimum=0.1)
+ALERT_DELIVERY_ATTEMPTS = env_int("ALERT_DELIVERY_ATTEMPTS", 6, minimum=1)
+ALERT_RETENTION_DAYS = env_int("ALERT_RETENTION_DAYS", 90, minimum=1)
+# Email alert channels go through Django's email settings (SMTP).
+EMAIL_HOST = env_str("EMAIL_HOST", "localhost")
+EMAIL_PORT = env_int("EMAIL_PORT", 25, minimum=1)
+EMAIL_HOST_USER = env_str("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL", False)
+EMAIL_TIMEOUT = 10
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "arthur-panel@localhost")
+if EMAIL_USE_TLS and EMAIL_USE_SSL:
+    raise ImproperlyConfigured("Set EMAIL_USE_TLS or EMAIL_USE_SSL, not both.")
+
 CELERY_BROKER_URL = REDIS_URL
 # JSON only: a pickled message would run code chosen by whoever can write to the broker.
 CELERY_ACCEPT_CONTENT = ["json"]
@@ -291,7 +312,8 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 12 * 3600,
 # Beat's work is control work: its own workers (`-Q control`) run it, never behind user jobs.
 CELERY_TASK_ROUTES = {f"cluster_app.tasks.{name}": {"queue": "control"} for name in (
     "jobs_recover_task", "jobs_prune_task", "cluster_poll_task", "exo_status_fanout_task",
-    "gpu_fanout_task", "net_fanout_task", "health_run_task", "doctor_run_task")}
+    "gpu_fanout_task", "net_fanout_task", "health_run_task", "doctor_run_task",
+    "alerts_evaluate_task", "alerts_prune_task", "alert_deliver_task")}
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE = {
     "jobs-recover": {"task": "cluster_app.tasks.jobs_recover_task",
@@ -315,6 +337,10 @@ CELERY_BEAT_SCHEDULE = {
                       "options": {"expires": HEALTH_CHECK_SECONDS}},
     "doctor": {"task": "cluster_app.tasks.doctor_run_task", "schedule": DOCTOR_SECONDS,
                "options": {"expires": DOCTOR_SECONDS}},
+    "alerts-evaluate": {"task": "cluster_app.tasks.alerts_evaluate_task",
+                        "schedule": ALERT_EVALUATE_SECONDS,
+                        "options": {"expires": ALERT_EVALUATE_SECONDS}},
+    "alerts-prune": {"task": "cluster_app.tasks.alerts_prune_task", "schedule": 3600.0},
 }
 
 # Which nodes' queues this worker consumes (`node.<name>`, or `node.<name>.control` for a

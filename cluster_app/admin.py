@@ -7,12 +7,19 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import GroupAdmin as DjangoGroupAdmin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.models import Group
+from django.db import models
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from cluster_app.account.lockouts import accounts_unlock, is_locked, recent_failures
+from cluster_app.alerts.services import channels_test
 from cluster_app.audit.admin import AuditedAdmin
 from cluster_app.models import (
+    Alert,
+    AlertChannel,
+    AlertDelivery,
+    AlertRule,
+    AlertSilence,
     ApiToken,
     AuditEntry,
     HealthResult,
@@ -102,6 +109,62 @@ class AuditEntryAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+
+@admin.register(AlertRule)
+class AlertRuleAdmin(AuditedAdmin):
+    """The seeded rules: thresholds, "for" and on/off are editable; the set is the code's."""
+
+    list_display = ["name", "key", "severity", "threshold", "for_seconds", "enabled"]
+    list_editable = ["threshold", "for_seconds", "enabled"]
+    readonly_fields = ["key"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False  # turn a rule off instead: its condition is the code's
+
+
+@admin.register(AlertChannel)
+class AlertChannelAdmin(AuditedAdmin):
+    list_display = ["name", "kind", "url", "recipients", "enabled", "send_resolved"]
+    actions = ["send_test"]
+    # A URL typed without a scheme is taken as https (Django 6's default, said now).
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
+
+    @admin.action(description="Send a test notice")
+    def send_test(self, request: HttpRequest, queryset: QuerySet[Any]) -> None:
+        sent = channels_test(channels=list(queryset), user=request.user)
+        self.message_user(request, f"Test notice queued to {len(sent)} channel(s): see "
+                                   "Alert deliveries for how it went.")
+
+
+@admin.register(AlertDelivery)
+class AlertDeliveryAdmin(admin.ModelAdmin):
+    list_display = ["created_at", "channel", "event", "alert", "status", "attempts",
+                    "last_error", "sent_at"]
+    list_filter = ["status", "event", "channel"]
+    readonly_fields = [field.name for field in AlertDelivery._meta.fields]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+
+@admin.register(Alert)
+class AlertAdmin(admin.ModelAdmin):
+    list_display = ["pending_since", "rule", "subject", "severity", "state", "fired_at",
+                    "resolved_at", "notified"]
+    list_filter = ["state", "severity", "rule"]
+    readonly_fields = [field.name for field in Alert._meta.fields]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+
+@admin.register(AlertSilence)
+class AlertSilenceAdmin(AuditedAdmin):
+    list_display = ["rule", "subject", "until", "created_by", "reason"]
 
 
 admin.site.unregister(User)

@@ -3,6 +3,7 @@ from __future__ import annotations
 from django.urls import path
 
 from cluster_app.access import api as keys_api
+from cluster_app.alerts import api as alerts_api
 from cluster_app.audit import api as audit_api
 from cluster_app.exo import api as exo_api
 from cluster_app.health import api as health_api
@@ -40,6 +41,7 @@ urlpatterns = [
     path("health/", health_api.HealthApi.as_view(), name="api-health"),
     path("health/doctor/", health_api.DoctorApi.as_view(), name="api-doctor"),
     path("linkbench/", linkbench_api.LinkbenchApi.as_view(), name="api-linkbench"),
+    path("alerts/", alerts_api.AlertListApi.as_view(), name="api-alerts"),
     path("audit/", audit_api.AuditListApi.as_view(), name="api-audit"),
     path("keys/", keys_api.KeyListApi.as_view(), name="api-keys"),
     path("keys/<uuid:key_id>/", keys_api.KeyDetailApi.as_view(), name="api-key"),

@@ -487,3 +487,160 @@ class AuditEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.created_at:%Y-%m-%d %H:%M:%S} {self.username or '-'} {self.action}"
+
+
+class AlertRule(models.Model):
+    """One alert rule: the condition its `key` names (cluster_app/alerts/conditions.py), with
+    the threshold and hold ("for") an admin may change. Seeded by a data migration."""
+
+    class Severity(models.TextChoices):
+        WARNING = "warning"
+        CRITICAL = "critical"
+
+    key = models.SlugField(max_length=40, unique=True, help_text="Which condition it checks")
+    name = models.CharField(max_length=80)
+    description = models.TextField(blank=True)
+    severity = models.CharField(max_length=10, choices=Severity.choices,
+                                default=Severity.WARNING)
+    threshold = models.FloatField(
+        null=True, blank=True,
+        help_text="The rule's limit, in the unit its description names; blank: the rule's own "
+                  "(or its setting's)")
+    for_seconds = models.PositiveIntegerField(
+        default=0, help_text="How long the condition must hold before the alert fires")
+    enabled = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["key"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Alert(models.Model):
+    """One episode of a rule holding for one subject (a node, a model, a pair): pending while
+    its rule's "for" runs, firing, then resolved. At most one active per rule and subject."""
+
+    class State(models.TextChoices):
+        PENDING = "pending"
+        FIRING = "firing"
+        RESOLVED = "resolved"
+
+    ACTIVE = (State.PENDING, State.FIRING)
+
+    rule = models.ForeignKey(AlertRule, on_delete=models.CASCADE, related_name="alerts")
+    subject = models.CharField(max_length=200, help_text="What it is about: beta, alpha-beta")
+    labels = models.JSONField(default=dict, blank=True)
+    state = models.CharField(max_length=10, choices=State.choices, default=State.PENDING)
+    severity = models.CharField(max_length=10, choices=AlertRule.Severity.choices)
+    summary = models.CharField(max_length=500)
+    hint = models.TextField(blank=True)
+    pending_since = models.DateTimeField()
+    fired_at = models.DateTimeField(null=True, blank=True)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    # Whether the firing notice went out (not while silenced): only then is "resolved" sent.
+    notified = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["-pending_since", "-id"]
+        indexes = [models.Index(fields=["state", "rule"])]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["rule", "subject"], name="one_active_alert_per_rule_subject",
+                condition=models.Q(state__in=["pending", "firing"]))
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.rule.key} {self.subject} ({self.state})"
+
+
+class AlertSilence(models.Model):
+    """No notices for a rule and subject until `until` (the alert still shows, as silenced)."""
+
+    rule = models.ForeignKey(AlertRule, on_delete=models.CASCADE, related_name="silences")
+    subject = models.CharField(max_length=200)
+    until = models.DateTimeField()
+    reason = models.CharField(max_length=200, blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
+                                   on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-until"]
+        constraints = [models.UniqueConstraint(fields=["rule", "subject"],
+                                               name="one_silence_per_rule_subject")]
+
+    def __str__(self) -> str:
+        return f"{self.rule.key} {self.subject} until {self.until:%Y-%m-%d %H:%M}"
+
+
+class AlertChannel(models.Model):
+    """Where notices go. Set by admins only (Django admin), never from a request."""
+
+    class Kind(models.TextChoices):
+        WEBHOOK = "webhook", "generic webhook (JSON)"
+        NTFY = "ntfy", "ntfy topic"
+        SLACK = "slack", "Slack-compatible webhook"
+        EMAIL = "email", "email"
+
+    name = models.CharField(max_length=80, unique=True)
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    url = models.URLField(max_length=500, blank=True,
+                          help_text="Webhook, Slack webhook or ntfy topic URL "
+                                    "(https://ntfy.sh/my-topic)")
+    recipients = models.CharField(max_length=500, blank=True,
+                                  help_text="Email: addresses, comma-separated")
+    enabled = models.BooleanField(default=True)
+    send_resolved = models.BooleanField(default=True, help_text="Also send the resolved notice")
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def clean(self) -> None:
+        if self.kind == self.Kind.EMAIL:
+            if not self.recipient_list:
+                raise ValidationError({"recipients": "An email channel needs an address."})
+        elif not self.url:
+            raise ValidationError({"url": "This channel needs a URL."})
+        elif not self.url.startswith(("http://", "https://")):
+            raise ValidationError({"url": "Only http:// and https:// URLs."})
+
+    @property
+    def recipient_list(self) -> list[str]:
+        return [address.strip() for address in self.recipients.split(",") if address.strip()]
+
+
+class AlertDelivery(models.Model):
+    """One notice to one channel: its attempts, and how the last one went."""
+
+    class Event(models.TextChoices):
+        FIRING = "firing"
+        RESOLVED = "resolved"
+        TEST = "test"
+
+    class Status(models.TextChoices):
+        PENDING = "pending"
+        RETRYING = "retrying"
+        SENT = "sent"
+        FAILED = "failed"
+
+    channel = models.ForeignKey(AlertChannel, on_delete=models.CASCADE, related_name="deliveries")
+    alert = models.ForeignKey(Alert, null=True, blank=True, on_delete=models.CASCADE,
+                              related_name="deliveries")
+    event = models.CharField(max_length=10, choices=Event.choices)
+    payload = models.JSONField(default=dict, encoder=DjangoJSONEncoder)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name_plural = "alert deliveries"
+
+    def __str__(self) -> str:
+        return f"{self.event} to {self.channel} ({self.status})"

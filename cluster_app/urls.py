@@ -4,6 +4,7 @@ from django.urls import path
 
 from cluster_app.access import views as access_views
 from cluster_app.account import views as account_views
+from cluster_app.alerts import views as alerts_views
 from cluster_app.audit import views as audit_views
 from cluster_app.health import views as health_views
 from cluster_app.jobs import views as jobs_views
@@ -21,6 +22,7 @@ urlpatterns = [
     path("logs/", logs_views.logs_page, name="logs"),
     path("health/", health_views.health, name="health"),
     path("linkbench/", linkbench_views.linkbench_page, name="linkbench"),
+    path("alerts/", alerts_views.alerts_page, name="alerts"),
     path("audit/", audit_views.audit_page, name="audit"),
     path("account/", account_views.account_page, name="account"),
     path("account/logout-everywhere/", account_views.logout_everywhere,

@@ -32,6 +32,7 @@ from arthur_panel.launcher import (
 CELERY_WORKER = [str(Path(sys.executable).parent / "celery"), "-A", "arthur_panel", "worker",
                  "--loglevel", "INFO", "--without-gossip", "--without-mingle"]
 BULK_SLOTS = 2
+NODE_OFFLINE_SECONDS = 10
 
 
 def web_command() -> list[str]:
@@ -97,6 +98,10 @@ def stack_env(database: str, exo_url: str, hub_url: str, models_dir: Path) -> di
         REDIS_URL=env["REDIS_URL"].rsplit("/", 1)[0] + "/1",
         EXO_API_URL=exo_url,
         CLUSTER_POLL_SECONDS="0.5",
+        # A node silent this long is offline (30 s by default): the alert tests drop one and
+        # wait for it; long enough that a loaded machine's late GPU reading is no outage.
+        NODE_OFFLINE_SECONDS=str(NODE_OFFLINE_SECONDS),
+        ALERT_RETRY_SECONDS="0.5",
         DJANGO_SETTINGS_MODULE="arthur_panel.settings",
         DATABASE_URL=database,
         PATH=f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}",

@@ -8,6 +8,7 @@ import contextlib
 import json
 from datetime import datetime
 from typing import Any, NoReturn
+from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
 from channels.exceptions import StopConsumer
@@ -16,6 +17,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from cluster_app.jobs import events
+from cluster_app.jobs.feeds import feeds
 from cluster_app.jobs.reporter import job_payload
 from cluster_app.jobs.revocation import credential_groups, still_valid
 from cluster_app.jobs.socket_limits import Outbox, SharedTexts, SocketCount
@@ -73,7 +75,8 @@ class AuthenticatedConsumer(AsyncWebsocketConsumer):
             await self.drop(CLOSE_TOO_MANY)
         self.counted = user.pk
         # Join first, then check and read: a revocation or event between them is not lost.
-        await self.join([*credential_groups(self.scope), self.group_name()])
+        await self.join([*credential_groups(self.scope), self.group_name(),
+                         *self.feed_groups()])
         if not await still_valid(self.scope):
             await self.drop(CLOSE_UNAUTHENTICATED)
         snapshot = await database_sync_to_async(self.snapshot)()
@@ -84,6 +87,8 @@ class AuthenticatedConsumer(AsyncWebsocketConsumer):
         if expires_at := self.scope.get("api_token_expires_at"):
             self.expiry = asyncio.create_task(self.revoke_at(expires_at))
         await self.queue(json.dumps(snapshot))
+        for frame in await database_sync_to_async(self.feed_frames)():
+            await self.queue(json.dumps(frame))
 
     async def revoke_at(self, moment: datetime) -> None:
         """Close when the socket's API key expires: no signal says so, as none is saved."""
@@ -151,13 +156,37 @@ class AuthenticatedConsumer(AsyncWebsocketConsumer):
     def snapshot(self) -> dict[str, Any] | None:
         raise NotImplementedError
 
+    def feed_groups(self) -> list[str]:
+        """The groups of the feeds this socket carries besides its own (feeds.py)."""
+        return []
+
+    def feed_frames(self) -> list[dict[str, Any]]:
+        """Their current frames, sent after the snapshot."""
+        return []
+
+    async def feed_frame(self, event: dict[str, Any]) -> None:
+        await self.relay(event, event["frame"])
+
     async def job_update(self, event: dict[str, Any]) -> None:
         await self.relay(event, {"type": "job", "job": event["job"]})
 
 
 class JobsConsumer(AuthenticatedConsumer):
+    """The page's one jobs socket. Opened with `?feeds=1` (pages do) it also carries the
+    registered feeds (the alert bell); scripts get the jobs alone, as before feeds."""
+
     def group_name(self) -> str:
         return events.JOBS_GROUP
+
+    def _with_feeds(self) -> bool:
+        return parse_qs(self.scope.get("query_string", b"").decode("latin-1")).get(
+            "feeds") == ["1"]
+
+    def feed_groups(self) -> list[str]:
+        return [feed.group for feed in feeds()] if self._with_feeds() else []
+
+    def feed_frames(self) -> list[dict[str, Any]]:
+        return [feed.current() for feed in feeds()] if self._with_feeds() else []
 
     def snapshot(self) -> dict[str, Any]:
         recent = Job.objects.select_related("node", "created_by")[:SNAPSHOT_JOBS]

@@ -56,6 +56,13 @@ def exo_id_for_name(name: str) -> str | None:
     return (found.exo_model_id or found.repo_id) if found else None
 
 
+def largest_model() -> tuple[str, int] | None:
+    """The catalogue's largest model, (display name, bytes), or None (registered with
+    cluster_app's alert rules)."""
+    found = LlmModel.objects.order_by("-size_bytes").values_list("display_name", "size_bytes")
+    return found.first()
+
+
 def model_by_slug(slug: str) -> LlmModel:
     found = LlmModel.objects.filter(slug=slug).first()
     if found is None:

@@ -216,13 +216,16 @@ const Live = (() => {
 
   // The page's one jobs socket, shared by every script on it and opened by the first to
   // subscribe (each socket counts against the user's limit, and every page has the jobs panel).
-  // A subscriber is { snapshot(jobs), job(job), status(text) }, each optional: snapshot gets the
-  // recent jobs, newest first, at every (re)connect, and at once if the page has them already;
-  // job gets each change of any job; status the socket's ("live", "reconnecting…", ...).
+  // A subscriber is { snapshot(jobs), job(job), frame(message), status(text) }, each optional:
+  // snapshot gets the recent jobs, newest first, at every (re)connect, and at once if the page
+  // has them already; job gets each change of any job; frame each message of the feeds the
+  // socket also carries (cluster_app/jobs/feeds.py: {type: "alerts", ...} for the bell), and
+  // the latest of each type at once; status the socket's ("live", "reconnecting…", ...).
   const jobs = (() => {
     const KEPT = 100; // jobs kept for later subscribers, the newest: a long-open page stays small
     const subscribers = new Set();
     let recent = null; // id -> job: the last snapshot, kept current by the events since
+    const frames = new Map(); // type -> the latest frame of each feed
     let status = "connecting…";
     let connection = null;
     // A copy: a subscriber may subscribe or leave while it is being told.
@@ -237,12 +240,16 @@ const Live = (() => {
         recent.set(message.job.id, message.job);
         if (recent.size > KEPT) recent.delete(Math.min(...recent.keys()));
         tell((s) => s.job?.(message.job));
+      } else {
+        frames.set(message.type, message);
+        tell((s) => s.frame?.(message));
       }
     }
 
     function subscribe(subscriber) {
       subscribers.add(subscriber);
-      connection ??= socket(url("ws-jobs"), receive, (text) => {
+      // With the feeds (cluster_app/jobs/feeds.py): scripts that open it without get jobs alone.
+      connection ??= socket(`${url("ws-jobs")}?feeds=1`, receive, (text) => {
         status = text;
         tell((s) => s.status?.(text));
       });
@@ -251,6 +258,7 @@ const Live = (() => {
         if (!subscribers.has(subscriber)) return;
         subscriber.status?.(status);
         if (recent) subscriber.snapshot?.(newest());
+        frames.forEach((message) => subscriber.frame?.(message));
       });
       return { close() { subscribers.delete(subscriber); } };
     }

@@ -40,6 +40,9 @@ ALLOWED = {
     "cluster_app.logs": BASE | {"cluster_app.jobs", "cluster_app.nodes", "cluster_app.exo"},
     # Scrapes read the latest poll's snapshot.
     "cluster_app.metrics": BASE | {"cluster_app.nodes.poll"},
+    # The rules read the panel's whole state: the poll's snapshot, workers, health, log lines.
+    "cluster_app.alerts": BASE | {"cluster_app.jobs", "cluster_app.nodes", "cluster_app.exo",
+                                  "cluster_app.health", "cluster_app.logs"},
     # How this machine runs the panel's processes: nothing of the apps.
     "cluster_app.deploy": {"arthur_panel"},
 }
@@ -63,7 +66,9 @@ PURE = ["cluster_app.exo.state", "cluster_app.exo.rules", "cluster_app.exo.loadi
         "models_app.action_plan.steps", "cluster_app.jobs.socket_limits",
         "cluster_app.nodes.gpus", "cluster_app.health.deployment", "cluster_app.deploy.units",
         "cluster_app.audit.redact", "arthur_panel.masking", "cluster_app.access.rules",
-        "cluster_app.metrics.rules"]
+        "cluster_app.metrics.rules", "cluster_app.alerts.conditions",
+        "cluster_app.alerts.machine", "cluster_app.alerts.payloads", "cluster_app.access.limits",
+        "cluster_app.nodes.netrates", "cluster_app.nodes.series"]
 FRAMEWORKS = ("django", "rest_framework", "channels", "celery", "drf_spectacular")
 
 

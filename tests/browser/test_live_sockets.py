@@ -68,7 +68,7 @@ def test_a_reconnect_brings_every_script_on_the_page_the_current_jobs(logged_in,
         route.connect_to_server()
         routes.append(route)
 
-    page.route_web_socket(re.compile(r"/ws/jobs/$"), through)
+    page.route_web_socket(re.compile(r"/ws/jobs/(\?feeds=1)?$"), through)  # pages ask for feeds
     page.goto(f"{live_stack.base_url}/jobs/")
     expect(page.locator("#jobs-live")).to_have_text("live")
     missed = finished_ping(nodes["alpha"])

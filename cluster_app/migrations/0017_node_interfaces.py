@@ -9,7 +9,7 @@ import cluster_app.models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('cluster_app', '0014_api_key_rate_limits'),
+        ('cluster_app', '0016_seed_alert_rules'),
     ]
 
     operations = [
