@@ -1,16 +1,31 @@
 // Dashboard: the live cluster, re-rendered on every poll pushed over the cluster socket, under
-// a strip that answers "is everything fine?" at a glance.
+// a strip that answers "is everything fine?" at a glance: alerts firing (from the alerts frames
+// on the jobs socket, as the bell), nodes up, RDMA, models ready (each poll), tokens/s now.
 "use strict";
 
 (() => {
   const { el } = Live;
   const RATE_EVERY_MS = 5000;
-  const seen = { snapshot: null, rate: null };
+  const seen = { snapshot: null, rate: null, alerts: null };
 
   // One chip: `state` is good, warn, bad or idle; `href` where to look closer.
   const chip = (name, state, text, href) =>
     el("li", { class: `chip state-${state}`, "data-chip": name, "data-key": name },
       href ? el("a", { href }, text) : text);
+
+  function alertsChip(alerts) {
+    if (!alerts) return chip("alerts", "idle", "Alerts: …", Live.url("alerts"));
+    const firing = alerts.alerts.filter((a) => a.state === "firing" && !a.silenced);
+    if (!firing.length) {
+      const quiet = [alerts.pending && `${alerts.pending} pending`, alerts.silenced && `${alerts.silenced} silenced`].filter(Boolean);
+      return chip("alerts", "good", `No alerts firing${quiet.length ? ` (${quiet.join(", ")})` : ""}`, Live.url("alerts"));
+    }
+    const critical = firing.some((a) => a.severity === "critical");
+    const names = firing.slice(0, 2).map((a) => (a.subject ? `${a.name}: ${a.subject}` : a.name));
+    const more = firing.length > names.length ? ` +${firing.length - names.length}` : "";
+    return chip("alerts", critical ? "bad" : "warn",
+      `${firing.length} alert${firing.length === 1 ? "" : "s"} firing: ${names.join("; ")}${more}`, Live.url("alerts"));
+  }
 
   function nodesChip(snapshot) {
     const watched = snapshot.nodes.filter((n) => n.status !== "unmonitored");
@@ -43,7 +58,7 @@
   }
 
   function renderStrip() {
-    const chips = [];
+    const chips = [alertsChip(seen.alerts)];
     if (seen.snapshot) chips.push(nodesChip(seen.snapshot), rdmaChip(seen.snapshot), modelsChip(seen.snapshot));
     chips.push(rateChip(seen.rate));
     Live.patch(document.getElementById("strip"), chips);
@@ -62,6 +77,13 @@
     ClusterView.nodes(document.getElementById("nodes"), snapshot);
     ClusterView.instances(document.getElementById("instances"), snapshot);
     document.getElementById("polled-at").textContent = `updated ${ClusterView.ago(snapshot.polled_at)}`;
+  });
+  Live.jobs.subscribe({
+    frame(message) {
+      if (message.type !== "alerts") return;
+      seen.alerts = message;
+      renderStrip();
+    },
   });
   refreshRate();
   setInterval(refreshRate, RATE_EVERY_MS);

@@ -8,6 +8,8 @@ from typing import Any
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 
+from cluster_app.models import AlertRule
+
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run",
                  "--disable-quic"]
@@ -70,3 +72,13 @@ def logged_in_operator(page: Page, live_stack: Any, nodes: Any, guide_models: No
     """Alice, logged in as an operator (she may start and stop exo)."""
     log_in(page, live_stack.base_url, "alice", "alice-password-1")
     return page
+
+
+@pytest.fixture
+def memory_rule() -> AlertRule:
+    # The only rule the stack evaluates (the seed is there until a transactional test flushes).
+    AlertRule.objects.exclude(key="memory_warning").delete()
+    rule, _ = AlertRule.objects.update_or_create(key="memory_warning", defaults={
+        "name": "Memory over the safe zone", "severity": "warning", "threshold": 0.0,
+        "for_seconds": 0, "enabled": True})
+    return rule

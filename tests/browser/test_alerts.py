@@ -9,20 +9,8 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
-from cluster_app.models import AlertRule
-
 pytestmark = [pytest.mark.browser, pytest.mark.stack, pytest.mark.django_db(transaction=True)]
 SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "alerts.png"
-
-
-@pytest.fixture
-def memory_rule() -> AlertRule:
-    # The only rule the stack evaluates (the seed is there until a transactional test flushes).
-    AlertRule.objects.exclude(key="memory_warning").delete()
-    rule, _ = AlertRule.objects.update_or_create(key="memory_warning", defaults={
-        "name": "Memory over the safe zone", "severity": "warning", "threshold": 0.0,
-        "for_seconds": 0, "enabled": True})
-    return rule
 
 
 def test_the_bell_counts_firing_alerts_and_an_operator_silences_one(logged_in, live_stack,

@@ -126,3 +126,13 @@ def test_the_strip_answers_is_everything_fine(logged_in, live_stack, loaded_llam
     rate = strip.locator('[data-chip="rate"]')
     expect(rate).to_contain_text("on llama-3.2-1b", timeout=15000)
     expect(rate).to_have_text(re.compile(r"^Tokens/s now: 0\.5 · last answer [\d.]+ on"))
+
+
+def test_the_strip_names_the_alerts_firing(logged_in, live_stack, memory_rule):
+    chip = logged_in.locator('#strip [data-chip="alerts"]')
+    expect(chip).to_have_text(re.compile(
+        r"^2 alerts firing: Memory over the safe zone: (alpha|beta); "
+        r"Memory over the safe zone: (alpha|beta)$"), timeout=30000)
+    expect(chip).to_have_class(re.compile(r"\bstate-warn\b"))  # a warning, none critical
+    chip.get_by_role("link").click()
+    expect(logged_in).to_have_url(f"{live_stack.base_url}/alerts/")
