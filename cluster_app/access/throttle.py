@@ -57,6 +57,12 @@ RATE_KEY_PREFIX = "arthur:rate:"
 _TOKEN_DAYS_KEPT = 2 * 86400  # a day's total, kept past its midnight for the usage page
 
 
+# Every limit's count from 0, so a scrape lists them before the first refusal.
+for _kind in KINDS:
+    for _whose in ("key", "user"):
+        RATE_LIMITED.labels(_kind, _whose)
+
+
 class RateLimited(DomainError):
     status_code = 429
     code = "rate_limited"

@@ -17,7 +17,7 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from cluster_app.metrics.rules import link_states
-from cluster_app.models import HealthResult, Job, Node
+from cluster_app.models import Alert, HealthResult, Job, Node
 from cluster_app.nodes.poll import cluster_snapshot
 
 # (family, help, the Node field), each in the unit its name says
@@ -116,4 +116,19 @@ class HealthCollector(Collector):
         for name, scope, status in HealthResult.objects.order_by("name", "scope").values_list(
                 "name", "scope", "status"):
             family.add_metric([name, scope, status], 1.0)
+        yield family
+
+
+class AlertCollector(Collector):
+    """Each active alert (pending or firing) by rule, severity and subject (a node, a model, a
+    pair: bounded by the inventory and the catalogue); a resolved one is no longer listed."""
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        family = GaugeMetricFamily(
+            "arthur_alert_active", "1 for each pending or firing alert, by rule, severity, "
+            "subject and state.", labels=["rule", "severity", "subject", "state"])
+        for rule, severity, subject, state in (
+                Alert.objects.filter(state__in=Alert.ACTIVE).order_by("rule__key", "subject")
+                .values_list("rule__key", "severity", "subject", "state")):
+            family.add_metric([rule, severity, subject, state], 1.0)
         yield family

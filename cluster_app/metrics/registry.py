@@ -14,6 +14,7 @@ from prometheus_client.registry import Collector
 
 from cluster_app.metrics import store
 from cluster_app.metrics.collectors import (
+    AlertCollector,
     ClusterCollector,
     HealthCollector,
     JobCollector,
@@ -21,7 +22,7 @@ from cluster_app.metrics.collectors import (
 )
 
 COLLECTORS: list[Collector] = [NodeCollector(), ClusterCollector(), JobCollector(),
-                               HealthCollector()]
+                               HealthCollector(), AlertCollector()]
 
 
 def register_collector(collector: Collector) -> None:

@@ -13,7 +13,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from rest_framework.test import APIClient
 
 from cluster_app.metrics import registry
-from cluster_app.models import ApiToken, HealthResult, Job, Node
+from cluster_app.models import Alert, AlertRule, ApiToken, HealthResult, Job, Node
 
 pytestmark = pytest.mark.django_db
 
@@ -108,3 +108,19 @@ def test_another_part_of_the_panel_registers_its_own_collector(alice, monkeypatc
     registry.register_collector(AlertCollector())
     found = families(with_key(alice, ["read"]).get("/metrics"))
     assert samples(found["arthur_test_alerts_firing"]) == {(): 2}
+
+
+def test_active_alerts_are_scraped_and_resolved_ones_are_not(alice):
+    rule, _ = AlertRule.objects.update_or_create(key="node_offline", defaults={
+        "name": "Node offline", "severity": "critical"})
+    now = timezone.now()
+    Alert.objects.create(rule=rule, subject="beta", state=Alert.State.FIRING,
+                         severity="critical", summary="BETA is offline", pending_since=now,
+                         fired_at=now)
+    Alert.objects.create(rule=rule, subject="gamma", state=Alert.State.RESOLVED,
+                         severity="critical", summary="GAMMA was offline", pending_since=now,
+                         resolved_at=now)
+    found = families(with_key(alice, ["read"]).get("/metrics"))
+    assert samples(found["arthur_alert_active"]) == {
+        (("rule", "node_offline"), ("severity", "critical"), ("state", "firing"),
+         ("subject", "beta")): 1}
