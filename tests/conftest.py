@@ -35,8 +35,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                      help="only the integration tests, those on the transactional database (the "
                           "live stack, websockets, racing jobs): the launcher's PostgreSQL pass")
     parser.addoption(SKIP_INTEGRATION, action="store_true",
-                     help="all but the integration tests, save those marked sqlite_too: the "
-                          "launcher's SQLite pass beside its PostgreSQL pass")
+                     help="all but the integration tests, save those marked sqlite_too or "
+                          "sqlite_pass: the launcher's SQLite pass beside its PostgreSQL pass")
 
 
 def is_integration(item: pytest.Item) -> bool:
@@ -47,11 +47,16 @@ def is_integration(item: pytest.Item) -> bool:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    def marked(item: pytest.Item, name: str) -> bool:
+        return item.get_closest_marker(name) is not None
+
     if config.getoption(INTEGRATION_ONLY):
-        keep = is_integration
+        def keep(item: pytest.Item) -> bool:
+            return is_integration(item) and not marked(item, "sqlite_pass")
     elif config.getoption(SKIP_INTEGRATION):
         def keep(item: pytest.Item) -> bool:
-            return not is_integration(item) or item.get_closest_marker("sqlite_too") is not None
+            return (not is_integration(item) or marked(item, "sqlite_too")
+                    or marked(item, "sqlite_pass"))
     else:
         return
     if dropped := [item for item in items if not keep(item)]:

@@ -16,7 +16,9 @@ from cluster_app.models import Job
 from models_app.models import LlmModel
 from tests.browser.conftest import log_in
 
-pytestmark = [pytest.mark.browser, pytest.mark.stack, pytest.mark.django_db(transaction=True)]
+# Layout needs nothing of PostgreSQL: these run in the SQLite pass only (the passes stay even).
+pytestmark = [pytest.mark.browser, pytest.mark.stack, pytest.mark.django_db(transaction=True),
+              pytest.mark.sqlite_pass]
 
 PHONE = {"width": 390, "height": 844}
 DESKTOP = {"width": 1280, "height": 900}
