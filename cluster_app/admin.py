@@ -7,9 +7,12 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import GroupAdmin as DjangoGroupAdmin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.models import Group
+from django.core.exceptions import PermissionDenied
 from django.db import models
 from django.db.models import QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponseRedirect
+from django.urls import path, reverse
+from django.views.decorators.http import require_POST
 
 from cluster_app.account.lockouts import accounts_unlock, is_locked, recent_failures
 from cluster_app.alerts.services import channels_test
@@ -133,11 +136,26 @@ class AlertChannelAdmin(AuditedAdmin):
     # A URL typed without a scheme is taken as https (Django 6's default, said now).
     formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
 
+    # A "Send test" button on each channel's page, beside the list's action for several.
+    change_form_template = "admin/cluster_app/alertchannel/change_form.html"
+
     @admin.action(description="Send a test notice")
     def send_test(self, request: HttpRequest, queryset: QuerySet[Any]) -> None:
         sent = channels_test(channels=list(queryset), user=request.user)
         self.message_user(request, f"Test notice queued to {len(sent)} channel(s): see "
                                    "Alert deliveries for how it went.")
+
+    def get_urls(self) -> list[Any]:
+        send = self.admin_site.admin_view(require_POST(self.send_test_view))
+        return [path("<int:channel_id>/send-test/", send,
+                     name="cluster_app_alertchannel_send_test"), *super().get_urls()]
+
+    def send_test_view(self, request: HttpRequest, channel_id: int) -> HttpResponseRedirect:
+        channel = self.get_object(request, str(channel_id))
+        if channel is None or not self.has_change_permission(request, channel):
+            raise PermissionDenied
+        self.send_test(request, AlertChannel.objects.filter(pk=channel.pk))
+        return HttpResponseRedirect(reverse("admin:cluster_app_alertdelivery_changelist"))
 
 
 @admin.register(AlertDelivery)

@@ -63,3 +63,29 @@ def test_a_channel_needs_where_to_send(admin_client, fields, error):
     assert response.status_code == 200
     assert error in response.content.decode()
     assert not AlertChannel.objects.exists()
+
+
+def test_a_channels_page_has_a_send_test_button(admin_client,
+                                                django_capture_on_commit_callbacks):
+    hook = AlertChannel.objects.create(name="hook", kind="webhook", url="http://127.0.0.1:9/")
+    page = admin_client.get(f"/admin/cluster_app/alertchannel/{hook.pk}/change/")
+    send = f'action="/admin/cluster_app/alertchannel/{hook.pk}/send-test/"'
+    assert send in page.content.decode() and ">Send test</button>" in page.content.decode()
+    assert admin_client.get(f"/admin/cluster_app/alertchannel/{hook.pk}/send-test/"
+                            ).status_code == 405  # a change: POST only
+    with django_capture_on_commit_callbacks() as callbacks:
+        response = admin_client.post(f"/admin/cluster_app/alertchannel/{hook.pk}/send-test/",
+                                     follow=True)
+    assert response.redirect_chain[-1][0] == "/admin/cluster_app/alertdelivery/"
+    assert "Test notice queued to 1 channel(s)" in response.content.decode()
+    assert list(AlertDelivery.objects.values_list("channel__name", "event")) == [("hook", "test")]
+    assert len(callbacks) == 1
+
+
+def test_send_test_needs_an_admin(django_user_model):
+    hook = AlertChannel.objects.create(name="hook", kind="webhook", url="http://127.0.0.1:9/")
+    client = Client()
+    client.force_login(django_user_model.objects.create_user("bob", password="bob-password-1"))
+    response = client.post(f"/admin/cluster_app/alertchannel/{hook.pk}/send-test/")
+    assert response.status_code == 302 and "/admin/login/" in response["Location"]
+    assert not AlertDelivery.objects.exists()
