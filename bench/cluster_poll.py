@@ -154,11 +154,15 @@ def print_profile(exo_url: str, polls: int) -> None:
 
 
 def issue_token() -> str:
+    """A key of an operator (the role the migrations seed): the benchmarks start jobs."""
     from django.contrib.auth import get_user_model
+    from django.contrib.auth.models import Group
 
+    from cluster_app.access.permissions import OPERATOR_GROUP
     from cluster_app.models import ApiToken
 
     user = get_user_model().objects.create_user("bench", password=None)
+    user.groups.add(Group.objects.get(name=OPERATOR_GROUP))
     return ApiToken.issue(user=user, name="bench")[1]
 
 

@@ -158,26 +158,28 @@ class AlertChannelAdmin(AuditedAdmin):
         return HttpResponseRedirect(reverse("admin:cluster_app_alertdelivery_changelist"))
 
 
+class RecordAdmin(admin.ModelAdmin):
+    """Records the panel writes (alerts, deliveries): listed and read, never added or edited."""
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        return [field.name for field in self.model._meta.fields]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+
 @admin.register(AlertDelivery)
-class AlertDeliveryAdmin(admin.ModelAdmin):
+class AlertDeliveryAdmin(RecordAdmin):
     list_display = ["created_at", "channel", "event", "alert", "status", "attempts",
                     "last_error", "sent_at"]
     list_filter = ["status", "event", "channel"]
-    readonly_fields = [field.name for field in AlertDelivery._meta.fields]
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
 
 
 @admin.register(Alert)
-class AlertAdmin(admin.ModelAdmin):
+class AlertAdmin(RecordAdmin):
     list_display = ["pending_since", "rule", "subject", "severity", "state", "fired_at",
                     "resolved_at", "notified"]
     list_filter = ["state", "severity", "rule"]
-    readonly_fields = [field.name for field in Alert._meta.fields]
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
 
 
 @admin.register(AlertSilence)
