@@ -7,6 +7,7 @@
 const Answer = (() => {
   const THROTTLE_MS = 100;  // re-render at most this often while streaming...
   const HIGHLIGHT_LIVE_LIMIT = 20000;  // ...and highlight the growing tail only while it is small
+  const BLOCKS_PER_FRAME = 32768;  // characters of finished blocks rendered in one frame, at most
 
   const escapeHtml = (text) => text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 
@@ -75,9 +76,11 @@ const Answer = (() => {
 
   // Where finished blocks end: after a blank line outside any code fence, before a line that
   // starts at the margin (so an indented continuation stays with its list). Scans each line
-  // once, so a long answer costs no more per chunk than a short one.
+  // once, so a long answer costs no more per chunk than a short one. Returns every boundary
+  // so far, in order (the same array, growing).
   function blockSplitter() {
-    let scanned = 0, fence = null, blank = false, boundary = 0;
+    let scanned = 0, fence = null, blank = false;
+    const boundaries = [];
     return (text) => {
       for (;;) {
         const end = text.indexOf("\n", scanned);
@@ -87,13 +90,13 @@ const Answer = (() => {
         if (fence) {
           if (marker && marker[1][0] === fence[0] && marker[1].length >= fence.length && !marker[2].trim()) fence = null;
         } else {
-          if (blank && /^\S/.test(line)) boundary = scanned;
+          if (blank && /^\S/.test(line)) boundaries.push(scanned);
           if (marker && !(marker[1][0] === "`" && marker[2].includes("`"))) fence = marker[1];
         }
         blank = !fence && line.trim() === "";
         scanned = end + 1;
       }
-      return boundary;
+      return boundaries;
     };
   }
 
@@ -107,28 +110,41 @@ const Answer = (() => {
     const tail = document.createElement("div");    // the block still growing, re-rendered
     output.replaceChildren(frozen, tail);
     const split = blockSplitter();
-    let text = "", done = 0, timer = null, last = 0, cost = 0, finished = false;
+    let text = "", done = 0, next = 0, timer = null, last = 0, cost = 0, finished = false;
     let thought = "", thoughtTokens = 0, thoughtFirst = null, thoughtLast = null;
 
+    // Renders the finished blocks not rendered yet, a frame's worth at a time (at least one
+    // block), then the growing tail once they have caught up with the stream.
     function flush() {
       timer = null;
       const started = performance.now();
-      const boundary = split(text);
-      if (boundary > done) {
-        frozen.append(render(text.slice(done, boundary)));
-        done = boundary;
+      const boundaries = split(text);
+      let upTo = done;
+      while (next < boundaries.length && (upTo === done || boundaries[next] - done <= BLOCKS_PER_FRAME)) {
+        upTo = boundaries[next++];
       }
-      const rest = text.slice(done);
-      tail.replaceChildren(render(rest, finished || rest.length < HIGHLIGHT_LIVE_LIMIT));
+      if (upTo > done) {
+        frozen.append(render(text.slice(done, upTo)));
+        done = upTo;
+      }
+      const behind = next < boundaries.length;
+      if (behind) {
+        tail.replaceChildren();
+      } else {
+        const rest = text.slice(done);
+        tail.replaceChildren(render(rest, finished || rest.length < HIGHLIGHT_LIVE_LIMIT));
+      }
       last = performance.now();
       cost = last - started;
       output.scrollTop = output.scrollHeight;
+      if (behind) schedule(true);
     }
 
-    function schedule() {
+    function schedule(catchingUp = false) {
       if (timer !== null) return;
-      // A slow render waits longer, so rendering never takes the page over.
-      const wait = Math.max(THROTTLE_MS, 2 * cost) - (performance.now() - last);
+      // A slow render waits longer, so rendering never takes the page over; blocks already
+      // finished go on at the next frame.
+      const wait = catchingUp ? 0 : Math.max(THROTTLE_MS, 2 * cost) - (performance.now() - last);
       timer = setTimeout(() => requestAnimationFrame(() => flush()), Math.max(0, wait));
     }
 
