@@ -116,7 +116,7 @@ async def bench_chat(request: Request, cluster: Cluster, registry: Generations) 
         return stream_response(generation, registry)
     sampler = PowerSampler(cluster)
     sampling = asyncio.create_task(sampler.run())
-    parts: list[str] = []
+    tokens: list[Token] = []
     finish: Finished | None = None
     try:
         async for event in generate(generation, registry):
@@ -124,14 +124,14 @@ async def bench_chat(request: Request, cluster: Cluster, registry: Generations) 
                 raise ApiError(500, event.message)
             if isinstance(event, Token):
                 sampler.mark_prefill_done()
-                parts.append(event.text)
+                tokens.append(event)
             elif isinstance(event, Finished):
                 finish = event
     finally:
         sampling.cancel()
-    if not parts and finish is None:
+    if not tokens and finish is None:
         raise Unhandled("the command closed before its first token")
-    answer = completion(generation, "".join(parts), finish)
+    answer = completion(generation, tokens, finish)
     answer["usage"] = None  # exo's bench answer carries its stats instead
     answer["generation_stats"] = stats(finish) if finish else None
     answer["power_usage"] = sampler.result(split_phases=cluster.wire.main)

@@ -72,29 +72,31 @@ def stream_response(generation: Generation, registry: Generations) -> StreamingR
                              media_type="text/event-stream", headers=STREAM_HEADERS)
 
 
-def _chunk(generation: Generation, text: str) -> dict[str, Any]:
+def _chunk(generation: Generation, token: Token) -> dict[str, Any]:
+    # A thinking token is reasoning_content with no content, as exo's adapter writes it.
+    delta = message(None, token.text) if token.thinking else message(token.text)
     return {
         "id": generation.command_id,
         "object": "chat.completion",
         "created": int(time.time()),
         "model": generation.card.model_id,
-        "choices": [{"index": 0, "delta": message(text), "logprobs": None,
-                     "finish_reason": None, "usage": None}],
+        "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": None,
+                     "usage": None}],
         "usage": None,
         "service_tier": None,
     }
 
 
-def message(text: str) -> dict[str, Any]:
+def message(content: str | None, reasoning: str | None = None) -> dict[str, Any]:
     """exo's ChatCompletionMessage from the assistant, every field written."""
-    return {"role": "assistant", "content": text, "reasoning_content": None, "name": None,
+    return {"role": "assistant", "content": content, "reasoning_content": reasoning, "name": None,
             "tool_calls": None, "tool_call_id": None, "function_call": None}
 
 
 async def _stream(generation: Generation, registry: Generations) -> AsyncIterator[str]:
     wire = generation.cluster.wire
     # The last token is held back: it must carry finish_reason and usage.
-    held: str | None = None
+    held: Token | None = None
     async for event in generate(generation, registry):
         if isinstance(event, Prefill):
             progress = {"PrefillProgressChunk": {
@@ -106,7 +108,7 @@ async def _stream(generation: Generation, registry: Generations) -> AsyncIterato
         elif isinstance(event, Token):
             if held is not None:
                 yield _data(wire, _chunk(generation, held))
-            held = event.text
+            held = event
         elif isinstance(event, Failure):
             if held is not None:
                 yield _data(wire, _chunk(generation, held))
@@ -115,7 +117,7 @@ async def _stream(generation: Generation, registry: Generations) -> AsyncIterato
             yield "data: [DONE]\n\n"
             return
         else:
-            last = _chunk(generation, held or "")
+            last = _chunk(generation, held or Token(""))
             last["choices"][0]["finish_reason"] = event.finish_reason
             last["usage"] = usage(event)
             yield _data(wire, last)
@@ -132,36 +134,40 @@ def _data(wire: Wire, document: dict[str, Any]) -> str:
 
 
 async def collect(generation: Generation, registry: Generations
-                  ) -> tuple[str, Finished | None]:
-    """The whole answer and how it finished (None if the command was closed early); a runner
-    failure aborts the response, as the exception exo raises mid-answer does."""
-    parts: list[str] = []
+                  ) -> tuple[list[Token], Finished | None]:
+    """The whole answer's tokens and how it finished (None if the command was closed early); a
+    runner failure aborts the response, as the exception exo raises mid-answer does."""
+    tokens: list[Token] = []
     async for event in generate(generation, registry):
         if isinstance(event, Token):
-            parts.append(event.text)
+            tokens.append(event)
         elif isinstance(event, Failure):
             raise ResponseAborted(event.message)
         elif isinstance(event, Finished):
-            return "".join(parts), event
-    if not parts:
+            return tokens, event
+    if not tokens:
         raise ResponseAborted("command closed before its first token")
-    return "".join(parts), None
+    return tokens, None
 
 
-def completion(generation: Generation, text: str, finish: Finished | None) -> dict[str, Any]:
-    """exo's non-streaming ChatCompletionResponse, every field written."""
+def completion(generation: Generation, tokens: list[Token], finish: Finished | None
+               ) -> dict[str, Any]:
+    """exo's non-streaming ChatCompletionResponse, every field written: the reasoning tokens
+    joined as reasoning_content (null when there are none), the others as content."""
+    text = "".join(t.text for t in tokens if not t.thinking)
+    thinking = [t.text for t in tokens if t.thinking]
     return {
         "id": generation.command_id,
         "object": "chat.completion",
         "created": int(time.time()),
         "model": generation.card.model_id,
-        "choices": [{"index": 0, "message": message(text), "logprobs": None,
-                     "finish_reason": finish.finish_reason if finish else None}],
+        "choices": [{"index": 0, "message": message(text, "".join(thinking) if thinking else None),
+                     "logprobs": None, "finish_reason": finish.finish_reason if finish else None}],
         "usage": usage(finish) if finish else None,
         "service_tier": None,
     }
 
 
 async def _collect(generation: Generation, registry: Generations) -> AsyncIterator[str]:
-    text, finish = await collect(generation, registry)
-    yield dumps(generation.cluster.wire.chat(completion(generation, text, finish)))
+    tokens, finish = await collect(generation, registry)
+    yield dumps(generation.cluster.wire.chat(completion(generation, tokens, finish)))

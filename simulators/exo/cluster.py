@@ -126,6 +126,10 @@ class Cluster:
         self.retry_backoff = config.retry_backoff
         # Answer length when set (still capped by max_tokens); None: each prompt's own length.
         self.answer_tokens: int | None = None
+        # A canned answer instead of the filler words, and reasoning streamed before it
+        # (reasoning_content, as exo streams a thinking model's); empty: none.
+        self.answer_text = ""
+        self.reasoning_text = ""
         self.model_speeds = dict(config.model_speeds)
         self.fail_load = set(config.fail_load)
         self.rng = random.Random(config.seed)

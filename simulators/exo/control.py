@@ -48,7 +48,8 @@ def control_routes(cluster: Cluster, faults: Faults) -> list[Route]:
                 "load_time": cluster.load_time, "node_timeout": cluster.node_timeout,
                 "rescan_interval": cluster.rescan_interval,
                 "retry_backoff": cluster.retry_backoff, "model_speeds": cluster.model_speeds,
-                "answer_tokens": cluster.answer_tokens,
+                "answer_tokens": cluster.answer_tokens, "answer_text": cluster.answer_text,
+                "reasoning_text": cluster.reasoning_text,
                 "hf_endpoint": cluster.config.hf_endpoint}
 
     def fault_state() -> dict[str, Any]:
@@ -67,7 +68,8 @@ def control_routes(cluster: Cluster, faults: Faults) -> list[Route]:
     async def set_settings(request: Request) -> JSONResponse:
         body = await read_json(request)
         check(body, {}, {**dict.fromkeys(NUMBER_SETTINGS, "number"), "model_speeds": "dict",
-                         "answer_tokens": "int", "exo_version": "str", "hf_endpoint": "str"},
+                         "answer_tokens": "int", "answer_text": "str", "reasoning_text": "str",
+                         "exo_version": "str", "hf_endpoint": "str"},
               choices={"exo_version": VERSIONS})
         if body.get("speed") is not None and body["speed"] <= 0:
             raise ApiError(400, "speed must be positive")
@@ -78,6 +80,9 @@ def control_routes(cluster: Cluster, faults: Faults) -> list[Route]:
         if "answer_tokens" in body:
             # 0 or null: back to each prompt's own answer length.
             cluster.answer_tokens = max(0, body["answer_tokens"] or 0) or None
+        for key in ("answer_text", "reasoning_text"):
+            if key in body:
+                setattr(cluster, key, body[key] or "")
         for key in NUMBER_SETTINGS:
             if body.get(key) is not None:
                 setattr(cluster, key, max(0.0, float(body[key])))

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import re
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable
@@ -41,6 +42,7 @@ class Prefill:
 @dataclass
 class Token:
     text: str
+    thinking: bool = False  # a reasoning token, which exo streams as reasoning_content
 
 
 @dataclass
@@ -79,6 +81,13 @@ class Generation:
         # About four characters a token, as for English text with a BPE tokenizer.
         return max(1, len(self.prompt) // 4)
 
+    def tokens(self) -> list[Token]:
+        """The reasoning text's tokens, then the answer's, all within max_tokens."""
+        thinking = [Token(t, thinking=True) for t in split_tokens(self.cluster.reasoning_text)]
+        answer = split_tokens(self.cluster.answer_text) or self.words()
+        tokens = thinking + [Token(t) for t in answer]
+        return tokens if self.max_tokens is None else tokens[:max(0, self.max_tokens)]
+
     def words(self) -> list[str]:
         """Deterministic tokens: an echo of the prompt, then words picked by its hash."""
         digest = hashlib.sha256(f"{self.card.model_id}\n{self.prompt}".encode()).digest()
@@ -98,6 +107,12 @@ class Generation:
         """Cancelled, or its instance deleted: exo closes the command's stream."""
         return self.cancelled.is_set() or (
             self.instance.instance_id not in self.cluster.instances)
+
+
+def split_tokens(text: str) -> list[str]:
+    """Text as tokens of one word each with the whitespace before it, so that joined they give
+    the text back exactly (Markdown needs its newlines)."""
+    return re.findall(r"\s*\S+|\s+$", text)
 
 
 class Generations:
@@ -164,7 +179,7 @@ async def _run(generation: Generation) -> AsyncIterator[Event]:
     rate = cluster.tokens_per_second(card)
     decode_start = time.monotonic()
     produced = 0
-    for word in generation.words():
+    for token in generation.tokens():
         ahead = decode_start + (produced + 1) / rate - time.monotonic()
         # Sleep only when ahead by a few ms: thousands of tiny sleeps would run slow.
         await asyncio.sleep(ahead if ahead > 0.003 else 0)
@@ -173,7 +188,7 @@ async def _run(generation: Generation) -> AsyncIterator[Event]:
             return
         if generation.gone:
             return
-        yield Token(word)
+        yield token
         produced += 1
     decode_seconds = max(time.monotonic() - decode_start, 1e-6)
     truncated = generation.max_tokens is not None and produced == generation.max_tokens

@@ -145,11 +145,12 @@ const Playground = (() => {
     if (entry?.first_token_seconds) {
       part("[data-expected=first-token]").textContent = `guide: ${entry.first_token_seconds} s`;
     }
+    const answer = Answer.view(node);
     return {
       node,
+      answer,
       state(text, cls = "") { const b = part(".pg-state"); b.textContent = text; b.className = `badge pg-state ${cls}`; },
       stat(name, text) { part(`[data-stat=${name}]`).textContent = text; },
-      append(text) { const out = part(".pg-output"); out.textContent += text; out.scrollTop = out.scrollHeight; },
       served(text) { part(".pg-served").textContent = text; },
       failed: false,
       error(text) { const p = part(".pg-error"); p.textContent = text; p.hidden = false; this.failed = true; },
@@ -212,8 +213,8 @@ const Playground = (() => {
     const chunk = JSON.parse(data);
     if (chunk.error) { view.error(`exo failed mid-answer: ${chunk.error.message}`); return; }
     const delta = chunk.choices?.[0]?.delta || {};
-    const text = (delta.reasoning_content || "") + (delta.content || "");
-    if (text) { view.append(text); stats.token(); }
+    if (delta.reasoning_content) { view.answer.reasoning(delta.reasoning_content); stats.token(); }
+    if (delta.content) { view.answer.content(delta.content); stats.token(); }
     if (chunk.usage) stats.usage(chunk.usage);
   }
 
@@ -246,6 +247,8 @@ const Playground = (() => {
       if (controller.signal.aborted) { view.state("stopped"); return; }
       view.error(`The request failed: ${e.message}`);
       view.state("error", "status-failed");
+    } finally {
+      view.answer.finish();
     }
   }
 

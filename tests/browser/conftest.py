@@ -2,13 +2,15 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
+import httpx
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 
 from cluster_app.models import AlertRule
+from simulators.exo.catalogue import GUIDE_SPEEDS
 
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run",
@@ -82,3 +84,19 @@ def memory_rule() -> AlertRule:
         "name": "Memory over the safe zone", "severity": "warning", "threshold": 0.0,
         "for_seconds": 0, "enabled": True})
     return rule
+
+
+@pytest.fixture
+def speeds(exo_url: str) -> Iterator[Callable[[str, float], None]]:
+    """Set a model's speed on the simulator (times its --speed of 20), so a stream lasts long
+    enough to watch; the simulator's own speeds come back afterwards."""
+    changed: list[str] = []
+
+    def set_speed(model_id: str, tokens_per_second: float) -> None:
+        changed.append(model_id)
+        httpx.post(f"{exo_url}/_sim/settings", json={"model_speeds": {
+            model_id: tokens_per_second}}).raise_for_status()
+
+    yield set_speed
+    httpx.post(f"{exo_url}/_sim/settings", json={"model_speeds": {
+        m: GUIDE_SPEEDS[m][0] for m in changed}}).raise_for_status()

@@ -6,14 +6,12 @@ from __future__ import annotations
 import os
 import re
 import subprocess
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 from playwright.sync_api import Page, expect
 
-from simulators.exo.catalogue import GUIDE_SPEEDS
 from tests.models_app.proxy import test_live as test_proxy_live
 from tests.stack import api, wait_until
 
@@ -23,22 +21,6 @@ LLAMA_8B = "mlx-community/Meta-Llama-3.1-8B-Instruct-4bit"
 # A label's accessible name includes the value of the control inside it.
 MODEL, PROMPT = re.compile(r"^Model"), re.compile(r"^Prompt")
 SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "playground.png"
-
-
-@pytest.fixture
-def speeds(exo_url: str) -> Iterator[Callable[[str, float], None]]:
-    """Set a model's speed on the simulator (times its --speed of 20), so a stream lasts long
-    enough to watch; the simulator's own speeds come back afterwards."""
-    changed: list[str] = []
-
-    def set_speed(model_id: str, tokens_per_second: float) -> None:
-        changed.append(model_id)
-        httpx.post(f"{exo_url}/_sim/settings", json={"model_speeds": {
-            model_id: tokens_per_second}}).raise_for_status()
-
-    yield set_speed
-    httpx.post(f"{exo_url}/_sim/settings", json={"model_speeds": {
-        m: GUIDE_SPEEDS[m][0] for m in changed}}).raise_for_status()
 
 
 def open_playground(page: Page, base_url: str) -> Page:
