@@ -68,6 +68,11 @@ class AuthenticatedConsumer(AsyncWebsocketConsumer):
     async def connect(self) -> None:
         user = self.scope.get("user")
         if user is None or not user.is_authenticated:
+            if self.scope.get("cookies", {}).get(settings.SESSION_COOKIE_NAME):
+                # A browser whose login ended (a logout in another tab, an expiry) while its
+                # socket reconnected: told so, the page goes to the login page instead of
+                # knocking for ever at a refused handshake.
+                await self.accept()
             await self.drop(CLOSE_UNAUTHENTICATED)
         if not open_sockets.take(user.pk, settings.WS_MAX_SOCKETS_PER_USER):
             # Accepted, then closed: a browser shown a refused handshake cannot tell why.

@@ -32,6 +32,16 @@ def test_anonymous_websocket_is_refused(live_stack):
     assert refused.value.response.status_code == 403
 
 
+def test_a_browser_whose_login_ended_is_told_so(live_stack, alice):
+    client = Client()
+    client.force_login(alice)
+    cookie = f"sessionid={client.cookies['sessionid'].value}"
+    client.logout()  # in another tab: the session is gone
+    with connect(f"{live_stack.ws_url}/ws/jobs/", open_timeout=10,
+                 additional_headers={"Cookie": cookie, "Origin": live_stack.base_url}) as ws:
+        assert close_code(ws) == CLOSE_UNAUTHENTICATED  # the page reloads to the login page
+
+
 def test_bad_token_websocket_is_refused(live_stack):
     with pytest.raises(InvalidStatus):
         connect(f"{live_stack.ws_url}/ws/jobs/",
