@@ -82,6 +82,17 @@ def _no_internet() -> Iterator[None]:
 
 
 @pytest.fixture(scope="session")
+def django_db_modify_db_settings(django_db_modify_db_settings: None) -> None:
+    """On PostgreSQL, this process waits longer than the live stack's before it looks for a
+    deadlock: of a deadlock between a test's flush (TRUNCATE) and a stack process's row locks,
+    PostgreSQL aborts the side that looks first, which is then the stack's task and not the
+    test's teardown. The stack's processes connect by URL, without these options."""
+    database = settings.DATABASES["default"]
+    if database["ENGINE"] == "django.db.backends.postgresql":
+        database.setdefault("OPTIONS", {})["options"] = "-c deadlock_timeout=10s"
+
+
+@pytest.fixture(scope="session")
 def django_db_setup(django_db_setup: None, django_db_blocker: Any) -> Iterator[None]:
     """pytest-django's, and at the end, on PostgreSQL, the sessions that other threads of this
     process left open (websocket consumers' database threads) closed: PostgreSQL drops no

@@ -28,6 +28,7 @@ from arthur_panel.launcher import (
     hub_simulator_command,
     wait_for_port,
 )
+from cluster_app.alerts.services import LOCK_KEY as ALERTS_LOCK_KEY
 
 CELERY_WORKER = [str(Path(sys.executable).parent / "celery"), "-A", "arthur_panel", "worker",
                  "--loglevel", "INFO", "--without-gossip", "--without-mingle"]
@@ -84,6 +85,25 @@ def stack_database_url() -> str:
     return database_url(settings.DATABASES["default"])
 
 
+def stack_redis_url() -> str:
+    """The stack's own Redis database: its broker, layer and cache stay apart from the tests
+    that run in-process."""
+    return os.environ["REDIS_URL"].rsplit("/", 1)[0] + "/1"
+
+
+@contextmanager
+def stack_alerts_held() -> Iterator[None]:
+    """Keep a live stack's beat from evaluating alerts meanwhile: it evaluates every half second
+    against the test database, and would resolve the alerts an in-process test made."""
+    require_private_redis()
+    lock = redis.Redis.from_url(stack_redis_url()).lock(ALERTS_LOCK_KEY, timeout=120)
+    lock.acquire()
+    try:
+        yield
+    finally:
+        lock.release()
+
+
 def stack_env(database: str, exo_url: str, hub_url: str, models_dir: Path) -> dict[str, str]:
     env = dict(os.environ)
     env.update(
@@ -93,9 +113,7 @@ def stack_env(database: str, exo_url: str, hub_url: str, models_dir: Path) -> di
         DOWNLOAD_STALL_SECONDS="2",
         DOWNLOAD_RETRIES="3",
         JOB_LEASE_SECONDS="5",
-        # Its own Redis database: the stack's broker, layer and cache stay apart from the
-        # tests that run in-process.
-        REDIS_URL=env["REDIS_URL"].rsplit("/", 1)[0] + "/1",
+        REDIS_URL=stack_redis_url(),
         EXO_API_URL=exo_url,
         CLUSTER_POLL_SECONDS="0.5",
         # A node silent this long is offline (30 s by default): the alert tests drop one and

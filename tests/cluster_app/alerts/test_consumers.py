@@ -14,11 +14,18 @@ from cluster_app.alerts.services import alerts_evaluate
 from cluster_app.jobs.feeds import frame_event
 from cluster_app.models import AlertRule
 from tests.cluster_app.consumer_testing import snapshot_of, socket
+from tests.stack import stack_alerts_held
 from tests.threads import run_async
 
 pytestmark = pytest.mark.django_db(transaction=True)
 QUIET = {"type": "alerts", "firing": 0, "firing_total": 0, "pending": 0, "silenced": 0,
          "alerts": []}
+
+
+@pytest.fixture(autouse=True)
+def _stack_leaves_alerts_alone():
+    with stack_alerts_held():
+        yield
 
 
 @pytest.fixture
