@@ -1,7 +1,8 @@
 """The two README commands: `make run` (the whole panel) and `make test` (the suite).
 
 Both prepare `var/` (secret key, database), start a private Redis unless REDIS_URL names one,
-and then either run the Procfile's processes as one honcho group or run pytest.
+and then either run the Procfile's processes as one group (kept alive: arthur_panel/supervisor.py)
+or run pytest.
 """
 
 from __future__ import annotations
@@ -23,10 +24,10 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from honcho.environ import parse_procfile
-from honcho.manager import Manager
 
 from arthur_panel.env import stored_secret
 from arthur_panel.postgres import private_postgres
+from arthur_panel.supervisor import STATUS_FILE, Supervisor
 
 ROOT = Path(__file__).resolve().parent.parent
 ADMIN_USERNAME = "admin"
@@ -110,7 +111,7 @@ def run() -> int:
     # Every process counts for /metrics in this directory (settings' default, given to them all
     # up front: prometheus_client reads it when a process first imports it).
     env.setdefault("PROMETHEUS_MULTIPROC_DIR", str(_var_dir() / "prometheus"))
-    manager = Manager()
+    manager = Supervisor(_var_dir() / STATUS_FILE)
     if "REDIS_URL" not in env:
         port = free_port()
         env["REDIS_URL"] = private_redis_url(port)
@@ -140,7 +141,7 @@ def hub_simulator_command(port: int, var_dir: Path, *extra: str) -> list[str]:
             "--cache-dir", str(var_dir / "hub-sim"), *extra]
 
 
-def _add_simulators(manager: Manager, env: dict[str, str]) -> None:
+def _add_simulators(manager: Supervisor, env: dict[str, str]) -> None:
     """Without a real cluster or hub configured, the demo runs against the simulators."""
     var_dir = _var_dir()
     if "HF_ENDPOINT" not in env:

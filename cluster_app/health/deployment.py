@@ -27,12 +27,17 @@ DOCTOR_CHECKS: dict[str, str] = {
     "doctor.versions": "The same panel version everywhere",
     "doctor.worker": "Worker answering on its control queue",
     "doctor.models_dir": "Models directory writable, with free space",
+    "doctor.processes": "The panel's processes kept running (make run)",
 }
 CLOCK_SKEW_SECONDS = 2.0
 MODELS_MIN_FREE = 20 * GIB  # room for a few of the guide's smaller models
 
 FIX_MIGRATE = ("Run `.venv/bin/python manage.py migrate` once, on the master (ALPHA), after "
                "every upgrade.")
+FIX_PROCESS_DOWN = ("Read `make run`'s output for why it ended (its lines start with the "
+                    "process's name); the panel starts it again by itself.")
+# Restarts this recent make the check a warning: someone should look at why.
+RESTARTS_RECENT_SECONDS = 3600.0
 FIX_VERSIONS = ("Put every machine on the same commit (`git pull`, `.venv/bin/pip install -e "
                 "'.[postgres]'`, `manage.py service install` again), then migrate once on the "
                 "master.")
@@ -270,3 +275,32 @@ def versions(*, here: str, host: str, answers: Mapping[str, str | None]) -> Outc
                                           f"{shown}", evidence, FIX_VERSIONS)
     return _outcome("versions", PASS, f"Panel {here} here ({host}) and on "
                                       f"{', '.join(answers)}", evidence)
+
+
+def processes(document: Mapping[str, Any] | None, *, supervisor_alive: bool,
+              now: float) -> Outcome:
+    """`make run`'s status file (arthur_panel/supervisor.py): every process running, and none
+    restarted within the last hour. `now`: Unix seconds."""
+    if document is None:
+        return not_checked("processes", "not run by `make run` (launchd or systemd keep the "
+                                        "services running there)")
+    if not supervisor_alive:
+        return not_checked("processes", "the status file is left from a `make run` that is no "
+                                        "longer running")
+    group: Mapping[str, Mapping[str, Any]] = document.get("processes", {})
+    evidence = {"processes": dict(group)}
+    down = {name: p for name, p in group.items() if p.get("state") != "running"}
+    if down:
+        shown = "; ".join(f"{name} is down (ended with rc={p.get('last_exit_code')}), starting "
+                          f"again in {max(0.0, (p.get('next_start_at') or now) - now):.0f} s"
+                          for name, p in sorted(down.items()))
+        return _outcome("processes", FAIL, shown, evidence, FIX_PROCESS_DOWN)
+    recent = {name: p for name, p in group.items() if p.get("restarts") and
+              now - (p.get("last_exit_at") or 0.0) < RESTARTS_RECENT_SECONDS}
+    if recent:
+        shown = "; ".join(f"{name} restarted {p['restarts']}x (last ended with "
+                          f"rc={p.get('last_exit_code')}, {now - p['last_exit_at']:.0f} s ago)"
+                          for name, p in sorted(recent.items()))
+        return _outcome("processes", WARN, shown, evidence, FIX_PROCESS_DOWN)
+    return _outcome("processes", PASS, f"All {len(group)} processes running: "
+                                       f"{', '.join(sorted(group))}", evidence)

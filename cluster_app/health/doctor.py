@@ -13,9 +13,11 @@ from collections import Counter
 from collections.abc import Mapping
 from dataclasses import asdict
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import dj_database_url
+import psutil
 import redis as redis_py
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
@@ -29,6 +31,7 @@ from redis.retry import Retry
 
 from arthur_panel.celery import Lane
 from arthur_panel.redis_client import redis_client
+from arthur_panel.supervisor import STATUS_FILE, read_status
 from arthur_panel.version import panel_version
 from cluster_app.exo.client import ExoClient, ExoError, ExoUnavailable
 from cluster_app.health import asking, checks, deployment
@@ -128,6 +131,13 @@ def check_redis(url: str | None = None) -> Outcome:
                             open_to_anyone=open_to_anyone)
 
 
+def check_processes(path: Path | None = None) -> Outcome:
+    """`make run`'s status file, where this process runs (its var/)."""
+    document = read_status(path or settings.VAR_DIR / STATUS_FILE)
+    alive = document is not None and psutil.pid_exists(int(document.get("supervisor_pid", 0)))
+    return deployment.processes(document, supervisor_alive=alive, now=time.time())
+
+
 def check_exo(url: str | None = None) -> Outcome:
     started = time.perf_counter()
     with ExoClient(url, retries=0) as client:
@@ -196,7 +206,8 @@ def doctor_checks(*, node_timeout: float = NODE_ANSWER_SECONDS) -> list[Outcome]
     database) and the way to the workers (Redis) are there."""
     database = check_database()
     redis = check_redis()
-    outcomes = [database, redis, check_exo(), *(check() for check in registered_checks())]
+    outcomes = [database, redis, check_exo(), check_processes(),
+                *(check() for check in registered_checks())]
     if database.status == checks.FAIL:
         return [*outcomes, deployment.not_checked("worker", "the node inventory is in the "
                                                             "database, which failed its check")]

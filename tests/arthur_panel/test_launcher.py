@@ -1,4 +1,5 @@
-"""`make run`'s launcher: a fresh var/, a private Redis, one process group, a clean Ctrl-C."""
+"""`make run`'s launcher: a fresh var/, a private Redis, one process group that starts a
+process again when it dies, a clean Ctrl-C."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ import redis
 
 from arthur_panel import launcher
 from arthur_panel.postgres import private_postgres
+from arthur_panel.supervisor import STATUS_FILE, read_status
 from tests.stack import wait_until
 
 
@@ -106,8 +108,24 @@ def test_run_starts_everything_and_ctrl_c_leaves_no_process(tmp_path):
         assert ((tmp_path / "var" / "secret_key").exists()
                 and (tmp_path / "var" / "db.sqlite3").exists())
 
+        # A process of the group that dies is started again; the rest runs on.
+        redis_server = next(p for p in group if p.name() == "redis-server")
+        redis_server.kill()
+        status_file = tmp_path / "var" / STATUS_FILE
+        restarted = wait_until(lambda: (s := read_status(status_file)) and (
+            r := s["processes"]["redis"])["restarts"] == 1 and r["state"] == "running" and r,
+            timeout=30)
+        assert restarted["last_exit_code"] == 128 + signal.SIGKILL  # as its shell tells it
+        assert b"redis ended (rc=137); starting it again in 1 s" in log.read_bytes()
+        assert _get(f"http://127.0.0.1:{port}/login/").status_code == 200
+        others = {name: p["restarts"] for name, p in read_status(status_file)["processes"].items()
+                  if name != "redis"}
+        assert set(others) >= {"web", "worker", "beat"} and not any(others.values())
+        group = psutil.Process(proc.pid).children(recursive=True)
+
         proc.send_signal(signal.SIGINT)
         proc.wait(timeout=30)
+        assert not status_file.exists()
         # The agents run in sessions of their own; they leave once the simulator is gone.
         try:
             wait_until(lambda: not _alive(group), timeout=15)

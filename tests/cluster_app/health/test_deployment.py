@@ -182,3 +182,30 @@ def test_exo_and_the_hub():
     assert (hub.status, hub.summary) == (
         "fail", "The Hub at https://huggingface.co is not reachable: timed out")
     assert "HF_ENDPOINT" in hub.hint
+
+
+def test_make_runs_processes():
+    def group(**changes):
+        steady = {"state": "running", "restarts": 0, "last_exit_code": None,
+                  "last_exit_at": None, "next_start_at": None}
+        return {"supervisor_pid": 10, "processes": {"beat": steady, "redis": {**steady, **changes}}}
+
+    now = 10_000.0
+    assert deployment.processes(group(), supervisor_alive=True, now=now).summary == (
+        "All 2 processes running: beat, redis")
+    recent = deployment.processes(group(restarts=2, last_exit_code=-9, last_exit_at=now - 30),
+                                  supervisor_alive=True, now=now)
+    assert (recent.status, recent.summary) == (
+        "warn", "redis restarted 2x (last ended with rc=-9, 30 s ago)")
+    assert "make run" in recent.hint
+    long_ago = group(restarts=2, last_exit_code=-9, last_exit_at=now - 3601)
+    assert deployment.processes(long_ago, supervisor_alive=True, now=now).status == "pass"
+    down = deployment.processes(group(state="restarting", restarts=3, last_exit_code=1,
+                                      last_exit_at=now - 1, next_start_at=now + 4),
+                                supervisor_alive=True, now=now)
+    assert (down.status, down.summary) == (
+        "fail", "redis is down (ended with rc=1), starting again in 4 s")
+    assert deployment.processes(None, supervisor_alive=False, now=now).summary.startswith(
+        "Not checked: not run by `make run`")
+    assert "no longer running" in deployment.processes(
+        group(), supervisor_alive=False, now=now).summary

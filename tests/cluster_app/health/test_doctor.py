@@ -234,6 +234,20 @@ def test_exo_down_and_up(exo_url):
     assert doctor.check_exo(exo_url).status == "pass"
 
 
+def test_make_runs_status_file_is_read_while_its_supervisor_lives(tmp_path):
+    status_file = tmp_path / "processes.json"
+    assert doctor.check_processes(status_file).status == "unavailable"
+    running = {"state": "running", "restarts": 0}
+    status_file.write_text(json.dumps({"supervisor_pid": os.getpid(),
+                                       "processes": {"web": running}}))
+    assert doctor.check_processes(status_file).summary == "All 1 processes running: web"
+    with subprocess.Popen(["true"]) as gone:
+        gone.wait()
+    status_file.write_text(json.dumps({"supervisor_pid": gone.pid,
+                                       "processes": {"web": running}}))
+    assert "no longer running" in doctor.check_processes(status_file).summary
+
+
 def test_the_hub_down_and_up(hub, settings):
     assert hub_check().status == "pass"
     settings.HF_ENDPOINT = f"http://127.0.0.1:{free_port()}"
@@ -315,4 +329,6 @@ def test_the_command_speaks_json(nodes, answer_here, exo_url, hub):
     statuses = {(c["name"], c["scope"]): c["status"] for c in report["checks"]}
     assert statuses["doctor.exo", "deployment"] == "pass"
     assert statuses["doctor.hub", "deployment"] == "pass"
-    assert {c["status"] for c in report["checks"]} == {"pass", "warn"}  # SQLite warns
+    # Not run by `make run`: nothing to say about its processes.
+    assert statuses.pop(("doctor.processes", "deployment")) == "unavailable"
+    assert set(statuses.values()) == {"pass", "warn"}  # SQLite warns
