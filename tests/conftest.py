@@ -8,6 +8,7 @@ from typing import Any
 import httpx
 import pytest
 from django.conf import settings
+from django.contrib.auth.hashers import get_hashers, get_hashers_by_algorithm
 from django.contrib.auth.models import Group, Permission
 from django.core.cache import cache
 from django.db import connection
@@ -103,6 +104,15 @@ def django_db_setup(django_db_setup: None, django_db_blocker: Any) -> Iterator[N
             with connection.cursor() as cursor:
                 cursor.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
                                "WHERE datname = current_database() AND pid <> pg_backend_pid()")
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _quick_password_hashing() -> None:
+    """Each account a test makes and each login it does would otherwise spend a fifth of a
+    second hashing (a million PBKDF2 rounds)."""
+    settings.PASSWORD_HASHERS = ["tests.hashers.QuickPBKDF2PasswordHasher"]
+    get_hashers.cache_clear()
+    get_hashers_by_algorithm.cache_clear()
 
 
 @pytest.fixture(autouse=True)
