@@ -28,7 +28,6 @@ from arthur_panel.launcher import (
     hub_simulator_command,
     wait_for_port,
 )
-from cluster_app.alerts.services import LOCK_KEY as ALERTS_LOCK_KEY
 
 CELERY_WORKER = [str(Path(sys.executable).parent / "celery"), "-A", "arthur_panel", "worker",
                  "--loglevel", "INFO", "--without-gossip", "--without-mingle"]
@@ -89,19 +88,6 @@ def stack_redis_url() -> str:
     """The stack's own Redis database: its broker, layer and cache stay apart from the tests
     that run in-process."""
     return os.environ["REDIS_URL"].rsplit("/", 1)[0] + "/1"
-
-
-@contextmanager
-def stack_alerts_held() -> Iterator[None]:
-    """Keep a live stack's beat from evaluating alerts meanwhile: it evaluates every half second
-    against the test database, and would resolve the alerts an in-process test made."""
-    require_private_redis()
-    lock = redis.Redis.from_url(stack_redis_url()).lock(ALERTS_LOCK_KEY, timeout=120)
-    lock.acquire()
-    try:
-        yield
-    finally:
-        lock.release()
 
 
 def stack_env(database: str, exo_url: str, hub_url: str, models_dir: Path) -> dict[str, str]:

@@ -6,15 +6,16 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
+import redis
 from channels.layers import get_channel_layer
 
 from cluster_app.alerts.conditions import DEFAULTS, Facts, NodeFacts
 from cluster_app.alerts.events import ALERTS_GROUP
-from cluster_app.alerts.services import alerts_evaluate
+from cluster_app.alerts.services import LOCK_KEY, alerts_evaluate
 from cluster_app.jobs.feeds import frame_event
 from cluster_app.models import AlertRule
 from tests.cluster_app.consumer_testing import snapshot_of, socket
-from tests.stack import stack_alerts_held
+from tests.stack import require_private_redis, stack_redis_url
 from tests.threads import run_async
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -24,8 +25,13 @@ QUIET = {"type": "alerts", "firing": 0, "firing_total": 0, "pending": 0, "silenc
 
 @pytest.fixture(autouse=True)
 def _stack_leaves_alerts_alone():
-    with stack_alerts_held():
-        yield
+    """The session's live stack evaluates alerts every half second against this same database,
+    and would resolve the alerts a test here made: its evaluation lock is held meanwhile."""
+    require_private_redis()
+    lock = redis.Redis.from_url(stack_redis_url()).lock(LOCK_KEY, timeout=120)
+    lock.acquire()
+    yield
+    lock.release()
 
 
 @pytest.fixture
