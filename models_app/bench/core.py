@@ -264,3 +264,35 @@ def model_verdict(rows: Sequence[Mapping[str, Any]], expected_tps: float | None
     tps = best["generation_tps"] if best else None
     return {"placement": best["placement"] if best else None, "generation_tps": tps,
             "expected_tps": expected_tps, "verdict": verdict(tps, expected_tps)}
+
+
+def curves(runs: Iterable[Run]) -> list[dict[str, Any]]:
+    """Per placement, by prompt length (all answer lengths together): the median generation
+    and prefill speeds, for the plots."""
+    by_placement: dict[Placement, dict[int, list[Figures]]] = {}
+    for run in runs:
+        by_placement.setdefault(run.placement, {}).setdefault(
+            run.cell.prompt_length, []).append(run.figures)
+    return [{"placement": placement.key, "label": placement.label,
+             "sharding": placement.sharding, "instance_meta": placement.instance_meta,
+             "nodes": placement.nodes,
+             "points": [{"prompt_length": length,
+                         "generation_tps": median_of(f.generation_tps for f in found),
+                         "prefill_tps": median_of(f.prefill_tps for f in found)}
+                        for length, found in sorted(by_placement[placement].items())]}
+            for placement in sorted(by_placement, key=lambda p: p.order)]
+
+
+def ratio_curves(lines: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Per sharding and node count measured over both links: RDMA's generation speed over
+    TCP's at each prompt length both measured (`lines` as `curves` gives them)."""
+    speeds = {(line["sharding"], line["nodes"], line["instance_meta"]):
+              {p["prompt_length"]: p["generation_tps"] for p in line["points"]} for line in lines}
+    result = []
+    for (sharding, nodes, meta), rdma in sorted(speeds.items()):
+        tcp = speeds.get((sharding, nodes, "MlxRing"), {})
+        points = [{"prompt_length": length, "ratio": speed / tcp[length]}
+                  for length, speed in sorted(rdma.items()) if speed and tcp.get(length)]
+        if meta == "MlxJaccl" and points:
+            result.append({"sharding": sharding, "nodes": nodes, "points": points})
+    return result

@@ -45,9 +45,12 @@ def summary(benchmark: Benchmark) -> dict[str, Any]:
     runs = runs_of(benchmark)
     expected = benchmark.expected_tokens_per_second
     placements = core.placements(runs, expected)
+    lines = core.curves(runs)
     return {
         "placements": placements,
         "cells": core.cells(runs),
+        "curves": lines,
+        "ratio_curves": core.ratio_curves(lines),
         "verdict": core.model_verdict(placements, expected),
         "rdma_ratios": core.rdma_ratios(placements),
         "overheads": core.overheads(placements),
@@ -59,23 +62,22 @@ def summary(benchmark: Benchmark) -> dict[str, Any]:
 
 
 def newest_costs(model_ids: Iterable[str]) -> dict[str, dict[str, Any]]:
-    """Per exo model id: the median cost per million generated tokens of its newest benchmark
-    that measured energy, with that benchmark's id, price and date."""
-    wanted = set(model_ids)
+    """Per exo model id with a benchmark that measured energy: the newest such benchmark's
+    median cost per million generated tokens on its cheapest placement, with its id and price."""
     found: dict[str, dict[str, Any]] = {}
-    for benchmark in Benchmark.objects.filter(model_id__in=wanted, runs__isnull=False,
-                                              runs__cost_per_million_usd__isnull=False
-                                              ).distinct():
+    measured = (Benchmark.objects.filter(model_id__in=set(model_ids),
+                                         runs__cost_per_million_usd__isnull=False)
+                .distinct().order_by("-created_at", "-id"))
+    for benchmark in measured:
         if benchmark.model_id in found:
             continue  # newest first: the first one seen is the newest
-        costs = [r.figures.cost_per_million_usd for r in runs_of(benchmark)]
-        placements = core.placements(runs_of(benchmark), None)
+        rows = [r for r in core.placements(runs_of(benchmark), None)
+                if r["cost_per_million_usd"] is not None]
+        cheapest = min(rows, key=lambda r: r["cost_per_million_usd"])
         found[benchmark.model_id] = {
             "benchmark": benchmark.pk, "at": benchmark.created_at.isoformat(),
-            "cost_per_million_usd": core.median_of(costs),
-            "cheapest_placement": min(
-                (p for p in placements if p["cost_per_million_usd"] is not None),
-                key=lambda p: p["cost_per_million_usd"], default=None),
+            "cost_per_million_usd": cheapest["cost_per_million_usd"],
+            "placement": cheapest["label"],
             "electricity_usd_per_kwh": str(benchmark.electricity_usd_per_kwh)}
     return found
 
