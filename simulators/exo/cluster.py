@@ -119,10 +119,6 @@ class Instance:
         return self.meta.removesuffix("Instance")
 
     @property
-    def efficiency(self) -> float:
-        return speed.efficiency(self.sharding, self.backend, len(self.node_to_runner))
-
-    @property
     def ready(self) -> bool:
         return self.phase == "ready"
 
@@ -147,6 +143,7 @@ class Cluster:
         self.answer_text = ""
         self.reasoning_text = ""
         self.model_speeds = dict(config.model_speeds)
+        self.overheads = dict(speed.OVERHEADS)
         self.fail_load = set(config.fail_load)
         self.rng = random.Random(config.seed)
         self.logbook = Logbook(config.log_dir)
@@ -294,13 +291,18 @@ class Cluster:
         """The model's fixed start before its first token on one node, whatever the prompt."""
         return speed_of(card)[1] / self.speed
 
+    def efficiency(self, instance: Instance) -> float:
+        return speed.efficiency(instance.sharding, instance.backend,
+                                len(instance.node_to_runner), self.overheads)
+
     def prefill_seconds(self, instance: Instance, prompt_tokens: int) -> float:
         card = instance.card
         return speed.prefill_seconds(prompt_tokens, self.tokens_per_second(card),
-                                     self.first_token_seconds(card), instance.efficiency)
+                                     self.first_token_seconds(card), self.efficiency(instance))
 
     def generation_rate(self, instance: Instance) -> float:
-        return speed.generation_rate(self.tokens_per_second(instance.card), instance.efficiency)
+        return speed.generation_rate(self.tokens_per_second(instance.card),
+                                     self.efficiency(instance))
 
     def total_available(self) -> int:
         return sum(node.ram_available for node in self.live_nodes())

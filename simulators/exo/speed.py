@@ -6,9 +6,12 @@ about 10-15% over RDMA (JACCL) and 30-40% over TCP (ring). Tensor sharding talks
 so it pays the most over TCP and the least over RDMA; a pipeline hands activations over once per
 node and lands in between. Prefill runs many tokens per step: after the model's fixed start
 (the guide's first-token time) it goes ``PREFILL_FACTOR`` times faster than generation, so the
-prefill rate climbs with the prompt's length towards that ceiling."""
+prefill rate climbs with the prompt's length towards that ceiling. `/_sim/settings` changes
+the overheads (`overheads`)."""
 
 from __future__ import annotations
+
+from collections.abc import Mapping
 
 # Share of the single-node speed lost to talking between nodes, by (sharding, backend).
 OVERHEADS: dict[tuple[str, str], float] = {
@@ -20,11 +23,17 @@ OVERHEADS: dict[tuple[str, str], float] = {
 PREFILL_FACTOR = 20.0
 
 
-def efficiency(sharding: str, meta: str, nodes: int) -> float:
+def efficiency(sharding: str, meta: str, nodes: int,
+               overheads: Mapping[tuple[str, str], float] = OVERHEADS) -> float:
     """The share of the single-node speed an instance keeps: 1 on one node."""
     if nodes <= 1:
         return 1.0
-    return 1.0 - OVERHEADS.get((sharding, meta), OVERHEADS[("Tensor", "MlxRing")])
+    return 1.0 - overheads.get((sharding, meta), overheads[("Tensor", "MlxRing")])
+
+
+def overhead_key(sharding: str, meta: str) -> str:
+    """How `/_sim/settings` names an overhead: `Tensor/MlxJaccl`."""
+    return f"{sharding}/{meta}"
 
 
 def generation_rate(single_node_tps: float, share: float) -> float:

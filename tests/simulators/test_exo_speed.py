@@ -48,3 +48,13 @@ def test_bench_is_faster_over_rdma_than_over_tcp(make_exo_sim: Callable[..., Run
     sim.client.post("/_sim/settings", json={"model_speeds": {LLAMA_1B: 50}, "load_time": 0.2})
     rdma, tcp = bench_tps(sim, "Tensor", "MlxJaccl"), bench_tps(sim, "Tensor", "MlxRing")
     assert rdma > tcp
+
+
+def test_the_overheads_are_settings(exo_sim: RunningSim) -> None:
+    settings = exo_sim.client.get("/_sim/settings").json()["overheads"]
+    assert settings["Tensor/MlxJaccl"] == 0.125 and settings["Tensor/MlxRing"] == 0.35
+    changed = exo_sim.client.post("/_sim/settings", json={"overheads": {"Pipeline/MlxRing": 0.5}})
+    assert changed.json()["overheads"]["Pipeline/MlxRing"] == 0.5
+    for bad in ({"Tensor/Nvlink": 0.1}, {"Tensor/MlxRing": 1.0}, {"Tensor/MlxRing": "x"}):
+        refused = exo_sim.client.post("/_sim/settings", json={"overheads": bad})
+        assert refused.status_code == 400 and "bad overhead" in refused.json()["error"]["message"]
