@@ -119,7 +119,10 @@ def _bench(client: ExoClient, benchmark: Benchmark, instance: InstanceView,
             "max_tokens": cell.generation_length,
             "messages": [{"role": "user", "content": core.prompt_text(cell.prompt_length, salt)}],
         }, timeout=REQUEST_TIMEOUT)
-        figures = core.run_figures(answer, price)
+        try:
+            figures = core.run_figures(answer, price)
+        except ValueError as error:  # an exo that answers without its figures
+            raise RuntimeError(f"{placement.label}: {error}") from None
         benchmark_run_record(benchmark=benchmark, placement=placement, node_names=nodes,
                              cell=cell, figures=figures)
         progress.done += 1
