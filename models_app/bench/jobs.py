@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from cluster_app.exo.client import ExoClient
+from cluster_app.exo.client import ExoClient, ExoError
 from cluster_app.exo.instances import await_created, find_instance, follow_until_ready
 from cluster_app.exo.state import InstanceView, normalise, untag
 from cluster_app.jobs.registry import JobKind
@@ -75,6 +75,8 @@ def run_bench(job: Job, reporter: JobReporter) -> dict[str, Any]:
             for placement in placements:
                 _bench_placement(client, job, benchmark, placement, cells, names, progress)
     job.message = f"{progress.done} runs on {len(placements)} placement(s)"
+    if progress.done == 0:
+        raise RuntimeError("exo placed none of the placements it offered; the log says why")
     return {"benchmark": benchmark.pk, "runs": progress.done,
             "placements": [p.key for p in placements]}
 
@@ -84,8 +86,16 @@ def _bench_placement(client: ExoClient, job: Job, benchmark: Benchmark,
                      progress: Progress) -> None:
     progress.prefix = f"Loading {placement.label}"
     progress.report(progress.prefix)
-    tagged = client.placement(model_id=benchmark.model_id, sharding=placement.sharding,
-                              instance_meta=placement.instance_meta, min_nodes=placement.nodes)
+    try:
+        tagged = client.placement(model_id=benchmark.model_id, sharding=placement.sharding,
+                                  instance_meta=placement.instance_meta,
+                                  min_nodes=placement.nodes)
+    except ExoError as error:
+        # The previews offered it, but the cluster changed since (a node left, memory taken):
+        # the other placements are still worth measuring.
+        progress.log(f"skipped {placement.label}: exo no longer places it ({error})")
+        progress.total -= len(cells)
+        return
     instance_id = str(untag(tagged)[1]["instanceId"])
     # Kept on the job first, so that a retry after a crash unloads it.
     Job.objects.filter(pk=job.pk).update(result={"loaded": instance_id})
