@@ -132,8 +132,14 @@
     document.getElementById("bench-history-empty").hidden = shown.length > 0;
   }
 
-  const select = (id) => api("GET", Live.url("api-benchmark", { benchmark_id: id }))
-    .then((b) => { selected = b; renderSelected(); }).catch((e) => showError(e.message));
+  // The newest answer asked for wins: one asked earlier may come back later, older.
+  let asked = 0;
+  function select(id) {
+    const ticket = ++asked;
+    return api("GET", Live.url("api-benchmark", { benchmark_id: id }))
+      .then((b) => { if (ticket === asked) { selected = b; renderSelected(); } })
+      .catch((e) => showError(e.message));
+  }
 
   async function reload(id) {
     try {
@@ -143,11 +149,26 @@
     } catch (e) { showError(e.message); }
   }
 
+  // While it runs, the result fills in as runs are recorded (fetched at most every few
+  // seconds); at its end, the history and the result are read once more.
+  const REFRESH_MS = 3000;
+  let watching = null;
   function follow(job, id) {
     following?.close();
+    watching?.close();
     if (form) form.querySelector("button").disabled = true;
+    let shownDone = job.done;
+    let lastFetch = 0;
+    watching = Live.jobs.follow(job.id, (current) => {
+      if (current.done === shownDone || Date.now() - lastFetch < REFRESH_MS) return;
+      shownDone = current.done;
+      lastFetch = Date.now();
+      select(id);
+    });
     following = Live.followJob(job, jobBox, (ended) => {
       following = null;
+      watching?.close();
+      watching = null;
       if (form) form.querySelector("button").disabled = false;
       if (ended.state === "failed") showError(`The benchmark failed: ${ended.error}`);
       reload(id);
