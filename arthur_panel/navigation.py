@@ -31,6 +31,7 @@ NAV = (
     NavItem("health", "Health"),
     NavItem("alerts", "Alerts", "Firing, pending and silenced alerts, and their history"),
     NavItem("linkbench", "Links", "RDMA link benchmark"),
+    NavItem("benchmarks", "Benchmarks", "Model speed per placement against the guide"),
     NavItem("playground", "Playground"),
     NavItem("integrations", "Integrations"),
     NavItem("usage", "Usage"),

@@ -262,6 +262,10 @@ AUDIT_RETENTION_DAYS = env_int("AUDIT_RETENTION_DAYS", 365, minimum=1)
 # Jobs one user may have queued, running or paused at once (each kind may allow fewer).
 JOB_MAX_ACTIVE_PER_USER = env_int("JOB_MAX_ACTIVE_PER_USER", 20, minimum=1)
 
+# What a kWh of electricity costs (USD): model benchmarks turn the energy exo measured into a
+# cost per million tokens at this price.
+ELECTRICITY_PRICE_PER_KWH = env_float("ELECTRICITY_PRICE_PER_KWH", 0.30, minimum=0.0)
+
 # The chat proxy's limits: answers no longer than this, bodies no bigger.
 CHAT_MAX_TOKENS = env_int("CHAT_MAX_TOKENS", 32768, minimum=1)
 CHAT_MAX_REQUEST_BYTES = env_int("CHAT_MAX_REQUEST_BYTES", 4 * 1024 * 1024, minimum=1024)

@@ -4,6 +4,8 @@ from django.contrib import admin
 
 from cluster_app.audit.admin import AuditedAdmin
 from models_app.models import (
+    Benchmark,
+    BenchmarkRun,
     CloudPrice,
     CostSettings,
     LlmModel,
@@ -47,3 +49,19 @@ class UsageRecordAdmin(AuditedAdmin):
                     "completion_tokens", "first_token_ms", "tokens_per_second", "status"]
     list_filter = ["api", "status", "slug"]
     readonly_fields = [field.name for field in UsageRecord._meta.fields]
+
+
+@admin.register(Benchmark)
+class BenchmarkAdmin(AuditedAdmin):
+    list_display = ["created_at", "slug", "model_id", "mode", "runs_per_cell",
+                    "electricity_usd_per_kwh"]
+    list_filter = ["mode", "slug"]
+    readonly_fields = [field.name for field in Benchmark._meta.fields]
+
+
+@admin.register(BenchmarkRun)
+class BenchmarkRunAdmin(AuditedAdmin):
+    list_display = ["benchmark", "sharding", "instance_meta", "node_count", "prompt_length",
+                    "generation_length", "run", "generation_tps", "prefill_tps"]
+    list_filter = ["sharding", "instance_meta"]
+    readonly_fields = [field.name for field in BenchmarkRun._meta.fields]

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
+from models_app.bench import api as bench_api
 from models_app.catalogue import api as catalogue_api
 from models_app.downloads import api as downloads_api
 from models_app.planner import api as planner_api
@@ -20,4 +21,9 @@ urlpatterns = [
     path("plan/", planner_api.PlanApi.as_view(), name="api-plan"),
     path("usage/", usage_api.UsageApi.as_view(), name="api-usage"),
     path("usage/now/", usage_api.UsageNowApi.as_view(), name="api-usage-now"),
+    path("benchmarks/", bench_api.BenchmarkListApi.as_view(), name="api-benchmarks"),
+    path("benchmarks/<int:benchmark_id>/", bench_api.BenchmarkDetailApi.as_view(),
+         name="api-benchmark"),
+    path("benchmarks/<int:benchmark_id>/csv/", bench_api.BenchmarkCsvApi.as_view(),
+         name="api-benchmark-csv"),
 ]

@@ -181,3 +181,65 @@ class UsageRecord(models.Model):
 
     def __str__(self) -> str:
         return f"{self.created_at:%Y-%m-%d %H:%M} {self.slug or self.model_id} {self.status}"
+
+
+class Benchmark(models.Model):
+    """One model benchmark (the `model.bench` job): a ready instance as it is, or every
+    placement exo offers for the model, each over the same matrix of prompt and answer
+    lengths."""
+
+    class Mode(models.TextChoices):
+        INSTANCE = "instance", "the ready instance as it is"
+        PLACEMENTS = "placements", "every placement exo offers"
+
+    job = models.OneToOneField("cluster_app.Job", null=True, blank=True,
+                               on_delete=models.SET_NULL, related_name="benchmark")
+    model_id = models.CharField(max_length=200, help_text="exo's model id")
+    slug = models.CharField(max_length=80, blank=True)
+    mode = models.CharField(max_length=12, choices=Mode.choices)
+    prompt_lengths = models.JSONField(default=list)
+    generation_lengths = models.JSONField(default=list)
+    runs_per_cell = models.PositiveSmallIntegerField(default=3)
+    # The guide's figure and the price as they were when it ran, so old results keep their
+    # verdicts and costs.
+    expected_tokens_per_second = models.FloatField(null=True, blank=True)
+    electricity_usd_per_kwh = models.DecimalField(max_digits=8, decimal_places=4)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
+                                   on_delete=models.SET_NULL)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.slug or self.model_id} benchmark {self.created_at:%Y-%m-%d %H:%M}"
+
+
+class BenchmarkRun(models.Model):
+    """One request of a benchmark: where it ran, what was asked and what exo measured."""
+
+    benchmark = models.ForeignKey(Benchmark, on_delete=models.CASCADE, related_name="runs")
+    sharding = models.CharField(max_length=12)
+    instance_meta = models.CharField(max_length=12)
+    node_count = models.PositiveSmallIntegerField()
+    node_names = models.JSONField(default=list, blank=True)
+    prompt_length = models.PositiveIntegerField(help_text="Prompt tokens asked for")
+    generation_length = models.PositiveIntegerField(help_text="max_tokens")
+    run = models.PositiveSmallIntegerField()
+    prompt_tokens = models.PositiveIntegerField()
+    generation_tokens = models.PositiveIntegerField()
+    prefill_tps = models.FloatField()
+    generation_tps = models.FloatField()
+    first_token_seconds = models.FloatField(null=True, blank=True)
+    peak_memory_bytes = models.BigIntegerField(default=0)
+    energy_joules = models.FloatField(null=True, blank=True)
+    joules_per_token = models.FloatField(null=True, blank=True)
+    cost_per_million_usd = models.FloatField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return (f"{self.sharding}/{self.instance_meta}/{self.node_count} "
+                f"{self.prompt_length}+{self.generation_length} #{self.run}")

@@ -3,6 +3,7 @@ from __future__ import annotations
 from django.urls import path
 
 from models_app.action_plan import views as action_plan_views
+from models_app.bench import views as bench_views
 from models_app.catalogue import views as catalogue_views
 from models_app.downloads import views as downloads_views
 from models_app.planner import views as planner_views
@@ -18,6 +19,7 @@ urlpatterns = [
     path("planner/", planner_views.planner, name="planner"),
     path("downloads/", downloads_views.downloads, name="downloads"),
     path("usage/", usage_views.usage, name="usage"),
+    path("benchmarks/", bench_views.benchmarks_page, name="benchmarks"),
     path("playground/", playground.playground, name="playground"),
     path("integrations/", playground.integrations, name="integrations"),
     path("health/action-plan/", action_plan_views.action_plan, name="action-plan"),

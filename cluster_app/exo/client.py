@@ -140,6 +140,11 @@ class ExoClient:
         return self.request("POST", "/models/add", json={"model_id": model_id},
                             timeout=ADD_MODEL_TIMEOUT)
 
+    def bench_chat(self, body: dict[str, Any], *, timeout: float) -> dict[str, Any]:
+        """exo's `POST /bench/chat/completions`: a chat answer, not streamed, with exo's
+        `generation_stats` and the `power_usage` the cluster drew meanwhile."""
+        return self.request("POST", "/bench/chat/completions", json=body, timeout=timeout)
+
     def delete_download(self, node_id: str, model_id: str) -> dict[str, Any]:
         """exo's `DELETE /download/{node_id}/{model_id}`: the node deletes its copy and exo's
         entry for it goes (exo takes the model id whole, slash and all)."""

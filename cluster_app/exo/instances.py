@@ -9,7 +9,7 @@ is deleted.
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import Any, Protocol
 
 from django.conf import settings
 from rest_framework import serializers
@@ -29,6 +29,17 @@ FOLLOW_INTERVAL = 0.5
 # exo's master applies a create at once; this long without the instance, it never will.
 CREATE_TIMEOUT = 60.0
 AWAIT_SECONDS = 5  # each `/instance/await` wait, so a cancel is seen between them
+
+
+class LoadProgress(Protocol):
+    """What following a load reports to: a job's reporter, or a job that loads on its way."""
+
+    def log(self, line: str) -> None: ...
+
+    def tick(self) -> None: ...
+
+    def progress(self, done: int, total: int | None = None, *, message: str | None = None,
+                 unit: str | None = None, detail: dict[str, Any] | None = None) -> None: ...
 
 
 class LoadParams(serializers.Serializer):
@@ -71,9 +82,9 @@ def run_load(job: Job, reporter: JobReporter) -> dict[str, Any]:
             job.result = {"instance_id": instance_id}
             Job.objects.filter(pk=job.pk).update(result=job.result)
             reporter.log(f"placed {model_id} as {untag(tagged)[0]} {instance_id}")
-            _await_created(client, model_id, instance_id, reporter)
+            await_created(client, model_id, instance_id, reporter)
         try:
-            return _follow_until_ready(client, instance_id, reporter)
+            return follow_until_ready(client, instance_id, reporter)
         except BaseException:
             # Cancelled or failed: do not leave a half-loaded model holding memory.
             if find_instance(client, instance_id) is not None:
@@ -81,8 +92,8 @@ def run_load(job: Job, reporter: JobReporter) -> dict[str, Any]:
             raise
 
 
-def _await_created(client: ExoClient, model_id: str, instance_id: str,
-                   reporter: JobReporter) -> None:
+def await_created(client: ExoClient, model_id: str, instance_id: str,
+                  reporter: LoadProgress) -> None:
     """Wait until exo's state has the instance: exo answers the create before its master has
     applied it. `GET /instance/await` (exo main) waits at exo's end; 1.0.71 has no such route,
     and there exo's state is read until the instance shows."""
@@ -112,8 +123,8 @@ def _instance_id_of(message: dict[str, Any] | None) -> str | None:
     return untag(message.get("instance"))[1].get("instance_id")
 
 
-def _follow_until_ready(client: ExoClient, instance_id: str,
-                        reporter: JobReporter) -> dict[str, Any]:
+def follow_until_ready(client: ExoClient, instance_id: str,
+                       reporter: LoadProgress) -> dict[str, Any]:
     """Report the load's stage until the instance is ready. The timeout counts time without
     progress while the shards download (a 378 GB model takes most of an hour to arrive), and
     all of it after."""

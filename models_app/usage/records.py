@@ -9,8 +9,9 @@ from typing import Any
 from django.db.models import Avg, Count, Sum
 from django.utils import timezone
 
+from models_app.bench.selectors import newest_costs
 from models_app.models import CloudPrice, CostSettings, LlmModel, UsageRecord
-from models_app.usage.costs import Price, weekly_savings
+from models_app.usage.costs import Price, measured_electricity, weekly_savings
 from models_app.usage.meter import StreamMeter
 from models_app.usage.metrics import observe_request
 
@@ -51,14 +52,19 @@ def usage_summary(*, recent: int = 50) -> dict[str, Any]:
             "expected_tokens_per_second": model.expected_tokens_per_second if model else None,
             "expected_first_token_seconds": model.first_token_seconds if model else "",
         })
-    week = UsageRecord.objects.filter(status="ok", created_at__gte=week_ago).aggregate(
-        prompt=Sum("prompt_tokens"), completion=Sum("completion_tokens"))
+    week_records = UsageRecord.objects.filter(status="ok", created_at__gte=week_ago)
+    week = week_records.aggregate(prompt=Sum("prompt_tokens"), completion=Sum("completion_tokens"))
+    week_by_model = {row["model_id"]: row["completion"] or 0 for row in week_records.values(
+        "model_id").annotate(completion=Sum("completion_tokens"))}
+    measured = newest_costs({row["model_id"] for row in per_model} | set(week_by_model))
     prices = [Price(p.name, p.input_usd_per_million, p.output_usd_per_million)
               for p in CloudPrice.objects.all()]
     per_hour = Decimal(str(CostSettings.current().electricity_usd_per_hour))
+    from_benchmarks = measured_electricity(
+        week_by_model, {model: m["cost_per_million_usd"] for model, m in measured.items()})
     electricity, savings = weekly_savings(
         prices, prompt_tokens=week["prompt"] or 0, completion_tokens=week["completion"] or 0,
-        electricity_per_hour=per_hour)
+        electricity_per_hour=per_hour, electricity=from_benchmarks)
     return {
         "requests": [_record(r) for r in UsageRecord.objects.select_related("user")[:recent]],
         "per_model": per_model,
@@ -67,6 +73,13 @@ def usage_summary(*, recent: int = 50) -> dict[str, Any]:
             "completion_tokens": week["completion"] or 0,
             "electricity_per_week": str(electricity),
             "electricity_per_hour": str(per_hour),
+            # "measured": every model's tokens at its newest benchmark's energy; "flat": the
+            # hourly figure (the guide's ~$0.50) for every hour of the week.
+            "electricity_basis": "flat" if from_benchmarks is None else "measured",
+            "measured": [{"model_id": model_id, "slug": catalogue[model_id].slug
+                          if model_id in catalogue else None,
+                          "completion_tokens": week_by_model.get(model_id, 0), **figures}
+                         for model_id, figures in sorted(measured.items())],
             "savings": [{"name": s.name, "cloud_cost_per_week": str(s.cloud_cost),
                          "saving_per_week": str(s.saving_per_week),
                          "saving_per_month": str(s.saving_per_month)} for s in savings],

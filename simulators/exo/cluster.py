@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from . import speed
 from .catalogue import BUILT_IN, GIB, ModelCard, speed_of
 from .config import NodeSpec, SimConfig
 from .downloads import Disks, Downloads
@@ -107,6 +108,17 @@ class Instance:
         return mapping
 
     @property
+    def sharding(self) -> str:
+        """"Tensor" or "Pipeline", as the runners' shard metadata is tagged."""
+        shard = next(iter(self.body["shardAssignments"]["runnerToShard"].values()))
+        return "Tensor" if "TensorShardMetadata" in shard else "Pipeline"
+
+    @property
+    def backend(self) -> str:
+        """"MlxRing" or "MlxJaccl": the instance's tag without its suffix."""
+        return self.meta.removesuffix("Instance")
+
+    @property
     def ready(self) -> bool:
         return self.phase == "ready"
 
@@ -131,6 +143,7 @@ class Cluster:
         self.answer_text = ""
         self.reasoning_text = ""
         self.model_speeds = dict(config.model_speeds)
+        self.overheads = dict(speed.OVERHEADS)
         self.fail_load = set(config.fail_load)
         self.rng = random.Random(config.seed)
         self.logbook = Logbook(config.log_dir)
@@ -271,10 +284,25 @@ class Cluster:
         return self.load_time * 0.1
 
     def tokens_per_second(self, card: ModelCard) -> float:
+        """The model's generation speed on one node."""
         return self.model_speeds.get(card.model_id, speed_of(card)[0]) * self.speed
 
     def first_token_seconds(self, card: ModelCard) -> float:
+        """The model's fixed start before its first token on one node, whatever the prompt."""
         return speed_of(card)[1] / self.speed
+
+    def efficiency(self, instance: Instance) -> float:
+        return speed.efficiency(instance.sharding, instance.backend,
+                                len(instance.node_to_runner), self.overheads)
+
+    def prefill_seconds(self, instance: Instance, prompt_tokens: int) -> float:
+        card = instance.card
+        return speed.prefill_seconds(prompt_tokens, self.tokens_per_second(card),
+                                     self.first_token_seconds(card), self.efficiency(instance))
+
+    def generation_rate(self, instance: Instance) -> float:
+        return speed.generation_rate(self.tokens_per_second(instance.card),
+                                     self.efficiency(instance))
 
     def total_available(self) -> int:
         return sum(node.ram_available for node in self.live_nodes())

@@ -13,7 +13,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from . import lifecycle
+from . import lifecycle, speed
 from .catalogue import CardError, card_from_config
 from .cluster import Cluster, Node
 from .errors import ApiError, check, read_json
@@ -50,6 +50,8 @@ def control_routes(cluster: Cluster, faults: Faults) -> list[Route]:
                 "retry_backoff": cluster.retry_backoff, "model_speeds": cluster.model_speeds,
                 "answer_tokens": cluster.answer_tokens, "answer_text": cluster.answer_text,
                 "reasoning_text": cluster.reasoning_text,
+                "overheads": {speed.overhead_key(*key): share
+                              for key, share in cluster.overheads.items()},
                 "hf_endpoint": cluster.config.hf_endpoint}
 
     def fault_state() -> dict[str, Any]:
@@ -69,7 +71,7 @@ def control_routes(cluster: Cluster, faults: Faults) -> list[Route]:
         body = await read_json(request)
         check(body, {}, {**dict.fromkeys(NUMBER_SETTINGS, "number"), "model_speeds": "dict",
                          "answer_tokens": "int", "answer_text": "str", "reasoning_text": "str",
-                         "exo_version": "str", "hf_endpoint": "str"},
+                         "exo_version": "str", "hf_endpoint": "str", "overheads": "dict"},
               choices={"exo_version": VERSIONS})
         if body.get("speed") is not None and body["speed"] <= 0:
             raise ApiError(400, "speed must be positive")
@@ -77,6 +79,12 @@ def control_routes(cluster: Cluster, faults: Faults) -> list[Route]:
             if model_id not in cluster.cards or not isinstance(rate, (int, float)) or rate <= 0:
                 raise ApiError(400, f"bad model speed {model_id}={rate}")
             cluster.model_speeds[model_id] = float(rate)
+        keys = {speed.overhead_key(*key): key for key in speed.OVERHEADS}
+        for name, share in (body.get("overheads") or {}).items():
+            if name not in keys or not isinstance(share, (int, float)) or not 0 <= share < 1:
+                raise ApiError(400, f"bad overhead {name}={share}: one of {sorted(keys)}, "
+                                    "a share from 0 to under 1")
+            cluster.overheads[keys[name]] = float(share)
         if "answer_tokens" in body:
             # 0 or null: back to each prompt's own answer length.
             cluster.answer_tokens = max(0, body["answer_tokens"] or 0) or None

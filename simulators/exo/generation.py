@@ -167,8 +167,9 @@ async def _run(generation: Generation) -> AsyncIterator[Event]:
     started = time.monotonic()
     total = generation.prompt_tokens
     steps = [*range(min(PREFILL_STEP, total), total, PREFILL_STEP), total]
+    prefill = cluster.prefill_seconds(instance, total)
     for processed in steps:
-        await asyncio.sleep(cluster.first_token_seconds(card) / len(steps))
+        await asyncio.sleep(prefill / len(steps))
         if (failure := _trouble(generation)) is not None:
             yield failure
             return
@@ -176,7 +177,7 @@ async def _run(generation: Generation) -> AsyncIterator[Event]:
             return
         yield Prefill(processed, total)
     prefill_seconds = max(time.monotonic() - started, 1e-6)
-    rate = cluster.tokens_per_second(card)
+    rate = cluster.generation_rate(instance)
     decode_start = time.monotonic()
     produced = 0
     for token in generation.tokens():

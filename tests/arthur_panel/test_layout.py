@@ -53,7 +53,9 @@ ALLOWED |= {
     "models_app.catalogue": BASE | CLUSTER | {"models_app.models", "models_app.planner"},
     "models_app.planner": MODELS_BASE,
     "models_app.downloads": MODELS_BASE,
-    "models_app.usage": MODELS_BASE,
+    # The cost analysis uses the newest benchmark's measured energy.
+    "models_app.usage": MODELS_BASE | {"models_app.bench"},
+    "models_app.bench": MODELS_BASE,
     "models_app.proxy": MODELS_BASE | {"models_app.usage"},
     "models_app.action_plan": MODELS_BASE | {"models_app.downloads", "models_app.usage"},
 }
@@ -63,6 +65,7 @@ PURE = ["cluster_app.exo.state", "cluster_app.exo.rules", "cluster_app.exo.loadi
         "cluster_app.logs.classify",
         "cluster_app.linkbench.core", "cluster_app.health.checks", "models_app.planner.core",
         "models_app.proxy.rules", "models_app.usage.meter", "models_app.usage.costs",
+        "models_app.bench.core",
         "models_app.action_plan.steps", "cluster_app.jobs.socket_limits",
         "cluster_app.nodes.gpus", "cluster_app.health.deployment", "cluster_app.deploy.units",
         "cluster_app.audit.redact", "arthur_panel.masking", "cluster_app.access.rules",

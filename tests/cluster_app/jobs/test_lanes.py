@@ -18,7 +18,7 @@ from cluster_app.models import Job
 
 CONTROL_KINDS = ["health.run", "exo.start", "exo.stop", "cluster.start", "cluster.stop",
                  "cluster.restart", "instance.load", "instance.unload"]
-BULK_KINDS = ["ping", "model.download", "model.delete", "linkbench.run"]
+BULK_KINDS = ["ping", "model.download", "model.delete", "linkbench.run", "model.bench"]
 
 
 @pytest.fixture
@@ -49,7 +49,8 @@ def test_lane_queues():
 @pytest.mark.parametrize(("kind", "node", "queue"), [
     ("ping", "beta", "node.beta"), ("model.download", "alpha", "node.alpha"),
     ("exo.start", "beta", "node.beta.control"), ("health.run", None, "control"),
-    ("cluster.stop", None, "control"), ("instance.unload", None, "control")])
+    ("cluster.stop", None, "control"), ("instance.unload", None, "control"),
+    ("model.bench", None, "default")])
 def test_a_job_is_sent_to_its_lanes_queue(nodes, sent, django_capture_on_commit_callbacks,
                                           kind, node, queue):
     with django_capture_on_commit_callbacks(execute=True):

@@ -12,7 +12,7 @@ from django.utils import timezone
 from cluster_app.access import throttle
 from cluster_app.access.limits import CHAT_REQUESTS, CHAT_TOKENS
 from cluster_app.models import ApiToken
-from models_app.models import CostSettings, UsageRecord
+from models_app.models import Benchmark, BenchmarkRun, CostSettings, UsageRecord
 
 pytestmark = pytest.mark.django_db
 
@@ -118,3 +118,24 @@ def test_usage_now_is_the_last_minutes_output(api_client, alice):
     now = api_client.get("/api/v1/usage/now/").json()
     assert now == {"window_seconds": 60, "answers": 2, "tokens_per_second": 20.0,
                    "last_answer": {"tokens_per_second": 160.0, "model": "llama-3.2-1b"}}
+
+
+def test_a_benchmarks_measured_energy_replaces_the_flat_rate(api_client, client, alice, served):
+    assert api_client.get("/api/v1/usage/").json()["cost"]["electricity_basis"] == "flat"
+    benchmark = Benchmark.objects.create(
+        model_id="mlx-community/DeepSeek-V3.1-4bit", slug="deepseek-v3-4bit", mode="instance",
+        electricity_usd_per_kwh=Decimal("0.30"))
+    BenchmarkRun.objects.create(
+        benchmark=benchmark, sharding="Tensor", instance_meta="MlxJaccl", node_count=2,
+        prompt_length=512, generation_length=128, run=1, prompt_tokens=512,
+        generation_tokens=128, prefill_tps=900.0, generation_tps=150.0, energy_joules=480.0,
+        joules_per_token=3.75, cost_per_million_usd=0.3125)
+    cost = api_client.get("/api/v1/usage/").json()["cost"]
+    assert cost["electricity_basis"] == "measured"
+    assert cost["electricity_per_week"] == "0.31"  # a million tokens out at $0.3125 a million
+    (measured,) = cost["measured"]
+    assert measured["benchmark"] == benchmark.pk and measured["cost_per_million_usd"] == 0.3125
+    assert measured["placement"] == "Tensor, MlxJaccl (RDMA), 2 nodes"
+    client.force_login(alice)
+    text = client.get("/usage/").content.decode()
+    assert 'data-basis="measured"' in text and "$0.31 a week" in text
