@@ -23,6 +23,7 @@ from rest_framework import relations
 from rest_framework.test import APIClient
 
 from cluster_app.models import ApiToken, Job
+from models_app.conversations.services import conversation_create, preset_create
 
 pytestmark = pytest.mark.django_db
 
@@ -35,12 +36,14 @@ JSON = "application/json"
 # Path parameters: a real value (job_id and key_id are the job and Alice's key each test
 # creates; no instance is loaded, so a well-formed id of none stands in for one) and values
 # naming nothing.
-EXISTING = {"job_id": None, "key_id": None, "name": "alpha", "slug": "llama-3.2-1b",
+EXISTING = {"job_id": None, "key_id": None, "conversation_id": None, "preset_id": None,
+            "name": "alpha", "slug": "llama-3.2-1b",
             "instance_id": "00000000-0000-4000-8000-000000000000"}
 MISSING = {"job_id": ["999999", "9" * 30], "name": ["omega", "n" * 10_000],
            "slug": ["no-such-model", "%00", "s" * 10_000],
            "instance_id": ["nope", "%00", "i" * 10_000],
-           "key_id": ["00000000-0000-4000-8000-000000000001", "nope", "k" * 10_000]}
+           "key_id": ["00000000-0000-4000-8000-000000000001", "nope", "k" * 10_000],
+           "conversation_id": ["999999", "9" * 30], "preset_id": ["999999", "9" * 30]}
 # Ids that try to leave their place (exo has no authentication: `../_sim/faults` in an instance
 # id once became `DELETE /_sim/faults` on exo): dot segments, encoded and double-encoded
 # slashes and dots, and ids far longer than any real one.
@@ -59,6 +62,8 @@ VALID_BODY = {
     ("api-model-download", "delete"): {"node": "alpha"},
     ("api-plan", "post"): {"models": ["llama-3.2-1b"], "context_tokens": 65536},
     ("api-keys", "post"): {"name": "script", "scopes": ["chat"]},
+    ("api-conversation-messages", "post"): {"parent": None, "role": "user", "content": "Hi"},
+    ("api-presets", "post"): {"name": "Terse", "prompt": "Be terse."},
 }
 VALID_QUERY = {"api-instance-previews": f"model={LLAMA_1B}"}
 # Routes only admins may read (others get a 403 before anything is looked up).
@@ -143,7 +148,10 @@ def _fast_passwords(settings: Any) -> None:
 def real(nodes: Any, guide_models: None, operator: Any) -> dict[str, str]:
     job = Job.objects.create(kind="ping", node=nodes["alpha"], params={})
     key, _ = ApiToken.issue(user=operator, name="script")
-    return {**EXISTING, "job_id": str(job.pk), "key_id": str(key.pk)}
+    conversation = conversation_create(owner=operator, title="Sky")
+    preset = preset_create(owner=operator, name="Mine", prompt="Be brief.")
+    return {**EXISTING, "job_id": str(job.pk), "key_id": str(key.pk),
+            "conversation_id": str(conversation.pk), "preset_id": str(preset.pk)}
 
 
 def fill(route: str, values: dict[str, str]) -> str:
