@@ -54,7 +54,8 @@ ALLOWED |= {
     "models_app.planner": MODELS_BASE,
     "models_app.downloads": MODELS_BASE,
     "models_app.usage": MODELS_BASE,
-    "models_app.proxy": MODELS_BASE | {"models_app.usage"},
+    # The Playground opens a saved conversation.
+    "models_app.proxy": MODELS_BASE | {"models_app.usage", "models_app.conversations"},
     "models_app.action_plan": MODELS_BASE | {"models_app.downloads", "models_app.usage"},
     "models_app.conversations": MODELS_BASE,
 }
