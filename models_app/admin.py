@@ -5,10 +5,13 @@ from django.contrib import admin
 from cluster_app.audit.admin import AuditedAdmin
 from models_app.models import (
     CloudPrice,
+    Conversation,
     CostSettings,
     LlmModel,
+    Message,
     NameRoute,
     RouteRule,
+    SystemPreset,
     UsageRecord,
 )
 
@@ -47,3 +50,22 @@ class UsageRecordAdmin(AuditedAdmin):
                     "completion_tokens", "first_token_ms", "tokens_per_second", "status"]
     list_filter = ["api", "status", "slug"]
     readonly_fields = [field.name for field in UsageRecord._meta.fields]
+
+
+@admin.register(Conversation)
+class ConversationAdmin(AuditedAdmin):
+    list_display = ["title", "owner", "pinned", "model", "updated_at"]
+    search_fields = ["title", "owner__username"]
+    raw_id_fields = ["current_leaf"]
+
+
+@admin.register(Message)
+class MessageAdmin(AuditedAdmin):
+    list_display = ["created_at", "conversation", "role", "model", "status"]
+    list_filter = ["role", "status"]
+    raw_id_fields = ["conversation", "parent"]
+
+
+@admin.register(SystemPreset)
+class SystemPresetAdmin(AuditedAdmin):
+    list_display = ["name", "owner"]

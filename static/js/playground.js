@@ -1,6 +1,6 @@
 // Playground: saved conversations streamed through the panel's /v1, one model or several side
 // by side (Compare), with live first-token time and tokens/s beside the catalogue's figures.
-// Each conversation is a tree of messages kept by /api/v1/conversations/: an edited question
+// Each conversation is a tree of messages kept by the conversations API: an edited question
 // or a regenerated answer is a sibling, switchable as an alternative; the thread shown is the
 // path from the root to the conversation's current leaf.
 "use strict";
@@ -480,6 +480,12 @@ const Playground = (() => {
     }
     running = [];
     busy(false);
+    // The server's view of it: the title it gave the first question, the time it changed.
+    try {
+      conversation = await Live.api("GET", conversationUrl());
+    } catch (e) {
+      Live.notify(`Could not reload the conversation: ${e.message}`);
+    }
     if (saved.length) render();
     loadConversations();
   }

@@ -1,6 +1,7 @@
 """Conversations in the Playground, in a real Chromium: a three-turn chat survives a reload,
 an edited question branches off with its own answer (the old branch kept as an alternative),
-a regenerated answer is switchable, and the export downloads the thread as Markdown."""
+a regenerated answer is switchable, the export downloads the thread as Markdown, and a
+Compare turn keeps both answers side by side, the thread going on from the one picked."""
 
 from __future__ import annotations
 
@@ -11,7 +12,14 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from models_app.models import Conversation, Message
-from tests.browser.test_playground import LLAMA_1B, MODEL, PROMPT, open_playground
+from tests.browser.test_playground import (  # noqa: F401 (loaded_llama_8b: a fixture)
+    LLAMA_1B,
+    LLAMA_8B,
+    MODEL,
+    PROMPT,
+    loaded_llama_8b,
+    open_playground,
+)
 
 pytestmark = [pytest.mark.browser, pytest.mark.stack, pytest.mark.django_db(transaction=True)]
 
@@ -36,6 +44,7 @@ def test_a_conversation_is_kept_branched_and_exported(logged_in, live_stack, loa
     for turn, text in enumerate(["Why is the sky blue?", "And at sunset?", "Thanks!"], start=1):
         say(page, text, turn)
     expect(page.locator("#conversations a")).to_have_text("Why is the sky blue?")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Why is the sky blue?")
     expect(page).to_have_url(re.compile(r"/playground/c/\d+/$"))
     column = page.locator("#thread .pg-column").last
     expect(column.locator("[data-stat=tps]")).to_have_text(re.compile(r"^\d+(\.\d)?$"))
@@ -98,3 +107,32 @@ def test_a_conversation_is_kept_branched_and_exported(logged_in, live_stack, loa
     assert "## Assistant (llama-3.2-1b · 24 tokens" in text
     # 3 questions and answers, the edit and its answer, the regenerated answer.
     assert Message.objects.filter(conversation=conversation).count() == 9
+
+
+@pytest.mark.usefixtures("loaded_llama_8b")
+def test_a_compared_turn_goes_on_from_the_answer_picked(logged_in, live_stack, speeds):
+    speeds(LLAMA_1B, 50)
+    speeds(LLAMA_8B, 50)
+    page = open_playground(logged_in, live_stack.base_url)
+    expect(page.locator("#model-a option[value='llama-3.1-8b']")).to_have_attribute(
+        "data-status", "ready", timeout=15000)
+    page.get_by_label(MODEL).select_option("llama-3.2-1b")
+    page.get_by_label("Compare", exact=True).check()
+    page.get_by_label("Compare with").select_option("llama-3.1-8b")
+    page.get_by_label("Max tokens").fill("16")
+    say(page, "Which of you is faster?", 2)
+    expect(page.locator("#thread .pg-column").first.locator(".pg-state")).to_have_text("done")
+
+    page.reload()  # both answers were saved, side by side, the first on the thread
+    columns = page.locator("#thread .pg-turn .pg-column")
+    expect(columns).to_have_count(2)
+    expect(columns.nth(0)).to_have_class(re.compile(r"\bpg-current\b"))
+    expect(columns.nth(1).locator(".pg-model")).to_have_text("Llama 3.1 8B 4-bit")
+    expect(columns.nth(1).locator("[data-expected=tps]")).to_contain_text("guide:")
+    columns.nth(1).get_by_role("button", name="Continue from this").click()
+    expect(columns.nth(1)).to_have_class(re.compile(r"\bpg-current\b"))
+
+    page.get_by_label("Compare", exact=True).uncheck()
+    say(page, "Thanks, and you?", 3)
+    question = Message.objects.get(content="Thanks, and you?")
+    assert question.parent is not None and question.parent.model == "llama-3.1-8b"
