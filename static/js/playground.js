@@ -351,11 +351,12 @@ const Playground = (() => {
     }
   }
 
-  async function saveMessage(fields) {
+  // Saves a message of `target`, the open conversation unless another was opened meanwhile.
+  async function saveMessage(fields, target = conversation) {
     const message = await Live.api("POST", Live.url("api-conversation-messages", {
-      conversation_id: conversation.id }), fields);
-    conversation.messages.push(message);
-    if (fields.current !== false) {
+      conversation_id: target.id }), fields);
+    target.messages.push(message);
+    if (fields.current !== false && target === conversation) {
       conversation.current_leaf = message.id;
       conversation.thread = pathTo(message.id);
     }
@@ -456,6 +457,7 @@ const Playground = (() => {
   async function answer(question) {
     const models = selectedModels();
     if (models.some((m) => !m)) { Live.notify("Pick a model first."); return; }
+    const asked = conversation;  // the user may open another one while this one streams
     const batch = models.length > 1 ? `${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}` : "";
     conversation.thread = pathTo(question.id);
     renderThread();  // the thread up to the question
@@ -471,7 +473,7 @@ const Playground = (() => {
     for (const [i, view] of views.entries()) {
       try {
         const message = await saveMessage({ parent: question.id, role: "assistant", model: view.model,
-          batch, current: i === 0, ...results[i] });
+          batch, current: i === 0, ...results[i] }, asked);
         liveColumns.set(message.id, view.node);
         saved.push(message);
       } catch (e) {
@@ -480,6 +482,8 @@ const Playground = (() => {
     }
     running = [];
     busy(false);
+    loadConversations();
+    if (conversation !== asked) return;
     // The server's view of it: the title it gave the first question, the time it changed.
     try {
       conversation = await Live.api("GET", conversationUrl());
@@ -487,7 +491,6 @@ const Playground = (() => {
       Live.notify(`Could not reload the conversation: ${e.message}`);
     }
     if (saved.length) render();
-    loadConversations();
   }
 
   async function ask(parentId, content) {
