@@ -28,6 +28,7 @@ from arthur_panel.exceptions import DomainError
 from cluster_app.access.rules import OPERATE
 from models_app.conversations import selectors, services
 from models_app.conversations.serializers import (
+    ConversationChangeRequest,
     ConversationDetailSerializer,
     ConversationPageSerializer,
     ConversationSerializer,
@@ -93,10 +94,8 @@ class ConversationListApi(OwnDataApi):
     def post(self, request: Request) -> Response:
         data = ConversationWriteRequest(data=request.data)
         data.is_valid(raise_exception=True)
-        fields = _settings(dict(data.validated_data))
-        fields.pop("pinned", None)
-        fields.pop("current_leaf", None)
-        conversation = services.conversation_create(owner=request.user, **fields)
+        conversation = services.conversation_create(owner=request.user,
+                                                    **_settings(dict(data.validated_data)))
         return Response(detail(conversation), status=status.HTTP_201_CREATED)
 
 
@@ -105,10 +104,10 @@ class ConversationDetailApi(OwnDataApi):
     def get(self, request: Request, conversation_id: int) -> Response:
         return Response(detail(selectors.conversation_of(request.user, conversation_id)))
 
-    @extend_schema(request=ConversationWriteRequest, responses=ConversationDetailSerializer)
+    @extend_schema(request=ConversationChangeRequest, responses=ConversationDetailSerializer)
     def patch(self, request: Request, conversation_id: int) -> Response:
         conversation = selectors.conversation_of(request.user, conversation_id)
-        data = ConversationWriteRequest(data=request.data, partial=True)
+        data = ConversationChangeRequest(data=request.data, partial=True)
         data.is_valid(raise_exception=True)
         conversation = services.conversation_update(
             conversation=conversation, changes=_settings(dict(data.validated_data)))

@@ -88,12 +88,18 @@ class ConversationWriteRequest(serializers.Serializer):
     system_prompt = serializers.CharField(max_length=MAX_SYSTEM_PROMPT, required=False,
                                           allow_blank=True, trim_whitespace=False)
     parameters = ParametersSerializer(required=False)
+
+    class Meta:
+        ref_name = "ConversationCreateRequest"
+
+
+class ConversationChangeRequest(ConversationWriteRequest):
     current_leaf = serializers.IntegerField(required=False, allow_null=True, min_value=1,
                                             max_value=2**62,
                                             help_text="The message whose thread is shown")
 
     class Meta:
-        ref_name = "ConversationWriteRequest"
+        ref_name = "ConversationChangeRequest"
 
 
 class MessageCreateRequest(serializers.Serializer):

@@ -14,10 +14,11 @@ from models_app.models import Conversation, Message, SystemPreset
 SETTINGS = ("model", "system_prompt", "parameters")
 
 
-def conversation_create(*, owner: Any, title: str = "", model: str = "", system_prompt: str = "",
+def conversation_create(*, owner: Any, title: str = "", pinned: bool = False, model: str = "",
+                        system_prompt: str = "",
                         parameters: dict[str, Any] | None = None) -> Conversation:
     conversation = Conversation(owner=owner, title=title.strip(), title_set=bool(title.strip()),
-                                model=model, system_prompt=system_prompt,
+                                pinned=pinned, model=model, system_prompt=system_prompt,
                                 parameters=parameters or {})
     conversation.full_clean()
     conversation.save()

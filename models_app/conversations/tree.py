@@ -1,5 +1,5 @@
-"""A conversation's messages as a tree, in plain data: the thread from the root to a leaf, the
-leaf a branch leads to, an automatic title, and the Markdown export. No Django here."""
+"""A conversation's messages as a tree, in plain data: the thread from the root to a leaf, an
+automatic title, and the Markdown export. No Django here."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ UNTITLED = "New chat"
 
 @dataclass(frozen=True)
 class Node:
-    """What the tree needs of a message: its id, its parent's and its order among siblings."""
+    """What the tree needs of a message: its id and its parent's."""
 
     id: int
     parent_id: int | None
@@ -30,20 +30,6 @@ def thread(nodes: Iterable[Node], leaf_id: int | None) -> list[int]:
         path.append(current)
         current = parents[current]
     return path[::-1]
-
-
-def latest_leaf(nodes: Sequence[Node], start_id: int) -> int:
-    """The leaf reached from `start_id` by always taking the newest child (`nodes` in creation
-    order): where switching to an alternative picks up its own branch."""
-    newest: dict[int | None, int] = {}
-    for node in nodes:
-        newest[node.parent_id] = node.id
-    current = start_id
-    seen = {current}
-    while (child := newest.get(current)) is not None and child not in seen:
-        seen.add(child)
-        current = child
-    return current
 
 
 def title_from(text: str) -> str:

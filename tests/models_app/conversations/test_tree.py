@@ -6,7 +6,6 @@ from models_app.conversations.tree import (
     UNTITLED,
     Node,
     export_filename,
-    latest_leaf,
     thread,
     title_from,
     to_markdown,
@@ -26,12 +25,6 @@ def test_no_leaf_or_an_unknown_one_is_an_empty_thread_and_a_loop_ends():
     assert thread(TREE, None) == []
     assert thread(TREE, 99) == []
     assert thread([Node(1, 2), Node(2, 1)], 1) == [2, 1]
-
-
-def test_switching_to_an_alternative_follows_its_newest_branch():
-    assert latest_leaf(TREE, 2) == 7  # 6, the edit, is newer than 3
-    assert latest_leaf(TREE, 3) == 4
-    assert latest_leaf(TREE, 5) == 5
 
 
 def test_a_title_is_the_first_line_cut_at_a_word():
