@@ -70,11 +70,11 @@ def message_create(*, conversation: Conversation, parent_id: int | None, role: s
     unless `current` is False (a compared answer the user did not pick). Refuses a parent of
     another conversation, a question under a question or an answer under an answer."""
     parent = _message_in(conversation, parent_id, "parent")
-    wanted_parent = None if parent is None else parent.role
-    if role == Message.Role.ASSISTANT and wanted_parent != Message.Role.USER:
+    parent_role = None if parent is None else parent.role
+    if role == Message.Role.ASSISTANT and parent_role != Message.Role.USER:
         raise DomainError("parent: an assistant message answers a user message.",
                           code="invalid_parent")
-    if role == Message.Role.USER and wanted_parent == Message.Role.USER:
+    if role == Message.Role.USER and parent_role == Message.Role.USER:
         raise DomainError("parent: a user message follows an answer or starts the conversation.",
                           code="invalid_parent")
     if role == Message.Role.USER and not fields.get("content", "").strip():
