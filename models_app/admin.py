@@ -7,10 +7,13 @@ from models_app.models import (
     Benchmark,
     BenchmarkRun,
     CloudPrice,
+    Conversation,
     CostSettings,
     LlmModel,
+    Message,
     NameRoute,
     RouteRule,
+    SystemPreset,
     UsageRecord,
 )
 
@@ -65,3 +68,22 @@ class BenchmarkRunAdmin(AuditedAdmin):
                     "generation_length", "run", "generation_tps", "prefill_tps"]
     list_filter = ["sharding", "instance_meta"]
     readonly_fields = [field.name for field in BenchmarkRun._meta.fields]
+
+
+@admin.register(Conversation)
+class ConversationAdmin(AuditedAdmin):
+    list_display = ["title", "owner", "pinned", "model", "updated_at"]
+    search_fields = ["title", "owner__username"]
+    raw_id_fields = ["current_leaf"]
+
+
+@admin.register(Message)
+class MessageAdmin(AuditedAdmin):
+    list_display = ["created_at", "conversation", "role", "model", "status"]
+    list_filter = ["role", "status"]
+    raw_id_fields = ["conversation", "parent"]
+
+
+@admin.register(SystemPreset)
+class SystemPresetAdmin(AuditedAdmin):
+    list_display = ["name", "owner"]

@@ -4,6 +4,7 @@ from django.urls import path
 
 from models_app.bench import api as bench_api
 from models_app.catalogue import api as catalogue_api
+from models_app.conversations import api as conversations_api
 from models_app.downloads import api as downloads_api
 from models_app.planner import api as planner_api
 from models_app.usage import api as usage_api
@@ -26,4 +27,15 @@ urlpatterns = [
          name="api-benchmark"),
     path("benchmarks/<int:benchmark_id>/csv/", bench_api.BenchmarkCsvApi.as_view(),
          name="api-benchmark-csv"),
+    path("conversations/", conversations_api.ConversationListApi.as_view(),
+         name="api-conversations"),
+    path("conversations/<int:conversation_id>/", conversations_api.ConversationDetailApi.as_view(),
+         name="api-conversation"),
+    path("conversations/<int:conversation_id>/messages/",
+         conversations_api.MessageCreateApi.as_view(), name="api-conversation-messages"),
+    path("conversations/<int:conversation_id>/export/",
+         conversations_api.ConversationExportApi.as_view(), name="api-conversation-export"),
+    path("presets/", conversations_api.PresetListApi.as_view(), name="api-presets"),
+    path("presets/<int:preset_id>/", conversations_api.PresetDetailApi.as_view(),
+         name="api-preset"),
 ]

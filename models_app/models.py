@@ -243,3 +243,83 @@ class BenchmarkRun(models.Model):
     def __str__(self) -> str:
         return (f"{self.sharding}/{self.instance_meta}/{self.node_count} "
                 f"{self.prompt_length}+{self.generation_length} #{self.run}")
+
+
+class Conversation(models.Model):
+    """A user's saved chat in the Playground: its defaults for the next turn and a tree of
+    messages, of which the path from the root to `current_leaf` is the thread shown."""
+
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE,
+                              related_name="conversations")
+    title = models.CharField(max_length=200, blank=True)
+    title_set = models.BooleanField(default=False, help_text="Renamed: no longer set automatically")
+    pinned = models.BooleanField(default=False)
+    model = models.CharField(max_length=200, blank=True, help_text="Default for the next turn")
+    system_prompt = models.TextField(blank=True)
+    parameters = models.JSONField(default=dict, blank=True,
+                                  help_text="temperature, max_tokens for the next turn")
+    current_leaf = models.ForeignKey("Message", null=True, blank=True, on_delete=models.SET_NULL,
+                                     related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True, db_index=True)
+
+    class Meta:
+        ordering = ["-pinned", "-updated_at", "-pk"]
+
+    def __str__(self) -> str:
+        return self.title or f"Conversation {self.pk}"
+
+
+class Message(models.Model):
+    """One turn of a conversation; its siblings (same parent) are the alternatives: an edited
+    question, a regenerated answer, or the answers of models compared side by side (`batch`)."""
+
+    class Role(models.TextChoices):
+        USER = "user", "User"
+        ASSISTANT = "assistant", "Assistant"
+
+    class Status(models.TextChoices):
+        COMPLETE = "complete", "Complete"
+        STOPPED = "stopped", "Stopped"
+        ERROR = "error", "Error"
+
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE,
+                                     related_name="messages")
+    parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.CASCADE,
+                               related_name="children")
+    role = models.CharField(max_length=10, choices=Role.choices)
+    content = models.TextField(blank=True)
+    reasoning = models.TextField(blank=True)
+    model = models.CharField(max_length=200, blank=True)
+    batch = models.CharField(max_length=40, blank=True,
+                             help_text="Shared by answers of one Compare send")
+    prompt_tokens = models.PositiveIntegerField(null=True, blank=True)
+    completion_tokens = models.PositiveIntegerField(null=True, blank=True)
+    first_token_seconds = models.FloatField(null=True, blank=True)
+    tokens_per_second = models.FloatField(null=True, blank=True)
+    duration_seconds = models.FloatField(null=True, blank=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.COMPLETE)
+    error = models.CharField(max_length=500, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "pk"]
+
+    def __str__(self) -> str:
+        return f"{self.role}: {self.content[:40]}"
+
+
+class SystemPreset(models.Model):
+    """A system prompt to pick from: seeded ones (no owner) for everyone, and a user's own."""
+
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
+                              on_delete=models.CASCADE, related_name="system_presets")
+    name = models.CharField(max_length=80)
+    prompt = models.TextField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name

@@ -21,6 +21,8 @@ urlpatterns = [
     path("usage/", usage_views.usage, name="usage"),
     path("benchmarks/", bench_views.benchmarks_page, name="benchmarks"),
     path("playground/", playground.playground, name="playground"),
+    path("playground/c/<int:conversation_id>/", playground.playground,
+         name="playground-conversation"),
     path("integrations/", playground.integrations, name="integrations"),
     path("health/action-plan/", action_plan_views.action_plan, name="action-plan"),
 ]

@@ -4,9 +4,11 @@ page (ready-to-paste settings for clients pointed at the panel)."""
 from __future__ import annotations
 
 from django.conf import settings
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 
+from arthur_panel.exceptions import NotFound
+from models_app.conversations.selectors import conversation_of
 from models_app.models import NameRoute, RouteRule
 
 LLM_QUERY_SCRIPT = settings.BASE_DIR / "scripts" / "llm_query.sh"
@@ -19,9 +21,17 @@ def panel_url(request: HttpRequest) -> str:
     return request.build_absolute_uri("/").rstrip("/")
 
 
-def playground(request: HttpRequest) -> HttpResponse:
+def playground(request: HttpRequest, conversation_id: int | None = None) -> HttpResponse:
+    """The Playground, opening conversation `conversation_id` (the user's own, else a 404),
+    `?c=<id>`, or the most recent one."""
+    if conversation_id is not None:
+        try:
+            conversation_of(request.user, conversation_id)
+        except NotFound:
+            raise Http404("No such conversation.") from None
     return render(request, "models_app/playground.html",
-                  {"max_tokens_limit": settings.CHAT_MAX_TOKENS})
+                  {"max_tokens_limit": settings.CHAT_MAX_TOKENS,
+                   "conversation_id": conversation_id})
 
 
 def first_choice(task: str, fallback: str) -> str:

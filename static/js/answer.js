@@ -186,6 +186,20 @@ const Answer = (() => {
         finished = true;
         flush();
       },
+      // A saved answer: its text and reasoning at once, the Thinking block folded.
+      restore(content, reasoningText) {
+        if (reasoningText) {
+          thought = reasoningText;
+          thinking.hidden = false;
+          thinking.open = false;
+          part(".answer-thinking summary").textContent = "Thinking";
+          part(".answer-thinking-text").textContent = thought;
+        }
+        text = content;
+        part(".answer-copy").hidden = !content;
+        this.finish();
+      },
+      get reasoningText() { return thought; },
       get text() { return text; },
     };
   }

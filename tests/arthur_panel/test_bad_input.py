@@ -24,6 +24,7 @@ from rest_framework import relations
 from rest_framework.test import APIClient
 
 from cluster_app.models import ApiToken, Job
+from models_app.conversations.services import conversation_create, preset_create
 from models_app.models import Benchmark
 
 pytestmark = pytest.mark.django_db
@@ -37,13 +38,15 @@ JSON = "application/json"
 # Path parameters: a real value (job_id and key_id are the job and Alice's key each test
 # creates; no instance is loaded, so a well-formed id of none stands in for one) and values
 # naming nothing.
-EXISTING = {"job_id": None, "key_id": None, "benchmark_id": None, "name": "alpha",
-            "slug": "llama-3.2-1b", "instance_id": "00000000-0000-4000-8000-000000000000"}
+EXISTING = {"job_id": None, "key_id": None, "benchmark_id": None, "conversation_id": None,
+            "preset_id": None, "name": "alpha", "slug": "llama-3.2-1b",
+            "instance_id": "00000000-0000-4000-8000-000000000000"}
 MISSING = {"job_id": ["999999", "9" * 30], "benchmark_id": ["999999", "9" * 30],
            "name": ["omega", "n" * 10_000],
            "slug": ["no-such-model", "%00", "s" * 10_000],
            "instance_id": ["nope", "%00", "i" * 10_000],
-           "key_id": ["00000000-0000-4000-8000-000000000001", "nope", "k" * 10_000]}
+           "key_id": ["00000000-0000-4000-8000-000000000001", "nope", "k" * 10_000],
+           "conversation_id": ["999999", "9" * 30], "preset_id": ["999999", "9" * 30]}
 # Ids that try to leave their place (exo has no authentication: `../_sim/faults` in an instance
 # id once became `DELETE /_sim/faults` on exo): dot segments, encoded and double-encoded
 # slashes and dots, and ids far longer than any real one.
@@ -64,6 +67,8 @@ VALID_BODY = {
     ("api-keys", "post"): {"name": "script", "scopes": ["chat"]},
     ("api-benchmarks", "post"): {"model": "llama-3.2-1b", "prompt_lengths": [512],
                                  "generation_lengths": [16], "runs": 1},
+    ("api-conversation-messages", "post"): {"parent": None, "role": "user", "content": "Hi"},
+    ("api-presets", "post"): {"name": "Terse", "prompt": "Be terse."},
 }
 VALID_QUERY = {"api-instance-previews": f"model={LLAMA_1B}"}
 # Routes only admins may read (others get a 403 before anything is looked up).
@@ -150,8 +155,11 @@ def real(nodes: Any, guide_models: None, operator: Any) -> dict[str, str]:
     key, _ = ApiToken.issue(user=operator, name="script")
     benchmark = Benchmark.objects.create(model_id=LLAMA_1B, mode="placements",
                                          electricity_usd_per_kwh=Decimal("0.30"))
+    conversation = conversation_create(owner=operator, title="Sky")
+    preset = preset_create(owner=operator, name="Mine", prompt="Be brief.")
     return {**EXISTING, "job_id": str(job.pk), "key_id": str(key.pk),
-            "benchmark_id": str(benchmark.pk)}
+            "benchmark_id": str(benchmark.pk), "conversation_id": str(conversation.pk),
+            "preset_id": str(preset.pk)}
 
 
 def fill(route: str, values: dict[str, str]) -> str:

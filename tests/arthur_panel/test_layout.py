@@ -56,8 +56,10 @@ ALLOWED |= {
     # The cost analysis uses the newest benchmark's measured energy.
     "models_app.usage": MODELS_BASE | {"models_app.bench"},
     "models_app.bench": MODELS_BASE,
-    "models_app.proxy": MODELS_BASE | {"models_app.usage"},
+    # The Playground opens a saved conversation.
+    "models_app.proxy": MODELS_BASE | {"models_app.usage", "models_app.conversations"},
     "models_app.action_plan": MODELS_BASE | {"models_app.downloads", "models_app.usage"},
+    "models_app.conversations": MODELS_BASE,
 }
 # Plain functions over plain data: they must import no framework, directly or not.
 PURE = ["cluster_app.exo.state", "cluster_app.exo.rules", "cluster_app.exo.loading",
@@ -71,7 +73,8 @@ PURE = ["cluster_app.exo.state", "cluster_app.exo.rules", "cluster_app.exo.loadi
         "cluster_app.audit.redact", "arthur_panel.masking", "cluster_app.access.rules",
         "cluster_app.metrics.rules", "cluster_app.alerts.conditions",
         "cluster_app.alerts.machine", "cluster_app.alerts.payloads", "cluster_app.access.limits",
-        "cluster_app.nodes.netrates", "cluster_app.nodes.series"]
+        "cluster_app.nodes.netrates", "cluster_app.nodes.series",
+        "models_app.conversations.tree"]
 FRAMEWORKS = ("django", "rest_framework", "channels", "celery", "drf_spectacular")
 
 

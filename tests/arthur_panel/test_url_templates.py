@@ -16,7 +16,8 @@ from arthur_panel.url_templates import url_templates
 SCRIPTS = Path(__file__).resolve().parents[2] / "static" / "js"
 # A value for each parameter any route takes.
 VALUES = {"job_id": "7", "benchmark_id": "5", "slug": "llama-3.2-1b", "name": "alpha",
-          "instance_id": "a-b-c", "key_id": "3f9a2c1b-5d4e-4f6a-8b7c-9d0e1f2a3b4c"}
+          "instance_id": "a-b-c", "key_id": "3f9a2c1b-5d4e-4f6a-8b7c-9d0e1f2a3b4c",
+          "conversation_id": "5", "preset_id": "2"}
 
 
 def test_each_route_is_a_template_with_its_parameters_named():

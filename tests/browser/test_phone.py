@@ -13,6 +13,7 @@ from playwright.sync_api import Browser, Page, expect
 from arthur_panel.navigation import NAV
 from arthur_panel.url_templates import url_templates
 from cluster_app.models import Job
+from models_app.conversations.services import conversation_create, message_create
 from models_app.models import LlmModel
 from tests.browser.conftest import log_in
 
@@ -33,7 +34,8 @@ NOT_PAGES = {"login", "logout", "logout-everywhere", "models-import-exo", "model
 OWN_LAYOUT = {"api-docs": "/api/v1/docs/", "admin": "/admin/",
               "admin-changelist": "/admin/cluster_app/job/"}
 # Where a route has a parameter, what fills it in (made by the `objects` fixture).
-PARAMETERS = {"node": "name", "job": "job_id", "model": "slug"}
+PARAMETERS = {"node": "name", "job": "job_id", "model": "slug",
+              "conversation": "conversation_id"}
 
 
 def page_routes() -> dict[str, str]:
@@ -66,12 +68,18 @@ def admin(django_user_model: Any) -> Any:
 
 @pytest.fixture
 def objects(admin: Any, nodes: Any, guide_models: None) -> dict[str, str]:
-    """What fills in the pages' parameters: a node, a job and the model with the longest
-    repo id (long names must wrap, not widen the page)."""
+    """What fills in the pages' parameters: a node, a job, the model with the longest repo id
+    and a conversation with long words (long names must wrap, not widen the page)."""
     job = Job.objects.create(kind="ping", node=nodes["alpha"], created_by=admin,
                              state=Job.State.SUCCEEDED, log_tail=["round 1/1"])
     model = max(LlmModel.objects.all(), key=lambda model: len(model.repo_id))
-    return {"name": "alpha", "job_id": str(job.pk), "slug": model.slug}
+    conversation = conversation_create(owner=admin, model=model.slug)
+    question = message_create(conversation=conversation, parent_id=None, role="user",
+                              content="Why-is-the-sky-blue-" * 8)
+    message_create(conversation=conversation, parent_id=question.pk, role="assistant",
+                   content="Rayleigh-scattering-" * 20, model=model.slug)
+    return {"name": "alpha", "job_id": str(job.pk), "slug": model.slug,
+            "conversation_id": str(conversation.pk)}
 
 
 def open_page(browser: Browser, viewport: dict[str, int], base_url: str) -> Page:
