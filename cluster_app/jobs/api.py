@@ -7,7 +7,7 @@ from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from arthur_panel.api import ApiView
+from arthur_panel.api import ApiView, query_limit
 from arthur_panel.errors import get_or_404
 from arthur_panel.exceptions import DomainError
 from arthur_panel.schema import answers
@@ -37,11 +37,8 @@ class JobListApi(ApiView):
                 queryset = queryset.filter(**{field: value})
         if node := request.query_params.get("node"):
             queryset = queryset.filter(node__name=node)
-        try:
-            limit = min(int(request.query_params.get("limit", 50)), JOB_LIST_LIMIT)
-        except ValueError:
-            raise DomainError("limit must be a whole number.", code="invalid_limit") from None
-        return Response(JobSerializer(queryset[: max(limit, 1)], many=True).data)
+        limit = query_limit(request.query_params.get("limit"), default=50, most=JOB_LIST_LIMIT)
+        return Response(JobSerializer(queryset[:limit], many=True).data)
 
     @answers(409)
     @extend_schema(request=JobCreateSerializer, responses={201: JobSerializer})

@@ -9,8 +9,7 @@ from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from arthur_panel.api import ApiView
-from arthur_panel.exceptions import DomainError
+from arthur_panel.api import ApiView, query_limit
 from arthur_panel.schema import answers
 from cluster_app.jobs.serializers import JobSerializer
 from cluster_app.linkbench import core
@@ -50,20 +49,13 @@ def recent_benchmarks(limit: int = DEFAULT_LIMIT) -> list[dict[str, Any]]:
                                       child=LinkBenchmarkSerializer()).data
 
 
-def _limit(raw: str | None) -> int:
-    if raw is None:
-        return DEFAULT_LIMIT
-    try:
-        return max(1, min(int(raw), MAX_LIMIT))
-    except ValueError:
-        raise DomainError("limit must be a whole number.", code="invalid_limit") from None
-
 
 class LinkbenchApi(ApiView):
     @extend_schema(parameters=[OpenApiParameter("limit", int)],
                    responses=LinkBenchmarkSerializer(many=True))
     def get(self, request: Request) -> Response:
-        return Response(recent_benchmarks(_limit(request.query_params.get("limit"))))
+        return Response(recent_benchmarks(query_limit(
+            request.query_params.get("limit"), default=DEFAULT_LIMIT, most=MAX_LIMIT)))
 
     @answers(409)
     @extend_schema(request=LinkbenchParams, responses={202: JobSerializer})

@@ -12,9 +12,8 @@ from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from arthur_panel.api import ApiView
+from arthur_panel.api import ApiView, query_limit
 from arthur_panel.errors import get_or_404
-from arthur_panel.exceptions import DomainError
 from arthur_panel.schema import answers
 from cluster_app.exo.ids import InstanceIdField
 from cluster_app.jobs.serializers import JobSerializer
@@ -90,21 +89,14 @@ def benchmark_list(*, model: str = "", limit: int = DEFAULT_LIMIT) -> list[dict[
                                       child=BenchmarkSerializer()).data
 
 
-def _limit(raw: str | None) -> int:
-    if raw is None:
-        return DEFAULT_LIMIT
-    try:
-        return max(1, min(int(raw), MAX_LIMIT))
-    except ValueError:
-        raise DomainError("limit must be a whole number.", code="invalid_limit") from None
-
 
 class BenchmarkListApi(ApiView):
     @extend_schema(parameters=[OpenApiParameter("limit", int), OpenApiParameter("model", str)],
                    responses=BenchmarkSerializer(many=True))
     def get(self, request: Request) -> Response:
         return Response(benchmark_list(model=request.query_params.get("model", ""),
-                                       limit=_limit(request.query_params.get("limit"))))
+                                       limit=query_limit(request.query_params.get("limit"),
+                                                         default=DEFAULT_LIMIT, most=MAX_LIMIT)))
 
     @answers(404, 409, 429)
     @extend_schema(request=BenchmarkStartSerializer, responses={202: BenchmarkSerializer})
