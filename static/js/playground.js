@@ -13,6 +13,7 @@ const Playground = (() => {
   let catalogue = [];   // the catalogue API's models
   let instances = [];   // the cluster snapshot's instances
   let running = [];     // AbortControllers of the streams in flight
+  let unsaved = null;   // the turn streaming now: saved at its end, or as the page is left
   let conversation = null;  // the open conversation, as the API answers it (null: a new chat)
   let liveColumns = new Map();  // message id -> the column that streamed it, kept as it is
   let presets = [];
@@ -300,7 +301,7 @@ const Playground = (() => {
   // Streams one model's answer to `question` into `view`; resolves with what to save.
   async function stream(question, view, controller) {
     view.state("waiting", "status-loading");
-    const stats = meter(view);
+    view.stats = meter(view);
     let status = "complete";
     try {
       const response = await fetch(Live.url("v1-chat-completions"), {
@@ -318,7 +319,7 @@ const Playground = (() => {
       } else {
         view.served(`served by ${response.headers.get("X-Arthur-Model") || view.model}`);
         view.state("streaming", "status-loading");
-        await readLines(response, (line) => handleLine(line, view, stats));
+        await readLines(response, (line) => handleLine(line, view, view.stats));
       }
     } catch (e) {
       if (controller.signal.aborted) status = "stopped";
@@ -329,8 +330,13 @@ const Playground = (() => {
     // exo reports a failure mid-answer inside a 200 stream.
     if (view.failed) status = "error";
     view.state(...STATES[status]);
+    return resultOf(view, status);
+  }
+
+  // A column's answer as the API saves it: what has arrived, its figures, how it ended.
+  function resultOf(view, status) {
     return { content: view.answer.text, reasoning: view.answer.reasoningText, status,
-      error: (view.failed || "").slice(0, 500), ...stats.figures() };
+      error: (view.failed || "").slice(0, 500), ...view.stats.figures() };
   }
 
   // --- Saving -------------------------------------------------------------------------------
@@ -468,7 +474,9 @@ const Playground = (() => {
     renderCode();
     // Every column streams at once: that is the point of comparing. The answers are saved in
     // the columns' order, so a compared turn shows them in that order again.
+    unsaved = { asked, question, batch, views };
     const results = await Promise.all(views.map((view, i) => stream(question, view, running[i])));
+    unsaved = null;
     const saved = [];
     for (const [i, view] of views.entries()) {
       try {
@@ -536,6 +544,33 @@ const Playground = (() => {
       button("Submit edit", () => { if (box.value.trim()) ask(message.parent, box.value); }, { class: "small primary" }),
       button("Cancel", () => { text.textContent = message.content; actions.replaceChildren(...before); }));
     box.focus();
+  }
+
+  // What the browser still sends for a page being left (keepalive requests), for them all.
+  const KEEPALIVE_BYTES = 60000;
+
+  // Leaving the page mid-answer (a reload, a link, the tab closed) ends its streams: what has
+  // arrived is saved as stopped, by requests the browser finishes once the page is gone. They
+  // may carry 64 KB in all, so a long answer keeps its beginning.
+  function saveOnLeave() {
+    if (!unsaved) return;
+    const { asked, question, batch, views } = unsaved;
+    unsaved = null;
+    const url = Live.url("api-conversation-messages", { conversation_id: asked.id });
+    const room = Math.floor(KEEPALIVE_BYTES / views.length);
+    views.forEach((view, i) => {
+      const fields = { parent: question.id, role: "assistant", model: view.model, batch,
+        current: i === 0, ...resultOf(view, "stopped"), error: "The page was left before the answer ended." };
+      let body = JSON.stringify(fields);
+      while (new TextEncoder().encode(body).length > room) {
+        fields.reasoning = fields.reasoning.slice(0, Math.floor(fields.reasoning.length / 2));
+        fields.content = fields.content.slice(0, Math.floor(fields.content.length * 0.8));
+        body = JSON.stringify(fields);
+      }
+      fetch(url, { method: "POST", keepalive: true, credentials: "same-origin", body,
+        headers: { "Content-Type": "application/json",
+          "X-CSRFToken": document.querySelector("input[name=csrfmiddlewaretoken]").value } });
+    });
   }
 
   // Aborting the fetch closes the request; the panel closes its request to exo, which cancels.
@@ -692,6 +727,7 @@ const Playground = (() => {
   async function init() {
     form.addEventListener("submit", send);
     $("stop").addEventListener("click", stop);
+    window.addEventListener("pagehide", saveOnLeave);
     $("compare").addEventListener("change", () => { $("model-b-label").hidden = !$("compare").checked; });
     $("view-code").addEventListener("click", () => {
       $("code").hidden = !$("code").hidden;

@@ -1,6 +1,7 @@
 """Conversations in the Playground, in a real Chromium: a three-turn chat survives a reload,
 an edited question branches off with its own answer (the old branch kept as an alternative),
-a regenerated answer is switchable, the export downloads the thread as Markdown, and a
+a regenerated answer is switchable, the export downloads the thread as Markdown, an answer
+cut short by leaving the page is kept as far as it came, and a
 Compare turn keeps both answers side by side, the thread going on from the one picked."""
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from tests.browser.test_playground import (  # noqa: F401 (loaded_llama_8b: a fi
     loaded_llama_8b,
     open_playground,
 )
+from tests.stack import wait_until
 
 pytestmark = [pytest.mark.browser, pytest.mark.stack, pytest.mark.django_db(transaction=True)]
 
@@ -107,6 +109,23 @@ def test_a_conversation_is_kept_branched_and_exported(logged_in, live_stack, loa
     assert "## Assistant (llama-3.2-1b · 24 tokens" in text
     # 3 questions and answers, the edit and its answer, the regenerated answer.
     assert Message.objects.filter(conversation=conversation).count() == 9
+
+    # Leaving the page mid-answer: what had arrived is saved, as stopped.
+    speeds(LLAMA_1B, 0.5)  # 10 tokens/s
+    page.get_by_label("Max tokens").fill("400")
+    page.get_by_label(PROMPT).fill("Tell me more")
+    page.get_by_role("button", name="Send").click()
+    streaming = page.locator("#thread .pg-column").last
+    expect(streaming.locator(".pg-state")).to_have_text("streaming", timeout=15000)
+    expect(streaming.locator(".pg-output")).to_have_text(re.compile(r"\w+ \w+ \w+"))
+    page.reload()
+    left = wait_until(lambda: Message.objects.filter(conversation=conversation,
+                                                     status="stopped").first(), timeout=15)
+    assert left.content.split() and left.error == "The page was left before the answer ended."
+    assert left.parent.content == "Tell me more" and left.model == "llama-3.2-1b"
+    page.reload()
+    expect(answers.last.locator(".pg-state")).to_have_text("stopped")
+    expect(answers.last.locator(".pg-output")).to_contain_text(left.content.split()[0])
 
 
 @pytest.mark.usefixtures("loaded_llama_8b")
