@@ -10,6 +10,7 @@ restarts (exo issue 1568).
 
 from __future__ import annotations
 
+import errno
 import shutil
 from pathlib import Path
 from typing import Any
@@ -219,6 +220,16 @@ def _download(job: Job, node: Node, reporter: JobReporter) -> dict[str, Any]:
             removed = remove_partials(dest)
             reporter.log(f"cancelled: removed {removed} partial file(s)")
         raise
+    except OSError as exc:
+        if exc.errno not in (errno.ENOSPC, errno.EDQUOT):
+            raise
+        # The disk filled after the check (other writers, or files taking whole blocks): what
+        # arrived stays in its .partial file, and a retry resumes there once there is room.
+        left = total - _present(dest, files)
+        free = shutil.disk_usage(_existing_parent(dest)).free
+        raise InsufficientDisk(f"disk full on {node.display_name}: needs {format_gib(left)} "
+                               f"more, has {format_gib(free)} free; the partial files are kept "
+                               "for a resume") from exc
     reporter.log(f"verified {len(files)} files (sizes, and sha256 of LFS files)")
     return {"path": str(dest), "files": len(files), "bytes": total, "revision": meta.sha}
 
