@@ -1,6 +1,7 @@
 """The pages' sockets in a real Chromium: one jobs socket per page, shared by its scripts and
-brought up to date by each reconnect; a logout in one tab logs the others out, and a user with
-too many sockets open is told so instead of reconnecting in a loop."""
+brought up to date by each reconnect, a web server's restart among them; a logout in one tab
+logs the others out, and a user with too many sockets open is told so instead of reconnecting
+in a loop."""
 
 from __future__ import annotations
 
@@ -15,10 +16,11 @@ from playwright.sync_api import WebSocketRoute, expect
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
+from arthur_panel.launcher import free_port, wait_for_port
 from arthur_panel.navigation import NAV
 from cluster_app.jobs.consumers import SNAPSHOT_JOBS
 from cluster_app.models import ApiToken, Job, Node
-from tests.stack import wait_until
+from tests.stack import start, stop, wait_until, web_command
 
 pytestmark = [pytest.mark.browser, pytest.mark.stack, pytest.mark.django_db(transaction=True)]
 
@@ -82,6 +84,31 @@ def test_a_reconnect_brings_every_script_on_the_page_the_current_jobs(logged_in,
         expect(row).to_contain_text("succeeded")
     expect(page.locator("#jobs-live")).to_have_text("live")
     assert len(routes) == 2
+
+
+def test_a_page_left_open_across_a_web_restart_comes_back_with_what_changed(
+        logged_in, live_stack, nodes, tmp_path):
+    """A web process of its own beside the stack's (the same database, Redis and workers),
+    killed and started again as `make run` does with one that dies."""
+    port = free_port()
+    env, base = {**live_stack.env, "HOST": "127.0.0.1", "PORT": str(port)}, f"http://127.0.0.1:{port}"
+    web = start(web_command(), env, tmp_path / "web-1.log")
+    try:
+        wait_for_port(port, timeout=30)
+        page = logged_in  # the session cookie is the host's, whatever the port
+        page.goto(f"{base}/jobs/")
+        expect(page.locator("#jobs-live")).to_have_text("live")
+        web.kill()
+        web.wait()
+        expect(page.locator("#jobs-live")).to_have_text("reconnecting…")
+        missed = finished_ping(nodes["alpha"])
+        web = start(web_command(), env, tmp_path / "web-2.log")
+        for box in ("#job-rows", "#job-list"):  # the jobs panel's and the Jobs page's
+            expect(page.locator(f"{box} [data-job-id='{missed.pk}']")).to_contain_text(
+                "succeeded", timeout=30000)
+        expect(page.locator("#jobs-live")).to_have_text("live")
+    finally:
+        stop(web)
 
 
 def test_logging_out_in_one_tab_takes_the_other_tabs_to_the_login_page(logged_in, live_stack):
