@@ -157,10 +157,10 @@ def failures(runs: list[Stream]) -> list[str]:
     return [run.error for run in runs if run.error]
 
 
-def start_exo(exits: ExitStack, work: Path) -> str:
+def start_exo(exits: ExitStack, work: Path, *extra: str) -> str:
     port = free_port()
     command = exo_simulator_command(port, work, "--seed", "1", "--load-time", "0.5",
-                                    "--tick", "0.05")
+                                    "--tick", "0.05", *extra)
     started(exits, command, work / "exo-sim.log")
     wait_for_port(port, timeout=30)
     return f"http://127.0.0.1:{port}"
