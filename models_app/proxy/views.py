@@ -268,8 +268,11 @@ async def _relay(call: Call, upstream: httpx.Response,
                 collected += chunk
             yield chunk
     except httpx.TransportError as exc:
-        # exo broke the answer off: it ends here for the client too, as exo ended it.
+        # exo broke the answer off (its process died or restarted): the client's stream ends
+        # with a reason, in the frame exo itself sends for a failure mid-answer.
         broken = str(exc) or type(exc).__name__
+        if call.stream:
+            yield broken_off_frame(call.api, broken)
     except BaseException:
         # The caller went away (or the server is stopping): closing below cancels at exo.
         client_left = True
@@ -282,6 +285,18 @@ async def _relay(call: Call, upstream: httpx.Response,
         # the request to exo and leave its usage record.
         await asyncio.shield(_finish(call, upstream, meter, slots, 499 if client_left else 200,
                                      status, error))
+
+
+def broken_off_frame(api: str, why: str) -> bytes:
+    """The last frame of a stream exo broke off: exo's own mid-answer failure (`data:` error
+    then `[DONE]`), or Anthropic's `error` event on `/v1/messages`."""
+    message = (f"exo broke the answer off ({why}): was exo restarted? The answer stops here; "
+               "ask again once the model is ready.")
+    if api == "messages":
+        event = {"type": "error", "error": {"type": "api_error", "message": message}}
+        return f"event: error\ndata: {json.dumps(event)}\n\n".encode()
+    chunk = {"error": {"message": message, "type": "BadGateway", "param": None, "code": 502}}
+    return f"data: {json.dumps(chunk)}\n\ndata: [DONE]\n\n".encode()
 
 
 async def _finish(call: Call, upstream: httpx.Response, meter: StreamMeter, slots: list[str],
