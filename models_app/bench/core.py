@@ -143,7 +143,7 @@ def run_figures(answer: Mapping[str, Any], price_per_kwh: float) -> Figures:
         first = prompt_tokens / prefill_tps
     memory = stats.get("peak_memory_usage")
     if isinstance(memory, Mapping):
-        memory = memory.get("in_bytes", memory.get("inBytes"))
+        memory = memory.get("inBytes")
     energy = power.get("total_energy_joules")
     per_token = energy / generated if energy is not None and generated else None
     return Figures(

@@ -133,6 +133,9 @@ async def bench_chat(request: Request, cluster: Cluster, registry: Generations) 
         raise Unhandled("the command closed before its first token")
     answer = completion(generation, tokens, finish)
     answer["usage"] = None  # exo's bench answer carries its stats instead
-    answer["generation_stats"] = stats(finish) if finish else None
+    # FastAPI writes a returned model by its aliases (Memory's inBytes), where the stream's
+    # `: generation_stats` comment is a plain model_dump_json (in_bytes).
+    answer["generation_stats"] = {**stats(finish), "peak_memory_usage": {
+        "inBytes": finish.peak_memory}} if finish else None
     answer["power_usage"] = sampler.result(split_phases=cluster.wire.main)
     return JSONResponse(answer)

@@ -42,7 +42,7 @@ def test_bench_answers_with_stats_and_power(make_exo_sim: Callable[..., RunningS
     assert answer["choices"][0]["finish_reason"] == "length"
     assert answer["choices"][0]["message"]["tool_calls"] is None  # every field, as FastAPI writes
     stats = answer["generation_stats"]
-    assert stats["generation_tokens"] == 6 and stats["peak_memory_usage"]["in_bytes"] > 0
+    assert stats["generation_tokens"] == 6 and stats["peak_memory_usage"]["inBytes"] > 0
     power = answer["power_usage"]
     assert set(power) == TOTALS | (TOTAL_PHASES if phases else set())
     assert {n["node_id"] for n in power["nodes"]} == set(sim.state("/nodeIdentities"))

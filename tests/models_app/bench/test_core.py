@@ -43,7 +43,7 @@ def test_a_prompt_is_about_four_characters_a_token_and_starts_with_its_salt() ->
 def test_figures_come_from_exos_stats_and_power() -> None:
     answer = {"generation_stats": {"prompt_tps": 2000.0, "generation_tps": 150.0,
                                    "prompt_tokens": 1000, "generation_tokens": 100,
-                                   "peak_memory_usage": {"in_bytes": 5}},
+                                   "peak_memory_usage": {"inBytes": 5}},
               "power_usage": {"total_energy_joules": 360.0}}
     got = core.run_figures(answer, price_per_kwh=0.30)
     assert got.first_token_seconds == 0.5  # 1000 tokens at 2000 tok/s: 1.0.71 has no phases
