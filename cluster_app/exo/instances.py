@@ -77,12 +77,7 @@ def run_load(job: Job, reporter: JobReporter) -> dict[str, Any]:
             tagged = client.placement(model_id=model_id, sharding=params["sharding"],
                                       instance_meta=params["instance_meta"],
                                       min_nodes=params["min_nodes"])
-            instance_id = untag(tagged)[1]["instanceId"]
-            client.create_instance(tagged)
-            job.result = {"instance_id": instance_id}
-            Job.objects.filter(pk=job.pk).update(result=job.result)
-            reporter.log(f"placed {model_id} as {untag(tagged)[0]} {instance_id}")
-            await_created(client, model_id, instance_id, reporter)
+            instance_id = create_placed(client, job, model_id, tagged, reporter)
         try:
             return follow_until_ready(client, instance_id, reporter)
         except BaseException:
@@ -90,6 +85,19 @@ def run_load(job: Job, reporter: JobReporter) -> dict[str, Any]:
             if find_instance(client, instance_id) is not None:
                 client.delete_instance(instance_id)
             raise
+
+
+def create_placed(client: ExoClient, job: Job, model_id: str, tagged: dict[str, Any],
+                  reporter: LoadProgress) -> str:
+    """Create the instance exo placed, its id kept on the job first (`result.instance_id`:
+    a retry after a dead worker finds it), and wait until exo has it; returns its id."""
+    instance_id = str(untag(tagged)[1]["instanceId"])
+    job.result = {"instance_id": instance_id}
+    Job.objects.filter(pk=job.pk).update(result=job.result)
+    client.create_instance(tagged)
+    reporter.log(f"placed {model_id} as {untag(tagged)[0]} {instance_id}")
+    await_created(client, model_id, instance_id, reporter)
+    return instance_id
 
 
 def await_created(client: ExoClient, model_id: str, instance_id: str,

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from cluster_app.exo.client import ExoClient, ExoError
-from cluster_app.exo.instances import await_created, find_instance, follow_until_ready
+from cluster_app.exo.instances import create_placed, find_instance, follow_until_ready
 from cluster_app.exo.state import InstanceView, normalise, untag
 from cluster_app.jobs.registry import JobKind
 from cluster_app.jobs.reporter import JobReporter
@@ -97,12 +97,8 @@ def _bench_placement(client: ExoClient, job: Job, benchmark: Benchmark,
         progress.total -= len(cells)
         return
     instance_id = str(untag(tagged)[1]["instanceId"])
-    # Kept on the job first, so that a retry after a crash unloads it.
-    Job.objects.filter(pk=job.pk).update(result={"loaded": instance_id})
     try:
-        client.create_instance(tagged)
-        progress.log(f"loading {placement.label} as instance {instance_id}")
-        await_created(client, benchmark.model_id, instance_id, progress)
+        create_placed(client, job, benchmark.model_id, tagged, progress)
         follow_until_ready(client, instance_id, progress)
         instance = find_instance(client, instance_id)
         if instance is None:
@@ -165,7 +161,7 @@ def _unload(client: ExoClient, instance_id: str) -> None:
 
 def _unload_leftover(client: ExoClient, job: Job) -> None:
     """A retried job's instance, loaded before its worker died."""
-    if loaded := (job.result or {}).get("loaded"):
+    if loaded := (job.result or {}).get("instance_id"):
         _unload(client, str(loaded))
 
 
