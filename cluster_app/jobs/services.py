@@ -11,14 +11,16 @@ import secrets
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
+import redis
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import IntegrityError, connection, transaction
-from django.db.models import F
+from django.db.models import F, QuerySet
 from django.utils import timezone
+from kombu.exceptions import OperationalError as BrokerUnavailable
 from rest_framework import status
 
 from arthur_panel.celery import Lane, lane_queue
@@ -44,6 +46,16 @@ USER_FACING = ((TimeoutError, "timeout"), (RuntimeError, "command_failed"))
 BUGS = (NotImplementedError, RecursionError)
 INTERNAL_ERROR = ("Internal error in the worker (incident {incident}): the server log has the "
                   "details.")
+# A job Redis (the broker) did not take when it was made stays queued, saying so, and the
+# recovery beat sends it once Redis is back: one made this long ago and still not sent (sooner
+# would only race the send that follows its commit).
+NOT_SENT = ("Not sent to a worker yet: Redis, the broker, is not answering; it is sent as soon "
+            "as Redis is back")
+UNSENT_GRACE_SECONDS = 2.0
+# The task id of a job its own process runs (manage.py download_model): no worker is to get it.
+IN_PROCESS = "in-process"
+# Redis's run id at the last recovery: another one means it started afresh since.
+REDIS_RUN_KEY = "arthur:redis-run-id"
 
 
 class TooManyJobs(DomainError):
@@ -56,7 +68,12 @@ def _enqueue(job: Job) -> None:
     queue = lane_queue(kind.lane if kind else Lane.BULK, job.node.name if job.node else None)
 
     def send() -> None:
-        result = celery_app.send_task(RUN_TASK, args=[job.pk], queue=queue)
+        try:
+            result = celery_app.send_task(RUN_TASK, args=[job.pk], queue=queue)
+        except BrokerUnavailable as exc:
+            logger.warning("job %s not sent to %s: %s", job.pk, queue, exc)
+            Job.objects.filter(pk=job.pk, state=State.QUEUED).update(message=NOT_SENT)
+            return
         Job.objects.filter(pk=job.pk).update(celery_task_id=result.id)
 
     transaction.on_commit(send)
@@ -83,9 +100,10 @@ def job_create(*, kind: str, node: Node | None, params: dict[str, Any], user: An
     if dedupe_key and (active := Job.objects.filter(kind=kind, dedupe_key=dedupe_key,
                                                     state__in=Job.ACTIVE).first()):
         return active, False
-    job = Job(kind=kind, node=node, params=params, created_by=user, dedupe_key=dedupe_key)
-    if node is not None and not worker_online(node.name, job_kind.lane):
-        job.message = waiting_message(node.display_name)
+    job = Job(kind=kind, node=node, params=params, created_by=user, dedupe_key=dedupe_key,
+              celery_task_id="" if enqueue else IN_PROCESS)
+    if node is not None:
+        job.message = _waiting_note(node, job_kind.lane)
     job.full_clean(validate_constraints=False)
     try:
         with audited(kind, target=node.name if node else "cluster", params=params,
@@ -102,6 +120,16 @@ def job_create(*, kind: str, node: Node | None, params: dict[str, Any], user: An
         # Another request created the same active job first (the partial unique index).
         return Job.objects.get(kind=kind, dedupe_key=dedupe_key, state__in=Job.ACTIVE), False
     return job, True
+
+
+def _waiting_note(node: Node, lane: Lane) -> str:
+    """What a new job for `node` says while no worker of `lane` answers there: "" when one does,
+    or when Redis, which keeps the workers' beats, cannot tell (the send then says so)."""
+    try:
+        online = worker_online(node.name, lane)
+    except redis.RedisError:
+        return ""
+    return "" if online else waiting_message(node.display_name)
 
 
 def _check_caps(user: Any, kind: JobKind) -> None:
@@ -162,8 +190,9 @@ def job_pause(*, job: Job) -> Job:
 
 def job_resume(*, job: Job) -> Job:
     with _control(job, "resume"):
+        # No task id until it is sent again: one that is never sent is then sent by recovery.
         if not _transition(job, (State.PAUSED,), state=State.QUEUED, control="",
-                           message="Resuming"):
+                           message="Resuming", celery_task_id=""):
             raise Conflict(f"Job {job.pk} is {job.state}; only a paused job can be resumed.",
                            code="not_paused")
         job.refresh_from_db()
@@ -292,9 +321,11 @@ def run_unless_under_way(kind: str, lock_key: str, timeout: float,
 
 
 def jobs_recover() -> int:
-    """Hand jobs whose worker went silent to a live worker, and say on the queued jobs of a node
-    whose worker is gone that they wait for it; returns how many jobs were handed on."""
-    stale = timezone.now() - timedelta(seconds=settings.JOB_LEASE_SECONDS)
+    """Hand jobs whose worker went silent to a live worker, send the queued jobs whose message
+    may not be in Redis, and say on the queued jobs of a node whose worker is gone that they
+    wait for it; returns how many jobs were handed on or sent."""
+    now = timezone.now()
+    stale = now - timedelta(seconds=settings.JOB_LEASE_SECONDS)
     count = 0
     silent = Job.objects.select_related("node").filter(state=State.RUNNING, heartbeat_at__lt=stale)
     for job in silent:
@@ -302,8 +333,36 @@ def jobs_recover() -> int:
             logger.warning("job %s: worker silent since %s, re-queueing", job.pk, job.heartbeat_at)
             _enqueue(job)
         count += 1
+    for job in _unsent(now):
+        with transaction.atomic():
+            logger.warning("job %s: its message may not be in Redis, sending it", job.pk)
+            if Job.objects.filter(pk=job.pk, message=NOT_SENT).update(message=""):
+                _announce(job.pk)
+            _enqueue(job)
+        count += 1
     _note_waiting()
     return count
+
+
+def _unsent(now: datetime) -> QuerySet[Job]:
+    """Queued jobs whose message may not be in Redis: those it did not take when they were
+    made and, when it has started afresh since the last look, every one (a message on its way
+    to a worker as it died may be gone, and all of them without persistence). A second
+    message is harmless: the claim is conditional."""
+    queued = (Job.objects.select_related("node").filter(state=State.QUEUED)
+              .exclude(celery_task_id=IN_PROCESS))
+    if _redis_restarted():
+        return queued
+    return queued.filter(celery_task_id="",
+                         updated_at__lt=now - timedelta(seconds=UNSENT_GRACE_SECONDS))
+
+
+def _redis_restarted() -> bool:
+    """Whether Redis has a new run id since the last call (or none was kept: a first start, or
+    one without persistence)."""
+    client = redis_client()
+    run_id = str(client.info("server")["run_id"])
+    return client.set(REDIS_RUN_KEY, run_id, get=True) != run_id.encode()
 
 
 def _note_waiting() -> None:

@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from types import SimpleNamespace
 
 import pytest
+import redis
 from django.utils import timezone
+from kombu.exceptions import OperationalError
 
+from arthur_panel.celery import app as celery_app
 from arthur_panel.exceptions import Conflict, DomainError
+from arthur_panel.redis_client import redis_client
 from cluster_app.jobs import services as jobs
 from cluster_app.jobs.reporter import JobReporter, JobStopped
 from cluster_app.models import Job
@@ -67,6 +72,79 @@ def test_resume_needs_a_paused_job(queued):
     paused = jobs.job_pause(job=queued)
     assert paused.state == Job.State.PAUSED
     assert jobs.job_resume(job=paused).state == Job.State.QUEUED
+
+
+def test_a_resumed_job_has_no_task_id_until_it_is_sent_again(queued):
+    paused = jobs.job_pause(job=queued)
+    Job.objects.filter(pk=paused.pk).update(celery_task_id="t1")
+    assert jobs.job_resume(job=paused).celery_task_id == ""
+
+
+@pytest.fixture
+def broker(monkeypatch):
+    """Celery's broker as a switch: `down` refuses every message, as Redis killed does;
+    `restarted` says it started afresh since the last recovery."""
+    state = SimpleNamespace(down=False, restarted=False, sent=[])
+
+    def send_task(name, args, queue):
+        if state.down:
+            raise OperationalError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
+        state.sent.append((args[0], queue))
+        return SimpleNamespace(id="task")
+
+    def workers_seen():
+        if state.down:
+            raise redis.ConnectionError("Error 111 connecting to 127.0.0.1:6379.")
+        return {"alpha": {"default": SimpleNamespace(online=True)}}
+
+    monkeypatch.setattr(celery_app, "send_task", send_task)
+    monkeypatch.setattr(jobs, "_redis_restarted", lambda: state.restarted)
+    monkeypatch.setattr(jobs, "workers_seen", workers_seen)
+    monkeypatch.setattr("cluster_app.jobs.workers.workers_seen", workers_seen)
+    return state
+
+
+def test_a_job_made_while_redis_is_away_waits_queued_and_is_sent_once_it_is_back(
+        nodes, alice, broker, django_capture_on_commit_callbacks):
+    broker.down = True
+    with django_capture_on_commit_callbacks(execute=True):
+        job, created = jobs.job_create(kind="ping", node=nodes["alpha"], params={}, user=alice)
+    job.refresh_from_db()
+    assert created and job.state == Job.State.QUEUED and job.celery_task_id == ""
+    assert job.message == jobs.NOT_SENT
+
+    broker.down = False
+    assert jobs.jobs_recover() == 0  # as fresh as a job whose send is on its way
+    Job.objects.filter(pk=job.pk).update(updated_at=timezone.now() - timedelta(seconds=5))
+    with django_capture_on_commit_callbacks(execute=True):
+        assert jobs.jobs_recover() == 1
+    job.refresh_from_db()
+    assert broker.sent == [(job.pk, "node.alpha")]
+    assert job.celery_task_id == "task" and job.message == ""
+    assert jobs.jobs_recover() == 0  # sent once
+
+
+def test_after_redis_started_afresh_every_queued_job_is_sent_again(
+        nodes, broker, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        sent, _ = jobs.job_create(kind="ping", node=nodes["alpha"], params={})
+        own, _ = jobs.job_create(kind="ping", node=nodes["alpha"], params={}, enqueue=False)
+    Job.objects.filter(pk=own.pk).update(updated_at=timezone.now() - timedelta(seconds=5))
+    assert broker.sent == [(sent.pk, "node.alpha")]
+    assert jobs.jobs_recover() == 0  # its message is in Redis; the other runs in its process
+    broker.restarted = True  # its message may have gone with Redis
+    with django_capture_on_commit_callbacks(execute=True):
+        assert jobs.jobs_recover() == 1
+    assert broker.sent == [(sent.pk, "node.alpha")] * 2
+
+
+def test_redis_started_afresh_is_told_by_its_run_id():
+    client = redis_client()
+    client.set(jobs.REDIS_RUN_KEY, "the run before")
+    assert jobs._redis_restarted() is True
+    assert jobs._redis_restarted() is False
+    client.delete(jobs.REDIS_RUN_KEY)  # no persistence: nothing kept from before
+    assert jobs._redis_restarted() is True
 
 
 def test_claim_takes_a_job_once(queued):
