@@ -9,6 +9,7 @@ from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from django.db.models import Model, QuerySet
 from django.http import Http404, HttpRequest, JsonResponse
+from redis import RedisError
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
@@ -17,6 +18,11 @@ from arthur_panel.exceptions import DomainError, NotFound
 
 logger = logging.getLogger(__name__)
 M = TypeVar("M", bound=Model)
+# Redis away (restarting, say): every route counts its requests there, and jobs are sent
+# through it. A moment's wait, not a bug: 503 with a hint of when to try again.
+REDIS_DOWN_MESSAGE = ("Redis (the panel's queues, limits and live events) is not answering; "
+                      "try again in a few seconds.")
+REDIS_RETRY_SECONDS = 5
 
 
 def get_or_404(queryset: QuerySet[M], label: str, **lookup: Any) -> M:
@@ -55,6 +61,11 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
         headers = None if exc.retry_after is None else {"Retry-After": str(exc.retry_after)}
         return Response(error_body(exc.message, exc.code), status=exc.status_code,
                         headers=headers)
+    if isinstance(exc, RedisError):
+        logger.warning("Redis did not answer: %s", exc)
+        return Response(error_body(REDIS_DOWN_MESSAGE, "redis_unavailable"),
+                        status=status.HTTP_503_SERVICE_UNAVAILABLE,
+                        headers={"Retry-After": str(REDIS_RETRY_SECONDS)})
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
     response = exception_handler(exc, context)

@@ -28,7 +28,8 @@ ERROR_REASONS = {
     429: "Over a rate limit (API requests per minute, of the key or of its user; the message "
          "names it, Retry-After says when to try again), or the caller's active jobs.",
     502: "exo or the Hub answered with an error.",
-    503: "exo or the Hub could not be reached.",
+    503: "exo or the Hub could not be reached, or Redis is not answering (Retry-After says when "
+         "to try again).",
 }
 UNSAFE = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 F = TypeVar("F", bound=Callable[..., Any])
@@ -66,9 +67,9 @@ class ErrorSerializer(serializers.Serializer):
 def error_statuses(*, method: str, has_query: bool, has_path_parameters: bool,
                    declared: frozenset[int]) -> list[int]:
     """The error statuses an operation can answer: those every authenticated, rate-limited
-    route can, those its input makes possible, and those its view method declares
-    (`answers`)."""
-    statuses = {401, 403, 429} | declared
+    route can (its limits are counted in Redis), those its input makes possible, and those its
+    view method declares (`answers`)."""
+    statuses = {401, 403, 429, 503} | declared
     if method in UNSAFE:
         statuses |= {400, 413, 415}
     if has_query:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import time
 import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -28,8 +29,14 @@ from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpRe
 from django.http.response import HttpResponseBase
 from django.middleware.csrf import CsrfViewMiddleware
 from django.views.decorators.csrf import csrf_exempt
+from redis import RedisError
 
-from arthur_panel.errors import error_body, too_large_message
+from arthur_panel.errors import (
+    REDIS_DOWN_MESSAGE,
+    REDIS_RETRY_SECONDS,
+    error_body,
+    too_large_message,
+)
 from cluster_app.access import throttle
 from cluster_app.access.limits import CHAT_REQUESTS, CHAT_TOKENS, STREAMS
 from cluster_app.access.rules import CHAT, effective_scopes
@@ -43,6 +50,7 @@ from models_app.proxy.rules import Route
 from models_app.usage.meter import ERROR, StreamMeter, outcome
 from models_app.usage.records import record_usage
 
+logger = logging.getLogger(__name__)
 # Generations can think for a long time before their first token; only connecting is quick.
 EXO_STREAM_TIMEOUT = httpx.Timeout(connect=10.0, read=None, write=30.0, pool=10.0)
 
@@ -219,6 +227,10 @@ async def _proxy(request: HttpRequest, api: str, path: str) -> HttpResponseBase:
         call, forwarded, slots = await _pooled(_prepare)(request, api)
     except ProxyError as error:
         return _json_error(api, error)
+    except RedisError as exc:  # the limits are counted there: wait for it
+        logger.warning("Redis did not answer: %s", exc)
+        return _json_error(api, ProxyError(REDIS_DOWN_MESSAGE, "redis_unavailable", 503,
+                                           REDIS_RETRY_SECONDS))
     client = _exo_client()
     meter = StreamMeter(started)
     try:

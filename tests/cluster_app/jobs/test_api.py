@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import pytest
+import redis
 from rest_framework.test import APIClient
 
 from arthur_panel.celery import app as celery_app
+from cluster_app.access import throttle
 from cluster_app.jobs.services import RUN_TASK
 from cluster_app.models import ApiToken, Job
 
@@ -33,6 +35,16 @@ def test_bearer_token_authenticates_and_a_bad_one_is_refused(alice_token, nodes)
     response = client.get("/api/v1/nodes/", HTTP_AUTHORIZATION="Bearer arthur_wrong")
     assert response.status_code == 401
     assert "Invalid, expired or revoked" in error_of(response)["message"]
+
+
+def test_redis_away_is_a_503_to_try_again_not_a_500(api_client, nodes, monkeypatch):
+    def refused(limits):  # every request is counted in Redis first
+        raise redis.ConnectionError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
+
+    monkeypatch.setattr(throttle, "take_request", refused)
+    response = api_client.get("/api/v1/jobs/")
+    assert response.status_code == 503 and response["Retry-After"] == "5"
+    assert error_of(response)["code"] == "redis_unavailable"
 
 
 def test_token_of_an_inactive_user_is_refused(alice, alice_token):

@@ -5,9 +5,11 @@ from __future__ import annotations
 import json
 
 import pytest
+import redis
 from django.test import Client, RequestFactory
 
 from arthur_panel.launcher import free_port
+from cluster_app.access import throttle
 from cluster_app.models import ApiToken
 from models_app.models import LlmModel, NameRoute, RouteRule
 from models_app.proxy import lookups
@@ -31,6 +33,16 @@ def test_exo_down_is_a_503_with_a_message(client, alice_token, settings):
     assert response.status_code == 503
     assert response.json()["error"]["code"] == "exo_unavailable"
     assert "is not answering" in response.json()["error"]["message"]
+
+
+def test_redis_away_is_a_503_to_try_again(client, alice_token, monkeypatch):
+    def refused(limits):  # the request is counted in Redis before it goes to exo
+        raise redis.ConnectionError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
+
+    monkeypatch.setattr(throttle, "take_request", refused)
+    response = post(client, Authorization=f"Bearer {alice_token}")
+    assert response.status_code == 503 and response["Retry-After"] == "5"
+    assert response.json()["error"]["code"] == "redis_unavailable"
 
 
 def test_a_browser_session_needs_the_csrf_token(alice, exo_url):
