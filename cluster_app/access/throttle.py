@@ -126,15 +126,6 @@ def check_tokens(limits: list[Limit]) -> None:
             raise RateLimited(limit, seconds_to_next_day(timezone.localtime()))
 
 
-def add_tokens(limits: list[Limit], tokens: int) -> None:
-    """Add a finished request's tokens to today's totals."""
-    if tokens <= 0:
-        return
-    with redis_client().pipeline() as pipe:
-        for limit in limits:
-            pipe.incrby(_tokens_key(limit), tokens)
-            pipe.expire(_tokens_key(limit), _TOKEN_DAYS_KEPT)
-        pipe.execute()
 
 
 def take_streams(limits: list[Limit]) -> list[str]:
@@ -156,9 +147,19 @@ def take_streams(limits: list[Limit]) -> list[str]:
 
 
 def give_back(slots: list[str]) -> None:
+    release(slots, [], 0)
+
+
+def release(slots: list[str], token_limits: list[Limit], tokens: int) -> None:
+    """A finished request's stream slots given back and its tokens added to today's totals, in
+    one transaction: all of it, or none when Redis does not answer (to be tried again)."""
     with redis_client().pipeline() as pipe:
         for key in slots:
             pipe.decr(key)
+        if tokens > 0:
+            for limit in token_limits:
+                pipe.incrby(_tokens_key(limit), tokens)
+                pipe.expire(_tokens_key(limit), _TOKEN_DAYS_KEPT)
         pipe.execute()
 
 

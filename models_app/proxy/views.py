@@ -241,7 +241,7 @@ async def _proxy(request: HttpRequest, api: str, path: str) -> HttpResponseBase:
             raise _upstream_error(call, upstream)
     except (httpx.TransportError, ProxyError) as exc:
         failure = exc if isinstance(exc, ProxyError) else _exo_down(exc)
-        await _pooled(_settle)(call, meter, slots, failure.status, ERROR, failure.message)
+        await _settle(call, meter, slots, failure.status, ERROR, failure.message)
         return _json_error(call.api, failure)
     response = StreamingHttpResponse(
         _relay(call, upstream, meter, slots),
@@ -314,17 +314,49 @@ def broken_off_frame(api: str, why: str) -> bytes:
 async def _finish(call: Call, upstream: httpx.Response, meter: StreamMeter, slots: list[str],
                   http_status: int, status: str, error: str) -> None:
     await upstream.aclose()
-    await _pooled(_settle)(call, meter, slots, http_status, status, error)
+    await _settle(call, meter, slots, http_status, status, error)
 
 
-def _settle(call: Call, meter: StreamMeter, slots: list[str], http_status: int, status: str,
-            error: str) -> None:
-    """Give the stream slots back, count the tokens against the daily limits and leave the
-    usage record."""
-    throttle.give_back(slots)
-    throttle.add_tokens(throttle.limits_for(CHAT_TOKENS, call.user, call.token),
-                        meter.tokens_used)
+# Redis away when a request ends: its stream slots and tokens are settled once it is back,
+# tried after these pauses (seconds), then left to the slots' own expiry.
+RELEASE_RETRY_SECONDS = (1, 2, 4, 8, 15, 30, 60, 60, 60, 60)
+_releasing: set[asyncio.Task[None]] = set()  # held here: the loop keeps only weak references
+
+
+async def _settle(call: Call, meter: StreamMeter, slots: list[str], http_status: int,
+                  status: str, error: str) -> None:
+    """Leave the usage record and settle the request's limits; what Redis did not take, once it
+    is back."""
+    if not await _pooled(_account)(call, meter, slots, http_status, status, error):
+        task = asyncio.create_task(_release_when_back(call, meter, slots))
+        _releasing.add(task)
+        task.add_done_callback(_releasing.discard)
+
+
+def _account(call: Call, meter: StreamMeter, slots: list[str], http_status: int, status: str,
+             error: str) -> bool:
+    """The usage record first (the database's: whatever Redis does), then the stream slots
+    given back and the tokens counted against the daily limits; False if Redis did not answer."""
     record_usage(call, meter, http_status=http_status, status=status, error=error)
+    return _release(call, meter, slots)
+
+
+def _release(call: Call, meter: StreamMeter, slots: list[str]) -> bool:
+    """The request's slots and tokens settled in Redis; False if it did not answer."""
+    try:
+        throttle.release(slots, throttle.limits_for(CHAT_TOKENS, call.user, call.token),
+                         meter.tokens_used)
+    except RedisError as exc:
+        logger.warning("stream slots and tokens not settled yet (Redis: %s)", exc)
+        return False
+    return True
+
+
+async def _release_when_back(call: Call, meter: StreamMeter, slots: list[str]) -> None:
+    for pause in RELEASE_RETRY_SECONDS:
+        await asyncio.sleep(pause)
+        if await _pooled(_release)(call, meter, slots):
+            return
 
 
 # CSRF is checked in _caller, for sessions only: scripts with a token have no CSRF cookie.

@@ -86,9 +86,9 @@ def test_racing_requests_take_exactly_the_limit() -> None:
 def test_daily_tokens_refuse_once_reached_until_midnight() -> None:
     limit = Limit(CHAT_TOKENS, "key:k1", 1000)
     throttle.check_tokens([limit])
-    throttle.add_tokens([limit], 600)
+    throttle.release([], [limit], 600)
     throttle.check_tokens([limit])  # under the limit: let in, whatever its answer's size
-    throttle.add_tokens([limit], 600)
+    throttle.release([], [limit], 600)
     with pytest.raises(throttle.RateLimited) as caught:
         throttle.check_tokens([limit])
     assert throttle.usage(limit) == 1200 and 1 <= caught.value.retry_after <= 86400
@@ -97,7 +97,7 @@ def test_daily_tokens_refuse_once_reached_until_midnight() -> None:
 
 def test_unlimited_counters_count_and_never_refuse() -> None:
     limit = Limit(CHAT_TOKENS, "user:7", 0)
-    throttle.add_tokens([limit], 10**9)
+    throttle.release([], [limit], 10**9)
     throttle.check_tokens([limit])
     assert throttle.usage(limit) == 10**9
 
@@ -112,6 +112,13 @@ def test_a_refused_stream_gives_back_the_slots_it_took() -> None:
     throttle.give_back(held[0])
     assert (throttle.usage(key), throttle.usage(user)) == (1, 1)
     throttle.take_streams([key, user])
+
+
+def test_an_ended_stream_gives_back_its_slots_and_counts_its_tokens_at_once() -> None:
+    streams, tokens = Limit(STREAMS, "user:7", 2), Limit(CHAT_TOKENS, "user:7", 0)
+    slots = throttle.take_streams([streams])
+    throttle.release(slots, [tokens], 321)
+    assert (throttle.usage(streams), throttle.usage(tokens)) == (0, 321)
 
 
 def test_standing_shows_a_keys_own_limits_and_use(settings) -> None:

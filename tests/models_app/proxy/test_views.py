@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 
 import pytest
@@ -11,11 +12,13 @@ from django.test import Client, RequestFactory
 from arthur_panel.launcher import free_port
 from cluster_app.access import throttle
 from cluster_app.models import ApiToken
-from models_app.models import LlmModel, NameRoute, RouteRule
-from models_app.proxy import lookups
+from models_app.models import LlmModel, NameRoute, RouteRule, UsageRecord
+from models_app.proxy import lookups, views
 from models_app.proxy.resolve import Resolved, resolve
 from models_app.proxy.views import _body
-from tests.threads import off_loop
+from models_app.usage.meter import StreamMeter
+from tests.conftest import LLAMA_1B
+from tests.threads import off_loop, run_async
 
 # Transactional: the proxy reads tokens and models on a pool thread, with its own connection.
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -43,6 +46,32 @@ def test_redis_away_is_a_503_to_try_again(client, alice_token, monkeypatch):
     response = post(client, Authorization=f"Bearer {alice_token}")
     assert response.status_code == 503 and response["Retry-After"] == "5"
     assert response.json()["error"]["code"] == "redis_unavailable"
+
+
+def test_an_answer_ending_while_redis_is_away_is_recorded_and_settled_once_it_is_back(
+        alice, monkeypatch):
+    answers = iter([redis.ConnectionError("Connection refused."), None])
+
+    def release(slots, token_limits, tokens):
+        if error := next(answers):
+            raise error
+        released.append((slots, tokens))
+
+    released: list[tuple[list[str], int]] = []
+    monkeypatch.setattr(throttle, "release", release)
+    monkeypatch.setattr(views, "RELEASE_RETRY_SECONDS", (0, 0))
+    meter = StreamMeter(started=0.0, prompt_tokens=5, completion_tokens=7, finished=True)
+    call = views.Call(api="chat", user=alice, token=None, requested="llama-3.2-1b",
+                      model_id=LLAMA_1B, stream=True)
+
+    async def scenario() -> None:
+        await views._settle(call, meter, ["slot"], 200, "ok", "")
+        assert released == []  # Redis away: only the record so far
+        await asyncio.gather(*views._releasing)
+
+    run_async(scenario())
+    assert UsageRecord.objects.get().status == "ok"
+    assert released == [(["slot"], 12)]
 
 
 def test_a_browser_session_needs_the_csrf_token(alice, exo_url):
