@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 from datetime import datetime
 from typing import Any, NoReturn
 from urllib.parse import parse_qs
@@ -15,6 +16,7 @@ from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 from django.utils import timezone
+from redis import RedisError
 
 from cluster_app.jobs import events
 from cluster_app.jobs.feeds import feeds
@@ -23,7 +25,10 @@ from cluster_app.jobs.revocation import credential_groups, still_valid
 from cluster_app.jobs.socket_limits import Outbox, SharedTexts, SocketCount
 from cluster_app.models import Job
 
+logger = logging.getLogger(__name__)
+
 # Close codes, also read by static/js/live.js.
+CLOSE_TRY_AGAIN = 1013  # Redis (the channel layer) went away: reconnect for the current state
 CLOSE_TOO_SLOW = 4008  # the client did not read: reconnect for the current state
 CLOSE_BAD_MESSAGE = 4400  # the client sent something other than a JSON object
 CLOSE_UNAUTHENTICATED = 4401  # no login, or its token or session was revoked
@@ -56,6 +61,14 @@ class AuthenticatedConsumer(AsyncWebsocketConsumer):
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         try:
             await super().__call__(scope, receive, send)
+        except RedisError as exc:
+            # Its events come through Redis, which went away (a restart, say): closed, not left
+            # silent, so the client reconnects and gets the current state once Redis is back.
+            logger.warning("websocket closed: Redis did not answer (%s)", exc)
+            with contextlib.suppress(OSError, RuntimeError):
+                if self.writer is None:  # still in its handshake
+                    await self.accept()
+                await self.close(code=CLOSE_TRY_AGAIN)
         finally:
             # However the socket ended: a disconnect, a drop, an error, the server stopping.
             for task in (self.writer, self.expiry):
@@ -63,7 +76,8 @@ class AuthenticatedConsumer(AsyncWebsocketConsumer):
                     task.cancel()
             if self.counted is not None:
                 open_sockets.give_back(self.counted)
-            await self.leave_groups()
+            with contextlib.suppress(RedisError):
+                await self.leave_groups()
 
     async def connect(self) -> None:
         user = self.scope.get("user")

@@ -8,6 +8,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
+import redis
 from channels.layers import get_channel_layer
 from channels.testing import WebsocketCommunicator
 
@@ -184,5 +185,45 @@ def test_every_socket_closes_on_a_bad_frame_and_ignores_a_json_object(layer, nod
         closed = await communicator.receive_output(timeout=5)
         assert closed == {"type": "websocket.close", "code": consumers.CLOSE_BAD_MESSAGE}
         await communicator.wait(timeout=5)
+
+    run_async(scenario())
+
+
+def test_a_socket_opened_while_redis_is_away_is_closed_to_try_again(layer, monkeypatch,
+                                                                   alice_token):
+    async def refuse(group: str, channel: str) -> None:
+        raise redis.ConnectionError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
+
+    monkeypatch.setattr(layer, "group_add", refuse)
+
+    async def scenario() -> None:
+        communicator = socket("/ws/jobs/", alice_token)
+        connected, _ = await communicator.connect(timeout=5)
+        assert connected  # accepted, then closed: not a failed handshake
+        closed = await communicator.receive_output(timeout=5)
+        assert closed == {"type": "websocket.close", "code": consumers.CLOSE_TRY_AGAIN}
+        await communicator.wait(timeout=5)
+        assert len(consumers.open_sockets) == 0
+
+    run_async(scenario())
+
+
+def test_an_open_socket_whose_redis_goes_away_is_closed_to_try_again(layer, monkeypatch,
+                                                                    alice_token):
+    gone = asyncio.Event()
+
+    async def receive(channel: str) -> dict[str, Any]:
+        await gone.wait()
+        raise redis.ConnectionError("Connection closed by server.")
+
+    monkeypatch.setattr(layer, "receive", receive)
+
+    async def scenario() -> None:
+        communicator = await opened("/ws/jobs/", alice_token)
+        gone.set()  # Redis killed: the socket would get no more events
+        closed = await communicator.receive_output(timeout=5)
+        assert closed == {"type": "websocket.close", "code": consumers.CLOSE_TRY_AGAIN}
+        await communicator.wait(timeout=5)
+        assert [group for group in layer.groups if layer.groups[group]] == []
 
     run_async(scenario())
