@@ -122,9 +122,13 @@ def start(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[b
                             start_new_session=True)
 
 
-def stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
+def stop(*processes: subprocess.Popen[bytes]) -> None:
+    """Stop the processes, all at once: each is asked to (SIGTERM), then waited for (and killed
+    after 15 s)."""
+    running = [process for process in processes if process.poll() is None]
+    for process in running:
         process.terminate()
+    for process in running:
         try:
             process.wait(timeout=15)
         except subprocess.TimeoutExpired:
@@ -163,10 +167,7 @@ def running_stack(database: str, exo_url: str, hub_url: str, log_dir: Path,
         yield Stack(f"http://127.0.0.1:{port}", f"ws://127.0.0.1:{port}", env, log_dir,
                     log_dir / "models", web.pid)
     finally:
-        stop(worker)
-        stop(control)
-        stop(beat)
-        stop(web)
+        stop(worker, control, beat, web)
 
 
 def wait_until(predicate, timeout: float = 20.0, interval: float = 0.1):  # type: ignore[no-untyped-def]
