@@ -13,6 +13,7 @@ import subprocess
 import threading
 import time
 from collections.abc import Callable, Sequence
+from contextlib import suppress
 from typing import IO
 
 import psutil
@@ -105,19 +106,33 @@ def _group_ends(process: subprocess.Popen[bytes], seconds: float) -> bool:
     deadline = time.monotonic() + seconds
     while True:
         process.poll()  # reap the command itself
-        if not _running_members(process.pid):
+        if not group_members(process.pid):
             return True
         if time.monotonic() >= deadline:
             return False
         time.sleep(GROUP_POLL_SECONDS)
 
 
-def _running_members(pgid: int) -> list[psutil.Process]:
+def group_members(pgid: int, since: float = 0.0) -> list[psutil.Process]:
+    """The running processes of the group `pgid` started at `since` (epoch seconds) or later:
+    once its processes are gone, a recycled group id names other programs, started after."""
     members = []
-    for member in psutil.process_iter(["status"]):
+    for member in psutil.process_iter(["status", "create_time"]):
         try:
-            if os.getpgid(member.pid) == pgid and member.info["status"] != psutil.STATUS_ZOMBIE:
+            if (os.getpgid(member.pid) == pgid and member.info["status"] != psutil.STATUS_ZOMBIE
+                    and member.info["create_time"] >= since):
                 members.append(member)
         except (ProcessLookupError, psutil.Error):
             continue
     return members
+
+
+def kill_members(pgid: int, since: float) -> None:
+    """SIGKILL what runs of the group `pgid` started at `since` or later (see group_members),
+    each process by its own pid, and wait until it has gone; for a group whose leader may have
+    exited, and whose id may be another group's by now."""
+    members = group_members(pgid, since)
+    for member in members:
+        with suppress(psutil.NoSuchProcess):
+            member.kill()
+    psutil.wait_procs(members, timeout=TERM_GRACE_SECONDS)

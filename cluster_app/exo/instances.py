@@ -23,6 +23,7 @@ from cluster_app.exo.names import exo_model_id
 from cluster_app.exo.state import InstanceView, normalise, untag
 from cluster_app.jobs.registry import JobKind
 from cluster_app.jobs.reporter import JobReporter
+from cluster_app.jobs.services import job_keep
 from cluster_app.models import Job
 
 FOLLOW_INTERVAL = 0.5
@@ -92,8 +93,7 @@ def create_placed(client: ExoClient, job: Job, model_id: str, tagged: dict[str, 
     """Create the instance exo placed, its id kept on the job first (`result.instance_id`:
     a retry after a dead worker finds it), and wait until exo has it; returns its id."""
     instance_id = str(untag(tagged)[1]["instanceId"])
-    job.result = {"instance_id": instance_id}
-    Job.objects.filter(pk=job.pk).update(result=job.result)
+    job_keep(job, instance_id=instance_id)
     client.create_instance(tagged)
     reporter.log(f"placed {model_id} as {untag(tagged)[0]} {instance_id}")
     await_created(client, model_id, instance_id, reporter)

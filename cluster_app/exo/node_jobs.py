@@ -3,16 +3,18 @@ process fields (pid, start time, version) its worker writes.
 
 A start job runs the node's command, streams its output into the job's log, and succeeds once
 exo lists the node under a new id (exo makes one at every start) while the process lives. A
-command that never gets there is killed at the node's start timeout.
+command that never gets there is killed at the node's start timeout. exo outlives the worker
+that started it: when that worker dies mid-start, the job's re-run (its lease ran out) follows
+the exo it had started, kept on the job, rather than starting a second one.
 """
 
 from __future__ import annotations
 
 import os
 import shlex
-import subprocess
 import time
 from collections import deque
+from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
@@ -24,7 +26,7 @@ from arthur_panel.exceptions import Conflict, DomainError
 from cluster_app.access.permissions import OPERATE_EXO
 from cluster_app.exo import process as exo_process
 from cluster_app.exo.client import ExoClient, ExoError, ExoUnavailable
-from cluster_app.exo.process import ConsoleTail, ExoStatus
+from cluster_app.exo.process import ConsoleTail, EarlierStart, ExoStatus, Started
 from cluster_app.exo.rules import (
     allowed_join,
     bootstrap_argv,
@@ -37,11 +39,13 @@ from cluster_app.exo.rules import (
 from cluster_app.exo.state import NodeView, normalise
 from cluster_app.jobs.registry import JobKind
 from cluster_app.jobs.reporter import JobReporter
-from cluster_app.jobs.services import job_create
+from cluster_app.jobs.services import job_create, job_keep
 from cluster_app.models import Job, Node
 from cluster_app.nodes.poll import inventory_node
 
 START, STOP = "exo.start", "exo.stop"
+# Where a start keeps, on its job, what a re-run needs to find the exo it started.
+KEPT = "start"
 READY_POLL = 0.5
 LAST_LINES = 5
 STATUS_EXPIRES = 15.0
@@ -156,23 +160,25 @@ def run_start(job: Job, reporter: JobReporter) -> dict[str, Any]:
     node = job.node
     assert node is not None
     current = record_status(node)
-    if current.running:
+    earlier = exo_process.earlier_start(node, (job.result or {}).get(KEPT, {}))
+    if earlier is None and current.running:
         message = f"exo is already running on {node} (pid {current.pid})"
         reporter.log(message)
         reporter.progress(2, 2, unit="steps", message=message)
         return {"already_running": True, "pid": current.pid, "version": current.version}
     try:
-        return _start(node, reporter)
+        return _start(job, node, reporter, earlier)
     finally:
         record_status(node)
 
 
 class StartOutput:
-    """The start command's new output lines: into the job's log, the last few kept for an error
-    message, and on the master the bootstrap command they print."""
+    """The start command's new output lines (since `offset` when given): into the job's log,
+    the last few kept for an error message, and on the master the bootstrap command they
+    print."""
 
-    def __init__(self, node: Node, reporter: JobReporter) -> None:
-        self.tail = ConsoleTail(node.console_log_path)
+    def __init__(self, node: Node, reporter: JobReporter, offset: int | None = None) -> None:
+        self.tail = ConsoleTail(node.console_log_path, offset)
         self.reporter = reporter
         self.pattern = node.exo_bootstrap_pattern if node.role == Node.Role.MASTER else ""
         self.bootstrap: str | None = None
@@ -188,54 +194,87 @@ class StartOutput:
         return " | ".join(self.recent) or "(none)"
 
 
-def _start(node: Node, reporter: JobReporter) -> dict[str, Any]:
+@dataclass
+class Launch:
+    started: Started
+    output: StartOutput
+    before: set[str]  # the ids exo had for the node before the command ran
+    label: str  # what was started, as errors name it
+    message: str  # the progress message while exo comes up
+
+
+def _launch(job: Job, node: Node, client: ExoClient, reporter: JobReporter) -> Launch:
+    """Run the node's start command."""
     argv = start_argv(node)
     env = build_env(os.environ, node.exo_environment, exo_process.home())
+    before = {view.node_id for view in views_of(_exo_nodes(client), inventory_node(node))}
+    output = StartOutput(node, reporter)
+    # Kept before the command runs: a worker that dies from here on leaves a re-run what it
+    # needs to find this start's exo (see exo_process.earlier_start).
+    kept = {"at": time.time(), "console_offset": output.tail.offset, "before": sorted(before)}
+    job_keep(job, **{KEPT: kept})
+    reporter.log(f"$ {shlex.join(argv)}")
+    started = exo_process.StartCommand(exo_process.start(node, argv, env))
+    job_keep(job, **{KEPT: {**kept, "pid": started.pid}})
+    reporter.log(f"started as pid {started.pid}; output goes to {node.console_log_path}")
+    return Launch(started, output, before, shlex.join(argv),
+                  f"Started {os.path.basename(argv[0])} (pid {started.pid})")
+
+
+def _follow_earlier(job: Job, node: Node, earlier: EarlierStart,
+                    reporter: JobReporter) -> Launch:
+    """Take on what an earlier attempt of `job` started: its output is read from where that
+    attempt's command began (the master's bootstrap line is in it)."""
+    kept = (job.result or {}).get(KEPT, {})
+    label = f"exo (pid {earlier.pid}), started by this job before its worker died,"
+    reporter.log(f"{label} still runs: following it instead of starting exo again")
+    return Launch(earlier, StartOutput(node, reporter, kept.get("console_offset")),
+                  set(kept.get("before", [])), label, f"Following exo (pid {earlier.pid})")
+
+
+def _start(job: Job, node: Node, reporter: JobReporter,
+           earlier: EarlierStart | None) -> dict[str, Any]:
+    """Start exo on `node`, or follow what an earlier attempt of `job` started if it still runs
+    (its worker died): exo is never started twice."""
     with ExoClient(retries=0, timeout=min(settings.EXO_TIMEOUT, 2.0)) as client:
-        before = {view.node_id for view in views_of(_exo_nodes(client), inventory_node(node))}
-        output = StartOutput(node, reporter)
-        reporter.log(f"$ {shlex.join(argv)}")
-        process = exo_process.start(node, argv, env)
-        reporter.log(f"started as pid {process.pid}; output goes to {node.console_log_path}")
+        launch = (_launch(job, node, client, reporter) if earlier is None
+                  else _follow_earlier(job, node, earlier, reporter))
         reporter.progress(1, 2, unit="steps",
-                          message=f"Started {os.path.basename(argv[0])} (pid {process.pid}); "
-                                  f"waiting for {node} in exo's topology")
+                          message=f"{launch.message}; waiting for {node} in exo's topology")
         try:
-            _wait_until_ready(node, argv, process, output, client, before, reporter)
+            _wait_until_ready(node, launch, client, reporter)
         except BaseException:
             # Cancelled, or the panel gave up: leave nothing half-started.
-            if process.poll() is None:
-                exo_process.kill_group(process)
+            launch.started.kill()
             raise
-        output.read()
-    exo_process.reap_later(process)
+        launch.output.read()
+    launch.started.release()
     current = exo_process.status(node)
-    pid = current.pid or process.pid
+    pid = current.pid or launch.started.pid
     reporter.progress(2, 2, message=f"exo is running on {node} (pid {pid})")
+    bootstrap = launch.output.bootstrap
     return {"already_running": False, "pid": pid, "version": current.version,
-            **({"bootstrap_command": output.bootstrap} if output.bootstrap else {})}
+            **({"bootstrap_command": bootstrap} if bootstrap else {})}
 
 
-def _wait_until_ready(node: Node, argv: list[str], process: subprocess.Popen[bytes],
-                      output: StartOutput, client: ExoClient, before: set[str],
+def _wait_until_ready(node: Node, launch: Launch, client: ExoClient,
                       reporter: JobReporter) -> None:
-    """Until exo lists the node under a new id while the command (or the exo it launched)
-    lives; raises when the command exits first or the start timeout passes."""
+    """Until exo lists the node under a new id while what was started (or the exo it launched)
+    lives; raises when that ends first or the start timeout passes."""
     timeout = node.exo_start_timeout
     deadline = time.monotonic() + timeout
+    output = launch.output
     while True:
         output.read()
-        code = process.poll()
-        # A launcher script may exit 0 once exo runs on its own, holding its PID lock.
-        if code is not None and (code != 0 or exo_process.locked_process(node)[0] is None):
-            raise RuntimeError(f"{shlex.join(argv)} exited with code {code} before {node} "
-                               f"joined exo. Last output: {output.last()}")
-        if fresh_view(_exo_nodes(client), inventory_node(node), before) is not None:
+        if (failure := launch.started.failure(node)) is not None:
+            raise RuntimeError(f"{launch.label} {failure} before {node} joined exo. "
+                               f"Last output: {output.last()}")
+        if fresh_view(_exo_nodes(client), inventory_node(node), launch.before) is not None:
             return
         if time.monotonic() >= deadline:
-            exo_process.kill_group(process)
+            launch.started.kill()
             output.read()
-            raise TimeoutError(f"killed after {timeout} s: {shlex.join(argv)} did not bring {node} "
+            raise TimeoutError(f"killed after {timeout} s: {launch.label} did not bring {node} "
                                f"into exo's topology at {client.base_url}. "
                                f"Last output: {output.last()}")
         reporter.tick()

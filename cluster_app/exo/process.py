@@ -13,15 +13,16 @@ import signal
 import subprocess
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from contextlib import suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any, Protocol
 
 import psutil
 
-from cluster_app.exo.commands import stop_group
+from cluster_app.exo.commands import group_members, kill_members, stop_group
 from cluster_app.exo.rules import expand_home, parse_version
 from cluster_app.models import Node
 
@@ -108,11 +109,14 @@ def status(node: Node) -> ExoStatus:
 
 
 class ConsoleTail:
-    """New complete lines of the start output since this was made (the file is appended to)."""
+    """New complete lines of the start output since this was made, or since `offset` (the file
+    is appended to)."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, offset: int | None = None) -> None:
         self.path = path
-        self.offset = path.stat().st_size if path.exists() else 0
+        if offset is None:
+            offset = path.stat().st_size if path.exists() else 0
+        self.offset = offset
         self._partial = b""
 
     def lines(self) -> list[str]:
@@ -150,6 +154,88 @@ def kill_group(process: subprocess.Popen[bytes]) -> int:
     """SIGKILL the command and everything in its process group (a start given up on: nothing to
     shut down gently); returns its exit code."""
     return stop_group(process, signals=(signal.SIGKILL,))
+
+
+class Started(Protocol):
+    """exo as a start job set it going: the command this worker ran, or what an earlier attempt
+    of the job left running."""
+
+    pid: int  # the start command's, which leads its own process group
+
+    def failure(self, node: Node) -> str | None:
+        """How it ended, if that means exo is not coming up; None while it may."""
+
+    def kill(self) -> None:
+        """SIGKILL all of it (a start given up on: nothing to shut down gently)."""
+
+    def release(self) -> None:
+        """Leave it running, as the node's exo."""
+
+
+class StartCommand:
+    """The start command this worker ran."""
+
+    def __init__(self, process: subprocess.Popen[bytes]) -> None:
+        self.process = process
+        self.pid = process.pid
+
+    def failure(self, node: Node) -> str | None:
+        code = self.process.poll()
+        # A launcher script may exit 0 once exo runs on its own, holding its PID lock.
+        if code is not None and (code != 0 or locked_process(node)[0] is None):
+            return f"exited with code {code}"
+        return None
+
+    def kill(self) -> None:
+        kill_group(self.process)
+
+    def release(self) -> None:
+        reap_later(self.process)
+
+
+class EarlierStart:
+    """What the start command of an earlier attempt of the same job left running when that
+    attempt's worker died: its process group's members started since the command ran (a
+    recycled group id names older programs). Not this worker's child: watched and ended
+    through psutil, and its exit code is not known here."""
+
+    def __init__(self, pgid: int, since: float) -> None:
+        self.pid = pgid
+        self.since = since
+
+    def failure(self, node: Node) -> str | None:
+        if group_members(self.pid, self.since) or locked_process(node)[0] is not None:
+            return None
+        return "ended"
+
+    def kill(self) -> None:
+        kill_members(self.pid, self.since)
+
+    def release(self) -> None:
+        pass  # nothing to reap: its parent was the worker that died
+
+
+def earlier_start(node: Node, kept: Mapping[str, Any]) -> EarlierStart | None:
+    """What an earlier attempt of a start job set going, if it still runs. `kept` is what that
+    attempt kept on the job: `at`, when it ran the command (epoch seconds), and the command's
+    `pid`; exo holding the PID lock since then counts too (the attempt may have died before it
+    kept the pid). None when nothing of it runs."""
+    at = kept.get("at")
+    if not isinstance(at, int | float):
+        return None
+    since = at - PID_REUSE_SLACK
+    pid = kept.get("pid")
+    if isinstance(pid, int) and group_members(pid, since):
+        return EarlierStart(pid, since)
+    holder, _ = locked_process(node)
+    try:
+        if holder is None or holder.create_time() < since:
+            return None
+        group = os.getpgid(holder.pid)
+    except (psutil.Error, ProcessLookupError):
+        return None
+    # exo started by hand from this worker's own terminal shares its group: not the job's.
+    return EarlierStart(group, since) if group != os.getpgrp() else None
 
 
 def wait_gone(process: psutil.Process, seconds: float) -> bool:

@@ -201,6 +201,14 @@ def job_resume(*, job: Job) -> Job:
     return job
 
 
+def job_keep(job: Job, **fields: Any) -> None:
+    """Add `fields` to the job's result now, before the work they describe goes on: a re-run
+    after its worker died reads them there (the instance a load placed, the exo a start ran).
+    The result the work returns replaces them."""
+    job.result = {**(job.result or {}), **fields}
+    Job.objects.filter(pk=job.pk).update(result=job.result)
+
+
 def _claim(job_id: int, task_id: str) -> bool:
     """Take the job for this worker: a queued one, or a running one whose worker went quiet
     (the broker redelivered it after that worker died)."""

@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import signal
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import suppress
 from pathlib import Path
@@ -19,6 +20,7 @@ import pytest
 
 from arthur_panel.celery import app as celery_app
 from cluster_app.exo import node_jobs
+from cluster_app.exo import process as exo_process
 from cluster_app.exo.demo import configure_demo_nodes
 from cluster_app.jobs import services
 from cluster_app.jobs.reporter import JobReporter
@@ -122,6 +124,30 @@ def test_cancelling_the_cluster_job_cancels_the_node_job_it_waits_for(exo_nodes,
     assert Job.objects.get(pk=parent.pk).state == Job.State.CANCELLED
     assert wait_until(lambda: Job.objects.get(pk=child.pk).is_finished, timeout=20)
     assert Job.objects.get(pk=child.pk).state == Job.State.CANCELLED
+
+
+def test_a_start_whose_worker_died_follows_the_exo_it_had_started(exo_nodes, sim):
+    """The worker died between running ALPHA's command and keeping its pid: the re-run finds
+    that exo by its PID lock, taken since the command ran, and reads its bootstrap line."""
+    alpha = Node.objects.get(name="alpha")
+    job = Job.objects.create(kind=node_jobs.START, node=alpha, state=Job.State.QUEUED)
+    console = alpha.console_log_path
+    offset = console.stat().st_size if console.exists() else 0
+    services.job_keep(job, start={"at": time.time(), "before": [], "console_offset": offset})
+    process = exo_process.start(alpha, alpha.exo_start_command, dict(os.environ))
+    wait_until(lambda: exo_process.status(alpha).running, timeout=20)
+
+    services.job_execute(job_id=job.pk)  # the re-run, once the lease ran out
+
+    job.refresh_from_db()
+    assert job.state == Job.State.SUCCEEDED, (job.error, job.log_tail)
+    assert job.result["pid"] == process.pid and not job.result["already_running"]
+    assert "--join" in job.result["bootstrap_command"]
+    assert f"exo (pid {process.pid}), started by this job before its worker died, still runs: " \
+           "following it instead of starting exo again" in job.log_tail
+    assert exo_process.status(alpha).pid == process.pid  # not started again
+    exo_process.stop(alpha, 5, lambda line: None)
+    process.wait(timeout=10)
 
 
 def test_a_stop_with_nothing_running_says_so(exo_nodes):
