@@ -16,11 +16,12 @@ from rest_framework import serializers
 
 from arthur_panel.celery import Lane
 from cluster_app.exo.cards import card_ensure
-from cluster_app.exo.client import ExoClient
+from cluster_app.exo.client import ExoClient, ExoError, ExoUnavailable
 from cluster_app.exo.ids import InstanceIdField, ModelIdField
-from cluster_app.exo.loading import DOWNLOADING, FAILED, READY, load_stage
+from cluster_app.exo.loading import DOWNLOADING, FAILED, READY, load_stage, lost_instance
 from cluster_app.exo.names import exo_model_id
-from cluster_app.exo.state import InstanceView, normalise, untag
+from cluster_app.exo.state import ClusterView, InstanceView, normalise, untag
+from cluster_app.jobs.failures import WorkFailed
 from cluster_app.jobs.registry import JobKind
 from cluster_app.jobs.reporter import JobReporter
 from cluster_app.jobs.services import job_keep
@@ -30,6 +31,14 @@ FOLLOW_INTERVAL = 0.5
 # exo's master applies a create at once; this long without the instance, it never will.
 CREATE_TIMEOUT = 60.0
 AWAIT_SECONDS = 5  # each `/instance/await` wait, so a cancel is seen between them
+# A load waits this long for exo to answer again: a restarting exo is back within seconds.
+EXO_RETURN_SECONDS = 60.0
+
+
+class ExoRestarted(WorkFailed):
+    """exo restarted under a load and came back without its instance."""
+
+    code = "exo_restarted"
 
 
 class LoadProgress(Protocol):
@@ -69,7 +78,10 @@ def run_load(job: Job, reporter: JobReporter) -> dict[str, Any]:
     params = job.params
     with ExoClient() as client:
         instance_id = (job.result or {}).get("instance_id")
-        if not instance_id:  # a retried job follows the instance it already placed
+        if instance_id:
+            reporter.log(f"following instance {instance_id}, placed by this job before its "
+                         "worker died")
+        else:
             # Started through the jobs API, the name may be any the catalogue knows.
             model_id = exo_model_id(client, params["model_id"])
             # exo places only models it has a card for: the guide's Qwen2.5-Coder, Mistral
@@ -83,9 +95,16 @@ def run_load(job: Job, reporter: JobReporter) -> dict[str, Any]:
             return follow_until_ready(client, instance_id, reporter)
         except BaseException:
             # Cancelled or failed: do not leave a half-loaded model holding memory.
-            if find_instance(client, instance_id) is not None:
-                client.delete_instance(instance_id)
+            _delete_if_there(client, instance_id, reporter)
             raise
+
+
+def _delete_if_there(client: ExoClient, instance_id: str, reporter: LoadProgress) -> None:
+    try:
+        if find_instance(client, instance_id) is not None:
+            client.delete_instance(instance_id)
+    except (ExoUnavailable, ExoError) as error:  # the failure being raised says more
+        reporter.log(f"could not delete instance {instance_id}: {error.message}")
 
 
 def create_placed(client: ExoClient, job: Job, model_id: str, tagged: dict[str, Any],
@@ -135,18 +154,21 @@ def follow_until_ready(client: ExoClient, instance_id: str,
                        reporter: LoadProgress) -> dict[str, Any]:
     """Report the load's stage until the instance is ready. The timeout counts time without
     progress while the shards download (a 378 GB model takes most of an hour to arrive), and
-    all of it after."""
+    all of it after. exo restarting meanwhile is waited out (see `state_through_restart`),
+    and a restart that lost the instance named as such."""
     timeout = settings.INSTANCE_LOAD_TIMEOUT
     deadline = time.monotonic() + timeout
     phase, downloaded = "", -1
+    placed_on: dict[str, str] = {}  # exo node id -> name, of the nodes it loads on
     while time.monotonic() < deadline:
-        view = normalise(client.state())
+        view = state_through_restart(client, reporter)
         instance = next((i for i in view.instances if i.instance_id == instance_id), None)
+        names = {node.node_id: node.friendly_name for node in view.nodes}
         if instance is None:
-            raise RuntimeError("the instance disappeared from exo's state while loading "
-                               "(a node dropped out, or it was unloaded)")
-        stage = load_stage(instance, view.downloads,
-                           {node.node_id: node.friendly_name for node in view.nodes})
+            lost = lost_instance(placed_on, names)
+            raise ExoRestarted(lost.message) if lost.restarted else RuntimeError(lost.message)
+        placed_on = {node_id: names.get(node_id, node_id) for node_id in instance.node_ids}
+        stage = load_stage(instance, view.downloads, names)
         if stage.phase == FAILED:
             raise RuntimeError(f"exo could not load the model: {stage.error}")
         if stage.phase != phase:
@@ -164,6 +186,26 @@ def follow_until_ready(client: ExoClient, instance_id: str,
         time.sleep(FOLLOW_INTERVAL)
     raise TimeoutError(f"not ready after {timeout} s" + (
         " without a byte of its shards arriving" if phase == DOWNLOADING else ""))
+
+
+def state_through_restart(client: ExoClient, reporter: LoadProgress) -> ClusterView:
+    """exo's state, asked again while exo does not answer, for up to EXO_RETURN_SECONDS: exo
+    restarting is back within seconds. ExoUnavailable if it stays away."""
+    deadline = None
+    while True:
+        try:
+            return normalise(client.state())
+        except ExoUnavailable as error:
+            if deadline is None:
+                deadline = time.monotonic() + EXO_RETURN_SECONDS
+                reporter.log(f"{error.message} Waiting up to {EXO_RETURN_SECONDS:g} s for it to "
+                             "come back (restarting?)")
+            elif time.monotonic() >= deadline:
+                raise ExoUnavailable(f"exo stopped answering while the model was loading and "
+                                     f"was not back within {EXO_RETURN_SECONDS:g} s: "
+                                     f"{error.message}") from None
+            reporter.tick()
+            time.sleep(FOLLOW_INTERVAL)
 
 
 def run_unload(job: Job, reporter: JobReporter) -> dict[str, Any]:

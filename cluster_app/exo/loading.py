@@ -74,6 +74,27 @@ def load_stage(instance: InstanceView, downloads: Iterable[DownloadView],
                      f"Starting runners ({runners}): {progress}")
 
 
+@dataclass(frozen=True)
+class Lost:
+    message: str
+    restarted: bool  # exo restarted: the nodes are back under new ids
+
+
+def lost_instance(placed_on: Mapping[str, str], nodes: Mapping[str, str]) -> Lost:
+    """Why an instance left exo's state mid-load. `placed_on` maps the exo node ids it was
+    loading on to their names, `nodes` those exo lists now. exo makes new node ids at every
+    start: the same nodes back under other ids means exo restarted, and forgot the instance."""
+    if not placed_on or set(placed_on) & set(nodes):
+        return Lost("the instance disappeared from exo's state while loading (a node dropped "
+                    "out, or it was unloaded)", restarted=False)
+    names = ", ".join(sorted(set(placed_on.values())))
+    if set(placed_on.values()) <= set(nodes.values()):
+        return Lost(f"exo restarted while the model was loading: {names} came back under new "
+                    "node ids, without the instance. Load the model again.", restarted=True)
+    return Lost(f"the nodes the model was loading on ({names}) left exo's state (exo "
+                "restarted, or they dropped out), and the instance with them", restarted=False)
+
+
 def _failed(instance: InstanceView, layers_total: int, error: str) -> LoadStage:
     return LoadStage(FAILED, instance.layers_loaded, layers_total, "layers", f"Failed: {error}",
                      error=error)

@@ -3,7 +3,7 @@ layers, warming up, ready, failed."""
 
 from __future__ import annotations
 
-from cluster_app.exo.loading import load_stage
+from cluster_app.exo.loading import load_stage, lost_instance
 from cluster_app.exo.state import DownloadView, InstanceView, RunnerView
 
 MODEL = "mlx-community/Meta-Llama-3.1-70B-Instruct-4bit"
@@ -68,3 +68,19 @@ def test_a_failed_runner_or_download_fails_the_load_with_the_reason():
     broken = DownloadView("b", MODEL, "failed", error="disk full")
     assert load_stage(instance("Idle", "Idle"), [broken], NAMES).error == (
         "BETA could not download its shard: disk full")
+
+
+def test_an_instance_lost_with_its_nodes_back_under_new_ids_was_lost_to_an_exo_restart():
+    lost = lost_instance({"a": "ALPHA", "b": "BETA"}, {"c": "ALPHA", "d": "BETA"})
+    assert lost.restarted
+    assert lost.message == ("exo restarted while the model was loading: ALPHA, BETA came back "
+                            "under new node ids, without the instance. Load the model again.")
+
+
+def test_an_instance_lost_otherwise_says_what_may_have_happened():
+    unloaded = lost_instance({"a": "ALPHA"}, {"a": "ALPHA", "b": "BETA"})
+    assert not unloaded.restarted and "a node dropped out, or it was unloaded" in unloaded.message
+    assert not lost_instance({}, {"a": "ALPHA"}).restarted  # lost before it was ever seen
+    left = lost_instance({"a": "ALPHA", "b": "BETA"}, {"c": "ALPHA"})
+    assert not left.restarted
+    assert left.message.startswith("the nodes the model was loading on (ALPHA, BETA) left")
