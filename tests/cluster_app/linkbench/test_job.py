@@ -4,6 +4,7 @@ killed with its ranks, the probe's output read into progress, log and a stored b
 from __future__ import annotations
 
 import json
+import subprocess
 import sys
 
 import psutil
@@ -17,6 +18,7 @@ from cluster_app.linkbench import core as linkbench
 from cluster_app.linkbench import job as linkbench_job
 from cluster_app.linkbench.core import Plan
 from cluster_app.models import Job, LinkBenchmark
+from tests.stack import wait_until
 
 SLEEPING_RANK = "import os, time; print(os.getpid(), flush=True); time.sleep(600)"
 
@@ -45,6 +47,31 @@ def test_a_hanging_launch_is_killed_at_its_timeout_with_its_ranks():
     pids = [int(line) for line in lines if line.isdigit()]
     assert len(pids) == 2, lines  # both ranks had started, and were asleep
     assert all(gone(pid) for pid in pids)
+
+
+# A worker that runs a launch and dies (os._exit: no cleanup) once both ranks have started.
+DYING_WORKER = """
+import os, sys
+from cluster_app.exo.commands import run_streamed
+ranks = []
+def on_line(line):
+    print(line, flush=True)
+    ranks.extend([line] if line.isdigit() else [])
+    if len(ranks) == 2:
+        os._exit(0)
+run_streamed(sys.argv[1:], timeout=60, on_line=on_line)
+"""
+
+
+def test_a_launch_whose_worker_dies_ends_with_its_ranks():
+    argv = [sys.executable, "-m", "cluster_app.linkbench.launch", "--backend", "ring", "-n", "2",
+            "--starting-port", str(linkbench_job.free_port_pair()), "--",
+            sys.executable, "-c", SLEEPING_RANK]
+    worker = subprocess.run([sys.executable, "-c", DYING_WORKER, *argv], cwd=ROOT, timeout=60,
+                            capture_output=True, text=True, check=True)
+    pids = [int(line) for line in worker.stdout.split() if line.isdigit()]
+    assert len(pids) == 2, worker.stdout  # both ranks had started, and were asleep
+    wait_until(lambda: all(gone(pid) for pid in pids), timeout=10)
 
 
 class Stop(Exception):
