@@ -147,8 +147,10 @@ def wait_for_worker(env: dict[str, str], log: Path, timeout: float = 60.0) -> No
 
 @contextmanager
 def running_stack(database: str, exo_url: str, hub_url: str, log_dir: Path,
-                  extra_env: dict[str, str] | None = None) -> Iterator[Stack]:
-    """The stack on the database at the URL `database` (see `database_url`)."""
+                  extra_env: dict[str, str] | None = None, *,
+                  workers: bool = True) -> Iterator[Stack]:
+    """The stack on the database at the URL `database` (see `database_url`); without
+    `workers`, only the web server and beat (a test that kills workers runs its own)."""
     log_dir.mkdir(parents=True, exist_ok=True)
     env = {**stack_env(database, exo_url, hub_url, log_dir / "models"), **(extra_env or {})}
     port = free_port()
@@ -157,17 +159,17 @@ def running_stack(database: str, exo_url: str, hub_url: str, log_dir: Path,
                 log_dir / "web.log")
     beat = start([str(bin_dir / "celery"), "-A", "arthur_panel", "beat", "--loglevel", "INFO",
                   "--schedule", str(log_dir / "beat-schedule")], env, log_dir / "beat.log")
-    worker_log, control_log = log_dir / "worker.log", log_dir / "control.log"
-    worker = start(worker_command(), env, worker_log)
-    control = start(control_worker_command(), env, control_log)
+    lanes = [(worker_command(), log_dir / "worker.log"),
+             (control_worker_command(), log_dir / "control.log")] if workers else []
+    running = [start(command, env, log) for command, log in lanes]
     try:
         wait_for_port(port, timeout=30)
-        wait_for_worker(env, worker_log)
-        wait_for_worker(env, control_log)
+        for _, log in lanes:
+            wait_for_worker(env, log)
         yield Stack(f"http://127.0.0.1:{port}", f"ws://127.0.0.1:{port}", env, log_dir,
                     log_dir / "models", web.pid)
     finally:
-        stop(worker, control, beat, web)
+        stop(*running, beat, web)
 
 
 def wait_until(predicate, timeout: float = 20.0, interval: float = 0.1):  # type: ignore[no-untyped-def]
@@ -218,8 +220,8 @@ def running_simulator(kind: str, log_dir: Path, *extra: str, demo: bool = False,
 
 @contextmanager
 def separate_stack(database: str, exo_url: str, hub_url: str, log_dir: Path, *,
-                   redis_db: int, var_dir: Path,
-                   extra_env: dict[str, str] | None = None) -> Iterator[Stack]:
+                   redis_db: int, var_dir: Path, extra_env: dict[str, str] | None = None,
+                   workers: bool = True) -> Iterator[Stack]:
     """A stack beside the session's, for exo simulators of a module's own: its own Redis
     database (emptied first; the session stack has database 1, in-process tests 0) and var
     directory (exo PID locks and console logs), and `extra_env` for its processes."""
@@ -227,5 +229,5 @@ def separate_stack(database: str, exo_url: str, hub_url: str, log_dir: Path, *,
     redis.Redis.from_url(broker).flushdb()
     with running_stack(database, exo_url, hub_url, log_dir,
                        extra_env={**(extra_env or {}), "REDIS_URL": broker,
-                                  "ARTHUR_VAR_DIR": str(var_dir)}) as stack:
+                                  "ARTHUR_VAR_DIR": str(var_dir)}, workers=workers) as stack:
         yield stack
