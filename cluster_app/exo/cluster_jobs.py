@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import time
 from contextlib import suppress
+from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
+from django.utils import timezone
 
 from arthur_panel.celery import Lane
 from arthur_panel.exceptions import Conflict, DomainError
@@ -32,7 +34,7 @@ from cluster_app.nodes.poll import inventory_node
 OPERATIONS = {"start": "cluster.start", "stop": "cluster.stop", "restart": "cluster.restart"}
 CLUSTER_KINDS = tuple(OPERATIONS.values())
 WAIT_POLL = 0.3
-# A node job nobody has taken after this long: say why it may be stuck.
+# A node job no worker has run for this long: say why it may be stuck.
 QUEUED_HINT_SECONDS = 10.0
 CLUSTER_KEY = "cluster"
 
@@ -81,7 +83,7 @@ def run_node_job(parent: Job, reporter: JobReporter, kind: str, node: Node) -> d
     child = node_jobs.node_job_start(kind=kind, node=node, user=parent.created_by)
     reporter.log(f"{node}: {kind} job #{child.pk}")
     seen: list[str] = []
-    queued_since = time.monotonic()
+    unrun_since: float | None = None
     hinted = False
     try:
         while True:
@@ -91,17 +93,20 @@ def run_node_job(parent: Job, reporter: JobReporter, kind: str, node: Node) -> d
             seen = list(child.log_tail)
             if child.is_finished:
                 break
-            if child.state == Job.State.QUEUED:
-                queued_for = time.monotonic() - queued_since
-                if queued_for > node.exo_start_timeout:
-                    raise TimeoutError(f"{node}: no worker took {kind} job #{child.pk} within "
+            if _unrun(child):
+                unrun_since = unrun_since or time.monotonic()
+                unrun_for = time.monotonic() - unrun_since
+                if unrun_for > node.exo_start_timeout:
+                    raise TimeoutError(f"{node}: no worker ran {kind} job #{child.pk} for "
                                        f"{node.exo_start_timeout} s (is a worker consuming "
                                        f"{node.control_queue}?)")
-                if queued_for > QUEUED_HINT_SECONDS and not hinted:
+                if unrun_for > QUEUED_HINT_SECONDS and not hinted:
                     hinted = True
-                    reporter.log(f"{node}: no worker has taken job #{child.pk} yet: is a worker "
+                    reporter.log(f"{node}: no worker runs job #{child.pk}: is a worker "
                                  f"consuming {node.control_queue}, with a concurrency of 2 or "
                                  "more?")
+            else:
+                unrun_since = None
             reporter.tick()
             time.sleep(WAIT_POLL)
     except (JobStopped, TimeoutError):
@@ -111,6 +116,16 @@ def run_node_job(parent: Job, reporter: JobReporter, kind: str, node: Node) -> d
         raise RuntimeError(f"{node}: {kind} job #{child.pk} {child.state}: "
                            f"{child.error or child.message}")
     return child.result or {}
+
+
+def _unrun(child: Job) -> bool:
+    """Whether no worker runs the node job: still queued, or running with its lease run out
+    (its worker died, and no other has taken it over yet)."""
+    if child.state == Job.State.QUEUED:
+        return True
+    stale = timezone.now() - timedelta(seconds=settings.JOB_LEASE_SECONDS)
+    return (child.state == Job.State.RUNNING and child.heartbeat_at is not None
+            and child.heartbeat_at < stale)
 
 
 def _cancel(child: Job) -> None:

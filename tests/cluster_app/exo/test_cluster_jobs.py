@@ -11,15 +11,17 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import suppress
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 from unittest import mock
 
 import httpx
 import pytest
+from django.utils import timezone
 
 from arthur_panel.celery import app as celery_app
-from cluster_app.exo import node_jobs
+from cluster_app.exo import cluster_jobs, node_jobs
 from cluster_app.exo import process as exo_process
 from cluster_app.exo.demo import configure_demo_nodes
 from cluster_app.jobs import services
@@ -148,6 +150,23 @@ def test_a_start_whose_worker_died_follows_the_exo_it_had_started(exo_nodes, sim
     assert exo_process.status(alpha).pid == process.pid  # not started again
     exo_process.stop(alpha, 5, lambda line: None)
     process.wait(timeout=10)
+
+
+def test_a_cluster_job_stops_waiting_for_a_node_job_whose_worker_died_and_never_came_back(
+        exo_nodes, settings):
+    settings.JOB_LEASE_SECONDS = 5
+    beta = Node.objects.get(name="beta")
+    Node.objects.filter(pk=beta.pk).update(exo_start_timeout=1)
+    beta.refresh_from_db()
+    silent = timezone.now() - timedelta(seconds=30)
+    child = Job.objects.create(kind=node_jobs.START, node=beta, state=Job.State.RUNNING,
+                               dedupe_key="beta", heartbeat_at=silent)
+    parent = Job.objects.create(kind="cluster.start", state=Job.State.RUNNING)
+    with pytest.raises(TimeoutError, match=f"^BETA: no worker ran exo.start job #{child.pk} for "
+                                           r"1 s \(is a worker consuming node.beta.control\?\)"):
+        cluster_jobs.run_node_job(parent, JobReporter(parent), node_jobs.START, beta)
+    child.refresh_from_db()
+    assert child.control == Job.Control.CANCEL  # for whichever worker takes it over
 
 
 def test_a_stop_with_nothing_running_says_so(exo_nodes):
