@@ -3,8 +3,8 @@
 Chat streams back to back through the proxy (every one leaves a usage record), downloads and
 their deletes as jobs through the API, exo-like log lines for the log follower, all at once;
 then the errors in every process's log and the usage records that went missing. Used by
-tests/arthur_panel/test_database_busy.py (seconds, SQLite) and bench/db_stress.py (minutes,
-SQLite and PostgreSQL).
+tests/arthur_panel/test_database_busy.py (seconds, SQLite), bench/db_stress.py (minutes,
+SQLite and PostgreSQL) and bench/chaos.py (its client, with faults injected).
 """
 
 from __future__ import annotations
