@@ -213,9 +213,12 @@ async def write_logs_until(files: list[Path], tally: Tally, until: float,
 
 def api_client(base_url: str, token: str, *, connections: int = 8,
                timeout: float = 60.0) -> httpx.AsyncClient:
+    # Idle connections are dropped before the server's 5 s keep-alive ends (httpx's default
+    # is the same 5 s): a request sent on one the server is closing gets no answer at all.
     return httpx.AsyncClient(base_url=base_url, headers={"Authorization": f"Bearer {token}"},
                              timeout=httpx.Timeout(timeout, connect=10.0),
-                             limits=httpx.Limits(max_connections=connections))
+                             limits=httpx.Limits(max_connections=connections,
+                                                 keepalive_expiry=2.0))
 
 
 async def keep_busy(*, base_url: str, chat_tokens: list[str], operator_token: str,
