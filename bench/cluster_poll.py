@@ -285,10 +285,11 @@ def report(results: list[SizeResult], interval: float) -> bool:
     return passed
 
 
-def prepare_django(work: Path, redis_url: str) -> None:
+def prepare_django(work: Path, redis_url: str, database: str | None = None) -> None:
+    """Django on `database` (a URL; SQLite in `work` by default), migrated."""
     os.environ.update(
         ARTHUR_VAR_DIR=str(work / "var"),
-        DATABASE_URL=f"sqlite:///{work / 'db.sqlite3'}",
+        DATABASE_URL=database or f"sqlite:///{work / 'db.sqlite3'}",
         REDIS_URL=redis_url,
         DJANGO_SETTINGS_MODULE="arthur_panel.settings",
         LOG_LEVEL="WARNING",
