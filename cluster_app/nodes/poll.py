@@ -11,7 +11,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db import connection
+from django.db import transaction
 from django.utils import timezone
 
 from arthur_panel.redis_client import redis_client
@@ -21,17 +21,18 @@ from cluster_app.jobs import events
 from cluster_app.metrics.families import RUNNER_FAILURES
 from cluster_app.metrics.rules import new_runner_failures
 from cluster_app.models import Node, NodeMemorySample
+from cluster_app.nodes.changes import LIVE_FIELDS, links_digest, live_values
 from cluster_app.nodes.gpus import silent_status
 from cluster_app.nodes.live import (
     HISTORY_TIERS,
     InventoryNode,
-    bucket_start,
     match_nodes,
     node_status,
     unknown_nodes,
     utilisation,
 )
-from cluster_app.nodes.perf_history import record_series
+from cluster_app.nodes.perf_history import drop_old_buckets, record_series, tier_buckets
+from cluster_app.nodes.rows import keep_peaks, update_rows
 from cluster_app.nodes.serializers import NodeSerializer
 from cluster_app.nodes.series import live_series
 
@@ -40,9 +41,6 @@ logger = logging.getLogger(__name__)
 SNAPSHOT_KEY = "cluster:snapshot"
 LOCK_KEY = "arthur:cluster-poll-lock"
 SPARKLINE_POINTS = 60
-LIVE_FIELDS = ["status", "status_reason", "exo_node_id", "last_seen_at", "ram_total", "ram_used",
-               "swap_used", "disk_total", "disk_free", "gpu_usage", "temperature", "power",
-               "rdma_enabled", "links"]
 
 
 def cluster_poll_locked() -> dict[str, Any] | None:
@@ -73,17 +71,19 @@ def cluster_poll(*, client: ExoClient, now: datetime | None = None) -> dict[str,
     matched = match_nodes(view.nodes if view else [], [inventory_node(node) for node in polled])
     names = {v.node_id: name for name, v in matched.items()}
     links = _links_by_node(view, names) if view else {}
+    before = {node.pk: (live_values(node), node.links_digest) for node in polled}
     for node in polled:
         _apply(node, matched.get(node.name), view, links, now)
-    _save_live_fields(polled)
-    record_memory([(node, matched[node.name].ram_used, matched[node.name].ram_total)
-                   for node in polled if node.name in matched], now)
-    record_series([(node, live_series(gpu_usage=node.gpu_usage, temperature=node.temperature,
-                                      power=node.power, swap_used=node.swap_used))
-                   for node in polled if node.name in matched], now)
-    for node in nodes:
-        if node.reads_gpus:
-            _mark_silent(node, now)
+    with transaction.atomic():
+        _save_live_fields(polled, before)
+        record_memory([(node, matched[node.name].ram_used, matched[node.name].ram_total)
+                       for node in polled if node.name in matched], now)
+        record_series([(node, live_series(gpu_usage=node.gpu_usage, temperature=node.temperature,
+                                          power=node.power, swap_used=node.swap_used))
+                       for node in polled if node.name in matched], now)
+        for node in nodes:
+            if node.reads_gpus:
+                _mark_silent(node, now)
     snapshot = build_snapshot(nodes, view, names, error=error, now=now)
     _count_runner_failures(snapshot)
     cache.set(SNAPSHOT_KEY, snapshot, timeout=None)
@@ -104,19 +104,14 @@ def _count_runner_failures(snapshot: dict[str, Any]) -> None:
         RUNNER_FAILURES.labels(model).inc()
 
 
-def _save_live_fields(nodes: list[Node]) -> None:
-    """One UPDATE statement run for every node: a poll of 32 nodes must stay cheap, and
-    bulk_update's CASE expressions cost several times more."""
-    concrete = {field.name: field for field in Node._meta.concrete_fields}
-    fields = [concrete[name] for name in LIVE_FIELDS]
-    quote = connection.ops.quote_name
-    sql = (f"UPDATE {quote(Node._meta.db_table)} SET "
-           f"{', '.join(f'{quote(field.column)} = %s' for field in fields)} "
-           f"WHERE {quote(Node._meta.pk.column)} = %s")
-    rows = [[field.get_db_prep_value(getattr(node, field.attname), connection) for field in fields]
-            + [node.pk] for node in nodes]
-    with connection.cursor() as cursor:
-        cursor.executemany(sql, rows)
+def _save_live_fields(nodes: list[Node], before: dict[int, tuple[tuple[Any, ...], str]]) -> None:
+    """Write the live fields of the nodes where one changed, and the links of those whose links
+    did (`before`: node pk -> its live values and links digest as read)."""
+    update_rows(Node, LIVE_FIELDS, {node.pk: values for node in nodes
+                                    if (values := live_values(node)) != before[node.pk][0]})
+    update_rows(Node, ["links", "links_digest"], {
+        node.pk: (node.links, node.links_digest) for node in nodes
+        if node.links_digest != before[node.pk][1]})
 
 
 def cluster_snapshot() -> dict[str, Any] | None:
@@ -132,6 +127,7 @@ def inventory_node(node: Node) -> InventoryNode:
 def _apply(node: Node, view: NodeView | None, cluster: ClusterView | None,
            links: dict[str, list[dict[str, Any]]], now: datetime) -> None:
     node.links = links.get(view.node_id, []) if view else []
+    node.links_digest = links_digest(node.links)
     if view is not None:
         node.exo_node_id = view.node_id
         node.last_seen_at = now
@@ -176,26 +172,10 @@ def _mark_silent(node: Node, now: datetime) -> None:
 def record_memory(samples: list[tuple[Node, int, int]], now: datetime) -> None:
     """Keep each node's memory in use, (node, used, total), as the peak of its bucket, and only
     the buckets inside each tier's window."""
-    for tier, (width, window) in HISTORY_TIERS.items():
-        bucket = bucket_start(now, width)
-        existing = {s.node_id: s for s in NodeMemorySample.objects.filter(
-            tier=tier, bucket=bucket, node__in=[node for node, _, _ in samples])}
-        new, raised = [], []
-        for node, ram_used, ram_total in samples:
-            sample = existing.get(node.pk)
-            if sample is None:
-                new.append(NodeMemorySample(node=node, tier=tier, bucket=bucket,
-                                            ram_used=ram_used, ram_total=ram_total))
-            elif ram_used > sample.ram_used:
-                sample.ram_used, sample.ram_total = ram_used, ram_total
-                raised.append(sample)
-        for sample in raised:
-            NodeMemorySample.objects.filter(pk=sample.pk).update(ram_used=sample.ram_used,
-                                                                 ram_total=sample.ram_total)
-        if new:  # a new bucket began: the oldest one may have left the window
-            NodeMemorySample.objects.bulk_create(new, ignore_conflicts=True)
-            NodeMemorySample.objects.filter(
-                tier=tier, bucket__lt=now - timedelta(seconds=window)).delete()
+    keep_peaks(NodeMemorySample, ["node", "tier", "bucket"], "ram_used", ["ram_total"],
+               [(node.pk, tier, bucket, ram_used, ram_total) for tier, bucket in tier_buckets(now)
+                for node, ram_used, ram_total in samples])
+    drop_old_buckets(NodeMemorySample, now)
 
 
 def memory_history(node: Node, tier: str = "10s", limit: int | None = None) -> list[dict[str, Any]]:
