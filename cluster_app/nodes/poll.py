@@ -21,8 +21,9 @@ from cluster_app.jobs import events
 from cluster_app.metrics.families import RUNNER_FAILURES
 from cluster_app.metrics.rules import new_runner_failures
 from cluster_app.models import Node, NodeMemorySample
-from cluster_app.nodes.changes import LIVE_FIELDS, links_digest, live_values
+from cluster_app.nodes.changes import LIVE_FIELDS, live_values
 from cluster_app.nodes.gpus import silent_status
+from cluster_app.nodes.links import NO_TABLES, LinkTables, link_tables
 from cluster_app.nodes.live import (
     HISTORY_TIERS,
     InventoryNode,
@@ -70,7 +71,7 @@ def cluster_poll(*, client: ExoClient, now: datetime | None = None) -> dict[str,
     polled = [node for node in nodes if not node.reads_gpus]
     matched = match_nodes(view.nodes if view else [], [inventory_node(node) for node in polled])
     names = {v.node_id: name for name, v in matched.items()}
-    links = _links_by_node(view, names) if view else {}
+    links = link_tables(view.links, names) if view else NO_TABLES
     before = {node.pk: (live_values(node), node.links_digest) for node in polled}
     for node in polled:
         _apply(node, matched.get(node.name), view, links, now)
@@ -84,7 +85,7 @@ def cluster_poll(*, client: ExoClient, now: datetime | None = None) -> dict[str,
         for node in nodes:
             if node.reads_gpus:
                 _mark_silent(node, now)
-    snapshot = build_snapshot(nodes, view, names, error=error, now=now)
+    snapshot = build_snapshot(nodes, view, names, links.pairs, error=error, now=now)
     _count_runner_failures(snapshot)
     cache.set(SNAPSHOT_KEY, snapshot, timeout=None)
     # Built from JSON-safe values only (the serializer's output, plain numbers and strings).
@@ -124,10 +125,9 @@ def inventory_node(node: Node) -> InventoryNode:
                          node.expects_rdma)
 
 
-def _apply(node: Node, view: NodeView | None, cluster: ClusterView | None,
-           links: dict[str, list[dict[str, Any]]], now: datetime) -> None:
-    node.links = links.get(view.node_id, []) if view else []
-    node.links_digest = links_digest(node.links)
+def _apply(node: Node, view: NodeView | None, cluster: ClusterView | None, links: LinkTables,
+           now: datetime) -> None:
+    node.links, node.links_digest = links.node_links(view.node_id if view else "")
     if view is not None:
         node.exo_node_id = view.node_id
         node.last_seen_at = now
@@ -143,17 +143,6 @@ def _apply(node: Node, view: NodeView | None, cluster: ClusterView | None,
     status = node_status(inventory_node(node), view, cluster, last_seen=node.last_seen_at,
                          now=now, offline_after=timedelta(seconds=settings.NODE_OFFLINE_SECONDS))
     node.status, node.status_reason = status.status, status.reason[:255]
-
-
-def _links_by_node(cluster: ClusterView, names: dict[str, str]) -> dict[str, list[dict[str, Any]]]:
-    """exo node id -> the links that start there, with peers named as in the inventory."""
-    by_node: dict[str, list[dict[str, Any]]] = {}
-    for link in cluster.links:
-        by_node.setdefault(link.source, []).append(
-            {"peer": names.get(link.sink, link.sink), "kind": link.kind,
-             "interface": link.source_interface, "peer_interface": link.sink_interface,
-             "address": link.address})
-    return by_node
 
 
 def _mark_silent(node: Node, now: datetime) -> None:
@@ -202,12 +191,13 @@ def with_history(snapshot: dict[str, Any]) -> dict[str, Any]:
                                   for node in snapshot["nodes"]]}
 
 
-def build_snapshot(nodes: list[Node], view: ClusterView | None, names: dict[str, str], *,
-                   error: str | None, now: datetime) -> dict[str, Any]:
+def build_snapshot(nodes: list[Node], view: ClusterView | None, names: dict[str, str],
+                   links: list[dict[str, Any]], *, error: str | None, now: datetime
+                   ) -> dict[str, Any]:
+    """The snapshot of this poll; `links`: each pair of nodes and kind once."""
     exo_nodes = [node for node in nodes if node.in_exo_cluster]
     used = sum(node.ram_used or 0 for node in exo_nodes if node.status != Node.Status.OFFLINE)
     total = sum(node.ram_total or node.ram_bytes for node in exo_nodes)
-    links = _pairs(view, names) if view else []
     return {
         "reachable": view is not None,
         "error": error,
@@ -224,20 +214,6 @@ def build_snapshot(nodes: list[Node], view: ClusterView | None, names: dict[str,
             view.nodes, [inventory_node(node) for node in nodes])] if view else [],
         "totals": utilisation(used, total),
     }
-
-
-def _pairs(view: ClusterView, names: dict[str, str]) -> list[dict[str, Any]]:
-    """exo lists each link from both ends; show each pair and kind once."""
-    seen: dict[tuple[str, str, str], dict[str, Any]] = {}
-    for link in view.links:
-        a, b = sorted((link.source, link.sink))
-        key = (a, b, link.kind)
-        if key not in seen:
-            seen[key] = {"a": names.get(a, a), "b": names.get(b, b), "kind": link.kind,
-                         "interfaces": [i for i in (link.source_interface, link.sink_interface)
-                                        if i],
-                         "address": link.address}
-    return list(seen.values())
 
 
 def instance_payload(instance: InstanceView, names: dict[str, str]) -> dict[str, Any]:
