@@ -9,6 +9,7 @@ from dataclasses import asdict
 from datetime import datetime, timedelta
 from typing import Any
 
+import orjson
 from django.conf import settings
 from django.core.cache import cache
 from django.db import transaction
@@ -39,7 +40,9 @@ from cluster_app.nodes.series import live_series
 
 logger = logging.getLogger(__name__)
 
-SNAPSHOT_KEY = "cluster:snapshot"
+# JSON text (keep_snapshot); a pickled dict under the old name "cluster:snapshot" is ignored.
+SNAPSHOT_KEY = "cluster:snapshot.json"
+INSTANCES_KEY = "cluster:instances"  # the last poll's, for _count_runner_failures
 LOCK_KEY = "arthur:cluster-poll-lock"
 SPARKLINE_POINTS = 60
 
@@ -86,22 +89,24 @@ def cluster_poll(*, client: ExoClient, now: datetime | None = None) -> dict[str,
             if node.reads_gpus:
                 _mark_silent(node, now)
     snapshot = build_snapshot(nodes, view, names, links.pairs, error=error, now=now)
-    _count_runner_failures(snapshot)
-    cache.set(SNAPSHOT_KEY, snapshot, timeout=None)
+    _count_runner_failures(snapshot["instances"])
+    keep_snapshot(snapshot)
     # Built from JSON-safe values only (the serializer's output, plain numbers and strings).
     events.publish([events.CLUSTER_GROUP], {"type": "cluster.update", "cluster": snapshot},
                    already_json=True)
     return snapshot
 
 
-def _count_runner_failures(snapshot: dict[str, Any]) -> None:
-    """Count each runner failure once: against the previous poll's snapshot (polls run one
-    at a time). A model's counter starts at 0 when it is first seen, so it is there to
-    compare before anything failed."""
-    previous = (cluster_snapshot() or {}).get("instances", [])
-    for instance in snapshot["instances"]:
+def _count_runner_failures(instances: list[dict[str, Any]]) -> None:
+    """Count each runner failure once: against the previous poll's instances (polls run one
+    at a time), kept on their own (at 32 nodes, reading the whole snapshot back for them cost
+    more). A model's counter starts at 0 when it is first seen, so it is there to compare
+    before anything failed."""
+    previous = cache.get(INSTANCES_KEY) or []
+    cache.set(INSTANCES_KEY, instances, timeout=None)
+    for instance in instances:
         RUNNER_FAILURES.labels(instance["model_id"])
-    for model in new_runner_failures(previous, snapshot["instances"]):
+    for model in new_runner_failures(previous, instances):
         RUNNER_FAILURES.labels(model).inc()
 
 
@@ -117,7 +122,14 @@ def _save_live_fields(nodes: list[Node], before: dict[int, tuple[tuple[Any, ...]
 
 def cluster_snapshot() -> dict[str, Any] | None:
     """The latest poll's snapshot, or None before the first poll."""
-    return cache.get(SNAPSHOT_KEY)
+    text = cache.get(SNAPSHOT_KEY)
+    return orjson.loads(text) if text is not None else None
+
+
+def keep_snapshot(snapshot: dict[str, Any]) -> None:
+    """Make `snapshot` (JSON values only) the latest poll's. Kept as JSON text: at 32 nodes
+    pickle takes several times as long to write it and to read it back."""
+    cache.set(SNAPSHOT_KEY, orjson.dumps(snapshot), timeout=None)
 
 
 def inventory_node(node: Node) -> InventoryNode:
