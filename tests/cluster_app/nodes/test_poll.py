@@ -39,6 +39,16 @@ def test_poll_fills_the_live_inventory(exo_url, nodes):
     assert poll.cluster_snapshot() == snapshot
 
 
+def test_a_poll_reads_the_inventory_once(exo_url, nodes, django_assert_max_num_queries):
+    run_poll(exo_url)
+    # The inventory, the changed live fields, each history's upsert and old buckets, and the
+    # transaction: a field left unread would cost a query per node.
+    with django_assert_max_num_queries(8) as queries:
+        run_poll(exo_url)
+    assert not [query for query in queries.captured_queries
+                if query["sql"].startswith("SELECT") and '"links"' in query["sql"]]
+
+
 def test_links_are_written_when_they_change_and_only_then(exo_url, nodes):
     run_poll(exo_url)
     # Rows the poll rewrites would lose this mark; a poll that finds no change leaves it.
