@@ -156,6 +156,9 @@ class Node(models.Model):
     power = models.FloatField(null=True, blank=True, help_text="System power, W")
     rdma_enabled = models.BooleanField(null=True, blank=True)
     links = models.JSONField(default=list, blank=True)
+    # A digest of `links` (cluster_app/nodes/changes.py), so that the poll rewrites them only when
+    # they change: in a mesh of 32 nodes they are most of what it would write.
+    links_digest = models.CharField(max_length=32, blank=True, editable=False)
     # The last GPU reading of a node that reads its GPUs (see cluster_app/nodes/nvml.py).
     gpu_reading = models.JSONField(default=dict, blank=True)
     # The worker's last network reading: {"at", "interfaces": {name: {"rx", "tx"}}, "missing"}.
@@ -230,6 +233,8 @@ class NodeMemorySample(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["node", "tier", "bucket"], name="one_sample_per_bucket")
         ]
+        # Every poll drops the buckets that left their tier's window (poll.record_memory).
+        indexes = [models.Index(fields=["tier", "bucket"], name="memory_sample_tier_bucket")]
 
     def __str__(self) -> str:
         return f"{self.node} {self.tier} {self.bucket:%H:%M:%S}"

@@ -21,7 +21,7 @@ from cluster_app.access.rules import ADMIN_ROLE, ROLES
 from cluster_app.access.throttle import RATE_KEY_PREFIX
 from cluster_app.models import ApiToken, Node
 from cluster_app.nodes.inventory import GUIDE_NODES
-from cluster_app.nodes.poll import SNAPSHOT_KEY
+from cluster_app.nodes.poll import INSTANCES_KEY, SNAPSHOT_KEY
 from models_app.catalogue.guide import GUIDE_MODELS, GUIDE_PRICES, GUIDE_ROUTES, NAME_ROUTES
 from models_app.models import CloudPrice, LlmModel, NameRoute, RouteRule
 from models_app.proxy import lookups
@@ -118,7 +118,7 @@ def _quick_password_hashing() -> None:
 @pytest.fixture(autouse=True)
 def _no_cluster_snapshot() -> None:
     """Each test polls for itself; no snapshot is left over from another test."""
-    cache.delete(SNAPSHOT_KEY)
+    cache.delete_many([SNAPSHOT_KEY, INSTANCES_KEY])
 
 
 @pytest.fixture(autouse=True)

@@ -2,12 +2,19 @@
 
 Pure: JSON in, dataclasses out, no I/O and no clock. Reads the current shape (v1.0.64+, the
 `node*` maps) and the older one (v1.0.60-63, `nodeProfiles`).
+
+The links of the last topology read are kept and handed out again while it stays the same: in a
+mesh of 32 nodes exo lists about 4,000, and from one poll to the next they hardly ever change.
+Views of one topology share that list, so no one changes it.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+
+import orjson
 
 READY_STATES = {"Ready", "Running"}
 RDMA, TCP = "rdma", "tcp"
@@ -141,10 +148,10 @@ def in_bytes(value: Any) -> int:
 
 def normalise(state: dict[str, Any]) -> ClusterView:
     if "nodeProfiles" in state:
-        nodes, links = _legacy_nodes(state), _legacy_links(state.get("topology") or {})
+        nodes, links = _legacy_nodes(state), _links(state.get("topology") or {}, _legacy_links)
         shape = "legacy"
     else:
-        nodes, links = _current_nodes(state), _current_links(state.get("topology") or {})
+        nodes, links = _current_nodes(state), _links(state.get("topology") or {}, _current_links)
         shape = "current"
     runners = state.get("runners") or {}
     return ClusterView(
@@ -155,6 +162,23 @@ def normalise(state: dict[str, Any]) -> ClusterView:
                    for tagged in (state.get("instances") or {}).values()],
         downloads=_downloads(state.get("downloads") or {}),
     )
+
+
+# The last topology read, as (reader, its JSON text, its links).
+_last_links: list[tuple[Callable[[dict[str, Any]], list[LinkView]], bytes, list[LinkView]]] = []
+
+
+def _links(topology: dict[str, Any], read: Callable[[dict[str, Any]], list[LinkView]]
+           ) -> list[LinkView]:
+    """`read(topology)`, or the list it gave last time if the topology is the same. Compared as
+    JSON text: a fifth of the time reading it takes, and text is no work for the collector."""
+    text = orjson.dumps(topology)
+    for last_read, last_text, last_links in _last_links:
+        if last_read is read and last_text == text:
+            return last_links
+    links = read(topology)
+    _last_links[:] = [(read, text, links)]
+    return links
 
 
 def _current_nodes(state: dict[str, Any]) -> list[NodeView]:

@@ -4,14 +4,18 @@ time."""
 
 from __future__ import annotations
 
+import gc
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict
 from datetime import datetime, timedelta
 from typing import Any
 
+import orjson
 from django.conf import settings
 from django.core.cache import cache
-from django.db import connection
+from django.db import transaction
 from django.utils import timezone
 
 from arthur_panel.redis_client import redis_client
@@ -21,28 +25,29 @@ from cluster_app.jobs import events
 from cluster_app.metrics.families import RUNNER_FAILURES
 from cluster_app.metrics.rules import new_runner_failures
 from cluster_app.models import Node, NodeMemorySample
+from cluster_app.nodes.changes import LIVE_FIELDS, live_values
 from cluster_app.nodes.gpus import silent_status
+from cluster_app.nodes.links import NO_TABLES, LinkTables, link_tables
 from cluster_app.nodes.live import (
     HISTORY_TIERS,
     InventoryNode,
-    bucket_start,
     match_nodes,
     node_status,
     unknown_nodes,
     utilisation,
 )
-from cluster_app.nodes.perf_history import record_series
-from cluster_app.nodes.serializers import NodeSerializer
+from cluster_app.nodes.perf_history import drop_old_buckets, record_series, tier_buckets
+from cluster_app.nodes.rows import keep_peaks, update_rows
+from cluster_app.nodes.serializers import SnapshotNodeSerializer
 from cluster_app.nodes.series import live_series
 
 logger = logging.getLogger(__name__)
 
-SNAPSHOT_KEY = "cluster:snapshot"
+# JSON text (keep_snapshot); a pickled dict under the old name "cluster:snapshot" is ignored.
+SNAPSHOT_KEY = "cluster:snapshot.json"
+INSTANCES_KEY = "cluster:instances"  # the last poll's, for _count_runner_failures
 LOCK_KEY = "arthur:cluster-poll-lock"
 SPARKLINE_POINTS = 60
-LIVE_FIELDS = ["status", "status_reason", "exo_node_id", "last_seen_at", "ram_total", "ram_used",
-               "swap_used", "disk_total", "disk_free", "gpu_usage", "temperature", "power",
-               "rdma_enabled", "links"]
 
 
 def cluster_poll_locked() -> dict[str, Any] | None:
@@ -59,69 +64,96 @@ def cluster_poll_locked() -> dict[str, Any] | None:
 
 
 def cluster_poll(*, client: ExoClient, now: datetime | None = None) -> dict[str, Any]:
-    now = now or timezone.now()
+    with _collector_paused():
+        return _poll(client, now or timezone.now())
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """No cyclic garbage collection meanwhile. A poll of 32 nodes makes some 50,000 objects
+    (exo's /state alone), which reference counting frees as it ends; collections set off
+    while they live would only walk them (a tenth of the poll's time)."""
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+
+
+def _poll(client: ExoClient, now: datetime) -> dict[str, Any]:
     view: ClusterView | None = None
     error = None
     try:
         view = normalise(client.state())
     except (ExoUnavailable, ExoError) as exc:
         error = exc.message
-    # Links are rewritten below and can be large (a full mesh): never read them back.
-    nodes = list(Node.objects.defer("links"))
+    # Links are rewritten below and can be large (a full mesh): never read them back; nor the
+    # JSON of how a node's worker runs exo and its GPU probe, which nothing here reads.
+    nodes = list(Node.objects.defer("links", "exo_start_command", "exo_join_programs",
+                                    "exo_environment", "exo_log_files", "gpu_probe_command"))
     # A node that reads its own GPUs is written by its worker (gpu_poll), never here.
     polled = [node for node in nodes if not node.reads_gpus]
     matched = match_nodes(view.nodes if view else [], [inventory_node(node) for node in polled])
     names = {v.node_id: name for name, v in matched.items()}
-    links = _links_by_node(view, names) if view else {}
+    links = link_tables(view.links, names) if view else NO_TABLES
+    before = {node.pk: (live_values(node), node.links_digest) for node in polled}
     for node in polled:
         _apply(node, matched.get(node.name), view, links, now)
-    _save_live_fields(polled)
-    record_memory([(node, matched[node.name].ram_used, matched[node.name].ram_total)
-                   for node in polled if node.name in matched], now)
-    record_series([(node, live_series(gpu_usage=node.gpu_usage, temperature=node.temperature,
-                                      power=node.power, swap_used=node.swap_used))
-                   for node in polled if node.name in matched], now)
-    for node in nodes:
-        if node.reads_gpus:
-            _mark_silent(node, now)
-    snapshot = build_snapshot(nodes, view, names, error=error, now=now)
-    _count_runner_failures(snapshot)
-    cache.set(SNAPSHOT_KEY, snapshot, timeout=None)
+    with transaction.atomic():
+        _save_live_fields(polled, before)
+        record_memory([(node, matched[node.name].ram_used, matched[node.name].ram_total)
+                       for node in polled if node.name in matched], now)
+        record_series([(node, live_series(gpu_usage=node.gpu_usage, temperature=node.temperature,
+                                          power=node.power, swap_used=node.swap_used))
+                       for node in polled if node.name in matched], now)
+        for node in nodes:
+            if node.reads_gpus:
+                _mark_silent(node, now)
+    snapshot = build_snapshot(nodes, view, names, links.pairs, error=error, now=now)
+    _count_runner_failures(snapshot["instances"])
+    keep_snapshot(snapshot)
     # Built from JSON-safe values only (the serializer's output, plain numbers and strings).
     events.publish([events.CLUSTER_GROUP], {"type": "cluster.update", "cluster": snapshot},
                    already_json=True)
     return snapshot
 
 
-def _count_runner_failures(snapshot: dict[str, Any]) -> None:
-    """Count each runner failure once: against the previous poll's snapshot (polls run one
-    at a time). A model's counter starts at 0 when it is first seen, so it is there to
-    compare before anything failed."""
-    previous = (cluster_snapshot() or {}).get("instances", [])
-    for instance in snapshot["instances"]:
+def _count_runner_failures(instances: list[dict[str, Any]]) -> None:
+    """Count each runner failure once: against the previous poll's instances (polls run one
+    at a time), kept on their own (at 32 nodes, reading the whole snapshot back for them cost
+    more). A model's counter starts at 0 when it is first seen, so it is there to compare
+    before anything failed."""
+    previous = cache.get(INSTANCES_KEY) or []
+    cache.set(INSTANCES_KEY, instances, timeout=None)
+    for instance in instances:
         RUNNER_FAILURES.labels(instance["model_id"])
-    for model in new_runner_failures(previous, snapshot["instances"]):
+    for model in new_runner_failures(previous, instances):
         RUNNER_FAILURES.labels(model).inc()
 
 
-def _save_live_fields(nodes: list[Node]) -> None:
-    """One UPDATE statement run for every node: a poll of 32 nodes must stay cheap, and
-    bulk_update's CASE expressions cost several times more."""
-    concrete = {field.name: field for field in Node._meta.concrete_fields}
-    fields = [concrete[name] for name in LIVE_FIELDS]
-    quote = connection.ops.quote_name
-    sql = (f"UPDATE {quote(Node._meta.db_table)} SET "
-           f"{', '.join(f'{quote(field.column)} = %s' for field in fields)} "
-           f"WHERE {quote(Node._meta.pk.column)} = %s")
-    rows = [[field.get_db_prep_value(getattr(node, field.attname), connection) for field in fields]
-            + [node.pk] for node in nodes]
-    with connection.cursor() as cursor:
-        cursor.executemany(sql, rows)
+def _save_live_fields(nodes: list[Node], before: dict[int, tuple[tuple[Any, ...], str]]) -> None:
+    """Write the live fields of the nodes where one changed, and the links of those whose links
+    did (`before`: node pk -> its live values and links digest as read)."""
+    update_rows(Node, LIVE_FIELDS, {node.pk: values for node in nodes
+                                    if (values := live_values(node)) != before[node.pk][0]})
+    update_rows(Node, ["links", "links_digest"], {
+        node.pk: (node.links, node.links_digest) for node in nodes
+        if node.links_digest != before[node.pk][1]})
 
 
 def cluster_snapshot() -> dict[str, Any] | None:
     """The latest poll's snapshot, or None before the first poll."""
-    return cache.get(SNAPSHOT_KEY)
+    text = cache.get(SNAPSHOT_KEY)
+    return orjson.loads(text) if text is not None else None
+
+
+def keep_snapshot(snapshot: dict[str, Any]) -> None:
+    """Make `snapshot` (JSON values only) the latest poll's. Kept as JSON text: at 32 nodes
+    pickle takes several times as long to write it and to read it back."""
+    cache.set(SNAPSHOT_KEY, orjson.dumps(snapshot), timeout=None)
 
 
 def inventory_node(node: Node) -> InventoryNode:
@@ -129,9 +161,9 @@ def inventory_node(node: Node) -> InventoryNode:
                          node.expects_rdma)
 
 
-def _apply(node: Node, view: NodeView | None, cluster: ClusterView | None,
-           links: dict[str, list[dict[str, Any]]], now: datetime) -> None:
-    node.links = links.get(view.node_id, []) if view else []
+def _apply(node: Node, view: NodeView | None, cluster: ClusterView | None, links: LinkTables,
+           now: datetime) -> None:
+    node.links, node.links_digest = links.node_links(view.node_id if view else "")
     if view is not None:
         node.exo_node_id = view.node_id
         node.last_seen_at = now
@@ -147,17 +179,6 @@ def _apply(node: Node, view: NodeView | None, cluster: ClusterView | None,
     status = node_status(inventory_node(node), view, cluster, last_seen=node.last_seen_at,
                          now=now, offline_after=timedelta(seconds=settings.NODE_OFFLINE_SECONDS))
     node.status, node.status_reason = status.status, status.reason[:255]
-
-
-def _links_by_node(cluster: ClusterView, names: dict[str, str]) -> dict[str, list[dict[str, Any]]]:
-    """exo node id -> the links that start there, with peers named as in the inventory."""
-    by_node: dict[str, list[dict[str, Any]]] = {}
-    for link in cluster.links:
-        by_node.setdefault(link.source, []).append(
-            {"peer": names.get(link.sink, link.sink), "kind": link.kind,
-             "interface": link.source_interface, "peer_interface": link.sink_interface,
-             "address": link.address})
-    return by_node
 
 
 def _mark_silent(node: Node, now: datetime) -> None:
@@ -176,26 +197,10 @@ def _mark_silent(node: Node, now: datetime) -> None:
 def record_memory(samples: list[tuple[Node, int, int]], now: datetime) -> None:
     """Keep each node's memory in use, (node, used, total), as the peak of its bucket, and only
     the buckets inside each tier's window."""
-    for tier, (width, window) in HISTORY_TIERS.items():
-        bucket = bucket_start(now, width)
-        existing = {s.node_id: s for s in NodeMemorySample.objects.filter(
-            tier=tier, bucket=bucket, node__in=[node for node, _, _ in samples])}
-        new, raised = [], []
-        for node, ram_used, ram_total in samples:
-            sample = existing.get(node.pk)
-            if sample is None:
-                new.append(NodeMemorySample(node=node, tier=tier, bucket=bucket,
-                                            ram_used=ram_used, ram_total=ram_total))
-            elif ram_used > sample.ram_used:
-                sample.ram_used, sample.ram_total = ram_used, ram_total
-                raised.append(sample)
-        for sample in raised:
-            NodeMemorySample.objects.filter(pk=sample.pk).update(ram_used=sample.ram_used,
-                                                                 ram_total=sample.ram_total)
-        if new:  # a new bucket began: the oldest one may have left the window
-            NodeMemorySample.objects.bulk_create(new, ignore_conflicts=True)
-            NodeMemorySample.objects.filter(
-                tier=tier, bucket__lt=now - timedelta(seconds=window)).delete()
+    keep_peaks(NodeMemorySample, ["node", "tier", "bucket"], "ram_used", ["ram_total"],
+               [(node.pk, tier, bucket, ram_used, ram_total) for tier, bucket in tier_buckets(now)
+                for node, ram_used, ram_total in samples])
+    drop_old_buckets(NodeMemorySample, now)
 
 
 def memory_history(node: Node, tier: str = "10s", limit: int | None = None) -> list[dict[str, Any]]:
@@ -222,12 +227,13 @@ def with_history(snapshot: dict[str, Any]) -> dict[str, Any]:
                                   for node in snapshot["nodes"]]}
 
 
-def build_snapshot(nodes: list[Node], view: ClusterView | None, names: dict[str, str], *,
-                   error: str | None, now: datetime) -> dict[str, Any]:
+def build_snapshot(nodes: list[Node], view: ClusterView | None, names: dict[str, str],
+                   links: list[dict[str, Any]], *, error: str | None, now: datetime
+                   ) -> dict[str, Any]:
+    """The snapshot of this poll; `links`: each pair of nodes and kind once."""
     exo_nodes = [node for node in nodes if node.in_exo_cluster]
     used = sum(node.ram_used or 0 for node in exo_nodes if node.status != Node.Status.OFFLINE)
     total = sum(node.ram_total or node.ram_bytes for node in exo_nodes)
-    links = _pairs(view, names) if view else []
     return {
         "reachable": view is not None,
         "error": error,
@@ -244,20 +250,6 @@ def build_snapshot(nodes: list[Node], view: ClusterView | None, names: dict[str,
             view.nodes, [inventory_node(node) for node in nodes])] if view else [],
         "totals": utilisation(used, total),
     }
-
-
-def _pairs(view: ClusterView, names: dict[str, str]) -> list[dict[str, Any]]:
-    """exo lists each link from both ends; show each pair and kind once."""
-    seen: dict[tuple[str, str, str], dict[str, Any]] = {}
-    for link in view.links:
-        a, b = sorted((link.source, link.sink))
-        key = (a, b, link.kind)
-        if key not in seen:
-            seen[key] = {"a": names.get(a, a), "b": names.get(b, b), "kind": link.kind,
-                         "interfaces": [i for i in (link.source_interface, link.sink_interface)
-                                        if i],
-                         "address": link.address}
-    return list(seen.values())
 
 
 def instance_payload(instance: InstanceView, names: dict[str, str]) -> dict[str, Any]:
@@ -278,10 +270,7 @@ def instance_payload(instance: InstanceView, names: dict[str, str]) -> dict[str,
 
 
 def _node_payloads(nodes: list[Node]) -> list[dict[str, Any]]:
-    # The snapshot's `links` already lists every pair once; per-node copies would grow the
-    # frame with the square of the node count.
-    return [{k: v for k, v in row.items() if k != "links"}
-            for row in NodeSerializer(nodes, many=True).data]
+    return list(SnapshotNodeSerializer(nodes, many=True).data)
 
 
 def _download_payload(download: DownloadView, names: dict[str, str]) -> dict[str, Any]:

@@ -115,3 +115,12 @@ class NodeSerializer(serializers.ModelSerializer):
                   "links", "exo_process", "monitor_gpus", "gpu", "worker", "network_interfaces",
                   "network"]
         ref_name = "Node"
+
+
+class SnapshotNodeSerializer(NodeSerializer):
+    """A node as the cluster snapshot shows it: without its links, as the snapshot lists every
+    pair once (per-node copies would grow each frame with the square of the node count)."""
+
+    class Meta(NodeSerializer.Meta):
+        fields = [name for name in NodeSerializer.Meta.fields if name != "links"]
+        ref_name = "SnapshotNode"

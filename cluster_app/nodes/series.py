@@ -1,10 +1,7 @@
-"""Pure rules for a node's performance history: the series a reading becomes, and how a reading
-folds into a time bucket (the bucket keeps its peak, as the memory history does). No I/O."""
+"""Pure rules for a node's performance history: the series a reading becomes (each time bucket
+keeps its peak, as the memory history does: perf_history.py). No I/O."""
 
 from __future__ import annotations
-
-from collections.abc import Hashable, Mapping
-from typing import TypeVar
 
 from cluster_app.nodes.netrates import Rates
 
@@ -14,8 +11,6 @@ POWER = "power"  # W
 SWAP_USED = "swap_used"  # bytes
 NET_PREFIX = "net."
 RECEIVED, SENT = "rx", "tx"
-
-Key = TypeVar("Key", bound=Hashable)
 
 
 def net_series(interface: str, direction: str) -> str:
@@ -38,12 +33,3 @@ def network_series(rates: Rates) -> dict[str, float]:
         values[net_series(interface, SENT)] = sent
     return values
 
-
-def peak_changes(existing: Mapping[Key, float], readings: Mapping[Key, float]
-                 ) -> tuple[dict[Key, float], dict[Key, float]]:
-    """What `readings` do to the buckets holding `existing` values: (new buckets, buckets whose
-    peak they raise). A reading at or under its bucket's peak changes nothing."""
-    new = {key: value for key, value in readings.items() if key not in existing}
-    raised = {key: value for key, value in readings.items()
-              if key in existing and value > existing[key]}
-    return new, raised

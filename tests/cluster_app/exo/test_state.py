@@ -125,6 +125,19 @@ def test_rdma_disabled_is_read(current):
     assert by_name(normalise(state))["ALPHA"].rdma_enabled is False
 
 
+def test_the_links_of_a_topology_seen_last_are_not_read_again(current):
+    first = normalise(current)
+    assert normalise(copy.deepcopy(current)).links is first.links
+    changed = copy.deepcopy(current)
+    for sinks in changed["topology"]["connections"].values():
+        for sink, edges in sinks.items():
+            sinks[sink] = [edge for edge in edges if "sourceRdmaIface" not in edge]
+    without_rdma = normalise(changed).links
+    assert {link.kind for link in without_rdma} == {TCP}
+    assert normalise(current).links == first.links
+    assert RDMA in {link.kind for link in first.links}
+
+
 def test_legacy_shape():
     view = normalise(load("legacy"))
     assert view.shape == "legacy"

@@ -5,12 +5,11 @@ from __future__ import annotations
 
 import pytest
 from channels.layers import get_channel_layer
-from django.core.cache import cache
 from django.utils import timezone
 
 from cluster_app.jobs import events
 from cluster_app.models import Node, NodeMemorySample
-from cluster_app.nodes.poll import SNAPSHOT_KEY
+from cluster_app.nodes.poll import keep_snapshot
 from tests.cluster_app.consumer_testing import snapshot_of
 from tests.threads import run_async
 
@@ -36,7 +35,7 @@ def test_the_snapshot_carries_the_memory_history_and_polls_follow(layer, alice_t
     # A node exo does not know: the live stack's poll, which shares this database, never
     # writes samples for it.
     delta = Node.objects.create(name="delta", display_name="DELTA", ram_bytes=64 * 1024**3)
-    cache.set(SNAPSHOT_KEY, {"reachable": True, "nodes": [{"name": "delta"}], "links": []})
+    keep_snapshot({"reachable": True, "nodes": [{"name": "delta"}], "links": []})
     NodeMemorySample.objects.create(node=delta, tier="10s", bucket=timezone.now(),
                                     ram_used=30 * 1024**3, ram_total=64 * 1024**3)
 

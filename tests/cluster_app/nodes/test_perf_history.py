@@ -10,7 +10,7 @@ import pytest
 from django.utils import timezone
 
 from cluster_app.exo.client import ExoClient
-from cluster_app.models import Node, NodeMetricSample
+from cluster_app.models import Node, NodeMemorySample, NodeMetricSample
 from cluster_app.nodes import gpu_poll, poll
 from cluster_app.nodes.live import bucket_start
 from cluster_app.nodes.perf_history import record_series, series_history
@@ -44,6 +44,29 @@ def test_each_tier_keeps_only_its_window(nodes):
     assert values(alpha, "5m", "gpu_usage") == [0.5, 0.75]
     record_series([(alpha, {"gpu_usage": 0.1})], now + timedelta(days=2))
     assert values(alpha, "5m", "gpu_usage") == [0.1]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_buckets_keep_their_peaks_on_every_database(nodes):
+    """The peaks are kept by one statement of the database's own (an upsert): run on SQLite
+    and on PostgreSQL."""
+    alpha, beta = nodes["alpha"], nodes["beta"]
+    start = bucket_start(timezone.now(), 300)
+    poll.record_memory([(alpha, 10, 100), (beta, 5, 50)], start)
+    record_series([(alpha, {"power": 100.0})], start)
+    poll.record_memory([(alpha, 30, 120), (beta, 1, 60)], start + timedelta(seconds=1))
+    record_series([(alpha, {"power": 90.0})], start + timedelta(seconds=1))
+    # A higher reading raises the peak and brings its total along; a lower one changes nothing.
+    assert [(s["ram_used"], s["ram_total"]) for s in poll.memory_history(alpha, "5m")] == [
+        (30, 120)]
+    assert [(s["ram_used"], s["ram_total"]) for s in poll.memory_history(beta, "5m")] == [
+        (5, 50)]
+    assert values(alpha, "5m", "power") == [100.0]
+    later = start + timedelta(days=2)
+    poll.record_memory([(alpha, 7, 100)], later)
+    record_series([(alpha, {"power": 80.0})], later)
+    assert NodeMemorySample.objects.filter(bucket__lt=later - timedelta(days=1)).count() == 0
+    assert values(alpha, "5m", "power") == [80.0]
 
 
 def test_an_empty_reading_writes_nothing(nodes):

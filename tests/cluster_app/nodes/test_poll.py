@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import httpx
 import pytest
 import redis
 from django.utils import timezone
@@ -36,6 +37,33 @@ def test_poll_fills_the_live_inventory(exo_url, nodes):
     assert snapshot["reachable"] is True and snapshot["rdma_linked"] is True
     assert snapshot["totals"]["total"] == 768 * GIB
     assert poll.cluster_snapshot() == snapshot
+
+
+def test_a_poll_reads_the_inventory_once(exo_url, nodes, django_assert_max_num_queries):
+    run_poll(exo_url)
+    # The inventory, the changed live fields, each history's upsert and old buckets, and the
+    # transaction: a field left unread would cost a query per node.
+    with django_assert_max_num_queries(8) as queries:
+        run_poll(exo_url)
+    assert not [query for query in queries.captured_queries
+                if query["sql"].startswith("SELECT") and '"links"' in query["sql"]]
+
+
+def test_links_are_written_when_they_change_and_only_then(exo_url, nodes):
+    run_poll(exo_url)
+    # Rows the poll rewrites would lose this mark; a poll that finds no change leaves it.
+    Node.objects.filter(name="alpha").update(links=[{"peer": "unchanged"}])
+    run_poll(exo_url)
+    assert Node.objects.get(name="alpha").links == [{"peer": "unchanged"}]
+    httpx.post(f"{exo_url}/_sim/nodes/BETA/rdma", json={"enabled": False}).raise_for_status()
+    try:
+        run_poll(exo_url)
+        alpha = Node.objects.get(name="alpha")
+        assert {link["kind"] for link in alpha.links} == {"tcp"} and alpha.rdma_enabled
+    finally:
+        httpx.post(f"{exo_url}/_sim/nodes/BETA/rdma", json={"enabled": True}).raise_for_status()
+    run_poll(exo_url)
+    assert {link["kind"] for link in Node.objects.get(name="alpha").links} == {"rdma", "tcp"}
 
 
 def test_memory_history_keeps_one_peak_per_bucket(exo_url, nodes):

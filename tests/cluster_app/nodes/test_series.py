@@ -1,9 +1,9 @@
-"""A node's performance readings as series, and how a reading folds into its time bucket."""
+"""A node's performance readings as series."""
 
 from __future__ import annotations
 
 from cluster_app.nodes.netrates import Rates
-from cluster_app.nodes.series import live_series, net_series, network_series, peak_changes
+from cluster_app.nodes.series import live_series, net_series, network_series
 
 
 def test_live_figures_become_series_leaving_out_what_was_not_reported():
@@ -16,12 +16,3 @@ def test_each_interface_gives_a_series_in_and_one_out():
     assert network_series(found) == {"net.bridge0.rx": 10.0, "net.bridge0.tx": 20.0}
     assert net_series("en2", "tx") == "net.en2.tx"
 
-
-def test_a_reading_opens_a_bucket_or_raises_its_peak_and_never_lowers_it():
-    existing = {"a": 5.0, "b": 5.0}
-    new, raised = peak_changes(existing, {"a": 7.0, "b": 3.0, "c": 1.0})
-    assert (new, raised) == ({"c": 1.0}, {"a": 7.0})
-
-
-def test_a_reading_equal_to_the_peak_changes_nothing():
-    assert peak_changes({"a": 5.0}, {"a": 5.0}) == ({}, {})

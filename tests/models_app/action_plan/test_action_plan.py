@@ -7,14 +7,13 @@ import json
 from dataclasses import replace
 
 import pytest
-from django.core.cache import cache
 from django.test import Client
 from django.urls import Resolver404, resolve
 
 from cluster_app.logs.classify import NodeLines
 from cluster_app.logs.ring import ring_push
 from cluster_app.models import Job
-from cluster_app.nodes.poll import SNAPSHOT_KEY
+from cluster_app.nodes.poll import keep_snapshot
 from models_app.action_plan.steps import (
     DONE,
     IN_PROGRESS,
@@ -161,7 +160,7 @@ def test_facts_come_from_downloads_polls_and_usage(nodes, guide_models, alice):
     Job.objects.create(kind="model.download", node=nodes["beta"], state=Job.State.RUNNING,
                        progress=0.5, params={"model": "deepseek-v3-4bit",
                                              "repo_id": "mlx-community/DeepSeek-V3.1-4bit"})
-    cache.set(SNAPSHOT_KEY, snapshot(statuses=("online", "degraded"), instances=[
+    keep_snapshot(snapshot(statuses=("online", "degraded"), instances=[
         JACCL_DEEPSEEK, {**JACCL_DEEPSEEK, "model_id": "other", "sharding": "Pipeline"}]))
     UsageRecord.objects.create(api="chat", requested_model="deepseek-v3-4bit",
                                model_id="mlx-community/DeepSeek-V3.1-4bit", status="ok")
@@ -189,7 +188,7 @@ def test_facts_come_from_downloads_polls_and_usage(nodes, guide_models, alice):
 @pytest.mark.django_db
 def test_the_section_the_health_page_loads(client, alice, nodes, guide_models):
     client.force_login(alice)
-    cache.set(SNAPSHOT_KEY, snapshot())
+    keep_snapshot(snapshot())
     html = client.get("/health/action-plan/").content.decode()
     assert "Recommended Action Plan" in html and "1 of 5 done" in html
     assert 'data-post="/api/v1/models/llama-3.2-1b/download/"' in html
@@ -199,7 +198,7 @@ def test_the_section_the_health_page_loads(client, alice, nodes, guide_models):
 
 @pytest.mark.django_db
 def test_jaccl_lines_count_once_initialisation_completed(nodes, guide_models):
-    cache.set(SNAPSHOT_KEY, snapshot(instances=[JACCL_DEEPSEEK]))
+    keep_snapshot(snapshot(instances=[JACCL_DEEPSEEK]))
     describe = NodeLines().describe
 
     def logged(text: str) -> None:

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from django.core.cache import cache
 
 from cluster_app.models import Job, Node
-from cluster_app.nodes.poll import SNAPSHOT_KEY
+from cluster_app.nodes.poll import keep_snapshot
 from models_app.models import LlmModel
 
 pytestmark = pytest.mark.django_db
@@ -123,7 +122,7 @@ def test_matrix_shows_what_exo_reports(api_client, nodes, no_enqueue):
 
     entry = {"model_id": "mlx-community/Llama-3.2-1B-Instruct-4bit", "speed": None, "eta_ms": None,
              "files_done": None, "files_total": None, "error": None}
-    cache.set(SNAPSHOT_KEY, {"downloads": [
+    keep_snapshot({"downloads": [
         {**entry, "node": "alpha", "status": "completed", "downloaded": 100, "total": 100},
         {**entry, "node": "beta", "status": "pending", "downloaded": 0, "total": 100},
         {**entry, "model_id": "mlx-community/Meta-Llama-3.1-8B-Instruct-4bit", "node": "beta",

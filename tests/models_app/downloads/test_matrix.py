@@ -4,10 +4,9 @@ source wins each cell, and how exo's own download states read."""
 from __future__ import annotations
 
 import pytest
-from django.core.cache import cache
 
 from cluster_app.models import Job
-from cluster_app.nodes.poll import SNAPSHOT_KEY
+from cluster_app.nodes.poll import keep_snapshot
 from models_app.downloads.jobs import DELETE, DOWNLOAD
 from models_app.downloads.matrix import downloads_matrix
 
@@ -21,7 +20,7 @@ def cell(slug: str, node: str) -> dict:
 
 
 def exo_reports(*downloads: dict) -> None:
-    cache.set(SNAPSHOT_KEY, {"reachable": True, "downloads": list(downloads)})
+    keep_snapshot({"reachable": True, "downloads": list(downloads)})
 
 
 def exo_download(status: str, node: str = "alpha", **fields) -> dict:
