@@ -43,7 +43,7 @@ __all__ = ["FileSpec", "Limits", "TransferError", "TransferProgress", "Verificat
 
 logger = logging.getLogger(__name__)
 
-TICK = 0.1  # seconds between two progress reports of the calling thread
+TICK = 0.05  # seconds between two progress reports of the calling thread
 
 
 @dataclass(frozen=True)
