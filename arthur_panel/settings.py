@@ -250,6 +250,10 @@ MODELS_DIR = Path(env_str("MODELS_DIR", str(VAR_DIR / "models"))).resolve()
 # A download with no new byte for this long is retried (with backoff, DOWNLOAD_RETRIES times).
 DOWNLOAD_STALL_SECONDS = env_float("DOWNLOAD_STALL_SECONDS", 60.0, minimum=0.1)
 DOWNLOAD_RETRIES = env_int("DOWNLOAD_RETRIES", 5)
+# A download fetches this many byte ranges at once, over this many files at most: a CDN that
+# caps each connection (the Hub's does) gives a file as much as the line carries.
+DOWNLOAD_CONNECTIONS = env_int("DOWNLOAD_CONNECTIONS", 8, minimum=1)
+DOWNLOAD_FILES_AT_ONCE = env_int("DOWNLOAD_FILES_AT_ONCE", 4, minimum=1)
 
 # A node's worker silent this long shows as offline, and jobs for it say they wait for it
 # (each worker beats three times as often).

@@ -2,7 +2,9 @@
 delete.
 
 huggingface_hub gives the file list, sizes, hashes and URLs; `transfer` moves the bytes with
-ranged requests so a pause, a dropped connection or a killed worker resumes inside a file. A
+ranged requests, several files and several ranges of a file at once (`DOWNLOAD_CONNECTIONS`,
+`DOWNLOAD_FILES_AT_ONCE`), so a pause, a dropped connection or a killed worker resumes inside a
+file. A
 download first gives exo the model's card if exo has none (exo lists and loads only models it
 has a card for); a delete also tells exo, whose entry would otherwise say "completed" until it
 restarts (exo issue 1568).
@@ -34,8 +36,10 @@ from cluster_app.nodes.poll import inventory_node
 from cluster_app.nodes.units import format_gib
 from models_app.catalogue.hub import RepoMetadata, repo_metadata
 from models_app.downloads.metrics import DOWNLOAD_BYTES, DOWNLOAD_FAILURES, failure_reason
+from models_app.downloads.partial import kept_bytes
 from models_app.downloads.transfer import (
     FileSpec,
+    Limits,
     TransferProgress,
     download_files,
     remove_partials,
@@ -151,10 +155,11 @@ def _present(dest: Path, files: list[FileSpec]) -> int:
     """Bytes already on disk for these files, complete or partial."""
     present = 0
     for spec in files:
-        for path in (dest / spec.path, Path(f"{dest / spec.path}.partial")):
-            if path.exists():
-                present += min(path.stat().st_size, spec.size)
-                break
+        final = dest / spec.path
+        if final.exists():
+            present += min(final.stat().st_size, spec.size)
+        else:
+            present += kept_bytes(final, spec.size, spec.sha256)
     return present
 
 
@@ -209,11 +214,16 @@ def _download(job: Job, node: Node, reporter: JobReporter) -> dict[str, Any]:
 
     timeout = httpx.Timeout(30.0, read=settings.DOWNLOAD_STALL_SECONDS)
     headers = build_hf_headers(token=settings.HF_TOKEN or False)
+    # The token goes to the Hub only, never to the CDN its downloads are redirected to.
+    auth = {k: v for k, v in headers.items() if k.lower() == "authorization"}
+    limits = Limits(connections=settings.DOWNLOAD_CONNECTIONS,
+                    files_at_once=settings.DOWNLOAD_FILES_AT_ONCE)
     try:
-        with httpx.Client(headers=headers, timeout=timeout, follow_redirects=True) as client:
+        with httpx.Client(headers={k: v for k, v in headers.items() if k not in auth},
+                          timeout=timeout) as client:
             download_files(files, dest, client=client, on_progress=on_progress,
                            check_stop=reporter.check, stall_seconds=settings.DOWNLOAD_STALL_SECONDS,
-                           max_retries=settings.DOWNLOAD_RETRIES,
+                           max_retries=settings.DOWNLOAD_RETRIES, auth=auth, limits=limits,
                            on_bytes=DOWNLOAD_BYTES.labels(node.name).inc)
     except JobStopped as stop:
         if stop.control == Job.Control.CANCEL:

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from .bandwidth import Bandwidth
+from .cdn import DEFAULT_TTL, Cdn
 from .content import HashCache
 from .faults import FaultBook, FaultSpecError
 from .manifest import DEMO_MANIFEST_PATH, load_manifest, parse_scale, tiny_manifest
@@ -20,6 +21,14 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m simulators.hub", description=__doc__)
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8790)
+    p.add_argument(
+        "--cdn-port", type=int, default=0,
+        help="port of the CDN LFS downloads are redirected to (default: any free one)",
+    )
+    p.add_argument(
+        "--cdn-ttl", type=float, default=DEFAULT_TTL,
+        help=f"seconds a signed CDN link lasts (default {DEFAULT_TTL:g})",
+    )
     source = p.add_mutually_exclusive_group()
     source.add_argument(
         "--manifest",
@@ -74,6 +83,8 @@ def state_from_args(args: argparse.Namespace) -> SimState:
         raise ValueError("--bandwidth must be a positive number of bytes/s")
     if args.tree_page_size <= 0:
         raise ValueError("--tree-page-size must be positive")
+    if args.cdn_ttl <= 0:
+        raise ValueError("--cdn-ttl must be a positive number of seconds")
     faults = FaultBook()
     for text in args.fault:
         try:
@@ -84,6 +95,7 @@ def state_from_args(args: argparse.Namespace) -> SimState:
         store=RepoStore(manifest, scale, HashCache(args.cache_dir)),
         tokens=frozenset(args.token),
         bandwidth=Bandwidth(args.bandwidth, per_connection=args.bandwidth_per == "connection"),
+        cdn=Cdn(args.cdn_ttl),
         faults=faults,
         tree_page_size=args.tree_page_size,
     )
@@ -96,7 +108,7 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as exc:  # ManifestError and FaultSpecError included
         print(f"hub simulator: {exc}", file=sys.stderr)
         return 2
-    serve(state, args.host, args.port, log_level=args.log_level)
+    serve(state, args.host, args.port, args.cdn_port, log_level=args.log_level)
     return 0
 
 

@@ -1,4 +1,4 @@
-"""`/_sim/*`: the simulator's own control routes (info, faults, counters, bandwidth).
+"""`/_sim/*`: the simulator's own control routes (info, faults, counters, bandwidth, CDN).
 
 Errors here use the panel's shape, {"error": {"message", "code"}}, not the Hub's.
 """
@@ -45,6 +45,7 @@ async def info(request: Request) -> JSONResponse:
             "scale_factor": float(store.scale),
             "tokens_configured": len(state.tokens),
             "bandwidth": state.bandwidth.as_json(),
+            "cdn": state.cdn.as_json(),
             "tree_page_size": state.tree_page_size,
             "repos": repos,
         }
@@ -111,3 +112,24 @@ async def set_bandwidth(request: Request) -> JSONResponse:
     state = sim_state(request)
     state.bandwidth = Bandwidth(rate, per_connection=per == "connection")
     return JSONResponse(state.bandwidth.as_json())
+
+
+async def get_cdn(request: Request) -> JSONResponse:
+    return JSONResponse(sim_state(request).cdn.as_json())
+
+
+async def set_cdn(request: Request) -> JSONResponse:
+    """`{"ttl_seconds": n}`: how long the links signed from now on last."""
+    data = await _json_body(request)
+    ttl = data.get("ttl_seconds") if isinstance(data, dict) else None
+    if not isinstance(ttl, (int, float)) or isinstance(ttl, bool) or ttl <= 0:
+        raise ControlError('body must be {"ttl_seconds": a positive number}')
+    cdn = sim_state(request).cdn
+    cdn.ttl = float(ttl)
+    return JSONResponse(cdn.as_json())
+
+
+async def expire_cdn_links(request: Request) -> JSONResponse:
+    """Every link signed so far is refused from now on (403), as once past its Expires."""
+    sim_state(request).cdn.expire_all()
+    return JSONResponse({"expired": True})

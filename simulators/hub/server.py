@@ -1,4 +1,7 @@
-"""Running the app under uvicorn: in the foreground (CLI) or in a thread (tests, dev tools)."""
+"""Running the app under uvicorn: in the foreground (CLI) or in a thread (tests, dev tools).
+
+One server listens on two sockets: the Hub's port and the CDN's (another origin, as the
+Hub's CDN is, so clients keep their token off it)."""
 
 from __future__ import annotations
 
@@ -24,26 +27,44 @@ def _config(state: SimState, log_level: str, access_log: bool) -> uvicorn.Config
     return uvicorn.Config(create_app(state), http="h11", log_level=log_level, access_log=access_log)
 
 
-def serve(state: SimState, host: str, port: int, log_level: str = "info") -> None:
+def _listen(host: str, port: int) -> socket.socket:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    return sock
+
+
+def bind(state: SimState, host: str, port: int, cdn_port: int = 0) -> list[socket.socket]:
+    """Returns the Hub's socket and the CDN's (port 0: any free one), the CDN's port recorded
+    in `state` for the links the Hub signs."""
+    hub_sock = _listen(host, port)
+    cdn_sock = _listen(host, cdn_port)
+    state.cdn.port = cdn_sock.getsockname()[1]
+    return [hub_sock, cdn_sock]
+
+
+def serve(state: SimState, host: str, port: int, cdn_port: int = 0,
+          log_level: str = "info") -> None:
     """Serves until interrupted."""
-    config = _config(state, log_level, access_log=True)
-    config.host, config.port = host, port
-    uvicorn.Server(config).run()
+    sockets = bind(state, host, port, cdn_port)
+    logging.getLogger("uvicorn.error").info(
+        "hub simulator on http://%s:%d, its CDN on port %d", host, port, state.cdn.port)
+    uvicorn.Server(_config(state, log_level, access_log=True)).run(sockets=sockets)
 
 
 class HubServer:
-    """The simulator on a free loopback port in a background thread; use as a context manager."""
+    """The simulator on free loopback ports in a background thread; use as a context manager."""
 
     def __init__(
         self, state: SimState, host: str = "127.0.0.1", log_level: str = "warning"
     ) -> None:
-        self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self._sock.bind((host, 0))
-        self.url = "http://{}:{}".format(*self._sock.getsockname())
+        self._sockets = bind(state, host, 0)
+        self.url = "http://{}:{}".format(*self._sockets[0].getsockname())
+        self.cdn_url = "http://{}:{}".format(*self._sockets[1].getsockname())
         self._server = uvicorn.Server(_config(state, log_level, access_log=False))
         self._thread = threading.Thread(
-            target=self._server.run, kwargs={"sockets": [self._sock]}, daemon=True, name="hub-sim"
+            target=self._server.run, kwargs={"sockets": self._sockets}, daemon=True,
+            name="hub-sim",
         )
 
     def start(self, timeout: float = 10.0) -> Self:
@@ -58,7 +79,8 @@ class HubServer:
     def stop(self) -> None:
         self._server.should_exit = True
         self._thread.join(timeout=10)
-        self._sock.close()
+        for sock in self._sockets:
+            sock.close()
 
     def __enter__(self) -> Self:
         return self.start()

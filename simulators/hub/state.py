@@ -8,6 +8,7 @@ from urllib.parse import unquote
 from starlette.requests import Request
 
 from .bandwidth import Bandwidth
+from .cdn import Cdn
 from .errors import gated_repo, repo_not_found
 from .faults import FaultBook
 from .listing import TREE_PAGE_SIZE
@@ -20,6 +21,7 @@ class SimState:
     store: RepoStore
     tokens: frozenset[str] = frozenset()
     bandwidth: Bandwidth = field(default_factory=Bandwidth)
+    cdn: Cdn = field(default_factory=Cdn)
     faults: FaultBook = field(default_factory=FaultBook)
     counters: Counters = field(default_factory=Counters)
     tree_page_size: int = TREE_PAGE_SIZE

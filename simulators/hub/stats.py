@@ -15,6 +15,7 @@ class FileStats:
     bytes: int = 0
     # GETs whose whole requested range went out; a cached file must not add to this
     completed: int = 0
+    redirects: int = 0  # Hub answers sending the client to the CDN (LFS files)
 
 
 class Counters:

@@ -52,7 +52,8 @@ def hub_api(hub_url: str) -> HfApi:
 
 @pytest.fixture
 def hub_http(hub_url: str) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=hub_url, timeout=10) as client:
+    # LFS files come from the CDN the Hub redirects to.
+    with httpx.Client(base_url=hub_url, timeout=10, follow_redirects=True) as client:
         yield client
 
 

@@ -22,7 +22,8 @@ def timed_download(hub_url: str, filename: str, cache_dir: Path) -> float:
 
 def timed_pair(hub_url: str) -> float:
     def fetch(name: str) -> None:
-        httpx.get(f"{hub_url}/{HUB_WIDE_REPO}/resolve/main/{name}", timeout=10).raise_for_status()
+        url = f"{hub_url}/{HUB_WIDE_REPO}/resolve/main/{name}"
+        httpx.get(url, timeout=10, follow_redirects=True).raise_for_status()
 
     started = time.monotonic()
     with ThreadPoolExecutor(2) as pool:

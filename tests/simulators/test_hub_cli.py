@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 
 from simulators.hub.__main__ import build_parser, state_from_args
 
@@ -22,8 +23,8 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def test_module_serves_the_demo_manifest_at_the_default_scale() -> None:
-    port = free_port()
+def test_module_serves_the_demo_manifest_at_the_default_scale_and_its_cdn() -> None:
+    port, cdn_port = free_port(), free_port()
     proc = subprocess.Popen(
         [
             sys.executable,
@@ -31,6 +32,8 @@ def test_module_serves_the_demo_manifest_at_the_default_scale() -> None:
             "simulators.hub",
             "--port",
             str(port),
+            "--cdn-port",
+            str(cdn_port),
             "--token",
             "t1",
             "--log-level",
@@ -46,6 +49,8 @@ def test_module_serves_the_demo_manifest_at_the_default_scale() -> None:
                 info = httpx.get(f"http://127.0.0.1:{port}/_sim/info", timeout=1).json()
             except httpx.TransportError:
                 time.sleep(0.05)
+        shard = "mlx-community/Llama-3.2-1B-Instruct-4bit/resolve/main/model.safetensors"
+        redirect = httpx.head(f"http://127.0.0.1:{port}/{shard}", timeout=5)
     finally:
         proc.terminate()
         proc.wait(timeout=10)
@@ -56,6 +61,9 @@ def test_module_serves_the_demo_manifest_at_the_default_scale() -> None:
     deepseek = next(r for r in info["repos"] if r["id"] == "mlx-community/DeepSeek-V3-4bit")
     assert deepseek["true_weight_bytes"] == 405_874_409_472
     assert deepseek["served_weight_bytes"] == 405_874_409_472 // 20000
+    assert info["cdn"] == {"port": cdn_port, "ttl_seconds": 3600.0}
+    assert redirect.status_code == 302
+    assert redirect.headers["location"].startswith(f"http://127.0.0.1:{cdn_port}/repos/")
 
 
 def test_bad_flags_exit_with_status_2_and_a_message() -> None:
@@ -113,6 +121,8 @@ def test_flags_build_the_state(tmp_path: Path) -> None:
             str(tmp_path),
             "--tree-page-size",
             "7",
+            "--cdn-ttl",
+            "30",
         ]
     )
 
@@ -122,7 +132,13 @@ def test_flags_build_the_state(tmp_path: Path) -> None:
     assert state.bandwidth.as_json() == {"bytes_per_second": 5000, "per": "connection"}
     assert [(f.kind, f.after_bytes) for f in state.faults.all()] == [("drop", 10)]
     assert state.tree_page_size == 7
+    assert state.cdn.ttl == 30
     assert str(state.store.scale) == "1"
     repo = next(iter(state.store.repos.values()))
     state.store.sha256(repo.files["config.json"])
     assert (tmp_path / "sha256.json").exists()
+
+
+def test_a_cdn_link_lifetime_must_be_positive() -> None:
+    with pytest.raises(ValueError, match="--cdn-ttl"):
+        state_from_args(build_parser().parse_args(["--tiny", "--cdn-ttl", "0"]))

@@ -263,7 +263,7 @@ def test_a_worker_killed_mid_download_loses_nothing(live_stack, alice_token, wid
     os.killpg(first.pid, signal.SIGKILL)  # the whole worker, children and all
     first.wait()
     folder = live_stack.models_dir / "delta" / REPO.replace("/", "--")
-    complete = [p.name for p in folder.iterdir() if not p.name.endswith(".partial")]
+    complete = [p.name for p in folder.iterdir() if ".partial" not in p.name]
     gets = hub_sim.get("/counters").json()["files"]
     done_before = {name: gets[f"{REPO}/{name}"]["get"] for name in complete}
     assert Job.objects.get(pk=job["id"]).state == "running"  # nobody has noticed yet
