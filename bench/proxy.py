@@ -44,6 +44,7 @@ from cluster_poll import (
 )
 
 from arthur_panel.launcher import exo_simulator_command, free_port, wait_for_port
+from arthur_panel.web import default_processes
 from tests import stack
 
 MODEL = "mlx-community/Llama-3.2-1B-Instruct-4bit"
@@ -342,6 +343,9 @@ def main() -> int:
     parser.add_argument("--concurrent-rate", type=float, default=CONCURRENT_RATE,
                         help="the simulator's tokens/s per stream in the concurrent part "
                              f"(default {CONCURRENT_RATE:g}, the guide's DeepSeek V3)")
+    parser.add_argument("--web-processes", type=int, default=default_processes(),
+                        help="WEB_CONCURRENCY (default: as the panel runs here, "
+                             f"{default_processes()})")
     parser.add_argument("--keep", action="store_true", help="keep the work dir and its logs")
     args = parser.parse_args()
     with ExitStack() as exits:
@@ -356,8 +360,9 @@ def main() -> int:
             database, exo_url, "", work / "stack",
             {"CLUSTER_POLL_SECONDS": "3600",
              "RATE_STREAMS_PER_USER": str(args.concurrency * 2),
-             "RATE_CHAT_REQUESTS_PER_MINUTE": "0"}))
-        print("stack ready, model loaded", flush=True)
+             "RATE_CHAT_REQUESTS_PER_MINUTE": "0",
+             "WEB_CONCURRENCY": str(args.web_processes)}))
+        print(f"stack ready ({args.web_processes} web processes), model loaded", flush=True)
         results = asyncio.run(measure(live, exo_url, token, sim, args))
         return 0 if all(results) else 1
 
