@@ -136,7 +136,9 @@ def _json_error(api: str, error: ProxyError) -> JsonResponse:
 
 def _caller(request: HttpRequest) -> tuple[Any, ApiToken | None]:
     """The user (and token) making the request, or ProxyError: a token from `Authorization:
-    Bearer` or `x-api-key` (Anthropic clients), or a browser session with its CSRF token."""
+    Bearer` or `x-api-key` (Anthropic clients), or a browser session with its CSRF token.
+    First of the request's look-ups: the kept ones are checked for changes here."""
+    lookups.follow_changes()
     secret = bearer_secret(request.headers.get("Authorization", "")) or request.headers.get(
         "x-api-key")
     if secret:
@@ -190,10 +192,21 @@ def _prepare(request: HttpRequest, api: str) -> tuple[Call, dict[str, Any], list
         raise ProxyError("Use POST.", "method_not_allowed", 405)
     body = _body(request)
     try:
-        throttle.check_tokens(throttle.limits_for(CHAT_TOKENS, user, token))
-        throttle.take_request(throttle.limits_for(CHAT_REQUESTS, user, token))
+        slots = throttle.admit(tokens=throttle.limits_for(CHAT_TOKENS, user, token),
+                               requests=throttle.limits_for(CHAT_REQUESTS, user, token),
+                               streams=throttle.limits_for(STREAMS, user, token))
     except throttle.RateLimited as refused:
         raise _rate_limited(refused) from None
+    try:
+        _choose_model(call, body, request)
+    except ProxyError:
+        throttle.give_back(slots)  # refused after all: no stream runs
+        raise
+    return call, {**body, "model": call.model_id}, slots
+
+
+def _choose_model(call: Call, body: dict[str, Any], request: HttpRequest) -> None:
+    """The model the call goes to (the requested one, or the route's), or ProxyError."""
     call.requested, call.stream = body["model"], bool(body.get("stream"))
     task = body.pop("task", None) or request.headers.get("X-Arthur-Task")
     if call.requested == "auto":
@@ -211,14 +224,10 @@ def _prepare(request: HttpRequest, api: str) -> tuple[Call, dict[str, Any], list
                              f"{', '.join(route.skipped)}.", "no_model_ready", 503)
         chosen = lookups.model(route.slug)
         call.model_id, call.slug = chosen.model_id, chosen.slug
+    token = call.token
     if token is not None and token.allowed_models and call.model_id not in token.allowed_models:
         raise ProxyError(f"This API key may use only {', '.join(token.allowed_models)}, not "
                          f"{call.requested} ({call.model_id}).", "model_not_allowed", 403)
-    try:
-        slots = throttle.take_streams(throttle.limits_for(STREAMS, user, token))
-    except throttle.RateLimited as refused:
-        raise _rate_limited(refused) from None
-    return call, {**body, "model": call.model_id}, slots
 
 
 def _rate_limited(refused: throttle.RateLimited) -> ProxyError:
