@@ -67,6 +67,12 @@ class ProxyHandler(ASGIHandler):
         self.serve = cast(Callable[[HttpRequest], Awaitable[HttpResponseBase]],
                           convert_exception_to_response(self._serve))
 
+    async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
+        # Without the ThreadSensitiveContext Django gives each request: it would start a thread
+        # for the only sync calls made here, the request signals' (the views' own sync work runs
+        # on a pool: views._pooled), so they run on asgiref's one thread for sync code instead.
+        await self.handle(scope, receive, send)
+
     def takes(self, scope: Scope) -> bool:
         path = scope["path"].removeprefix(scope.get("root_path", ""))
         return path in self.views and has_api_key(scope)

@@ -7,9 +7,10 @@ read returns every byte that has arrived since the last one, and the socket is n
 nobody asks (its bytes wait in the kernel), so a reader that pauses between reads (the
 relay) gets many tokens per wake-up instead of one.
 
-One connection per request, closed after it: no pool, so no stale kept-alive connection to
-retry. Timeouts: `connect`, and `read` for each wait for bytes (None: for ever); a request's
-body is small and written at once.
+One connection per request, closed after it: exo closes a stream's connection itself
+(`Connection: close`), and without a pool there is no stale kept-alive connection to retry.
+Timeouts: `connect`, and `read` for each wait for bytes (None: for ever); a request's body is
+small and written at once.
 """
 
 from __future__ import annotations
