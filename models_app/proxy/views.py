@@ -66,9 +66,10 @@ _CSRF = CsrfViewMiddleware(_csrf_checked)
 # Built once: loading the CA bundle takes about 16 ms on the event loop, though the link to
 # exo is usually plain HTTP.
 _SSL = httpx.create_ssl_context()
-# Once an answer has begun, the relay reads exo's stream at most this often: the tokens that
-# arrive meanwhile go on to the client together, one write instead of one per token, which is
-# most of the web process's work on a fast stream. Far below what a reader notices.
+# Once an answer has begun, and while exo sends faster than this, the relay reads exo's stream
+# at most this often: the tokens that arrive meanwhile go on to the client together, one write
+# instead of one per token, which is most of the web process's work on a fast stream. Far
+# below what a reader notices.
 RELAY_INTERVAL = 0.005
 T = TypeVar("T")
 
@@ -287,13 +288,18 @@ async def _relay(call: Call, upstream: httpx.Response,
     client_left, broken = False, None
     collected = b""
     try:
+        asked = time.monotonic()
         async for chunk in upstream.aiter_raw():
-            meter.feed(chunk, time.monotonic())
+            now = time.monotonic()
+            meter.feed(chunk, now)
             if not call.stream:
                 collected += chunk
             yield chunk
-            if meter.first_token_at is not None:
+            if meter.first_token_at is not None and now - asked < RELAY_INTERVAL:
+                # exo writes faster than that: the next tokens gather meanwhile, to go on in
+                # one write (a slower answer is passed on as it comes, with no timer to wake).
                 await asyncio.sleep(RELAY_INTERVAL)
+            asked = time.monotonic()
     except httpx.TransportError as exc:
         # exo broke the answer off (its process died or restarted): the client's stream ends
         # with a reason, in the frame exo itself sends for a failure mid-answer.
