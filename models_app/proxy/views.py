@@ -242,9 +242,7 @@ async def _proxy(request: HttpRequest, api: str, path: str) -> HttpResponseBase:
     except ProxyError as error:
         return _json_error(api, error)
     except RedisError as exc:  # the limits are counted there: wait for it
-        logger.warning("Redis did not answer: %s", exc)
-        return _json_error(api, ProxyError(REDIS_DOWN_MESSAGE, "redis_unavailable", 503,
-                                           REDIS_RETRY_SECONDS))
+        return _json_error(api, _redis_down(exc))
     client = _exo_client()
     meter = StreamMeter(started)
     try:
@@ -265,6 +263,11 @@ async def _proxy(request: HttpRequest, api: str, path: str) -> HttpResponseBase:
     if call.route:
         response["X-Arthur-Route"] = call.route
     return response
+
+
+def _redis_down(exc: RedisError) -> ProxyError:
+    logger.warning("Redis did not answer: %s", exc)
+    return ProxyError(REDIS_DOWN_MESSAGE, "redis_unavailable", 503, REDIS_RETRY_SECONDS)
 
 
 def _exo_down(exc: httpx.TransportError) -> ProxyError:
@@ -403,6 +406,8 @@ async def list_models(request: HttpRequest) -> HttpResponse:
         response = await _exo_client().get("/v1/models", timeout=settings.EXO_TIMEOUT)
     except ProxyError as error:
         return _json_error("models", error)
+    except RedisError as exc:  # the kept keys are checked there
+        return _json_error("models", _redis_down(exc))
     except httpx.TransportError as exc:
         return _json_error("models", _exo_down(exc))
     if response.status_code >= 400:
