@@ -17,6 +17,7 @@ from django.conf import settings  # noqa: E402
 from arthur_panel.origins import origin_allowed  # noqa: E402
 from arthur_panel.routing import websocket_urlpatterns  # noqa: E402
 from cluster_app.access.tokens import BearerTokenWebsocketMiddleware  # noqa: E402
+from models_app.proxy.handler import with_api_key_proxy  # noqa: E402
 
 
 def header_values(scope: dict[str, Any], name: bytes) -> list[str]:
@@ -54,7 +55,7 @@ class OriginCheck:
 
 application = ProtocolTypeRouter(
     {
-        "http": django_asgi_app,
+        "http": with_api_key_proxy(django_asgi_app),
         "websocket": OriginCheck(
             AuthMiddlewareStack(BearerTokenWebsocketMiddleware(URLRouter(websocket_urlpatterns)))
         ),

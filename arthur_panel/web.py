@@ -3,10 +3,15 @@
 `python -m arthur_panel.web` listens on HOST:PORT. uvicorn rather than Daphne: its websocket
 `send` waits while the socket's write buffer is full, so a client that stops reading holds
 back its own consumer (which then drops it) instead of growing the process without bound.
+
+With WEB_CONCURRENCY above 1, uvicorn's parent process binds the socket and runs that many
+server processes on it, each taking the connections it accepts first, and starts again one
+that dies. Websockets work across them: every event goes through the Redis channel layer.
 """
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import uvicorn
@@ -20,14 +25,30 @@ WS_MAX_MESSAGE_BYTES = 64 * 1024
 GRACEFUL_SHUTDOWN_SECONDS = 10
 # Where it listens unless HOST and PORT say otherwise (docs/Caddyfile proxies to it).
 DEFAULT_HOST, DEFAULT_PORT = "127.0.0.1", 8000
+# Server processes by default: one per core, no more than this: each holds about 120 MB and
+# its own Redis connections, and a household's streams and pages keep a few busy at most.
+MAX_DEFAULT_PROCESSES = 8
 
 
-def server_options(*, host: str, port: int, trusted_proxies: list[str]) -> dict[str, Any]:
+def cores() -> int:
+    """The cores this process may run on (on Linux, its share: a container's, taskset's)."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
+def default_processes() -> int:
+    return min(cores(), MAX_DEFAULT_PROCESSES)
+
+
+def server_options(*, host: str, port: int, trusted_proxies: list[str],
+                   processes: int = 1) -> dict[str, Any]:
     """uvicorn's settings. X-Forwarded-For and -Proto are read only from `trusted_proxies`:
     trusted from anyone, they would let a client choose the address it is throttled by."""
     return {
         "host": host,
         "port": port,
+        "workers": processes,
         "ws": "websockets-sansio",
         "ws_max_size": WS_MAX_MESSAGE_BYTES,
         # Not compressed, as with Daphne: deflating every log batch once per socket costs the
@@ -44,7 +65,8 @@ def server_options(*, host: str, port: int, trusted_proxies: list[str]) -> dict[
 def main() -> None:
     uvicorn.run(APPLICATION, **server_options(
         host=env_str("HOST", DEFAULT_HOST), port=env_int("PORT", DEFAULT_PORT, minimum=1),
-        trusted_proxies=env_list("FORWARDED_ALLOW_IPS", [])))
+        trusted_proxies=env_list("FORWARDED_ALLOW_IPS", []),
+        processes=env_int("WEB_CONCURRENCY", default_processes(), minimum=1)))
 
 
 if __name__ == "__main__":

@@ -112,6 +112,9 @@ def stack_env(database: str, exo_url: str, hub_url: str, models_dir: Path) -> di
         PYTHONUNBUFFERED="1",
         # ibv_devinfo is a Mac program: the stack's nodes have none, whatever this machine has.
         IBV_DEVINFO_PATH=str(models_dir.parent / "no-ibv_devinfo"),
+        # One web process, whose pid is the stack's web_pid (tests watch its memory); several
+        # are tested on their own (tests/arthur_panel/test_web_processes_live.py).
+        WEB_CONCURRENCY="1",
     )
     return env
 
@@ -134,6 +137,18 @@ def stop(*processes: subprocess.Popen[bytes]) -> None:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+def wait_for_web(base_url: str, timeout: float = 60.0) -> None:
+    """Until the web server answers a page: with several processes (WEB_CONCURRENCY), its port
+    is open before they have started."""
+    def answers() -> bool:
+        try:
+            return httpx.get(f"{base_url}/login/", timeout=5).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    wait_until(answers, timeout=timeout, interval=0.2)
 
 
 def wait_for_worker(env: dict[str, str], log: Path, timeout: float = 60.0) -> None:
@@ -163,7 +178,7 @@ def running_stack(database: str, exo_url: str, hub_url: str, log_dir: Path,
              (control_worker_command(), log_dir / "control.log")] if workers else []
     running = [start(command, env, log) for command, log in lanes]
     try:
-        wait_for_port(port, timeout=30)
+        wait_for_web(f"http://127.0.0.1:{port}")
         for _, log in lanes:
             wait_for_worker(env, log)
         yield Stack(f"http://127.0.0.1:{port}", f"ws://127.0.0.1:{port}", env, log_dir,

@@ -5,6 +5,7 @@ Retry-After); the limits come from `limits.py` and the settings."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from typing import Any
 
 from django.conf import settings
@@ -30,26 +31,39 @@ from cluster_app.access.limits import (
 )
 from cluster_app.metrics.families import RATE_LIMITED
 
-# Every window is checked before any is counted, all in one script, so two processes cannot
-# both take the last request of a minute, and a refused request counts against nothing.
-# KEYS: one sorted set per limit. ARGV: window ms, a unique member, then each limit's allowance
-# (0: none, only counted).
-# Answers {0, 0}, or {the index of the limit hit, ms until its oldest request leaves it}.
-_SLIDING_WINDOW = """
+# A request is let in, or not, in one script: every limit is checked before any is counted, so
+# two processes cannot both take the last request of a minute or the last stream slot, and a
+# refused request counts against nothing.
+# KEYS: today's token totals, then the per-minute windows (sorted sets), then the running
+# streams' counters. ARGV: how many token totals, how many windows, the window in ms, a unique
+# member, then each key's allowance (0: none, only counted).
+# Answers {0, 0}, or {the index of the limit hit, ms until a window's oldest request leaves it}.
+_ADMIT = """
+local totals, windows = tonumber(ARGV[1]), tonumber(ARGV[2])
+local window = tonumber(ARGV[3])
 local clock = redis.call('TIME')
 local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
-local window = tonumber(ARGV[1])
 for i, key in ipairs(KEYS) do
-  redis.call('ZREMRANGEBYSCORE', key, '-inf', now - window)
-  local allowed = tonumber(ARGV[2 + i])
-  if allowed > 0 and redis.call('ZCARD', key) >= allowed then
-    local oldest = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')
-    return {i, tonumber(oldest[2]) + window - now}
+  local allowed = tonumber(ARGV[4 + i])
+  if i > totals and i <= totals + windows then
+    redis.call('ZREMRANGEBYSCORE', key, '-inf', now - window)
+    if allowed > 0 and redis.call('ZCARD', key) >= allowed then
+      local oldest = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')
+      return {i, tonumber(oldest[2]) + window - now}
+    end
+  elseif allowed > 0 and tonumber(redis.call('GET', key) or '0') >= allowed then
+    return {i, 0}
   end
 end
-for _, key in ipairs(KEYS) do
-  redis.call('ZADD', key, now, ARGV[2])
-  redis.call('PEXPIRE', key, window)
+for i = totals + 1, #KEYS do
+  if i <= totals + windows then
+    redis.call('ZADD', KEYS[i], now, ARGV[4])
+    redis.call('PEXPIRE', KEYS[i], window)
+  else
+    redis.call('INCR', KEYS[i])
+    -- Frees the slots a killed server never gave back.
+    redis.call('EXPIRE', KEYS[i], 3600)
+  end
 end
 return {0, 0}
 """
@@ -106,51 +120,37 @@ def limits_for(kind: str, user: Any, token: Any) -> list[Limit]:
                       user_pk=getattr(user, "pk", "anonymous"), user_limit=user_limits()[kind])
 
 
+def admit(*, tokens: Sequence[Limit] = (), requests: Sequence[Limit] = (),
+          streams: Sequence[Limit] = ()) -> list[str]:
+    """Let a request in under every limit, in one trip to Redis, or RateLimited (counting
+    nothing): today's `tokens` not yet spent (a request below a daily limit is let in whatever
+    its answer's size, known only at its end), one more of its `requests` per minute, one more
+    of its running `streams`. Returns the stream slots it took, for release."""
+    limits = [*tokens, *requests, *streams]
+    keys = [*map(_tokens_key, tokens), *map(_window_key, [*requests, *streams])]
+    hit, wait_ms = redis_client().register_script(_ADMIT)(
+        keys=keys, args=[len(tokens), len(requests), WINDOW_SECONDS * 1000, uuid.uuid4().hex,
+                         *(limit.allowed for limit in limits)])
+    counted = len(tokens) + len(requests)
+    if hit:
+        index = int(hit) - 1
+        if index < len(tokens):
+            raise RateLimited(limits[index], seconds_to_next_day(timezone.localtime()))
+        raise RateLimited(limits[index], retry_seconds(int(wait_ms)) if index < counted
+                          else STREAM_RETRY_SECONDS)
+    return keys[counted:]
+
+
 def take_request(limits: list[Limit]) -> None:
     """Count one request against every per-minute limit, or RateLimited (counting nothing)."""
-    script = redis_client().register_script(_SLIDING_WINDOW)
-    hit, wait_ms = script(keys=[_window_key(limit) for limit in limits],
-                          args=[WINDOW_SECONDS * 1000, uuid.uuid4().hex,
-                                *(limit.allowed for limit in limits)])
-    if hit:
-        limit = limits[int(hit) - 1]
-        raise RateLimited(limit, retry_seconds(int(wait_ms)))
-
-
-def check_tokens(limits: list[Limit]) -> None:
-    """RateLimited if today's tokens have reached a daily limit already. A request is let in
-    below the limit even if its answer will cross it: its size is known only at the end."""
-    used = redis_client().mget([_tokens_key(limit) for limit in limits])
-    for limit, count in zip(limits, used, strict=True):
-        if limit.allowed and int(count or 0) >= limit.allowed:
-            raise RateLimited(limit, seconds_to_next_day(timezone.localtime()))
-
-
-
-
-def take_streams(limits: list[Limit]) -> list[str]:
-    """Take a running-stream slot under every limit, or RateLimited (giving back what was
-    taken); the counters to give back when the stream ends."""
-    taken: list[str] = []
-    for limit in limits:
-        key = _window_key(limit)
-        with redis_client().pipeline() as pipe:
-            # The expiry frees slots a killed server never gave back.
-            pipe.incr(key)
-            pipe.expire(key, 3600)
-            count, _ = pipe.execute()
-        taken.append(key)
-        if limit.allowed and count > limit.allowed:
-            give_back(taken)
-            raise RateLimited(limit, STREAM_RETRY_SECONDS)
-    return taken
+    admit(requests=limits)
 
 
 def give_back(slots: list[str]) -> None:
     release(slots, [], 0)
 
 
-def release(slots: list[str], token_limits: list[Limit], tokens: int) -> None:
+def release(slots: list[str], token_limits: Sequence[Limit], tokens: int) -> None:
     """A finished request's stream slots given back and its tokens added to today's totals, in
     one transaction: all of it, or none when Redis does not answer (to be tried again)."""
     with redis_client().pipeline() as pipe:

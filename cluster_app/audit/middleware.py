@@ -26,10 +26,12 @@ def _refusal_message(response: HttpResponse) -> str:
     return response.reason_phrase
 
 
+def _unrecorded_refusal(request: HttpRequest, response: HttpResponse) -> bool:
+    return (request.method not in SAFE_METHODS and response.status_code in REFUSAL_STATUSES
+            and not getattr(request, RECORDED, False))
+
+
 def _note_refusal(request: HttpRequest, response: HttpResponse) -> None:
-    if (request.method in SAFE_METHODS or response.status_code not in REFUSAL_STATUSES
-            or getattr(request, RECORDED, False)):
-        return
     match = request.resolver_match
     record(action=match.view_name if match else "request",
            target=request.path, outcome="refused", request=request,
@@ -44,14 +46,16 @@ def audit_middleware(get_response: Callable[[HttpRequest], Any]) -> Any:
         async def async_middleware(request: HttpRequest) -> HttpResponse:
             with serving(request):
                 response = await get_response(request)
-            await sync_to_async(_note_refusal)(request, response)
+            if _unrecorded_refusal(request, response):  # rare: no hop to a thread otherwise
+                await sync_to_async(_note_refusal)(request, response)
             return response
         return async_middleware
 
     def middleware(request: HttpRequest) -> HttpResponse:
         with serving(request):
             response = get_response(request)
-        _note_refusal(request, response)
+        if _unrecorded_refusal(request, response):
+            _note_refusal(request, response)
         return response
     return middleware
 

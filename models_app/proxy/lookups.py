@@ -2,9 +2,10 @@
 few seconds in the process: each costs about half a millisecond before the first token.
 
 Any change to tokens, users, models or routes, in any process (another web process, a worker,
-`manage.py shell`), bumps a version number in Redis once committed; every look-up reads it
-(one Redis GET, a tenth of that) and empties this process's cache when it moved. So a revoked
-key stops working at the next request everywhere, not when its entry would have expired.
+`manage.py shell`), bumps a version number in Redis once committed; every request reads it
+first (`follow_changes`: one Redis GET, a tenth of that) and empties this process's cache when
+it moved. So a revoked key stops working at the next request everywhere, not when its entry
+would have expired.
 """
 
 from __future__ import annotations
@@ -34,8 +35,9 @@ _lock = threading.Lock()  # the proxy's look-ups run on several pool threads
 _seen: dict[str, object] = {"version": None}
 
 
-def _follow_changes() -> None:
-    """Empty the cache if anything changed anywhere since it was filled."""
+def follow_changes() -> None:
+    """Empty the cache if anything changed anywhere since it was filled: once per request,
+    before its look-ups."""
     version = redis_client().get(VERSION_KEY)
     with _lock:
         if version != _seen["version"]:
@@ -47,7 +49,6 @@ def _follow_changes() -> None:
 def token(secret: str, address: str | None = None) -> ApiToken | None:
     """The live token with this secret, or None (unknown secrets are never kept); a use from
     `address` is recorded as token_for_secret does."""
-    _follow_changes()
     digest = ApiToken.digest_of(secret)
     with _lock:
         found = _tokens.get(digest)
@@ -63,7 +64,6 @@ def token(secret: str, address: str | None = None) -> ApiToken | None:
 
 def model(name: str) -> Resolved:
     """What a requested name means, as resolve.resolve says."""
-    _follow_changes()
     with _lock:
         found = _names.get(name)
     if found is None:

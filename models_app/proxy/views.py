@@ -47,6 +47,7 @@ from models_app.models import LlmModel
 from models_app.proxy import lookups
 from models_app.proxy.resolve import ready_route
 from models_app.proxy.rules import Route
+from models_app.proxy.transport import ExoTransport
 from models_app.usage.meter import ERROR, StreamMeter, outcome
 from models_app.usage.records import record_usage
 
@@ -62,13 +63,18 @@ def _csrf_checked(request: HttpRequest) -> HttpResponse:
 
 
 _CSRF = CsrfViewMiddleware(_csrf_checked)
-# Built once: httpx would otherwise load the CA bundle for every request (about 16 ms on the
-# event loop), though the link to exo is usually plain HTTP.
+# Built once: loading the CA bundle takes about 16 ms on the event loop, though the link to
+# exo is usually plain HTTP.
 _SSL = httpx.create_ssl_context()
+# Once an answer has begun, and while exo sends faster than this, the relay reads exo's stream
+# at most this often: the tokens that arrive meanwhile go on to the client together, one write
+# instead of one per token, which is most of the web process's work on a fast stream. Far
+# below what a reader notices.
+RELAY_INTERVAL = 0.005
 T = TypeVar("T")
 
 
-# Clients per event loop and exo address, so connections to exo are kept and reused.
+# Clients per event loop and exo address (an httpx client is bound to its loop).
 _CLIENTS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, httpx.AsyncClient]] = (
     weakref.WeakKeyDictionary())
 
@@ -77,10 +83,9 @@ def _exo_client() -> httpx.AsyncClient:
     clients = _CLIENTS.setdefault(asyncio.get_running_loop(), {})
     client = clients.get(settings.EXO_API_URL)
     if client is None:
-        # No cap on connections: each stream holds one for as long as it runs.
         client = clients[settings.EXO_API_URL] = httpx.AsyncClient(
-            base_url=settings.EXO_API_URL, timeout=EXO_STREAM_TIMEOUT, verify=_SSL,
-            limits=httpx.Limits(max_connections=None, max_keepalive_connections=64))
+            base_url=settings.EXO_API_URL, timeout=EXO_STREAM_TIMEOUT,
+            transport=ExoTransport(_SSL))
     return client
 
 
@@ -132,7 +137,9 @@ def _json_error(api: str, error: ProxyError) -> JsonResponse:
 
 def _caller(request: HttpRequest) -> tuple[Any, ApiToken | None]:
     """The user (and token) making the request, or ProxyError: a token from `Authorization:
-    Bearer` or `x-api-key` (Anthropic clients), or a browser session with its CSRF token."""
+    Bearer` or `x-api-key` (Anthropic clients), or a browser session with its CSRF token.
+    First of the request's look-ups: the kept ones are checked for changes here."""
+    lookups.follow_changes()
     secret = bearer_secret(request.headers.get("Authorization", "")) or request.headers.get(
         "x-api-key")
     if secret:
@@ -186,10 +193,21 @@ def _prepare(request: HttpRequest, api: str) -> tuple[Call, dict[str, Any], list
         raise ProxyError("Use POST.", "method_not_allowed", 405)
     body = _body(request)
     try:
-        throttle.check_tokens(throttle.limits_for(CHAT_TOKENS, user, token))
-        throttle.take_request(throttle.limits_for(CHAT_REQUESTS, user, token))
+        slots = throttle.admit(tokens=throttle.limits_for(CHAT_TOKENS, user, token),
+                               requests=throttle.limits_for(CHAT_REQUESTS, user, token),
+                               streams=throttle.limits_for(STREAMS, user, token))
     except throttle.RateLimited as refused:
         raise _rate_limited(refused) from None
+    try:
+        _choose_model(call, body, request)
+    except ProxyError:
+        throttle.give_back(slots)  # refused after all: no stream runs
+        raise
+    return call, {**body, "model": call.model_id}, slots
+
+
+def _choose_model(call: Call, body: dict[str, Any], request: HttpRequest) -> None:
+    """The model the call goes to (the requested one, or the route's), or ProxyError."""
     call.requested, call.stream = body["model"], bool(body.get("stream"))
     task = body.pop("task", None) or request.headers.get("X-Arthur-Task")
     if call.requested == "auto":
@@ -207,14 +225,10 @@ def _prepare(request: HttpRequest, api: str) -> tuple[Call, dict[str, Any], list
                              f"{', '.join(route.skipped)}.", "no_model_ready", 503)
         chosen = lookups.model(route.slug)
         call.model_id, call.slug = chosen.model_id, chosen.slug
+    token = call.token
     if token is not None and token.allowed_models and call.model_id not in token.allowed_models:
         raise ProxyError(f"This API key may use only {', '.join(token.allowed_models)}, not "
                          f"{call.requested} ({call.model_id}).", "model_not_allowed", 403)
-    try:
-        slots = throttle.take_streams(throttle.limits_for(STREAMS, user, token))
-    except throttle.RateLimited as refused:
-        raise _rate_limited(refused) from None
-    return call, {**body, "model": call.model_id}, slots
 
 
 def _rate_limited(refused: throttle.RateLimited) -> ProxyError:
@@ -228,9 +242,7 @@ async def _proxy(request: HttpRequest, api: str, path: str) -> HttpResponseBase:
     except ProxyError as error:
         return _json_error(api, error)
     except RedisError as exc:  # the limits are counted there: wait for it
-        logger.warning("Redis did not answer: %s", exc)
-        return _json_error(api, ProxyError(REDIS_DOWN_MESSAGE, "redis_unavailable", 503,
-                                           REDIS_RETRY_SECONDS))
+        return _json_error(api, _redis_down(exc))
     client = _exo_client()
     meter = StreamMeter(started)
     try:
@@ -251,6 +263,11 @@ async def _proxy(request: HttpRequest, api: str, path: str) -> HttpResponseBase:
     if call.route:
         response["X-Arthur-Route"] = call.route
     return response
+
+
+def _redis_down(exc: RedisError) -> ProxyError:
+    logger.warning("Redis did not answer: %s", exc)
+    return ProxyError(REDIS_DOWN_MESSAGE, "redis_unavailable", 503, REDIS_RETRY_SECONDS)
 
 
 def _exo_down(exc: httpx.TransportError) -> ProxyError:
@@ -274,11 +291,18 @@ async def _relay(call: Call, upstream: httpx.Response,
     client_left, broken = False, None
     collected = b""
     try:
+        asked = time.monotonic()
         async for chunk in upstream.aiter_raw():
-            meter.feed(chunk, time.monotonic())
+            now = time.monotonic()
+            meter.feed(chunk, now)
             if not call.stream:
                 collected += chunk
             yield chunk
+            if meter.first_token_at is not None and now - asked < RELAY_INTERVAL:
+                # exo writes faster than that: the next tokens gather meanwhile, to go on in
+                # one write (a slower answer is passed on as it comes, with no timer to wake).
+                await asyncio.sleep(RELAY_INTERVAL)
+            asked = time.monotonic()
     except httpx.TransportError as exc:
         # exo broke the answer off (its process died or restarted): the client's stream ends
         # with a reason, in the frame exo itself sends for a failure mid-answer.
@@ -382,6 +406,8 @@ async def list_models(request: HttpRequest) -> HttpResponse:
         response = await _exo_client().get("/v1/models", timeout=settings.EXO_TIMEOUT)
     except ProxyError as error:
         return _json_error("models", error)
+    except RedisError as exc:  # the kept keys are checked there
+        return _json_error("models", _redis_down(exc))
     except httpx.TransportError as exc:
         return _json_error("models", _exo_down(exc))
     if response.status_code >= 400:

@@ -10,10 +10,17 @@ finished answer with `data: [DONE]` (chat) or a `message_delta` with its `stop_r
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
 TAIL_BYTES = 64 * 1024
+# A chunk that only carries more text, as exo writes them (compact JSON): some text under one of
+# these keys, and none of the keys that need reading. (Inside a JSON string every quote is
+# escaped, so the keys cannot be part of the text.)
+_PLAIN_TEXT = re.compile(
+    rb'^data: ?(?!.*(?:"usage"|"error"|"stop_reason"|"content_block_start"))'
+    rb'.*"(?:content|reasoning_content|text)":"[^"]', re.MULTILINE)
 # How a proxied request ended, for its usage record: answered; failed at exo (an error chunk,
 # or the answer broken off); cancelled by its client; refused (by the panel or by exo).
 OK, FAILED, CANCELLED, ERROR = "ok", "failed", "cancelled", "error"
@@ -33,10 +40,19 @@ class StreamMeter:
 
     def feed(self, data: bytes, now: float) -> None:
         """Take the next bytes of the stream, received at `now`."""
-        lines = (self._pending + data).split(b"\n")
-        self._pending = lines.pop()[-TAIL_BYTES:]  # an unfinished line waits for the rest
-        for line in lines:
-            self._line(line.strip(), now)
+        text = self._pending + data
+        end = text.rfind(b"\n") + 1
+        lines, self._pending = text[:end], text[end:][-TAIL_BYTES:]  # an unfinished line waits
+        plain = len(_PLAIN_TEXT.findall(lines))
+        if plain and plain == lines.count(b"data:"):
+            # Only more text (most of a stream): counted, not parsed chunk by chunk, which would
+            # cost the web process more than relaying them.
+            self.chunks += plain
+            if self.first_token_at is None:
+                self.first_token_at = now
+        else:
+            for line in lines.split(b"\n"):
+                self._line(line.strip(), now)
         self.finished_at = now
 
     def _line(self, line: bytes, now: float) -> None:

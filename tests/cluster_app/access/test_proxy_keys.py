@@ -57,11 +57,14 @@ def test_a_chat_key_for_some_models_is_refused_the_others(client, bob, guide_mod
 
 def test_a_key_revoked_by_another_process_is_refused_at_the_next_request(bob):
     key, secret = ApiToken.issue(user=bob, scopes=["chat"])
+    lookups.follow_changes()  # as each request does first
     assert lookups.token(secret) == key  # kept in this process now
     # Another process revokes it: no signal here, only the version it bumps in Redis.
     ApiToken.objects.filter(pk=key.pk).update(revoked_at=timezone.now())
+    lookups.follow_changes()
     assert lookups.token(secret) == key  # without the bump, the kept entry would answer
     redis_client().incr(lookups.VERSION_KEY)
+    lookups.follow_changes()
     assert lookups.token(secret) is None
 
 

@@ -1,4 +1,5 @@
-"""The rate-limit counters against the real Redis: sliding minutes, daily tokens, streams."""
+"""The rate-limit counters against the real Redis: sliding minutes, daily tokens, streams,
+and a chat request's admission under all three at once."""
 
 from __future__ import annotations
 
@@ -85,12 +86,12 @@ def test_racing_requests_take_exactly_the_limit() -> None:
 
 def test_daily_tokens_refuse_once_reached_until_midnight() -> None:
     limit = Limit(CHAT_TOKENS, "key:k1", 1000)
-    throttle.check_tokens([limit])
+    throttle.admit(tokens=[limit])
     throttle.release([], [limit], 600)
-    throttle.check_tokens([limit])  # under the limit: let in, whatever its answer's size
+    throttle.admit(tokens=[limit])  # under the limit: let in, whatever its answer's size
     throttle.release([], [limit], 600)
     with pytest.raises(throttle.RateLimited) as caught:
-        throttle.check_tokens([limit])
+        throttle.admit(tokens=[limit])
     assert throttle.usage(limit) == 1200 and 1 <= caught.value.retry_after <= 86400
     assert "1000 chat tokens per day" in caught.value.message
 
@@ -98,25 +99,37 @@ def test_daily_tokens_refuse_once_reached_until_midnight() -> None:
 def test_unlimited_counters_count_and_never_refuse() -> None:
     limit = Limit(CHAT_TOKENS, "user:7", 0)
     throttle.release([], [limit], 10**9)
-    throttle.check_tokens([limit])
+    throttle.admit(tokens=[limit])
     assert throttle.usage(limit) == 10**9
 
 
-def test_a_refused_stream_gives_back_the_slots_it_took() -> None:
+def test_a_refused_stream_takes_no_slot() -> None:
     key, user = Limit(STREAMS, "key:k1", 0), Limit(STREAMS, "user:7", 2)
-    held = [throttle.take_streams([key, user]) for _ in range(2)]
+    held = [throttle.admit(streams=[key, user]) for _ in range(2)]
     with pytest.raises(throttle.RateLimited) as caught:
-        throttle.take_streams([key, user])
+        throttle.admit(streams=[key, user])
     assert caught.value.limit == user and caught.value.retry_after > 0
     assert (throttle.usage(key), throttle.usage(user)) == (2, 2)
-    throttle.give_back(held[0])
+    throttle.release(held[0], [], 0)
     assert (throttle.usage(key), throttle.usage(user)) == (1, 1)
-    throttle.take_streams([key, user])
+    throttle.admit(streams=[key, user])
+
+
+def test_a_request_refused_by_one_limit_counts_against_none() -> None:
+    tokens, minute = Limit(CHAT_TOKENS, "user:8", 0), Limit(CHAT_REQUESTS, "user:8", 1)
+    stream = Limit(STREAMS, "user:8", 1)
+    slots = throttle.admit(tokens=[tokens], requests=[minute], streams=[stream])
+    assert throttle.usage(minute) == 1 and throttle.usage(stream) == 1
+    throttle.release(slots, [tokens], 30)
+    with pytest.raises(throttle.RateLimited) as caught:  # the minute's request is used
+        throttle.admit(tokens=[tokens], requests=[minute], streams=[stream])
+    assert caught.value.limit == minute
+    assert (throttle.usage(minute), throttle.usage(stream), throttle.usage(tokens)) == (1, 0, 30)
 
 
 def test_an_ended_stream_gives_back_its_slots_and_counts_its_tokens_at_once() -> None:
     streams, tokens = Limit(STREAMS, "user:7", 2), Limit(CHAT_TOKENS, "user:7", 0)
-    slots = throttle.take_streams([streams])
+    slots = throttle.admit(streams=[streams])
     throttle.release(slots, [tokens], 321)
     assert (throttle.usage(streams), throttle.usage(tokens)) == (0, 321)
 

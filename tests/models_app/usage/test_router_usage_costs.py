@@ -73,6 +73,48 @@ def test_meter_reads_anthropic_events_and_errors():
     assert failed.error == "runner died"
 
 
+# Chunks of both APIs, some plain text and some not, and text that names keys.
+EVENTS = [
+    {"choices": [{"index": 0, "delta": {"role": "assistant", "content": ""}}]},
+    {"choices": [{"index": 0, "delta": {"reasoning_content": "Hmm"}}]},
+    {"choices": [{"index": 0, "delta": {"content": 'say "usage", "error":"x"'}}]},
+    {"choices": [{"index": 0, "delta": {"content": "!"}, "finish_reason": None}]},
+    {"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}],
+     "usage": {"prompt_tokens": 3, "completion_tokens": 4}},
+    {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}},
+    {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": "Hi"}},
+    {"type": "ping"}, {"type": "content_block_stop", "index": 0}, {"type": "message_stop"},
+    {"error": {"message": "runner died", "code": 500}},
+]
+
+
+def compact(event: dict) -> bytes:
+    """A chunk as exo writes it."""
+    return b"data: " + json.dumps(event, separators=(",", ":")).encode() + b"\n\n"
+
+
+def test_plain_text_chunks_as_exo_writes_them_count_as_when_parsed():
+    exos, spaced = StreamMeter(started=0.0), StreamMeter(started=0.0)
+    for moment, event in enumerate(EVENTS):
+        exos.feed(compact(event), moment)
+        spaced.feed(b"data: " + json.dumps(event).encode() + b"\n\n", moment)  # always parsed
+    assert exos == spaced
+    assert (exos.chunks, exos.first_token_at, exos.completion_tokens) == (4, 1, 4)
+    assert exos.error == "runner died"
+    together = StreamMeter(started=0.0)
+    together.feed(b"".join(compact(event) for event in EVENTS), 1)
+    assert (together.chunks, together.completion_tokens, together.error) == (4, 4, "runner died")
+
+
+def test_a_run_of_text_chunks_is_counted_at_once():
+    meter = StreamMeter(started=0.0)
+    meter.feed(compact(EVENTS[0]), 0.5)  # the role, no text yet
+    text = b"".join(compact(chunk(f"word{n} ")) for n in range(100))
+    meter.feed(text[:5000], 1.0)  # ends inside a chunk, which waits for the rest
+    meter.feed(text[5000:] + b"data: [DONE]\n\n", 2.0)
+    assert (meter.chunks, meter.first_token_at, meter.finished) == (100, 1.0, True)
+
+
 CHUNK = b'data: {"choices": [{"delta": {"role": "assistant", "content": "Hi"}}]}\n\n'
 
 
