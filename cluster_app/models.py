@@ -222,7 +222,10 @@ class Node(models.Model):
 class NodeMemorySample(models.Model):
     """Memory in use over time, one row per node, tier and time bucket (the peak in it)."""
 
-    node = models.ForeignKey(Node, on_delete=models.CASCADE, related_name="memory_samples")
+    # Rows are found by node through the unique constraint's index, which starts with it: an
+    # index of its own would only slow the poll's writes.
+    node = models.ForeignKey(Node, on_delete=models.CASCADE, related_name="memory_samples",
+                             db_index=False)
     tier = models.CharField(max_length=8)
     bucket = models.DateTimeField()
     ram_used = models.BigIntegerField()
@@ -244,7 +247,9 @@ class NodeMetricSample(models.Model):
     """One performance series of a node over time (GPU use, power, swap, an interface's bytes/s
     in or out), one row per node, tier, series and time bucket: the peak in it."""
 
-    node = models.ForeignKey(Node, on_delete=models.CASCADE, related_name="metric_samples")
+    # As NodeMemorySample.node: the unique constraint's index finds rows by node.
+    node = models.ForeignKey(Node, on_delete=models.CASCADE, related_name="metric_samples",
+                             db_index=False)
     tier = models.CharField(max_length=8)
     series = models.CharField(max_length=64)
     bucket = models.DateTimeField()
