@@ -4,7 +4,9 @@ how it ended.
 Pure: bytes and times in, figures out. Works for OpenAI chunks (`usage` on the last one) and
 Anthropic events (`message_start` input tokens, `message_delta` output tokens). exo ends a
 finished answer with `data: [DONE]` (chat) or a `message_delta` with its `stop_reason`
-(messages); a stream it cancels, or whose instance goes, it just closes.
+(messages); a stream it cancels, or whose instance goes, it just closes. Its speed is the one
+exo measured itself when exo says (its `: generation_stats` comment): the proxy passes a fast
+answer on in batches, so its own clock sees when a batch arrived, not each token.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ TAIL_BYTES = 64 * 1024
 _PLAIN_TEXT = re.compile(
     rb'^data: ?(?!.*(?:"usage"|"error"|"stop_reason"|"content_block_start"))'
     rb'.*"(?:content|reasoning_content|text)":"[^"]', re.MULTILINE)
+_STATS = b": generation_stats "  # exo's comment with its own figures, after the last chunk
 # How a proxied request ended, for its usage record: answered; failed at exo (an error chunk,
 # or the answer broken off); cancelled by its client; refused (by the panel or by exo).
 OK, FAILED, CANCELLED, ERROR = "ok", "failed", "cancelled", "error"
@@ -36,6 +39,7 @@ class StreamMeter:
     completion_tokens: int | None = None
     error: str | None = None
     finished: bool = False  # the answer came to its end, as exo marks one
+    exo_tokens_per_second: float | None = None  # exo's own figure, if it sent one
     _pending: bytes = field(default=b"", repr=False)
 
     def feed(self, data: bytes, now: float) -> None:
@@ -44,7 +48,7 @@ class StreamMeter:
         end = text.rfind(b"\n") + 1
         lines, self._pending = text[:end], text[end:][-TAIL_BYTES:]  # an unfinished line waits
         plain = len(_PLAIN_TEXT.findall(lines))
-        if plain and plain == lines.count(b"data:"):
+        if plain and plain == lines.count(b"data:") and _STATS not in lines:
             # Only more text (most of a stream): counted, not parsed chunk by chunk, which would
             # cost the web process more than relaying them.
             self.chunks += plain
@@ -56,6 +60,8 @@ class StreamMeter:
         self.finished_at = now
 
     def _line(self, line: bytes, now: float) -> None:
+        if line.startswith(_STATS):
+            self._exo_stats(line[len(_STATS):])
         if not line.startswith(b"data:"):
             return
         payload = line[5:].strip()
@@ -104,9 +110,20 @@ class StreamMeter:
         exo never sent, as the text chunks that arrived (about a token each)."""
         return (self.prompt_tokens or 0) + (self.completion_tokens or self.chunks)
 
+    def _exo_stats(self, payload: bytes) -> None:
+        try:
+            speed = json.loads(payload).get("generation_tps")
+        except (ValueError, AttributeError):
+            return
+        if isinstance(speed, int | float) and speed > 0:
+            self.exo_tokens_per_second = round(float(speed), 1)
+
     @property
     def tokens_per_second(self) -> float | None:
-        """Completion tokens over the time from the first token to the last byte."""
+        """exo's own generation speed if it sent it, else completion tokens over the time from
+        the first token to the last byte."""
+        if self.exo_tokens_per_second is not None:
+            return self.exo_tokens_per_second
         tokens = self.completion_tokens or self.chunks
         if self.first_token_at is None or self.finished_at is None or tokens < 2:
             return None

@@ -39,10 +39,10 @@ def test_exo_down_is_a_503_with_a_message(client, alice_token, settings):
 
 
 def test_redis_away_is_a_503_to_try_again(client, alice_token, monkeypatch):
-    def refused(limits):  # the request is counted in Redis before it goes to exo
+    def refused(**limits):  # the request is let in by Redis before it goes to exo
         raise redis.ConnectionError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
 
-    monkeypatch.setattr(throttle, "take_request", refused)
+    monkeypatch.setattr(throttle, "admit", refused)
     response = post(client, Authorization=f"Bearer {alice_token}")
     assert response.status_code == 503 and response["Retry-After"] == "5"
     assert response.json()["error"]["code"] == "redis_unavailable"

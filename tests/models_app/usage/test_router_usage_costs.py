@@ -115,6 +115,17 @@ def test_a_run_of_text_chunks_is_counted_at_once():
     assert (meter.chunks, meter.first_token_at, meter.finished) == (100, 1.0, True)
 
 
+def test_the_speed_is_exos_own_when_exo_gives_it():
+    answer = b"".join(compact(chunk(f"word{n} ")) for n in range(8))
+    measured = StreamMeter(started=0.0)
+    measured.feed(answer + b"data: [DONE]\n\n", 1.0)  # all of it in one read
+    assert measured.tokens_per_second is None  # no time between its first token and its end
+    told = StreamMeter(started=0.0)
+    told.feed(answer + b': generation_stats {"generation_tps":161.54,"prompt_tps":900.0}\n\n'
+              b"data: [DONE]\n\n", 1.0)
+    assert told.tokens_per_second == 161.5 and (told.chunks, told.finished) == (8, True)
+
+
 CHUNK = b'data: {"choices": [{"delta": {"role": "assistant", "content": "Hi"}}]}\n\n'
 
 
