@@ -4,16 +4,14 @@ a day (cluster_app.nodes.live.HISTORY_TIERS)."""
 
 from __future__ import annotations
 
-import operator
 from datetime import datetime, timedelta
-from functools import reduce
 from typing import Any
 
-from django.db.models import Q
+from django.db import DEFAULT_DB_ALIAS, connections
 
 from cluster_app.models import Node, NodeMemorySample, NodeMetricSample
 from cluster_app.nodes.live import HISTORY_TIERS, bucket_start
-from cluster_app.nodes.rows import keep_peaks
+from cluster_app.nodes.rows import keep_peaks, model_fields
 
 
 def record_series(readings: list[tuple[Node, dict[str, float]]], now: datetime) -> None:
@@ -33,11 +31,17 @@ def tier_buckets(now: datetime) -> list[tuple[str, datetime]]:
 
 
 def drop_old_buckets(model: type[NodeMemorySample | NodeMetricSample], now: datetime) -> None:
-    """Drop the samples that have left their tier's window (an index on tier and bucket finds
-    them, so a poll that finds none pays little)."""
-    model.objects.filter(reduce(operator.or_, (
-        Q(tier=tier, bucket__lt=now - timedelta(seconds=window))
-        for tier, (_, window) in HISTORY_TIERS.items()))).delete()
+    """Drop the samples that have left their tier's window (found by the index on tier and
+    bucket). One plain statement: the ORM's delete took ten times as long, every poll."""
+    connection = connections[DEFAULT_DB_ALIAS]
+    quote = connection.ops.quote_name
+    tier, bucket = model_fields(model, ["tier", "bucket"])
+    condition = f"({quote(tier.column)} = %s AND {quote(bucket.column)} < %s)"
+    params = [value for name, (_, window) in HISTORY_TIERS.items() for value in (
+        name, bucket.get_db_prep_value(now - timedelta(seconds=window), connection))]
+    with connection.cursor() as cursor:
+        cursor.execute(f"DELETE FROM {quote(model._meta.db_table)} WHERE "
+                       f"{' OR '.join([condition] * len(HISTORY_TIERS))}", params)
 
 
 def series_history(node: Node, tier: str) -> dict[str, list[dict[str, Any]]]:

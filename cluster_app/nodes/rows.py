@@ -19,7 +19,7 @@ def update_rows(model: type[Model], field_names: Sequence[str],
     if not rows:
         return
     connection = connections[DEFAULT_DB_ALIAS]
-    fields = _fields(model, [*field_names, "pk"])
+    fields = model_fields(model, [*field_names, "pk"])
     quote = connection.ops.quote_name
     assignments = ", ".join(f"{quote(field.column)} = %s" for field in fields[:-1])
     sql = (f"UPDATE {quote(model._meta.db_table)} SET {assignments} "
@@ -35,7 +35,7 @@ def keep_peaks(model: type[Model], key_names: Sequence[str], peak_name: str,
     constraint) has a row already, its peak and carried values are replaced only by a higher
     peak. No read first: one statement does both."""
     connection = connections[DEFAULT_DB_ALIAS]
-    fields = _fields(model, [*key_names, peak_name, *carried_names])
+    fields = model_fields(model, [*key_names, peak_name, *carried_names])
     keys, replaced = fields[:len(key_names)], fields[len(key_names):]
     prepared = _prepared(fields, rows, connection)
     if not prepared:
@@ -53,7 +53,8 @@ def keep_peaks(model: type[Model], key_names: Sequence[str], peak_name: str,
         cursor.executemany(sql, prepared)
 
 
-def _fields(model: type[Model], names: Sequence[str]) -> list[Field[Any, Any]]:
+def model_fields(model: type[Model], names: Sequence[str]) -> list[Field[Any, Any]]:
+    """The model's fields of these names ("pk": its primary key), to write raw statements."""
     return [cast("Field[Any, Any]", model._meta.pk if name == "pk" else model._meta.get_field(name))
             for name in names]
 
