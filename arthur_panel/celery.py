@@ -57,3 +57,12 @@ def freeze_startup_objects(**kwargs: Any) -> None:
     of the collector's way, the full collections a poll of a large cluster sets off walk only
     what the work made (at 32 nodes: a poll's worst run 100 ms -> 40 ms)."""
     gc.freeze()
+
+
+@worker_ready.connect
+@worker_process_init.connect
+def publish_on_own_loops(**kwargs: Any) -> None:
+    """Each worker thread publishes live events on an event loop it keeps (events.py)."""
+    from cluster_app.jobs.events import use_own_loops  # noqa: PLC0415 (apps load after this)
+
+    use_own_loops()

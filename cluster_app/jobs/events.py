@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
+import os
+import threading
 from typing import Any
 
 from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
+from channels.layers import BaseChannelLayer, get_channel_layer
 from django.db import transaction
+from redis.exceptions import ConnectionError as RedisConnectionError
 
 logger = logging.getLogger(__name__)
 
@@ -32,10 +36,46 @@ def publish(groups: list[str], event: dict[str, Any], *, already_json: bool = Fa
     if layer is None:
         return
     try:
-        for group in groups:
-            async_to_sync(layer.group_send)(group, payload)
+        if _own_loops.enabled:
+            _send_on_own_loop(layer, groups, payload)
+        else:
+            async_to_sync(_send)(layer, groups, payload)
     except Exception:
         logger.warning("could not publish %s", event.get("type"), exc_info=True)
+
+
+class _OwnLoops(threading.local):
+    enabled = False  # for every thread: set on the class (use_own_loops)
+    loop: asyncio.AbstractEventLoop | None = None
+    pid = 0
+
+
+_own_loops = _OwnLoops()
+
+
+def use_own_loops(enabled: bool = True) -> None:
+    """From now on each thread of this process publishes on an event loop it keeps, with the
+    channel layer's Redis connections (Celery workers, from their start). async_to_sync made a
+    new loop, a thread and a connection for every publish: 1.5 ms of CPU, and the cluster poll
+    publishes every poll, a job many times."""
+    _OwnLoops.enabled = enabled
+
+
+def _send_on_own_loop(layer: BaseChannelLayer, groups: list[str], payload: dict[str, Any]
+                      ) -> None:
+    if _own_loops.loop is None or _own_loops.pid != os.getpid():
+        # First use in this thread, or in a forked child (the parent's loop has its sockets).
+        _own_loops.loop, _own_loops.pid = asyncio.new_event_loop(), os.getpid()
+    try:
+        _own_loops.loop.run_until_complete(_send(layer, groups, payload))
+    except RedisConnectionError:
+        # A connection kept from before Redis restarted: dropped by now, so once more, anew.
+        _own_loops.loop.run_until_complete(_send(layer, groups, payload))
+
+
+async def _send(layer: BaseChannelLayer, groups: list[str], payload: dict[str, Any]) -> None:
+    for group in groups:
+        await layer.group_send(group, payload)
 
 
 def publish_on_commit(groups: list[str], event: dict[str, Any]) -> None:

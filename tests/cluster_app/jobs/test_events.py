@@ -9,6 +9,7 @@ from unittest import mock
 
 import pytest
 from channels.layers import get_channel_layer
+from redis.exceptions import ConnectionError as RedisConnectionError
 
 from cluster_app.jobs import events
 from tests.threads import off_loop, run_async
@@ -65,6 +66,60 @@ def test_a_broken_layer_is_logged_not_raised(layer, caplog):
             caplog.at_level(logging.WARNING, logger="cluster_app.jobs.events"):
         publish([events.JOBS_GROUP], {"type": "job.update"})
     assert "could not publish job.update" in caplog.text
+
+
+@pytest.fixture
+def own_loops():
+    events.use_own_loops()
+    yield
+    events.use_own_loops(False)
+
+
+def loop_of_this_thread():
+    return events._own_loops.loop
+
+
+def test_a_worker_thread_publishes_on_the_loop_it_keeps(layer, own_loops):
+    channel = member(layer, events.JOBS_GROUP)
+
+    def twice() -> tuple[object, object]:
+        events.publish([events.JOBS_GROUP], {"type": "job.update", "n": 1})
+        first = loop_of_this_thread()
+        events.publish([events.JOBS_GROUP], {"type": "job.update", "n": 2})
+        return first, loop_of_this_thread()
+
+    first, second = off_loop(twice)
+    assert first is second is not None
+    assert [receive(layer, channel)["n"] for _ in range(2)] == [1, 2]
+
+
+def test_a_forked_child_publishes_on_a_loop_of_its_own(layer, own_loops):
+    def publish_as_a_child() -> tuple[object, object]:
+        events.publish([events.JOBS_GROUP], {"type": "job.update"})
+        parents = loop_of_this_thread()
+        events._own_loops.pid = -1  # the loop was made in another process
+        events.publish([events.JOBS_GROUP], {"type": "job.update"})
+        return parents, loop_of_this_thread()
+
+    parents, own = off_loop(publish_as_a_child)
+    assert own is not parents
+
+
+def test_a_connection_from_before_a_redis_restart_is_tried_once_more(layer, own_loops, caplog):
+    channel = member(layer, events.JOBS_GROUP)
+    send = layer.group_send
+    failures = [RedisConnectionError("Connection reset by peer")]
+
+    async def after_a_restart(group: str, message: dict) -> None:
+        if failures:
+            raise failures.pop()
+        await send(group, message)
+
+    with mock.patch.object(layer, "group_send", after_a_restart), \
+            caplog.at_level(logging.WARNING, logger="cluster_app.jobs.events"):
+        publish([events.JOBS_GROUP], {"type": "job.update", "n": 3})
+    assert receive(layer, channel) == {"type": "job.update", "n": 3}
+    assert not failures and "could not publish" not in caplog.text
 
 
 @pytest.mark.django_db
