@@ -121,13 +121,15 @@ def measure_poll_cost(exo_url: str, polls: int) -> tuple[list[float], list[float
     """CPU seconds of each poll, and of fetching and normalising the same /state alone."""
     from django.utils import timezone
 
-    from arthur_panel.celery import freeze_startup_objects
+    from arthur_panel.celery import freeze_startup_objects, publish_on_own_loops
     from cluster_app.exo.client import ExoClient
     from cluster_app.exo.state import normalise
     from cluster_app.nodes.poll import cluster_poll
 
-    # As a worker does once started: what is loaded by now is out of the collector's way.
+    # As a worker does once started: what is loaded by now is out of the collector's way, and
+    # live events go out on an event loop kept for them.
     freeze_startup_objects()
+    publish_on_own_loops()
     warmup = 3
     start = timezone.now() - HISTORY_STEP * (warmup + polls)
     poll_cpu, fetch_cpu = [], []

@@ -38,7 +38,7 @@ from cluster_app.nodes.live import (
 )
 from cluster_app.nodes.perf_history import drop_old_buckets, record_series, tier_buckets
 from cluster_app.nodes.rows import keep_peaks, update_rows
-from cluster_app.nodes.serializers import SnapshotNodeSerializer
+from cluster_app.nodes.serializers import snapshot_node_payloads
 from cluster_app.nodes.series import live_series
 
 logger = logging.getLogger(__name__)
@@ -240,7 +240,7 @@ def build_snapshot(nodes: list[Node], view: ClusterView | None, names: dict[str,
         "exo_url": settings.EXO_API_URL,
         "polled_at": now.isoformat(),
         "shape": view.shape if view else None,
-        "nodes": _node_payloads(nodes),
+        "nodes": snapshot_node_payloads(nodes),
         "links": links,
         "rdma_expected": any(node.expects_rdma for node in exo_nodes) and len(exo_nodes) > 1,
         "rdma_linked": any(link["kind"] == RDMA for link in links),
@@ -267,10 +267,6 @@ def instance_payload(instance: InstanceView, names: dict[str, str]) -> dict[str,
         "runners": [{**asdict(r), "node": names.get(r.node_id or "", r.node_id)}
                     for r in instance.runners],
     }
-
-
-def _node_payloads(nodes: list[Node]) -> list[dict[str, Any]]:
-    return list(SnapshotNodeSerializer(nodes, many=True).data)
 
 
 def _download_payload(download: DownloadView, names: dict[str, str]) -> dict[str, Any]:

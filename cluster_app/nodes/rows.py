@@ -10,7 +10,15 @@ from typing import Any, cast
 
 from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.backends.base.base import BaseDatabaseWrapper
-from django.db.models import Field, Model
+from django.db.models import (
+    BooleanField,
+    CharField,
+    Field,
+    FloatField,
+    ForeignKey,
+    IntegerField,
+    Model,
+)
 
 
 def update_rows(model: type[Model], field_names: Sequence[str],
@@ -61,14 +69,19 @@ def model_fields(model: type[Model], names: Sequence[str]) -> list[Field[Any, An
 
 def _prepared(fields: list[Field[Any, Any]], rows: Iterable[Sequence[Any]],
               connection: BaseDatabaseWrapper) -> list[list[Any]]:
-    """The rows' values as the database takes them (a datetime as SQLite's text, say). Each
-    distinct value of a column is prepared once: a poll's rows repeat their node, tier and
-    bucket, and Django's preparing costs more than the writing."""
+    """The rows' values as the database takes them (a datetime as SQLite's text, say). A
+    number, string or boolean in a column that stores it as it is goes in untouched, and each
+    distinct other value of a column is prepared once: a poll's rows repeat their node, tier
+    and bucket, and Django's preparing costs more than the writing."""
+    as_is = [_types_stored_as_is(field) for field in fields]
     known: list[dict[tuple[type, Any], Any]] = [{} for _ in fields]
     prepared = []
     for values in rows:
         row = []
-        for field, column, value in zip(fields, known, values, strict=True):
+        for field, plain, column, value in zip(fields, as_is, known, values, strict=True):
+            if value is None or type(value) in plain:
+                row.append(value)
+                continue
             key = (type(value), value)
             try:
                 row.append(column[key])
@@ -78,3 +91,19 @@ def _prepared(fields: list[Field[Any, Any]], rows: Iterable[Sequence[Any]],
                 row.append(field.get_db_prep_save(value, connection))
         prepared.append(row)
     return prepared
+
+
+def _types_stored_as_is(field: Field[Any, Any]) -> tuple[type, ...]:
+    """The plain types that Django's preparing gives back unchanged in this field's column (an
+    int in an integer column, a str in a text one)."""
+    if isinstance(field, ForeignKey):
+        return _types_stored_as_is(field.target_field)
+    for kind, types in _AS_IS:
+        if isinstance(field, kind):
+            return types
+    return ()
+
+
+# BooleanField first: bool is an int, and an integer column's int is not a boolean's.
+_AS_IS: list[tuple[type[Field[Any, Any]], tuple[type, ...]]] = [
+    (BooleanField, (bool,)), (IntegerField, (int,)), (FloatField, (float,)), (CharField, (str,))]

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from django.utils import timezone
+from django.utils.functional import cached_property
 from rest_framework import serializers
 
 from arthur_panel.celery import Lane
@@ -98,7 +101,20 @@ class NodeWorkerSerializer(serializers.Serializer):
                 "control": control.as_dict() if control else None}
 
 
+# DRF fields whose representation of a value that is not None is a plain conversion of it
+# (their own to_representation, spelled out for the values a model field holds).
+_PLAIN_CONVERSIONS: dict[type[serializers.Field], Callable[[Any], Any]] = {
+    serializers.CharField: str, serializers.SlugField: str, serializers.ChoiceField: str,
+    serializers.IntegerField: int, serializers.FloatField: float, serializers.BooleanField: bool,
+}
+
+
 class NodeSerializer(serializers.ModelSerializer):
+    """A node with its live fields. The cluster poll represents every node every poll: each
+    field's way to its value is worked out once per serializer (DRF's own loop, through
+    get_attribute and to_representation, took most of the time at 32 nodes); the result is
+    DRF's (a test compares them)."""
+
     queue = serializers.CharField(read_only=True)
     control_queue = serializers.CharField(read_only=True)
     exo_process = ExoProcessSerializer(source="*", read_only=True)
@@ -116,6 +132,28 @@ class NodeSerializer(serializers.ModelSerializer):
                   "network"]
         ref_name = "Node"
 
+    def to_representation(self, node: Node) -> dict[str, Any]:
+        return {name: convert(node) if attribute is None else None if (
+                    value := getattr(node, attribute)) is None else convert(value)
+                for name, attribute, convert in self._plan}
+
+    @cached_property
+    def _plan(self) -> list[tuple[str, str | None, Callable[[Any], Any]]]:
+        """Each field's name, the node's attribute it reads (None: the whole node) and how its
+        value is represented."""
+        plan: list[tuple[str, str | None, Callable[[Any], Any]]] = []
+        for field in self._readable_fields:
+            name = str(field.field_name)
+            convert = _PLAIN_CONVERSIONS.get(type(field), field.to_representation)
+            if isinstance(field, serializers.JSONField) and not field.binary:
+                convert = _unchanged
+            if field.source == "*":
+                plan.append((name, None, field.to_representation))
+            else:
+                (attribute,) = field.source_attrs
+                plan.append((name, attribute, convert))
+        return plan
+
 
 class SnapshotNodeSerializer(NodeSerializer):
     """A node as the cluster snapshot shows it: without its links, as the snapshot lists every
@@ -124,3 +162,26 @@ class SnapshotNodeSerializer(NodeSerializer):
     class Meta(NodeSerializer.Meta):
         fields = [name for name in NodeSerializer.Meta.fields if name != "links"]
         ref_name = "SnapshotNode"
+
+
+class _SnapshotSerializers(threading.local):
+    serializer: SnapshotNodeSerializer | None = None
+    context: dict[str, Any]
+
+
+_snapshot_serializers = _SnapshotSerializers()
+
+
+def snapshot_node_payloads(nodes: Iterable[Node]) -> list[dict[str, Any]]:
+    """The nodes as the cluster snapshot shows them, by a serializer each thread keeps (its
+    fields are built once; the context, the workers' heartbeats, is read anew each call)."""
+    kept = _snapshot_serializers
+    if kept.serializer is None:
+        kept.context = {}
+        kept.serializer = SnapshotNodeSerializer(context=kept.context)
+    kept.context.clear()
+    return [kept.serializer.to_representation(node) for node in nodes]
+
+
+def _unchanged(value: Any) -> Any:
+    return value
