@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import logging
+import sys
 from typing import Any, TypeVar
 
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from django.db.models import Model, QuerySet
-from django.http import Http404, HttpRequest, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.template.loader import render_to_string
+from django.views import defaults
 from redis import RedisError
 from rest_framework import exceptions, status
 from rest_framework.response import Response
@@ -95,3 +98,25 @@ def json_or_page(page_handler: Any, message: str, code: str, status_code: int) -
         return page_handler(request, *args, **kwargs)
 
     return handler
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    """handler500: Redis away (an exception from a page's view or from the middleware) is a
+    503 that says so and reloads by itself; anything else Django's 500, JSON under /api/ and
+    /v1/. Called while the exception is being handled."""
+    if isinstance(sys.exc_info()[1], RedisError):
+        response: HttpResponse
+        if _wants_json(request):
+            response = JsonResponse(error_body(REDIS_DOWN_MESSAGE, "redis_unavailable"),
+                                    status=503)
+        else:
+            response = HttpResponse(render_to_string("503.html", {
+                "message": REDIS_DOWN_MESSAGE, "retry_seconds": REDIS_RETRY_SECONDS}), status=503)
+        response["Retry-After"] = str(REDIS_RETRY_SECONDS)
+        return response
+    return _internal_error(request)
+
+
+_internal_error = json_or_page(defaults.server_error,
+                               "Internal error; the server log has the details.", "server_error",
+                               500)

@@ -10,7 +10,7 @@ from django.views import defaults
 from drf_spectacular.views import SpectacularJSONAPIView, SpectacularSwaggerSplitView
 from rest_framework.renderers import JSONRenderer
 
-from arthur_panel.errors import json_or_page
+from arthur_panel.errors import json_or_page, server_error
 
 
 class ApiDocsView(SpectacularSwaggerSplitView):
@@ -41,5 +41,4 @@ urlpatterns = [
 ]
 
 handler404 = json_or_page(defaults.page_not_found, "Not found.", "not_found", 404)
-handler500 = json_or_page(defaults.server_error, "Internal error; the server log has the details.",
-                          "server_error", 500)
+handler500 = server_error

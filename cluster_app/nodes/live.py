@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from functools import lru_cache
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -33,6 +34,7 @@ class NodeStatus:
     reason: str
 
 
+@lru_cache(maxsize=1024)  # the same few names, several times every poll
 def _key(text: str) -> str:
     text = text.strip().lower().removesuffix(".local")
     return re.sub(r"[^a-z0-9]+", "-", text).strip("-")
