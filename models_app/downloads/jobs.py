@@ -33,7 +33,7 @@ from cluster_app.jobs.services import job_create
 from cluster_app.models import Job, Node
 from cluster_app.nodes.live import match_nodes
 from cluster_app.nodes.poll import inventory_node
-from cluster_app.nodes.units import format_gib
+from cluster_app.nodes.units import format_size
 from models_app.catalogue.hub import RepoMetadata, repo_metadata
 from models_app.downloads.metrics import DOWNLOAD_BYTES, DOWNLOAD_FAILURES, failure_reason
 from models_app.downloads.partial import kept_bytes
@@ -65,7 +65,7 @@ def model_dir(node: Node, repo_id: str) -> Path:
 def shortfall(needed: int, free: int, node: Node) -> InsufficientDisk | None:
     if needed <= free:
         return None
-    return InsufficientDisk(f"needs {format_gib(needed)}, {format_gib(max(free, 0))} free on "
+    return InsufficientDisk(f"needs {format_size(needed)}, {format_size(max(free, 0))} free on "
                             f"{node.display_name}")
 
 
@@ -202,7 +202,7 @@ def _download(job: Job, node: Node, reporter: JobReporter) -> dict[str, Any]:
     # The authoritative check, on the node itself, before any byte moves.
     if refusal := shortfall(needed, shutil.disk_usage(_existing_parent(dest)).free, node):
         raise refusal
-    reporter.log(f"{len(files)} files, {format_gib(total)}, into {dest}")
+    reporter.log(f"{len(files)} files, {format_size(total)}, into {dest}")
     per_file = {spec.path: [0, spec.size] for spec in files}
 
     def on_progress(p: TransferProgress) -> None:
@@ -237,8 +237,8 @@ def _download(job: Job, node: Node, reporter: JobReporter) -> dict[str, Any]:
         # arrived stays in its .partial file, and a retry resumes there once there is room.
         left = total - _present(dest, files)
         free = shutil.disk_usage(_existing_parent(dest)).free
-        raise InsufficientDisk(f"disk full on {node.display_name}: needs {format_gib(left)} "
-                               f"more, has {format_gib(free)} free; the partial files are kept "
+        raise InsufficientDisk(f"disk full on {node.display_name}: needs {format_size(left)} "
+                               f"more, has {format_size(free)} free; the partial files are kept "
                                "for a resume") from exc
     reporter.log(f"verified {len(files)} files (sizes, and sha256 of LFS files)")
     return {"path": str(dest), "files": len(files), "bytes": total, "revision": meta.sha}
@@ -252,7 +252,7 @@ def run_delete(job: Job, reporter: JobReporter) -> dict[str, Any]:
         freed = sum(p.stat().st_size for p in dest.rglob("*") if p.is_file())
         shutil.rmtree(dest)
     told = _tell_exo(job.node, exo_id_of(job.params), reporter)
-    reporter.progress(1, 1, unit="steps", message=f"Deleted, {format_gib(freed)} freed")
+    reporter.progress(1, 1, unit="steps", message=f"Deleted, {format_size(freed)} freed")
     return {"path": str(dest), "freed_bytes": freed, "exo_told": told}
 
 

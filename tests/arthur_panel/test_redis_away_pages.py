@@ -16,6 +16,7 @@ from django.utils.html import escape
 from arthur_panel.errors import REDIS_DOWN_MESSAGE, server_error
 from arthur_panel.launcher import free_port
 from arthur_panel.navigation import NAV
+from cluster_app.nodes import views
 
 pytestmark = pytest.mark.django_db
 
@@ -64,8 +65,6 @@ def test_under_the_api_the_answer_is_json(rf):
 
 
 def test_other_errors_are_still_the_500_page(staff, monkeypatch):
-    from cluster_app.nodes import views
-
     def broken(*args, **kwargs):
         raise RuntimeError("a bug")
 

@@ -4,6 +4,7 @@ files (with their records) for a resume, and no file reaches its final name unve
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 
@@ -41,6 +42,8 @@ def test_a_disk_that_fills_mid_download_fails_the_job_and_keeps_the_partial(
     assert job.state == "failed"
     assert job.error.startswith("disk full on ALPHA: needs "), job.error
     assert job.error.endswith("free; the partial files are kept for a resume")
+    # The sizes are small here: said in their unit, never as "0 GB".
+    assert re.search(r"needs \d[\d.]* [KM]?B more, has \d[\d.]* [KM]?B free", job.error), job.error
     on_disk = {path: int(size) for _, path, size in
                (line.split() for line in done.stdout.splitlines() if line.startswith("file "))}
     partials = {path.removesuffix(".partial") for path in on_disk if path.endswith(".partial")}
