@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
@@ -34,22 +35,28 @@ from cluster_app.metrics.families import RATE_LIMITED
 # A request is let in, or not, in one script: every limit is checked before any is counted, so
 # two processes cannot both take the last request of a minute or the last stream slot, and a
 # refused request counts against nothing.
-# KEYS: today's token totals, then the per-minute windows (sorted sets), then the running
-# streams' counters. ARGV: how many token totals, how many windows, the window in ms, a unique
-# member, then each key's allowance (0: none, only counted).
+# KEYS: today's token totals, then the per-minute windows, then the running streams' leases
+# (both sorted sets). ARGV: how many token totals, how many windows, the window in ms, a unique
+# member, a stream lease in ms, then each key's allowance (0: none, only counted).
 # Answers {0, 0}, or {the index of the limit hit, ms until a window's oldest request leaves it}.
 _ADMIT = """
 local totals, windows = tonumber(ARGV[1]), tonumber(ARGV[2])
-local window = tonumber(ARGV[3])
+local window, lease = tonumber(ARGV[3]), tonumber(ARGV[5])
 local clock = redis.call('TIME')
 local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
 for i, key in ipairs(KEYS) do
-  local allowed = tonumber(ARGV[4 + i])
+  local allowed = tonumber(ARGV[5 + i])
   if i > totals and i <= totals + windows then
     redis.call('ZREMRANGEBYSCORE', key, '-inf', now - window)
     if allowed > 0 and redis.call('ZCARD', key) >= allowed then
       local oldest = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')
       return {i, tonumber(oldest[2]) + window - now}
+    end
+  elseif i > totals then
+    -- A stream's lease runs out unless renewed: a killed server's streams free their slots.
+    redis.call('ZREMRANGEBYSCORE', key, '-inf', now)
+    if allowed > 0 and redis.call('ZCARD', key) >= allowed then
+      return {i, 0}
     end
   elseif allowed > 0 and tonumber(redis.call('GET', key) or '0') >= allowed then
     return {i, 0}
@@ -60,13 +67,28 @@ for i = totals + 1, #KEYS do
     redis.call('ZADD', KEYS[i], now, ARGV[4])
     redis.call('PEXPIRE', KEYS[i], window)
   else
-    redis.call('INCR', KEYS[i])
-    -- Frees the slots a killed server never gave back.
-    redis.call('EXPIRE', KEYS[i], 3600)
+    redis.call('ZADD', KEYS[i], now + lease, ARGV[4])
+    redis.call('PEXPIRE', KEYS[i], lease)
   end
 end
 return {0, 0}
 """
+# Running streams' leases pushed on (KEYS: lease sets; ARGV: the lease in ms, then each key's
+# member). Only leases still held: one already given back or run out is not taken again.
+_RENEW = """
+local clock = redis.call('TIME')
+local lease = tonumber(ARGV[1])
+local until_ms = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000) + lease
+for i, key in ipairs(KEYS) do
+  if redis.call('ZADD', key, 'XX', 'CH', until_ms, ARGV[1 + i]) == 1 then
+    redis.call('PEXPIRE', key, lease)
+  end
+end
+"""
+# How long a stream's slot is held without renewal, and how often a running stream renews it:
+# a server killed mid-stream frees its slots within the lease.
+STREAM_LEASE_SECONDS = 60.0
+STREAM_RENEW_SECONDS = STREAM_LEASE_SECONDS / 4
 RATE_KEY_PREFIX = "arthur:rate:"
 _TOKEN_DAYS_KEPT = 2 * 86400  # a day's total, kept past its midnight for the usage page
 
@@ -101,6 +123,10 @@ def _window_key(limit: Limit) -> str:
     return f"{RATE_KEY_PREFIX}{limit.kind}:{limit.subject}"
 
 
+def _leases_key(limit: Limit) -> str:
+    return f"{RATE_KEY_PREFIX}{limit.kind}:{limit.subject}:leases"
+
+
 def _tokens_key(limit: Limit) -> str:
     return f"{RATE_KEY_PREFIX}{limit.kind}:{limit.subject}:{day_of(timezone.localtime())}"
 
@@ -120,17 +146,27 @@ def limits_for(kind: str, user: Any, token: Any) -> list[Limit]:
                       user_pk=getattr(user, "pk", "anonymous"), user_limit=user_limits()[kind])
 
 
+@dataclass(frozen=True)
+class StreamSlots:
+    """The running-stream slots one request holds: its lease in each of `keys`."""
+
+    keys: tuple[str, ...] = ()
+    member: str = ""
+
+
 def admit(*, tokens: Sequence[Limit] = (), requests: Sequence[Limit] = (),
-          streams: Sequence[Limit] = ()) -> list[str]:
+          streams: Sequence[Limit] = ()) -> StreamSlots:
     """Let a request in under every limit, in one trip to Redis, or RateLimited (counting
     nothing): today's `tokens` not yet spent (a request below a daily limit is let in whatever
     its answer's size, known only at its end), one more of its `requests` per minute, one more
-    of its running `streams`. Returns the stream slots it took, for release."""
+    of its running `streams`. Returns the stream slots it took, leased for
+    STREAM_LEASE_SECONDS: renew them while the request runs, release them at its end."""
     limits = [*tokens, *requests, *streams]
-    keys = [*map(_tokens_key, tokens), *map(_window_key, [*requests, *streams])]
+    keys = [*map(_tokens_key, tokens), *map(_window_key, requests), *map(_leases_key, streams)]
+    member = uuid.uuid4().hex
     hit, wait_ms = redis_client().register_script(_ADMIT)(
-        keys=keys, args=[len(tokens), len(requests), WINDOW_SECONDS * 1000, uuid.uuid4().hex,
-                         *(limit.allowed for limit in limits)])
+        keys=keys, args=[len(tokens), len(requests), WINDOW_SECONDS * 1000, member,
+                         _lease_ms(), *(limit.allowed for limit in limits)])
     counted = len(tokens) + len(requests)
     if hit:
         index = int(hit) - 1
@@ -138,7 +174,19 @@ def admit(*, tokens: Sequence[Limit] = (), requests: Sequence[Limit] = (),
             raise RateLimited(limits[index], seconds_to_next_day(timezone.localtime()))
         raise RateLimited(limits[index], retry_seconds(int(wait_ms)) if index < counted
                           else STREAM_RETRY_SECONDS)
-    return keys[counted:]
+    return StreamSlots(tuple(keys[counted:]), member)
+
+
+def renew(held: Sequence[StreamSlots]) -> None:
+    """Hold running requests' stream slots for another STREAM_LEASE_SECONDS, in one trip."""
+    keys = [key for slots in held for key in slots.keys]
+    if keys:
+        redis_client().register_script(_RENEW)(
+            keys=keys, args=[_lease_ms(), *(slots.member for slots in held for _ in slots.keys)])
+
+
+def _lease_ms() -> int:
+    return int(STREAM_LEASE_SECONDS * 1000)
 
 
 def take_request(limits: list[Limit]) -> None:
@@ -146,16 +194,16 @@ def take_request(limits: list[Limit]) -> None:
     admit(requests=limits)
 
 
-def give_back(slots: list[str]) -> None:
+def give_back(slots: StreamSlots) -> None:
     release(slots, [], 0)
 
 
-def release(slots: list[str], token_limits: Sequence[Limit], tokens: int) -> None:
+def release(slots: StreamSlots, token_limits: Sequence[Limit], tokens: int) -> None:
     """A finished request's stream slots given back and its tokens added to today's totals, in
     one transaction: all of it, or none when Redis does not answer (to be tried again)."""
     with redis_client().pipeline() as pipe:
-        for key in slots:
-            pipe.decr(key)
+        for key in slots.keys:
+            pipe.zrem(key, slots.member)
         if tokens > 0:
             for limit in token_limits:
                 pipe.incrby(_tokens_key(limit), tokens)
@@ -169,10 +217,10 @@ def usage(limit: Limit) -> int:
     client = redis_client()
     if limit.kind == CHAT_TOKENS:
         return int(client.get(_tokens_key(limit)) or 0)
-    if limit.kind == STREAMS:
-        return max(0, int(client.get(_window_key(limit)) or 0))
     seconds, micros = client.time()
     now_ms = seconds * 1000 + micros // 1000
+    if limit.kind == STREAMS:  # the leases not run out
+        return int(client.zcount(_leases_key(limit), f"({now_ms}", "+inf"))
     return int(client.zcount(_window_key(limit), now_ms - WINDOW_SECONDS * 1000, "+inf"))
 
 

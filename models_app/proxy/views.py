@@ -109,7 +109,7 @@ class ProxyError(Exception):
         self.retry_after = retry_after
 
 
-@dataclass
+@dataclass(eq=False)  # each request is itself: held in a WeakSet (_HELD)
 class Call:
     """One proxied request, as it goes: who asked, for what, and where it was sent."""
 
@@ -122,6 +122,7 @@ class Call:
     route: str = ""
     task: str = ""  # the router's task, when the request was routed
     stream: bool = False
+    slots: throttle.StreamSlots = throttle.StreamSlots()  # taken once it is let in
 
 
 def _json_error(api: str, error: ProxyError) -> JsonResponse:
@@ -184,7 +185,8 @@ def _body(request: HttpRequest) -> dict[str, Any]:
     return body
 
 
-def _prepare(request: HttpRequest, api: str) -> tuple[Call, dict[str, Any], list[str]]:
+def _prepare(request: HttpRequest, api: str
+             ) -> tuple[Call, dict[str, Any], throttle.StreamSlots]:
     """Everything before exo, in one trip to the sync thread: the call, the body to forward
     and the caller's stream slots."""
     user, token = _caller(request)
@@ -243,6 +245,7 @@ async def _proxy(request: HttpRequest, api: str, path: str) -> HttpResponseBase:
         return _json_error(api, error)
     except RedisError as exc:  # the limits are counted there: wait for it
         return _json_error(api, _redis_down(exc))
+    _hold(call, slots)
     client = _exo_client()
     meter = StreamMeter(started)
     try:
@@ -287,7 +290,7 @@ def _upstream_error(call: Call, upstream: httpx.Response) -> ProxyError:
 
 
 async def _relay(call: Call, upstream: httpx.Response,
-                 meter: StreamMeter, slots: list[str]) -> AsyncIterator[bytes]:
+                 meter: StreamMeter, slots: throttle.StreamSlots) -> AsyncIterator[bytes]:
     client_left, broken = False, None
     collected = b""
     try:
@@ -335,37 +338,68 @@ def broken_off_frame(api: str, why: str) -> bytes:
     return f"data: {json.dumps(chunk)}\n\ndata: [DONE]\n\n".encode()
 
 
-async def _finish(call: Call, upstream: httpx.Response, meter: StreamMeter, slots: list[str],
-                  http_status: int, status: str, error: str) -> None:
+async def _finish(call: Call, upstream: httpx.Response, meter: StreamMeter,
+                  slots: throttle.StreamSlots, http_status: int, status: str, error: str) -> None:
     await upstream.aclose()
     await _settle(call, meter, slots, http_status, status, error)
 
 
 # Redis away when a request ends: its stream slots and tokens are settled once it is back,
-# tried after these pauses (seconds), then left to the slots' own expiry.
+# tried after these pauses (seconds); its slots' leases run out meanwhile anyway.
 RELEASE_RETRY_SECONDS = (1, 2, 4, 8, 15, 30, 60, 60, 60, 60)
 _releasing: set[asyncio.Task[None]] = set()  # held here: the loop keeps only weak references
 
 
-async def _settle(call: Call, meter: StreamMeter, slots: list[str], http_status: int,
+# Per event loop: the requests whose stream slots its process holds, renewed together every
+# STREAM_RENEW_SECONDS. Weakly: a request dropped unsettled (its client gone before the answer
+# began) stops being renewed, and its lease runs out, as a killed server's do.
+_HELD: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, weakref.WeakSet[Call]] = (
+    weakref.WeakKeyDictionary())
+_renewers: set[asyncio.Task[None]] = set()  # held here: the loop keeps only weak references
+
+
+def _hold(call: Call, slots: throttle.StreamSlots) -> None:
+    call.slots = slots
+    loop = asyncio.get_running_loop()
+    held = _HELD.get(loop)
+    if held is None:
+        held = _HELD[loop] = weakref.WeakSet()
+        task = loop.create_task(_renew_leases(held))
+        _renewers.add(task)
+        task.add_done_callback(_renewers.discard)
+    held.add(call)
+
+
+async def _renew_leases(held: weakref.WeakSet[Call]) -> None:
+    while True:
+        await asyncio.sleep(throttle.STREAM_RENEW_SECONDS)
+        if slots := [call.slots for call in list(held)]:
+            try:
+                await _pooled(throttle.renew)(slots)
+            except RedisError as exc:
+                logger.warning("stream slots not renewed (Redis: %s)", exc)
+
+
+async def _settle(call: Call, meter: StreamMeter, slots: throttle.StreamSlots, http_status: int,
                   status: str, error: str) -> None:
     """Leave the usage record and settle the request's limits; what Redis did not take, once it
     is back."""
+    _HELD.get(asyncio.get_running_loop(), weakref.WeakSet()).discard(call)
     if not await _pooled(_account)(call, meter, slots, http_status, status, error):
         task = asyncio.create_task(_release_when_back(call, meter, slots))
         _releasing.add(task)
         task.add_done_callback(_releasing.discard)
 
 
-def _account(call: Call, meter: StreamMeter, slots: list[str], http_status: int, status: str,
-             error: str) -> bool:
+def _account(call: Call, meter: StreamMeter, slots: throttle.StreamSlots, http_status: int,
+             status: str, error: str) -> bool:
     """The usage record first (the database's: whatever Redis does), then the stream slots
     given back and the tokens counted against the daily limits; False if Redis did not answer."""
     record_usage(call, meter, http_status=http_status, status=status, error=error)
     return _release(call, meter, slots)
 
 
-def _release(call: Call, meter: StreamMeter, slots: list[str]) -> bool:
+def _release(call: Call, meter: StreamMeter, slots: throttle.StreamSlots) -> bool:
     """The request's slots and tokens settled in Redis; False if it did not answer."""
     try:
         throttle.release(slots, throttle.limits_for(CHAT_TOKENS, call.user, call.token),
@@ -376,7 +410,8 @@ def _release(call: Call, meter: StreamMeter, slots: list[str]) -> bool:
     return True
 
 
-async def _release_when_back(call: Call, meter: StreamMeter, slots: list[str]) -> None:
+async def _release_when_back(call: Call, meter: StreamMeter, slots: throttle.StreamSlots
+                             ) -> None:
     for pause in RELEASE_RETRY_SECONDS:
         await asyncio.sleep(pause)
         if await _pooled(_release)(call, meter, slots):

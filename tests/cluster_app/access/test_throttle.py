@@ -4,6 +4,7 @@ and a chat request's admission under all three at once."""
 from __future__ import annotations
 
 import threading
+import time
 from types import SimpleNamespace
 
 import pytest
@@ -87,9 +88,9 @@ def test_racing_requests_take_exactly_the_limit() -> None:
 def test_daily_tokens_refuse_once_reached_until_midnight() -> None:
     limit = Limit(CHAT_TOKENS, "key:k1", 1000)
     throttle.admit(tokens=[limit])
-    throttle.release([], [limit], 600)
+    throttle.release(throttle.StreamSlots(), [limit], 600)
     throttle.admit(tokens=[limit])  # under the limit: let in, whatever its answer's size
-    throttle.release([], [limit], 600)
+    throttle.release(throttle.StreamSlots(), [limit], 600)
     with pytest.raises(throttle.RateLimited) as caught:
         throttle.admit(tokens=[limit])
     assert throttle.usage(limit) == 1200 and 1 <= caught.value.retry_after <= 86400
@@ -98,7 +99,7 @@ def test_daily_tokens_refuse_once_reached_until_midnight() -> None:
 
 def test_unlimited_counters_count_and_never_refuse() -> None:
     limit = Limit(CHAT_TOKENS, "user:7", 0)
-    throttle.release([], [limit], 10**9)
+    throttle.release(throttle.StreamSlots(), [limit], 10**9)
     throttle.admit(tokens=[limit])
     assert throttle.usage(limit) == 10**9
 
@@ -132,6 +133,28 @@ def test_an_ended_stream_gives_back_its_slots_and_counts_its_tokens_at_once() ->
     slots = throttle.admit(streams=[streams])
     throttle.release(slots, [tokens], 321)
     assert (throttle.usage(streams), throttle.usage(tokens)) == (0, 321)
+
+
+def test_a_stream_slot_not_renewed_frees_itself_when_its_lease_runs_out(monkeypatch) -> None:
+    # A server killed mid-answer never gives its slot back: the lease does.
+    monkeypatch.setattr(throttle, "STREAM_LEASE_SECONDS", 0.5)
+    streams = Limit(STREAMS, "user:9", 1)
+    held, lapsing = throttle.admit(streams=[streams]), None
+    with pytest.raises(throttle.RateLimited):
+        throttle.admit(streams=[streams])
+    time.sleep(0.3)
+    throttle.renew([held])  # held on, to 0.8 s from the start
+    time.sleep(0.3)
+    assert throttle.usage(streams) == 1
+    with pytest.raises(throttle.RateLimited):
+        throttle.admit(streams=[streams])
+    time.sleep(0.3)  # 0.9 s: not renewed again
+    assert throttle.usage(streams) == 0
+    lapsing = throttle.admit(streams=[streams])
+    throttle.renew([held])  # a lease run out is not taken again by its late renewal
+    assert throttle.usage(streams) == 1
+    throttle.release(lapsing, [], 0)
+    assert throttle.usage(streams) == 0
 
 
 def test_standing_shows_a_keys_own_limits_and_use(settings) -> None:

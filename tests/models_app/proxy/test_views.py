@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 
 import pytest
 import redis
+from asgiref.sync import sync_to_async
 from django.test import Client, RequestFactory
 
 from arthur_panel.launcher import free_port
 from cluster_app.access import throttle
+from cluster_app.access.limits import STREAMS
 from cluster_app.models import ApiToken
 from models_app.models import LlmModel, NameRoute, RouteRule, UsageRecord
 from models_app.proxy import lookups, views
@@ -23,6 +26,7 @@ from tests.threads import off_loop, run_async
 # Transactional: the proxy reads tokens and models on a pool thread, with its own connection.
 pytestmark = pytest.mark.django_db(transaction=True)
 BODY = {"model": "llama-3.2-1b", "messages": [{"role": "user", "content": "Hi"}]}
+SLOTS = throttle.StreamSlots(("arthur:rate:max_streams:user:1:leases",), "m1")
 
 
 def post(client, body=BODY, **headers):
@@ -57,7 +61,7 @@ def test_an_answer_ending_while_redis_is_away_is_recorded_and_settled_once_it_is
             raise error
         released.append((slots, tokens))
 
-    released: list[tuple[list[str], int]] = []
+    released: list[tuple[throttle.StreamSlots, int]] = []
     monkeypatch.setattr(throttle, "release", release)
     monkeypatch.setattr(views, "RELEASE_RETRY_SECONDS", (0, 0))
     meter = StreamMeter(started=0.0, prompt_tokens=5, completion_tokens=7, finished=True)
@@ -65,13 +69,52 @@ def test_an_answer_ending_while_redis_is_away_is_recorded_and_settled_once_it_is
                       model_id=LLAMA_1B, stream=True)
 
     async def scenario() -> None:
-        await views._settle(call, meter, ["slot"], 200, "ok", "")
+        await views._settle(call, meter, SLOTS, 200, "ok", "")
         assert released == []  # Redis away: only the record so far
         await asyncio.gather(*views._releasing)
 
     run_async(scenario())
     assert UsageRecord.objects.get().status == "ok"
-    assert released == [(["slot"], 12)]
+    assert released == [(SLOTS, 12)]
+
+
+def test_a_running_request_keeps_its_stream_slot_until_it_is_settled(alice, monkeypatch):
+    monkeypatch.setattr(throttle, "STREAM_LEASE_SECONDS", 0.3)
+    monkeypatch.setattr(throttle, "STREAM_RENEW_SECONDS", 0.05)
+    streams = throttle.limits_for(STREAMS, alice, None)
+    meter = StreamMeter(started=0.0, prompt_tokens=1, completion_tokens=1, finished=True)
+
+    async def scenario() -> list[int]:
+        call = views.Call(api="chat", user=alice, token=None, model_id=LLAMA_1B, stream=True)
+        views._hold(call, throttle.admit(streams=streams))
+        await asyncio.sleep(0.8)  # over two leases: renewed meanwhile
+        running = await off_loop_usage(streams)
+        await views._settle(call, meter, call.slots, 200, "ok", "")
+        return [running, await off_loop_usage(streams)]
+
+    assert run_async(scenario()) == [1, 0]
+
+
+def test_a_request_dropped_unsettled_is_renewed_no_more(alice, monkeypatch):
+    # Its client left before the answer began: nothing settles it, and its lease runs out.
+    monkeypatch.setattr(throttle, "STREAM_LEASE_SECONDS", 0.3)
+    monkeypatch.setattr(throttle, "STREAM_RENEW_SECONDS", 0.05)
+    streams = throttle.limits_for(STREAMS, alice, None)
+
+    async def scenario() -> tuple[int, int]:
+        call = views.Call(api="chat", user=alice, token=None, model_id=LLAMA_1B, stream=True)
+        views._hold(call, throttle.admit(streams=streams))
+        held = len(views._HELD[asyncio.get_running_loop()])
+        del call
+        gc.collect()
+        await asyncio.sleep(0.5)
+        return held, await off_loop_usage(streams)
+
+    assert run_async(scenario()) == (1, 0)
+
+
+async def off_loop_usage(limits) -> int:
+    return await sync_to_async(throttle.usage, thread_sensitive=False)(limits[0])
 
 
 def test_a_browser_session_needs_the_csrf_token(alice, exo_url):

@@ -91,7 +91,7 @@ def test_usage_page_shows_each_keys_use_against_its_limits(client, alice, bob, s
     ApiToken.objects.filter(pk=revoked.pk).update(revoked_at="2026-01-01T00:00:00Z")
     for _ in range(3):
         throttle.take_request(throttle.limits_for(CHAT_REQUESTS, alice, key))
-    throttle.release([], throttle.limits_for(CHAT_TOKENS, alice, key), 1234)
+    throttle.release(throttle.StreamSlots(), throttle.limits_for(CHAT_TOKENS, alice, key), 1234)
 
     client.force_login(alice)
     parser = Cells()
