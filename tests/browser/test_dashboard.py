@@ -11,6 +11,7 @@ import pytest
 from playwright.sync_api import expect
 
 from cluster_app.models import Node
+from tests.browser.conftest import log_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.stack, pytest.mark.django_db(transaction=True)]
 
@@ -23,6 +24,11 @@ def test_login_page_rejects_a_wrong_password_visibly(page, live_stack, alice):
     page.get_by_label("Password").fill("wrong")
     page.get_by_role("button", name="Log in").click()
     expect(page.get_by_role("alert")).to_contain_text("Wrong username or password")
+
+
+def test_the_login_form_signs_in_and_lands_on_the_dashboard(page, live_stack, alice):
+    log_in(page, live_stack.base_url, "alice", "alice-password-1")
+    expect(page.get_by_role("heading", name="Dashboard")).to_be_visible()
 
 
 def test_dashboard_shows_nodes_and_a_live_jobs_panel(logged_in, live_stack):

@@ -141,7 +141,11 @@ def test_too_many_sockets_are_shown_and_retried_later(logged_in, live_stack, ali
         # Scripts take every socket this user may have (once the page's are given back).
         for _ in range(settings.WS_MAX_SOCKETS_PER_USER):
             wait_until(lambda: opened(scripts, f"{live_stack.ws_url}/ws/jobs/", token))
+        page.clock.install()  # the back-off's 15 s pass at once below
         page.goto(f"{live_stack.base_url}/")
         expect(page.locator("#jobs-live")).to_have_text("too many open pages")
     # The scripts are gone: after its back-off the page is live again by itself.
-    expect(page.locator("#jobs-live")).to_have_text("live", timeout=40000)
+    page.wait_for_timeout(300)
+    expect(page.locator("#jobs-live")).to_have_text("too many open pages")  # not before
+    page.clock.fast_forward(16_000)
+    expect(page.locator("#jobs-live")).to_have_text("live", timeout=10000)

@@ -15,7 +15,7 @@ from arthur_panel.url_templates import url_templates
 from cluster_app.models import Job
 from models_app.conversations.services import conversation_create, message_create
 from models_app.models import LlmModel
-from tests.browser.conftest import log_in
+from tests.browser.conftest import signed_in
 
 # Layout needs nothing of PostgreSQL: these run in the SQLite pass only (the passes stay even).
 pytestmark = [pytest.mark.browser, pytest.mark.stack, pytest.mark.django_db(transaction=True),
@@ -82,15 +82,14 @@ def objects(admin: Any, nodes: Any, guide_models: None) -> dict[str, str]:
             "conversation_id": str(conversation.pk)}
 
 
-def open_page(browser: Browser, viewport: dict[str, int], base_url: str) -> Page:
+def open_page(browser: Browser, viewport: dict[str, int], base_url: str, admin: Any) -> Page:
     page = browser.new_context(viewport=viewport).new_page()  # type: ignore[arg-type]
-    log_in(page, base_url, "root", "root-password-1")
-    return page
+    return signed_in(page, base_url, admin)
 
 
 @pytest.fixture
-def phone(browser: Browser, live_stack: Any, objects: dict[str, str]) -> Any:
-    page = open_page(browser, PHONE, live_stack.base_url)
+def phone(browser: Browser, live_stack: Any, objects: dict[str, str], admin: Any) -> Any:
+    page = open_page(browser, PHONE, live_stack.base_url, admin)
     yield page
     page.context.close()
 
@@ -180,8 +179,8 @@ def test_the_dashboard_on_a_phone(phone, live_stack):
     phone.screenshot(path=str(SCREENSHOT))
 
 
-def test_the_navigation_stays_open_on_a_desktop(browser, live_stack, objects):
-    page = open_page(browser, DESKTOP, live_stack.base_url)
+def test_the_navigation_stays_open_on_a_desktop(browser, live_stack, objects, admin):
+    page = open_page(browser, DESKTOP, live_stack.base_url, admin)
     try:
         expect(page.get_by_role("button", name="Menu")).to_be_hidden()
         links = page.get_by_role("navigation", name="Main").get_by_role("link")

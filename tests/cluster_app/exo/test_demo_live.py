@@ -33,10 +33,12 @@ from tests import stack as live
 from tests.cluster_app.exo.test_ops_live import finished
 from tests.stack import api, wait_until
 
-# The demo is `make run`, on SQLite: its flows run on both databases.
-pytestmark = [pytest.mark.stack, pytest.mark.django_db(transaction=True), pytest.mark.sqlite_too]
+pytestmark = [pytest.mark.stack, pytest.mark.django_db(transaction=True)]
 REDIS_DB = 4  # apart from the session stack's and the exo operations'
-VERSIONS = ["1.0.71", "main"]
+# The demo is `make run`, on SQLite, and the cluster runs on PostgreSQL: each database runs the
+# flows once, against one of exo's shapes (the state's differences are the normaliser's, which
+# no database touches), which keeps the two passes even.
+VERSIONS = [pytest.param("1.0.71", marks=pytest.mark.sqlite_pass), "main"]
 DEEPSEEK = "mlx-community/DeepSeek-V3.1-4bit"
 QWEN = "mlx-community/Qwen2.5-Coder-32B-Instruct-4bit"
 
