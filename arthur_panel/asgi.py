@@ -16,6 +16,7 @@ from django.conf import settings  # noqa: E402
 
 from arthur_panel.origins import origin_allowed  # noqa: E402
 from arthur_panel.routing import websocket_urlpatterns  # noqa: E402
+from arthur_panel.web import stop_with_parent  # noqa: E402
 from cluster_app.access.tokens import BearerTokenWebsocketMiddleware  # noqa: E402
 from models_app.proxy.handler import with_api_key_proxy  # noqa: E402
 
@@ -61,3 +62,5 @@ application = ProtocolTypeRouter(
         ),
     }
 )
+
+stop_with_parent()  # a server process of several: it ends with uvicorn's parent

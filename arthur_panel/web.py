@@ -11,7 +11,10 @@ that dies. Websockets work across them: every event goes through the Redis chann
 
 from __future__ import annotations
 
+import multiprocessing
 import os
+import signal
+import threading
 from typing import Any
 
 import uvicorn
@@ -60,6 +63,23 @@ def server_options(*, host: str, port: int, trusted_proxies: list[str],
         "lifespan": "off",  # Django has no start-up or shutdown hooks to run
         "timeout_graceful_shutdown": GRACEFUL_SHUTDOWN_SECONDS,
     }
+
+
+def stop_with_parent() -> None:
+    """In a server process uvicorn's parent started (WEB_CONCURRENCY above 1): once the parent
+    is gone, stop as on SIGTERM (finishing the requests in hand). A parent killed outright
+    (SIGKILL, the out-of-memory killer) would otherwise leave its server processes serving on,
+    holding the port and the output pipe, so that `make run`'s supervisor could neither see the
+    web server end nor start it again. Nothing to do in a process of its own (one process)."""
+    parent = multiprocessing.parent_process()
+    if parent is None:
+        return
+
+    def watch() -> None:
+        parent.join()  # returns once the parent has ended
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    threading.Thread(target=watch, name="stop-with-parent", daemon=True).start()
 
 
 def main() -> None:

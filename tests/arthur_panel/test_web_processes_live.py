@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import socket
 import time
 from collections.abc import Iterator
 from contextlib import ExitStack
@@ -113,3 +114,22 @@ def test_a_socket_gets_the_event_a_request_to_another_process_caused(two_process
         (elsewhere,) = [ws for server, ws in by_server.items() if server != served_by]
         assert jobs_seen(elsewhere, job_id)["id"] == job_id
         assert jobs_seen(by_server[served_by], job_id)["id"] == job_id
+
+
+def test_server_processes_end_when_their_parent_is_killed(live_stack, tmp_path):
+    # Left serving, they would hold the port and the output pipe: make run's supervisor would
+    # neither see the web server end nor be able to start it again.
+    port = free_port()
+    process = start(web_command(), {**live_stack.env, "HOST": "127.0.0.1", "PORT": str(port),
+                                    "WEB_CONCURRENCY": str(PROCESSES)}, tmp_path / "web.log")
+    try:
+        wait_for_web(f"http://127.0.0.1:{port}")
+        servers = Web(port, process.pid).servers()
+        assert len(servers) == PROCESSES
+        process.kill()
+        _, alive = psutil.wait_procs(servers, timeout=20)
+        assert alive == []
+        with pytest.raises(ConnectionRefusedError):
+            socket.create_connection(("127.0.0.1", port), timeout=5).close()
+    finally:
+        stop(process)
