@@ -46,7 +46,7 @@ def test_dashboard_shows_nodes_and_a_live_jobs_panel(logged_in, live_stack):
 
     page.locator("article[data-node=alpha] button.ping").click()
     row = panel.locator(".job-row").first
-    expect(row).to_contain_text("ping #")
+    expect(row).to_contain_text("ping #", timeout=15000)  # a loaded machine's queue and socket
     expect(row.get_by_role("progressbar")).to_be_visible()
     expect(row.locator(".state")).to_have_text("succeeded", timeout=20000)
     expect(row).to_contain_text("100%")
