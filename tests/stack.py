@@ -6,6 +6,7 @@ Celery workers
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -160,6 +161,25 @@ def wait_for_worker(env: dict[str, str], log: Path, timeout: float = 60.0) -> No
     raise RuntimeError(f"Celery worker did not start:\n{log.read_text()[-3000:]}")
 
 
+# The beat of every stack running in this process (see other_stacks_paused).
+_BEATS: list[subprocess.Popen[bytes]] = []
+
+
+@contextmanager
+def other_stacks_paused() -> Iterator[None]:
+    """The beats of the stacks already running (the session's) paused meanwhile: they share
+    the test database, and their job recovery would re-queue a job whose worker a test killed
+    to their own workers, which would take it over instead of the test's."""
+    paused = [beat for beat in _BEATS if beat.poll() is None]
+    for beat in paused:
+        beat.send_signal(signal.SIGSTOP)
+    try:
+        yield
+    finally:
+        for beat in paused:
+            beat.send_signal(signal.SIGCONT)
+
+
 @contextmanager
 def running_stack(database: str, exo_url: str, hub_url: str, log_dir: Path,
                   extra_env: dict[str, str] | None = None, *,
@@ -177,6 +197,7 @@ def running_stack(database: str, exo_url: str, hub_url: str, log_dir: Path,
     lanes = [(worker_command(), log_dir / "worker.log"),
              (control_worker_command(), log_dir / "control.log")] if workers else []
     running = [start(command, env, log) for command, log in lanes]
+    _BEATS.append(beat)
     try:
         wait_for_web(f"http://127.0.0.1:{port}")
         for _, log in lanes:
@@ -184,6 +205,7 @@ def running_stack(database: str, exo_url: str, hub_url: str, log_dir: Path,
         yield Stack(f"http://127.0.0.1:{port}", f"ws://127.0.0.1:{port}", env, log_dir,
                     log_dir / "models", web.pid)
     finally:
+        _BEATS.remove(beat)
         stop(*running, beat, web)
 
 
