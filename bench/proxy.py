@@ -19,13 +19,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import os
 import statistics
 import sys
 import time
-from collections.abc import Awaitable, Callable
-from contextlib import ExitStack
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -151,8 +152,22 @@ async def in_turn(proxy: Target, direct: Target, rounds: int,
     results: dict[str, list[Any]] = {proxy.name: [], direct.name: []}
     for round_ in range(rounds):
         for target in (proxy, direct) if round_ % 2 == 0 else (direct, proxy):
-            results[target.name].append(await once(target))
+            with collected_before():
+                results[target.name].append(await once(target))
     return results
+
+
+@contextmanager
+def collected_before() -> Iterator[None]:
+    """The benchmark's own garbage collected before the block and not during it: a full
+    collection of this process (Django loaded) stops its event loop for 80-130 ms, which the
+    side whose requests it landed in took as its own."""
+    gc.collect()
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
 
 
 def failures(runs: list[Stream]) -> list[str]:
@@ -312,8 +327,11 @@ def report_concurrent(waves: dict[str, list[tuple[float, list[Stream]]]], concur
 
 async def measure(live: stack.Stack, exo_url: str, token: str, sim: httpx.Client,
                   args: argparse.Namespace) -> list[bool]:
-    limits = httpx.Limits(max_connections=args.concurrency * 2,
-                          max_keepalive_connections=args.concurrency * 2)
+    # A connection per request both ways: exo closes each stream's connection (`Connection:
+    # close`), so straight to it a client always connects anew; kept open to the panel, httpx
+    # itself was slow to send a wave on 32 reused connections (they reached the panel's
+    # application 70-100 ms after the wave began, against 13 ms to exo's).
+    limits = httpx.Limits(max_connections=args.concurrency * 2, max_keepalive_connections=0)
     async with httpx.AsyncClient(base_url=live.base_url, timeout=TIMEOUT, limits=limits,
                                  headers={"Authorization": f"Bearer {token}"}) as to_proxy, \
             httpx.AsyncClient(base_url=exo_url, timeout=TIMEOUT, limits=limits) as to_sim:

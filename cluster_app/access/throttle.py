@@ -4,6 +4,7 @@ Retry-After); the limits come from `limits.py` and the settings."""
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -154,6 +155,47 @@ class StreamSlots:
     member: str = ""
 
 
+@dataclass(frozen=True)
+class Admission:
+    """One request's way in: the admitting script's keys and arguments, and how to read its
+    answer (`settle`). Built apart from the trip to Redis, which a caller on an event loop
+    makes through an asyncio client (models_app/proxy/express.py)."""
+
+    limits: tuple[Limit, ...]
+    keys: tuple[str, ...]
+    args: tuple[int | str, ...]
+    counted: int  # how many of `keys` are counts (token totals, windows); the rest are slots
+
+    @property
+    def member(self) -> str:
+        return str(self.args[3])
+
+    def settle(self, hit: int, wait_ms: int) -> StreamSlots:
+        """The stream slots taken, or RateLimited for the limit the script names (`hit`)."""
+        if hit:
+            index = int(hit) - 1
+            limit = self.limits[index]
+            if index < int(self.args[0]):  # a daily token total
+                raise RateLimited(limit, seconds_to_next_day(timezone.localtime()))
+            raise RateLimited(limit, retry_seconds(int(wait_ms)) if index < self.counted
+                              else STREAM_RETRY_SECONDS)
+        return StreamSlots(self.keys[self.counted:], self.member)
+
+
+ADMIT_SHA = hashlib.sha1(_ADMIT.encode()).hexdigest()  # what EVALSHA names it by
+
+
+def admission(*, tokens: Sequence[Limit] = (), requests: Sequence[Limit] = (),
+              streams: Sequence[Limit] = ()) -> Admission:
+    """How to let a request in under every limit, in one trip to Redis (`admit`)."""
+    limits = (*tokens, *requests, *streams)
+    keys = (*map(_tokens_key, tokens), *map(_window_key, requests), *map(_leases_key, streams))
+    return Admission(limits, keys, (len(tokens), len(requests), WINDOW_SECONDS * 1000,
+                                    uuid.uuid4().hex, _lease_ms(),
+                                    *(limit.allowed for limit in limits)),
+                     counted=len(tokens) + len(requests))
+
+
 def admit(*, tokens: Sequence[Limit] = (), requests: Sequence[Limit] = (),
           streams: Sequence[Limit] = ()) -> StreamSlots:
     """Let a request in under every limit, in one trip to Redis, or RateLimited (counting
@@ -161,20 +203,9 @@ def admit(*, tokens: Sequence[Limit] = (), requests: Sequence[Limit] = (),
     its answer's size, known only at its end), one more of its `requests` per minute, one more
     of its running `streams`. Returns the stream slots it took, leased for
     STREAM_LEASE_SECONDS: renew them while the request runs, release them at its end."""
-    limits = [*tokens, *requests, *streams]
-    keys = [*map(_tokens_key, tokens), *map(_window_key, requests), *map(_leases_key, streams)]
-    member = uuid.uuid4().hex
-    hit, wait_ms = redis_client().register_script(_ADMIT)(
-        keys=keys, args=[len(tokens), len(requests), WINDOW_SECONDS * 1000, member,
-                         _lease_ms(), *(limit.allowed for limit in limits)])
-    counted = len(tokens) + len(requests)
-    if hit:
-        index = int(hit) - 1
-        if index < len(tokens):
-            raise RateLimited(limits[index], seconds_to_next_day(timezone.localtime()))
-        raise RateLimited(limits[index], retry_seconds(int(wait_ms)) if index < counted
-                          else STREAM_RETRY_SECONDS)
-    return StreamSlots(tuple(keys[counted:]), member)
+    way_in = admission(tokens=tokens, requests=requests, streams=streams)
+    hit, wait_ms = redis_client().register_script(_ADMIT)(keys=way_in.keys, args=way_in.args)
+    return way_in.settle(hit, wait_ms)
 
 
 def renew(held: Sequence[StreamSlots]) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from channels.db import database_sync_to_async
@@ -37,14 +37,19 @@ def token_for_secret(secret: str, address: str | None = None) -> ApiToken | None
 def note_use(token: ApiToken, address: str | None) -> None:
     """Record that `token` was used now from `address`, at most once a minute per address."""
     now = timezone.now()
-    if (token.last_used_at is None or now - token.last_used_at >= LAST_USED_RESOLUTION
-            or (address and address != token.last_used_from)):
+    if use_due(token, address, now):
         fields: dict[str, Any] = {"last_used_at": now}
         if address:
             fields["last_used_from"] = address
         ApiToken.objects.filter(pk=token.pk).update(**fields)
         for field, value in fields.items():
             setattr(token, field, value)
+
+
+def use_due(token: ApiToken, address: str | None, now: datetime) -> bool:
+    """Whether a use of `token` from `address` at `now` is to be recorded (note_use)."""
+    return bool(token.last_used_at is None or now - token.last_used_at >= LAST_USED_RESOLUTION
+                or (address and address != token.last_used_from))
 
 
 def token_for_bearer(header: str, address: str | None = None) -> ApiToken | None:

@@ -12,6 +12,9 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
+from dataclasses import dataclass
+from typing import TypeVar
 
 from cachetools import TTLCache
 from django.contrib.auth import get_user_model
@@ -27,10 +30,14 @@ from models_app.proxy.resolve import Resolved, resolve
 
 logger = logging.getLogger(__name__)
 
-LOOKUP_SECONDS = 10.0
+LOOKUP_SECONDS = 10.0  # a look-up is fresh this long...
+# ...and the express lane goes on using it this much longer, while it is looked up again
+# beside the request (`kept`): the versions say whether anything changed meanwhile.
+STALE_SECONDS = 60.0
 VERSION_KEY = "arthur:proxy-lookups-version"
-_tokens: TTLCache[str, ApiToken] = TTLCache(maxsize=1024, ttl=LOOKUP_SECONDS)
-_names: TTLCache[str, Resolved] = TTLCache(maxsize=1024, ttl=LOOKUP_SECONDS)
+T = TypeVar("T")
+_tokens: TTLCache[str, tuple[float, ApiToken]] = TTLCache(maxsize=1024, ttl=STALE_SECONDS)
+_names: TTLCache[str, tuple[float, Resolved]] = TTLCache(maxsize=1024, ttl=STALE_SECONDS)
 _lock = threading.Lock()  # the proxy's look-ups run on several pool threads
 _seen: dict[str, object] = {"version": None}
 
@@ -46,31 +53,62 @@ def follow_changes() -> None:
             _seen["version"] = version
 
 
+def _fresh(cache: TTLCache[str, tuple[float, T]], key: str) -> T | None:
+    with _lock:
+        entry = cache.get(key)
+    if entry is None or time.monotonic() - entry[0] >= LOOKUP_SECONDS:
+        return None
+    return entry[1]
+
+
+def _keep(cache: TTLCache[str, tuple[float, T]], key: str, value: T) -> None:
+    with _lock:
+        cache[key] = (time.monotonic(), value)
+
+
 def token(secret: str, address: str | None = None) -> ApiToken | None:
     """The live token with this secret, or None (unknown secrets are never kept); a use from
     `address` is recorded as token_for_secret does."""
     digest = ApiToken.digest_of(secret)
-    with _lock:
-        found = _tokens.get(digest)
+    found = _fresh(_tokens, digest)
     if found is not None:
         note_use(found, address)
         return found
     found = token_for_secret(secret, address)
     if found is not None:
-        with _lock:
-            _tokens[digest] = found
+        _keep(_tokens, digest, found)
     return found
 
 
 def model(name: str) -> Resolved:
     """What a requested name means, as resolve.resolve says."""
-    with _lock:
-        found = _names.get(name)
+    found = _fresh(_names, name)
     if found is None:
         found = resolve(name)
-        with _lock:
-            _names[name] = found
+        _keep(_names, name, found)
     return found
+
+
+@dataclass(frozen=True)
+class Kept:
+    """What this process holds for a request, found with no trip anywhere."""
+
+    version: object  # the look-ups' version they were checked against
+    token: ApiToken | None  # the token with the request's secret (None: not kept)
+    named: Resolved | None  # what its model name means (None: not kept)
+    stale: bool  # one of them is older than LOOKUP_SECONDS: to be looked up again
+
+
+def kept(secret: str, name: str) -> Kept:
+    digest = ApiToken.digest_of(secret)
+    now = time.monotonic()
+    with _lock:
+        token_entry, name_entry = _tokens.get(digest), _names.get(name)
+        version = _seen["version"]
+    stale = any(now - entry[0] >= LOOKUP_SECONDS for entry in (token_entry, name_entry)
+                if entry is not None)
+    return Kept(version, token_entry[1] if token_entry else None,
+                name_entry[1] if name_entry else None, stale)
 
 
 def _bump_version() -> None:

@@ -170,7 +170,7 @@ class ExoTransport(httpx.AsyncBaseTransport):
             raise
         return httpx.Response(connection.status, headers=connection.headers,
                               stream=_Body(connection, timeout.get("read")),
-                              extensions={"http_version": b"HTTP/1.1"})
+                              extensions={"http_version": b"HTTP/1.1"}, request=request)
 
 
 def _head(request: httpx.Request) -> bytes:

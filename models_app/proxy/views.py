@@ -11,11 +11,13 @@ a generation. Every request leaves a usage record.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import functools
 import json
 import logging
 import time
 import weakref
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -72,6 +74,19 @@ _SSL = httpx.create_ssl_context()
 # below what a reader notices.
 RELAY_INTERVAL = 0.005
 T = TypeVar("T")
+EXO_PATHS = {"chat": "/v1/chat/completions", "messages": "/v1/messages"}  # by the call's api
+
+
+# A connection of its own per request (transport.py): one transport serves every loop.
+_TRANSPORT = ExoTransport(_SSL)
+_EXO_STREAM_TIMEOUTS = EXO_STREAM_TIMEOUT.as_dict()
+_EXO_HEADERS = {"Accept": "*/*", "Content-Type": "application/json",
+                "User-Agent": "arthur-panel"}
+
+
+@functools.lru_cache(maxsize=16)
+def _exo_url(base: str, path: str) -> httpx.URL:
+    return httpx.URL(base.rstrip("/") + path)
 
 
 # Clients per event loop and exo address (an httpx client is bound to its loop).
@@ -89,7 +104,7 @@ def _exo_client() -> httpx.AsyncClient:
     return client
 
 
-def _pooled(work: Callable[..., T]) -> Callable[..., Awaitable[T]]:
+def pooled(work: Callable[..., T]) -> Callable[..., Awaitable[T]]:
     """`work` on asgiref's shared thread pool instead of the request's own new thread (Django
     gives each ASGI request one): pool threads keep their database connections between
     requests, where a new thread would open a new one, milliseconds before every first token."""
@@ -125,7 +140,7 @@ class Call:
     slots: throttle.StreamSlots = throttle.StreamSlots()  # taken once it is let in
 
 
-def _json_error(api: str, error: ProxyError) -> JsonResponse:
+def json_error(api: str, error: ProxyError) -> JsonResponse:
     body = error_body(error.message, error.code)
     if api == "messages":
         # Anthropic's shape too, for Claude Code and the anthropic client.
@@ -164,6 +179,12 @@ def _body(request: HttpRequest) -> dict[str, Any]:
         raw = request.body
     except RequestDataTooBig:
         raise ProxyError(too_large_message(), "request_too_large", 413) from None
+    return parse_body(raw)
+
+
+def parse_body(raw: bytes) -> dict[str, Any]:
+    """The request's JSON body, checked, with the max_tokens exo is to be sent; or
+    ProxyError."""
     try:
         body = json.loads(raw)
     except (ValueError, UnicodeDecodeError, RecursionError):
@@ -227,6 +248,11 @@ def _choose_model(call: Call, body: dict[str, Any], request: HttpRequest) -> Non
                              f"{', '.join(route.skipped)}.", "no_model_ready", 503)
         chosen = lookups.model(route.slug)
         call.model_id, call.slug = chosen.model_id, chosen.slug
+    check_allowed(call)
+
+
+def check_allowed(call: Call) -> None:
+    """ProxyError unless the call's key may use the model it goes to."""
     token = call.token
     if token is not None and token.allowed_models and call.model_id not in token.allowed_models:
         raise ProxyError(f"This API key may use only {', '.join(token.allowed_models)}, not "
@@ -237,35 +263,51 @@ def _rate_limited(refused: throttle.RateLimited) -> ProxyError:
     return ProxyError(refused.message, refused.code, refused.status_code, refused.retry_after)
 
 
-async def _proxy(request: HttpRequest, api: str, path: str) -> HttpResponseBase:
+async def _proxy(request: HttpRequest, api: str) -> HttpResponseBase:
     started = time.monotonic()
     try:
-        call, forwarded, slots = await _pooled(_prepare)(request, api)
+        call, forwarded, slots = await pooled(_prepare)(request, api)
+        upstream, meter = await send_to_exo(call, forwarded, slots, started)
     except ProxyError as error:
-        return _json_error(api, error)
+        return json_error(api, error)
     except RedisError as exc:  # the limits are counted there: wait for it
-        return _json_error(api, _redis_down(exc))
+        return json_error(api, _redis_down(exc))
+    response = StreamingHttpResponse(relayed(Relay(call, upstream, meter, slots)))
+    for name, value in answer_headers(call, upstream):
+        response[name] = value
+    return response
+
+
+async def send_to_exo(call: Call, forwarded: dict[str, Any], slots: throttle.StreamSlots,
+                      started: float) -> tuple[httpx.Response, StreamMeter]:
+    """exo's answer to a request let in (its stream slots held until it is settled), its
+    headers read; or ProxyError, the request settled."""
     _hold(call, slots)
-    client = _exo_client()
     meter = StreamMeter(started)
+    request = httpx.Request("POST", _exo_url(settings.EXO_API_URL, EXO_PATHS[call.api]),
+                            headers=_EXO_HEADERS, content=json.dumps(forwarded).encode(),
+                            extensions={"timeout": _EXO_STREAM_TIMEOUTS})
     try:
-        upstream = await client.send(client.build_request("POST", path, json=forwarded),
-                                     stream=True)
+        # Straight to the transport: httpx's client around it (its URL merging, auth and
+        # redirect steps) cost more than the request itself, before every first token.
+        upstream = await _TRANSPORT.handle_async_request(request)
         if upstream.status_code >= 400:
             await upstream.aread()
             raise _upstream_error(call, upstream)
     except (httpx.TransportError, ProxyError) as exc:
         failure = exc if isinstance(exc, ProxyError) else _exo_down(exc)
         await _settle(call, meter, slots, failure.status, ERROR, failure.message)
-        return _json_error(call.api, failure)
-    response = StreamingHttpResponse(
-        _relay(call, upstream, meter, slots),
-        content_type=upstream.headers.get("content-type", "application/json"))
-    response["Cache-Control"] = "no-cache"
-    response["X-Arthur-Model"] = call.model_id
+        raise failure from None
+    return upstream, meter
+
+
+def answer_headers(call: Call, upstream: httpx.Response) -> list[tuple[str, str]]:
+    """The headers of a relayed answer (the security headers aside)."""
+    headers = [("Content-Type", upstream.headers.get("content-type", "application/json")),
+               ("Cache-Control", "no-cache"), ("X-Arthur-Model", call.model_id)]
     if call.route:
-        response["X-Arthur-Route"] = call.route
-    return response
+        headers.append(("X-Arthur-Route", call.route))
+    return headers
 
 
 def _redis_down(exc: RedisError) -> ProxyError:
@@ -289,41 +331,63 @@ def _upstream_error(call: Call, upstream: httpx.Response) -> ProxyError:
     return ProxyError(f"exo refused the request: {error_message(upstream)}", "exo_error", status)
 
 
-async def _relay(call: Call, upstream: httpx.Response,
-                 meter: StreamMeter, slots: throttle.StreamSlots) -> AsyncIterator[bytes]:
-    client_left, broken = False, None
-    collected = b""
-    try:
-        asked = time.monotonic()
-        async for chunk in upstream.aiter_raw():
-            now = time.monotonic()
-            meter.feed(chunk, now)
-            if not call.stream:
-                collected += chunk
-            yield chunk
-            if meter.first_token_at is not None and now - asked < RELAY_INTERVAL:
-                # exo writes faster than that: the next tokens gather meanwhile, to go on in
-                # one write (a slower answer is passed on as it comes, with no timer to wake).
-                await asyncio.sleep(RELAY_INTERVAL)
+class Relay:
+    """exo's answer to one request passed on as it comes (`chunks`), then settled (`settle`):
+    its usage record, its stream slots given back, its tokens counted."""
+
+    def __init__(self, call: Call, upstream: httpx.Response, meter: StreamMeter,
+                 slots: throttle.StreamSlots) -> None:
+        self.call, self.upstream, self.meter, self.slots = call, upstream, meter, slots
+        self.client_left = False
+        self.broken: str | None = None
+
+    async def chunks(self) -> AsyncGenerator[bytes, None]:
+        call, meter = self.call, self.meter
+        collected = b""
+        try:
             asked = time.monotonic()
-    except httpx.TransportError as exc:
-        # exo broke the answer off (its process died or restarted): the client's stream ends
-        # with a reason, in the frame exo itself sends for a failure mid-answer.
-        broken = str(exc) or type(exc).__name__
-        if call.stream:
-            yield broken_off_frame(call.api, broken)
-    except BaseException:
-        # The caller went away (or the server is stopping): closing below cancels at exo.
-        client_left = True
-        raise
-    finally:
-        if collected:
-            meter.take_body(collected)
-        status, error = outcome(meter, client_left=client_left, broken=broken)
+            async for chunk in self.upstream.aiter_raw():
+                now = time.monotonic()
+                meter.feed(chunk, now)
+                if not call.stream:
+                    collected += chunk
+                yield chunk
+                if meter.first_token_at is not None and now - asked < RELAY_INTERVAL:
+                    # exo writes faster than that: the next tokens gather meanwhile, to go on
+                    # in one write (a slower answer is passed on as it comes, with no timer to
+                    # wake).
+                    await asyncio.sleep(RELAY_INTERVAL)
+                asked = time.monotonic()
+        except httpx.TransportError as exc:
+            # exo broke the answer off (its process died or restarted): the client's stream
+            # ends with a reason, in the frame exo itself sends for a failure mid-answer.
+            self.broken = str(exc) or type(exc).__name__
+            if call.stream:
+                yield broken_off_frame(call.api, self.broken)
+        except BaseException:
+            # The caller went away (or the server is stopping): settling cancels at exo.
+            self.client_left = True
+            raise
+        finally:
+            if collected:
+                meter.take_body(collected)
+
+    async def settle(self) -> None:
+        status, error = outcome(self.meter, client_left=self.client_left, broken=self.broken)
         # Shielded: a cancelled response (the client left) must still free its slots, close
         # the request to exo and leave its usage record.
-        await asyncio.shield(_finish(call, upstream, meter, slots, 499 if client_left else 200,
-                                     status, error))
+        await asyncio.shield(_finish(self.call, self.upstream, self.meter, self.slots,
+                                     499 if self.client_left else 200, status, error))
+
+
+async def relayed(relay: Relay) -> AsyncIterator[bytes]:
+    """The relay as Django streams a response: its chunks, then settled."""
+    try:
+        async with contextlib.aclosing(relay.chunks()) as chunks:
+            async for chunk in chunks:
+                yield chunk
+    finally:
+        await relay.settle()
 
 
 def broken_off_frame(api: str, why: str) -> bytes:
@@ -375,7 +439,7 @@ async def _renew_leases(held: weakref.WeakSet[Call]) -> None:
         await asyncio.sleep(throttle.STREAM_RENEW_SECONDS)
         if slots := [call.slots for call in list(held)]:
             try:
-                await _pooled(throttle.renew)(slots)
+                await pooled(throttle.renew)(slots)
             except RedisError as exc:
                 logger.warning("stream slots not renewed (Redis: %s)", exc)
 
@@ -385,7 +449,7 @@ async def _settle(call: Call, meter: StreamMeter, slots: throttle.StreamSlots, h
     """Leave the usage record and settle the request's limits; what Redis did not take, once it
     is back."""
     _HELD.get(asyncio.get_running_loop(), weakref.WeakSet()).discard(call)
-    if not await _pooled(_account)(call, meter, slots, http_status, status, error):
+    if not await pooled(_account)(call, meter, slots, http_status, status, error):
         task = asyncio.create_task(_release_when_back(call, meter, slots))
         _releasing.add(task)
         task.add_done_callback(_releasing.discard)
@@ -414,7 +478,7 @@ async def _release_when_back(call: Call, meter: StreamMeter, slots: throttle.Str
                              ) -> None:
     for pause in RELEASE_RETRY_SECONDS:
         await asyncio.sleep(pause)
-        if await _pooled(_release)(call, meter, slots):
+        if await pooled(_release)(call, meter, slots):
             return
 
 
@@ -422,13 +486,13 @@ async def _release_when_back(call: Call, meter: StreamMeter, slots: throttle.Str
 @csrf_exempt
 @login_not_required
 async def chat_completions(request: HttpRequest) -> HttpResponseBase:
-    return await _proxy(request, "chat", "/v1/chat/completions")
+    return await _proxy(request, "chat")
 
 
 @csrf_exempt
 @login_not_required
 async def messages(request: HttpRequest) -> HttpResponseBase:
-    return await _proxy(request, "messages", "/v1/messages")
+    return await _proxy(request, "messages")
 
 
 @login_not_required
@@ -440,13 +504,13 @@ async def list_models(request: HttpRequest) -> HttpResponse:
             raise ProxyError("Use GET.", "method_not_allowed", 405)
         response = await _exo_client().get("/v1/models", timeout=settings.EXO_TIMEOUT)
     except ProxyError as error:
-        return _json_error("models", error)
+        return json_error("models", error)
     except RedisError as exc:  # the kept keys are checked there
-        return _json_error("models", _redis_down(exc))
+        return json_error("models", _redis_down(exc))
     except httpx.TransportError as exc:
-        return _json_error("models", _exo_down(exc))
+        return json_error("models", _exo_down(exc))
     if response.status_code >= 400:
-        return _json_error("models", ProxyError(
+        return json_error("models", ProxyError(
             f"exo refused the request: {error_message(response)}", "exo_error", 502))
     data: list[dict[str, Any]] = response.json().get("data", [])
     names = await sync_to_async(_catalogue_names)()
