@@ -4,6 +4,7 @@ import hashlib
 import re
 import secrets
 import uuid
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -403,9 +404,12 @@ class ApiToken(models.Model):
         """'revoked', 'expired' or 'active'."""
         if self.revoked_at is not None:
             return "revoked"
-        if self.expires_at is not None and self.expires_at <= timezone.now():
+        if self.expired(timezone.now()):
             return "expired"
         return "active"
+
+    def expired(self, now: datetime) -> bool:
+        return self.expires_at is not None and self.expires_at <= now
 
     @staticmethod
     def digest_of(secret: str) -> str:

@@ -144,10 +144,11 @@ def ticket(request: Asked) -> Ticket | None:
     """The request's ticket, from the look-ups the process holds; None if one is not held or
     the key may not make this request (the whole way says why)."""
     held = lookups.kept(request.secret, request.body["model"])
-    token, named = held.token, held.named
+    token, named, now = held.token, held.named, timezone.now()
     if (token is None or named is None or named.task
+            or token.expired(now)
             or CHAT not in effective_scopes(token.scopes)
-            or use_due(token, request.address, timezone.now())):
+            or use_due(token, request.address, now)):
         return None
     call = Call(api=request.api, user=token.user, token=token, requested=request.body["model"],
                 model_id=named.model_id, slug=named.slug,

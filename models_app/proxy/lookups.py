@@ -20,6 +20,7 @@ from cachetools import TTLCache
 from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.db.models.signals import post_delete, post_save
+from django.utils import timezone
 from redis.exceptions import RedisError
 
 from arthur_panel.redis_client import redis_client
@@ -71,7 +72,7 @@ def token(secret: str, address: str | None = None) -> ApiToken | None:
     `address` is recorded as token_for_secret does."""
     digest = ApiToken.digest_of(secret)
     found = _fresh(_tokens, digest)
-    if found is not None:
+    if found is not None and not found.expired(timezone.now()):
         note_use(found, address)
         return found
     found = token_for_secret(secret, address)

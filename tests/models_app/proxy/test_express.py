@@ -14,6 +14,7 @@ from typing import Any
 
 import httpx
 import pytest
+from django.utils import timezone
 
 from arthur_panel.asgi import application
 from arthur_panel.redis_client import redis_client
@@ -27,7 +28,8 @@ from simulators.exo.testing import FAST, RunningSim, running
 from tests.conftest import LLAMA_1B
 from tests.threads import run_async
 
-pytestmark = pytest.mark.django_db(transaction=True)
+# Nothing of it is PostgreSQL's: once, in the SQLite pass.
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.sqlite_pass]
 CHAT = {"model": "llama-3.2-1b", "max_tokens": 5, "stream": True,
         "messages": [{"role": "user", "content": "Hi"}]}
 # Set per answer by the server or by the client library, not by the panel.
@@ -194,6 +196,17 @@ def test_a_key_revoked_in_another_process_is_refused_at_the_next_request(
     asked(alice_token)
     ApiToken.objects.update(revoked_at="2026-01-01T00:00:00Z")  # no signal: as elsewhere
     redis_client().incr(lookups.VERSION_KEY)
+    assert asked(alice_token)[0].status_code == 401
+
+
+def test_a_key_that_expires_while_kept_is_refused_at_its_next_request(
+        exo, alice_token, guide_models, whole_way):
+    asked(alice_token)
+    kept = lookups.kept(alice_token, "llama-3.2-1b").token
+    assert kept is not None
+    # As the clock passing its expiry leaves the row and the kept token (no change to tell).
+    kept.expires_at = timezone.now()
+    ApiToken.objects.update(expires_at=kept.expires_at)
     assert asked(alice_token)[0].status_code == 401
 
 
