@@ -48,9 +48,12 @@ from models_app.proxy.views import (
     Call,
     ProxyError,
     Relay,
+    abandon,
     answer_headers,
     check_allowed,
+    exo_request,
     json_error,
+    opening,
     parse_body,
     pooled,
     send_to_exo,
@@ -277,12 +280,19 @@ async def serve(scope: Scope, raw: bytes, receive: Receive, send: Send, *, api: 
             return False
     elif entry.stale:
         _beside(looked_up(request))
-    slots = await admitted(entry)
-    if slots is None:
-        return False
     call = entry.call
+    request_to_exo = exo_request(call, entry.forwarded)
+    opened = opening(request_to_exo)  # meanwhile: the limits' round trip to Redis
     try:
-        upstream, meter = await send_to_exo(call, entry.forwarded, slots, started)
+        slots = await admitted(entry)
+    except BaseException:  # cancelled: the client left, or the server is stopping
+        abandon(opened)
+        raise
+    if slots is None:
+        abandon(opened)
+        return False
+    try:
+        upstream, meter = await send_to_exo(call, request_to_exo, slots, started, opened)
     except ProxyError as error:
         await answer_error(raw, json_error(api, error), send)
         return True

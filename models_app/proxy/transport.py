@@ -24,7 +24,7 @@ import httptools
 import httpx
 
 
-class _Connection(asyncio.Protocol):
+class Connection(asyncio.Protocol):
     """One request's connection, as asyncio's protocol and httptools' parser callbacks."""
 
     def __init__(self, request: httpx.Request) -> None:
@@ -132,7 +132,7 @@ class _Connection(asyncio.Protocol):
 
 
 class _Body(httpx.AsyncByteStream):
-    def __init__(self, connection: _Connection, timeout: float | None) -> None:
+    def __init__(self, connection: Connection, timeout: float | None) -> None:
         self.connection, self.timeout = connection, timeout
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
@@ -148,28 +148,38 @@ class ExoTransport(httpx.AsyncBaseTransport):
         self.ssl_context = ssl_context
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        timeout = request.extensions.get("timeout", {})
+        return await self.send(await self.connect(request), request)
+
+    async def connect(self, request: httpx.Request) -> Connection:
+        """A connection for `request`, to be sent on it (`send`) or closed: opened apart, so
+        that it can be opened while the request is still being let in."""
         url = request.url
         secure = url.scheme == "https"
         try:
-            async with asyncio.timeout(timeout.get("connect")):
+            async with asyncio.timeout(request.extensions.get("timeout", {}).get("connect")):
                 _, connection = await asyncio.get_running_loop().create_connection(
-                    lambda: _Connection(request), url.host, url.port or (443 if secure else 80),
+                    lambda: Connection(request), url.host, url.port or (443 if secure else 80),
                     ssl=self.ssl_context if secure else None)
         except TimeoutError:
             raise httpx.ConnectTimeout(f"no connection to {url.host} in time",
                                        request=request) from None
         except OSError as exc:
             raise httpx.ConnectError(str(exc) or type(exc).__name__, request=request) from exc
+        return connection
+
+    @staticmethod
+    async def send(connection: Connection, request: httpx.Request) -> httpx.Response:
+        """`request` sent on its connection, once exo's answer's headers are in."""
+        read = request.extensions.get("timeout", {}).get("read")
         try:
             assert connection.transport is not None
             connection.transport.write(_head(request) + await request.aread())
-            await connection.headers_in(timeout.get("read"))
+            await connection.headers_in(read)
         except BaseException:
             connection.close()
             raise
         return httpx.Response(connection.status, headers=connection.headers,
-                              stream=_Body(connection, timeout.get("read")),
+                              stream=_Body(connection, read),
                               extensions={"http_version": b"HTTP/1.1"}, request=request)
 
 

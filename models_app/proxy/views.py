@@ -49,7 +49,7 @@ from models_app.models import LlmModel
 from models_app.proxy import lookups
 from models_app.proxy.resolve import ready_route
 from models_app.proxy.rules import Route
-from models_app.proxy.transport import ExoTransport
+from models_app.proxy.transport import Connection, ExoTransport
 from models_app.usage.meter import ERROR, StreamMeter, outcome
 from models_app.usage.records import record_usage
 
@@ -267,7 +267,7 @@ async def _proxy(request: HttpRequest, api: str) -> HttpResponseBase:
     started = time.monotonic()
     try:
         call, forwarded, slots = await pooled(_prepare)(request, api)
-        upstream, meter = await send_to_exo(call, forwarded, slots, started)
+        upstream, meter = await send_to_exo(call, exo_request(call, forwarded), slots, started)
     except ProxyError as error:
         return json_error(api, error)
     except RedisError as exc:  # the limits are counted there: wait for it
@@ -278,19 +278,40 @@ async def _proxy(request: HttpRequest, api: str) -> HttpResponseBase:
     return response
 
 
-async def send_to_exo(call: Call, forwarded: dict[str, Any], slots: throttle.StreamSlots,
-                      started: float) -> tuple[httpx.Response, StreamMeter]:
+def exo_request(call: Call, forwarded: dict[str, Any]) -> httpx.Request:
+    """The request to exo for a call, `forwarded` its body."""
+    return httpx.Request("POST", _exo_url(settings.EXO_API_URL, EXO_PATHS[call.api]),
+                         headers=_EXO_HEADERS, content=json.dumps(forwarded).encode(),
+                         extensions={"timeout": _EXO_STREAM_TIMEOUTS})
+
+
+def opening(request: httpx.Request) -> asyncio.Future[Connection]:
+    """A connection for `request` being opened: to send it on (`send_to_exo`), or to give up
+    (`abandon`)."""
+    return asyncio.ensure_future(_TRANSPORT.connect(request))
+
+
+def abandon(opened: asyncio.Future[Connection]) -> None:
+    """A connection opened for a request that is not sent after all: closed, nothing sent."""
+    if opened.cancel() or opened.cancelled():
+        return
+    if opened.exception() is None:
+        opened.result().close()
+
+
+async def send_to_exo(call: Call, request: httpx.Request, slots: throttle.StreamSlots,
+                      started: float, opened: asyncio.Future[Connection] | None = None
+                      ) -> tuple[httpx.Response, StreamMeter]:
     """exo's answer to a request let in (its stream slots held until it is settled), its
-    headers read; or ProxyError, the request settled."""
+    headers read; or ProxyError, the request settled. `opened`: its connection, if one is
+    being opened already."""
     _hold(call, slots)
     meter = StreamMeter(started)
-    request = httpx.Request("POST", _exo_url(settings.EXO_API_URL, EXO_PATHS[call.api]),
-                            headers=_EXO_HEADERS, content=json.dumps(forwarded).encode(),
-                            extensions={"timeout": _EXO_STREAM_TIMEOUTS})
     try:
         # Straight to the transport: httpx's client around it (its URL merging, auth and
         # redirect steps) cost more than the request itself, before every first token.
-        upstream = await _TRANSPORT.handle_async_request(request)
+        connection = await (opened if opened is not None else _TRANSPORT.connect(request))
+        upstream = await _TRANSPORT.send(connection, request)
         if upstream.status_code >= 400:
             await upstream.aread()
             raise _upstream_error(call, upstream)

@@ -23,6 +23,7 @@ from cluster_app.access.limits import CHAT_REQUESTS, STREAMS
 from cluster_app.models import ApiToken, AuditEntry
 from models_app.models import UsageRecord
 from models_app.proxy import express, handler, lookups
+from simulators.exo import app as exo_app
 from simulators.exo.config import SimConfig
 from simulators.exo.testing import FAST, RunningSim, running
 from tests.conftest import LLAMA_1B
@@ -151,15 +152,32 @@ def test_the_express_lane_counts_the_limits_as_the_whole_way_does(
 
 
 def test_a_request_past_its_streams_limit_is_refused_the_whole_way_and_audited(
-        exo, alice, guide_models, whole_way):
+        exo, alice, guide_models, whole_way, monkeypatch):
     token, secret = ApiToken.issue(user=alice, name="one stream", max_streams=1)
     asked(secret)  # fills the lane
+    at_exo = exo_requests(monkeypatch)
     held = throttle.admit(streams=throttle.limits_for(STREAMS, alice, token))  # one running
     refused = asked(secret)[0]
     throttle.give_back(held)
     assert refused.status_code == 429 and refused.json()["error"]["code"] == "rate_limited"
     assert whole_way == ["/v1/chat/completions"] * 2
     assert AuditEntry.objects.get(action="v1-chat-completions").outcome == "refused"
+    # The lane opened its connection to exo while Redis answered; refused, nothing went on it.
+    assert at_exo == []
+    assert asked(secret)[0].status_code == 200 and at_exo == ["/v1/chat/completions"]
+
+
+def exo_requests(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The chat requests the exo simulator is sent from now on."""
+    sent: list[str] = []
+    answer = exo_app.chat_completions
+
+    async def counted(request: Any, *args: Any) -> Any:
+        sent.append(request.url.path)
+        return await answer(request, *args)
+
+    monkeypatch.setattr(exo_app, "chat_completions", counted)
+    return sent
 
 
 @pytest.mark.parametrize("body, headers, code", [
