@@ -303,7 +303,7 @@ async def serve(scope: Scope, raw: bytes, receive: Receive, send: Send, *, api: 
     try:
         await _stream(relay, receive, send)
     finally:
-        await relay.settle()  # once the client has its answer's end: it need not wait for it
+        await relay.settle()  # if the client left: settled on the way out
     return True
 
 
@@ -315,6 +315,9 @@ async def _stream(relay: Relay, receive: Receive, send: Send) -> None:
         async with contextlib.aclosing(relay.chunks()) as chunks:
             async for chunk in chunks:
                 await send({"type": "http.response.body", "body": chunk, "more_body": True})
+        # Settled before the answer's end, as the whole way does: a client that has its answer
+        # whole has its usage record too.
+        await relay.settle()
         await send({"type": "http.response.body", "body": b"", "more_body": False})
 
     async def client_left() -> None:

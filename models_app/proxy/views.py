@@ -361,6 +361,7 @@ class Relay:
         self.call, self.upstream, self.meter, self.slots = call, upstream, meter, slots
         self.client_left = False
         self.broken: str | None = None
+        self._settling: asyncio.Future[None] | None = None
 
     async def chunks(self) -> AsyncGenerator[bytes, None]:
         call, meter = self.call, self.meter
@@ -394,11 +395,16 @@ class Relay:
                 meter.take_body(collected)
 
     async def settle(self) -> None:
-        status, error = outcome(self.meter, client_left=self.client_left, broken=self.broken)
+        """Once, however often it is called: a cancelled response settles it on its way out."""
+        if self._settling is None:
+            status, error = outcome(self.meter, client_left=self.client_left,
+                                    broken=self.broken)
+            self._settling = asyncio.ensure_future(_finish(
+                self.call, self.upstream, self.meter, self.slots,
+                499 if self.client_left else 200, status, error))
         # Shielded: a cancelled response (the client left) must still free its slots, close
         # the request to exo and leave its usage record.
-        await asyncio.shield(_finish(self.call, self.upstream, self.meter, self.slots,
-                                     499 if self.client_left else 200, status, error))
+        await asyncio.shield(self._settling)
 
 
 async def relayed(relay: Relay) -> AsyncIterator[bytes]:

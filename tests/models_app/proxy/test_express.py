@@ -22,7 +22,7 @@ from cluster_app.access import throttle
 from cluster_app.access.limits import CHAT_REQUESTS, STREAMS
 from cluster_app.models import ApiToken, AuditEntry
 from models_app.models import UsageRecord
-from models_app.proxy import express, handler, lookups
+from models_app.proxy import express, handler, lookups, views
 from simulators.exo import app as exo_app
 from simulators.exo.config import SimConfig
 from simulators.exo.testing import FAST, RunningSim, running
@@ -139,6 +139,49 @@ def test_look_ups_past_their_freshness_serve_on_while_looked_up_again_beside(
     assert [r.status_code for r in asked(alice_token, 2)] == [200, 200]
     assert whole_way == ["/v1/chat/completions"]
     assert looked_up == ["llama-3.2-1b"] * 2  # one beside each
+
+
+def test_an_answer_ends_once_its_usage_record_is_written(exo, alice_token, guide_models,
+                                                         whole_way, monkeypatch):
+    asked(alice_token)  # fills the lane
+    happened: list[str] = []
+    record = views.record_usage
+
+    def recorded(*args: Any, **kwargs: Any) -> Any:
+        happened.append("record")
+        return record(*args, **kwargs)
+
+    monkeypatch.setattr(views, "record_usage", recorded)
+
+    async def send(message: dict[str, Any]) -> None:
+        if message["type"] == "http.response.body" and not message["more_body"]:
+            happened.append("end")
+
+    run_async(application(chat_scope(alice_token), request_of(CHAT), send))
+    assert whole_way == ["/v1/chat/completions"]
+    assert happened == ["record", "end"]  # a client with its answer whole has its record
+
+
+def chat_scope(key: str) -> dict[str, Any]:
+    return {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1",
+            "method": "POST", "scheme": "http", "path": "/v1/chat/completions",
+            "raw_path": b"/v1/chat/completions", "query_string": b"", "root_path": "",
+            "client": ("127.0.0.1", 40000), "server": ("localhost", 80),
+            "headers": [(b"host", b"localhost"), (b"authorization", f"Bearer {key}".encode()),
+                        (b"content-type", b"application/json")]}
+
+
+def request_of(body: Any) -> Any:
+    """An ASGI `receive` giving `body`, then nothing: the client stays."""
+    messages = [{"type": "http.request", "body": json.dumps(body).encode(), "more_body": False}]
+
+    async def receive() -> dict[str, Any]:
+        if messages:
+            return messages.pop(0)
+        await asyncio.Event().wait()
+        raise AssertionError("not reached")
+
+    return receive
 
 
 def test_the_express_lane_counts_the_limits_as_the_whole_way_does(
