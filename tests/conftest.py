@@ -11,7 +11,9 @@ from django.conf import settings
 from django.contrib.auth.hashers import get_hashers, get_hashers_by_algorithm
 from django.contrib.auth.models import Group, Permission
 from django.core.cache import cache
-from django.db import connection
+from django.db import OperationalError, connection
+from django.test import TransactionTestCase
+from psycopg.errors import DeadlockDetected
 from rest_framework.test import APIClient
 
 from arthur_panel.launcher import INTEGRATION_ONLY, SKIP_INTEGRATION
@@ -29,6 +31,7 @@ from tests import stack as live
 
 LLAMA_1B = "mlx-community/Llama-3.2-1B-Instruct-4bit"
 ALLOWED_HOSTS = {"127.0.0.1", "::1", "localhost"}
+FLUSH_ATTEMPTS = 3
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -91,6 +94,29 @@ def django_db_modify_db_settings(django_db_modify_db_settings: None) -> None:
     database = settings.DATABASES["default"]
     if database["ENGINE"] == "django.db.backends.postgresql":
         database.setdefault("OPTIONS", {})["options"] = "-c deadlock_timeout=10s"
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _flush_again_after_a_deadlock() -> Iterator[None]:
+    """A transactional test's flush tried again when PostgreSQL aborted it as a deadlock's
+    victim: on a busy machine the TRUNCATE can wait past its own deadlock_timeout (above) behind
+    a stack process's transaction, and then lose a deadlock with another. Nothing was flushed
+    (the flush is one transaction), so once more is safe."""
+    flush = TransactionTestCase._fixture_teardown
+
+    def flushed(test_case: TransactionTestCase) -> None:
+        for attempt in range(FLUSH_ATTEMPTS):
+            try:
+                flush(test_case)
+                return
+            except OperationalError as error:
+                if not isinstance(error.__cause__, DeadlockDetected) or \
+                        attempt == FLUSH_ATTEMPTS - 1:
+                    raise
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(TransactionTestCase, "_fixture_teardown", flushed)
+        yield
 
 
 @pytest.fixture(scope="session")

@@ -63,8 +63,9 @@ def unload(stack: Stack, token: str, instance_id: str, exo_url: str, model_id: s
 def test_a_model_exo_has_no_card_for_is_added_downloaded_then_loaded(
         live_stack, alice_token, nodes, exo_built_in_cards, exo_url, sim_settings):
     LlmModel.objects.create(slug="wide", display_name="Wide", repo_id=WIDE, size_bytes=1536 * 1024)
-    # Slow enough for the shard download to be seen: about 600 kB/s.
-    sim_settings.post("/settings", json={"speed": 0.004})
+    # Slow enough for the shard download to be seen (about 600 kB/s), and its layers loading for
+    # 2.5 s (loading and loaded: 0.5 of the load time), polls apart on a busy machine too.
+    sim_settings.post("/settings", json={"speed": 0.004, "load_time": 5})
     job = load(live_stack, alice_token, "wide")
     seen = follow(live_stack, alice_token, job["id"], ended)
     final = seen[-1]
