@@ -43,7 +43,7 @@ from cluster_app.access import throttle
 from cluster_app.access.limits import CHAT_REQUESTS, CHAT_TOKENS, STREAMS
 from cluster_app.access.rules import CHAT, effective_scopes
 from cluster_app.access.tokens import bearer_secret
-from cluster_app.exo.client import error_message
+from cluster_app.exo.client import TLS_CONTEXT, error_message
 from cluster_app.models import ApiToken
 from models_app.models import LlmModel
 from models_app.proxy import lookups
@@ -65,9 +65,6 @@ def _csrf_checked(request: HttpRequest) -> HttpResponse:
 
 
 _CSRF = CsrfViewMiddleware(_csrf_checked)
-# Built once: loading the CA bundle takes about 16 ms on the event loop, though the link to
-# exo is usually plain HTTP.
-_SSL = httpx.create_ssl_context()
 # Once an answer has begun, and while exo sends faster than this, the relay reads exo's stream
 # at most this often: the tokens that arrive meanwhile go on to the client together, one write
 # instead of one per token, which is most of the web process's work on a fast stream. Far
@@ -78,7 +75,7 @@ EXO_PATHS = {"chat": "/v1/chat/completions", "messages": "/v1/messages"}  # by t
 
 
 # A connection of its own per request (transport.py): one transport serves every loop.
-_TRANSPORT = ExoTransport(_SSL)
+_TRANSPORT = ExoTransport(TLS_CONTEXT)
 _EXO_STREAM_TIMEOUTS = EXO_STREAM_TIMEOUT.as_dict()
 _EXO_HEADERS = {"Accept": "*/*", "Content-Type": "application/json",
                 "User-Agent": "arthur-panel"}
@@ -100,7 +97,7 @@ def _exo_client() -> httpx.AsyncClient:
     if client is None:
         client = clients[settings.EXO_API_URL] = httpx.AsyncClient(
             base_url=settings.EXO_API_URL, timeout=EXO_STREAM_TIMEOUT,
-            transport=ExoTransport(_SSL))
+            transport=ExoTransport(TLS_CONTEXT))
     return client
 
 
