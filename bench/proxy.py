@@ -13,6 +13,7 @@ compared with the direct one, because machines are noisy. Prints PASS or FAIL pe
 exits 1 when one is missed. Not part of the test suite.
 
     .venv/bin/python bench/proxy.py [--requests 50] [--streams 20] [--concurrency 32] [--keep]
+    .venv/bin/python bench/proxy.py --floor   # the same against a relay that does nothing else
 """
 
 from __future__ import annotations
@@ -63,6 +64,7 @@ FAST_RATE = 1e7  # tokens/s asked of the simulator: it never sleeps, only its CP
 CONCURRENT_RATE = 161.5
 PROMPT = "Write a Python function to implement binary search"
 TIMEOUT = httpx.Timeout(60.0, connect=10.0)
+BENCH = Path(__file__).resolve().parent
 
 
 @dataclass
@@ -325,15 +327,16 @@ def report_concurrent(waves: dict[str, list[tuple[float, list[Stream]]]], concur
     ]
 
 
-async def measure(live: stack.Stack, exo_url: str, token: str, sim: httpx.Client,
+async def measure(base_url: str, exo_url: str, token: str, sim: httpx.Client,
                   args: argparse.Namespace) -> list[bool]:
     # A connection per request both ways: exo closes each stream's connection (`Connection:
     # close`), so straight to it a client always connects anew; kept open to the panel, httpx
     # itself was slow to send a wave on 32 reused connections (they reached the panel's
     # application 70-100 ms after the wave began, against 13 ms to exo's).
     limits = httpx.Limits(max_connections=args.concurrency * 2, max_keepalive_connections=0)
-    async with httpx.AsyncClient(base_url=live.base_url, timeout=TIMEOUT, limits=limits,
-                                 headers={"Authorization": f"Bearer {token}"}) as to_proxy, \
+    key = {"Authorization": f"Bearer {token}"} if token else None  # none for --floor
+    async with httpx.AsyncClient(base_url=base_url, timeout=TIMEOUT, limits=limits,
+                                 headers=key) as to_proxy, \
             httpx.AsyncClient(base_url=exo_url, timeout=TIMEOUT, limits=limits) as to_sim:
         proxy, direct = Target("proxy", to_proxy), Target("direct", to_sim)
         set_rate(sim, FAST_RATE)
@@ -347,6 +350,17 @@ async def measure(live: stack.Stack, exo_url: str, token: str, sim: httpx.Client
         print("  concurrent streams measured", flush=True)
     return [*report_first_token(first), *report_single(single),
             *report_concurrent(concurrent, args.concurrency, args.concurrent_rate)]
+
+
+def bare_relay(exits: ExitStack, work: Path, exo_url: str, processes: int) -> str:
+    """bench/bare_relay.py served by uvicorn as the panel is served; its URL."""
+    port = free_port()
+    started(exits, [sys.executable, "-m", "uvicorn", "bare_relay:app", "--port", str(port),
+                    "--workers", str(processes), "--lifespan", "off", "--no-access-log"],
+            work / "bare-relay.log",
+            {"SIM_URL": exo_url, "PYTHONPATH": os.pathsep.join(map(str, (BENCH, BENCH.parent)))})
+    wait_for_port(port, timeout=30)
+    return f"http://127.0.0.1:{port}"
 
 
 def main() -> int:
@@ -364,15 +378,22 @@ def main() -> int:
     parser.add_argument("--web-processes", type=int, default=default_processes(),
                         help="WEB_CONCURRENCY (default: as the panel runs here, "
                              f"{default_processes()})")
+    parser.add_argument("--floor", action="store_true",
+                        help="measure bench/bare_relay.py (a relay that does nothing else) "
+                             "instead of the panel: what any Python relay adds here")
     parser.add_argument("--keep", action="store_true", help="keep the work dir and its logs")
     args = parser.parse_args()
     with ExitStack() as exits:
         work = open_work_dir(exits, keep=args.keep)
         exo_url = start_exo(exits, work)
-        prepare_django(work, start_redis(exits, work))
-        token = issue_token()
         sim = exits.enter_context(httpx.Client(base_url=exo_url, timeout=10))
         load_model(sim)
+        if args.floor:
+            base_url = bare_relay(exits, work, exo_url, args.web_processes)
+            print(f"bare relay ready ({args.web_processes} processes), model loaded", flush=True)
+            return 0 if all(asyncio.run(measure(base_url, exo_url, "", sim, args))) else 1
+        prepare_django(work, start_redis(exits, work))
+        token = issue_token()
         database = os.environ["DATABASE_URL"]
         live = exits.enter_context(stack.running_stack(
             database, exo_url, "", work / "stack",
@@ -381,7 +402,7 @@ def main() -> int:
              "RATE_CHAT_REQUESTS_PER_MINUTE": "0",
              "WEB_CONCURRENCY": str(args.web_processes)}))
         print(f"stack ready ({args.web_processes} web processes), model loaded", flush=True)
-        results = asyncio.run(measure(live, exo_url, token, sim, args))
+        results = asyncio.run(measure(live.base_url, exo_url, token, sim, args))
         return 0 if all(results) else 1
 
 
