@@ -214,6 +214,8 @@ const Playground = (() => {
         part(".pg-prefill .bar span").style.width = `${pct}%`;
         part(".pg-prefill-text").textContent = `Reading the prompt: ${done} of ${total} tokens`;
       },
+      // The prompt is read once the answer begins: its progress bar goes.
+      prefillDone() { part(".pg-prefill").hidden = true; },
     };
   }
 
@@ -259,7 +261,12 @@ const Playground = (() => {
       }
     };
     return {
-      token() { last = performance.now(); if (first === null) first = last; chunks += 1; show(); },
+      token() {
+        last = performance.now();
+        if (first === null) { first = last; view.prefillDone(); }
+        chunks += 1;
+        show();
+      },
       usage(u) { last = last ?? performance.now(); usage = u; show(); },
       figures,
     };

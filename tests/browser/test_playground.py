@@ -47,7 +47,8 @@ def test_a_prompt_streams_with_live_stats(logged_in, live_stack, loaded_llama, s
     expect(column.locator(".pg-state")).to_have_text("streaming")
     expect(column.locator(".pg-output")).to_contain_text("You asked: Answer briefly. Why is")
     expect(column.locator(".pg-state")).to_have_text("done", timeout=15000)
-    expect(column.locator(".pg-prefill-text")).to_contain_text("tokens")
+    expect(column.locator(".pg-prefill-text")).to_contain_text("tokens")  # it was read...
+    expect(column.locator(".pg-prefill")).to_be_hidden()  # ...and its bar went with the answer
     expect(column.locator(".pg-served")).to_contain_text(LLAMA_1B)
     expect(column.locator("[data-stat=first-token]")).to_have_text(re.compile(r"^\d+\.\d\d s$"))
     expect(column.locator("[data-stat=tps]")).to_have_text(re.compile(r"^\d+(\.\d)?$"))
