@@ -44,20 +44,9 @@ from cluster_app.access.limits import CHAT_REQUESTS, CHAT_TOKENS, STREAMS
 from cluster_app.access.rules import CHAT, effective_scopes
 from cluster_app.access.tokens import bearer_secret, use_due
 from models_app.proxy import lookups
-from models_app.proxy.views import (
-    Call,
-    ProxyError,
-    Relay,
-    abandon,
-    answer_headers,
-    check_allowed,
-    exo_request,
-    json_error,
-    opening,
-    parse_body,
-    pooled,
-    send_to_exo,
-)
+from models_app.proxy.calls import Call, ProxyError, json_error, pooled
+from models_app.proxy.relay import Relay, abandon, answer_headers, exo_request, opening, send_to_exo
+from models_app.proxy.views import check_allowed, parse_body
 
 logger = logging.getLogger(__name__)
 Scope = Mapping[str, Any]

@@ -22,7 +22,7 @@ from cluster_app.access import throttle
 from cluster_app.access.limits import CHAT_REQUESTS, STREAMS
 from cluster_app.models import ApiToken, AuditEntry
 from models_app.models import UsageRecord
-from models_app.proxy import express, handler, lookups, views
+from models_app.proxy import express, handler, lookups, relay
 from simulators.exo import app as exo_app
 from simulators.exo.config import SimConfig
 from simulators.exo.testing import FAST, RunningSim, running
@@ -145,13 +145,13 @@ def test_an_answer_ends_once_its_usage_record_is_written(exo, alice_token, guide
                                                          whole_way, monkeypatch):
     asked(alice_token)  # fills the lane
     happened: list[str] = []
-    record = views.record_usage
+    record = relay.record_usage
 
     def recorded(*args: Any, **kwargs: Any) -> Any:
         happened.append("record")
         return record(*args, **kwargs)
 
-    monkeypatch.setattr(views, "record_usage", recorded)
+    monkeypatch.setattr(relay, "record_usage", recorded)
 
     async def send(message: dict[str, Any]) -> None:
         if message["type"] == "http.response.body" and not message["more_body"]:

@@ -16,7 +16,8 @@ from cluster_app.access import throttle
 from cluster_app.access.limits import STREAMS
 from cluster_app.models import ApiToken
 from models_app.models import LlmModel, NameRoute, RouteRule, UsageRecord
-from models_app.proxy import lookups, views
+from models_app.proxy import lookups, relay
+from models_app.proxy.calls import Call
 from models_app.proxy.resolve import Resolved, resolve
 from models_app.proxy.views import _body
 from models_app.usage.meter import StreamMeter
@@ -63,15 +64,15 @@ def test_an_answer_ending_while_redis_is_away_is_recorded_and_settled_once_it_is
 
     released: list[tuple[throttle.StreamSlots, int]] = []
     monkeypatch.setattr(throttle, "release", release)
-    monkeypatch.setattr(views, "RELEASE_RETRY_SECONDS", (0, 0))
+    monkeypatch.setattr(relay, "RELEASE_RETRY_SECONDS", (0, 0))
     meter = StreamMeter(started=0.0, prompt_tokens=5, completion_tokens=7, finished=True)
-    call = views.Call(api="chat", user=alice, token=None, requested="llama-3.2-1b",
+    call = Call(api="chat", user=alice, token=None, requested="llama-3.2-1b",
                       model_id=LLAMA_1B, stream=True)
 
     async def scenario() -> None:
-        await views._settle(call, meter, SLOTS, 200, "ok", "")
+        await relay._settle(call, meter, SLOTS, 200, "ok", "")
         assert released == []  # Redis away: only the record so far
-        await asyncio.gather(*views._releasing)
+        await asyncio.gather(*relay._releasing)
 
     run_async(scenario())
     assert UsageRecord.objects.get().status == "ok"
@@ -85,11 +86,11 @@ def test_a_running_request_keeps_its_stream_slot_until_it_is_settled(alice, monk
     meter = StreamMeter(started=0.0, prompt_tokens=1, completion_tokens=1, finished=True)
 
     async def scenario() -> list[int]:
-        call = views.Call(api="chat", user=alice, token=None, model_id=LLAMA_1B, stream=True)
-        views._hold(call, throttle.admit(streams=streams))
+        call = Call(api="chat", user=alice, token=None, model_id=LLAMA_1B, stream=True)
+        relay._hold(call, throttle.admit(streams=streams))
         await asyncio.sleep(0.8)  # over two leases: renewed meanwhile
         running = await off_loop_usage(streams)
-        await views._settle(call, meter, call.slots, 200, "ok", "")
+        await relay._settle(call, meter, call.slots, 200, "ok", "")
         return [running, await off_loop_usage(streams)]
 
     assert run_async(scenario()) == [1, 0]
@@ -102,9 +103,9 @@ def test_a_request_dropped_unsettled_is_renewed_no_more(alice, monkeypatch):
     streams = throttle.limits_for(STREAMS, alice, None)
 
     async def scenario() -> tuple[int, int]:
-        call = views.Call(api="chat", user=alice, token=None, model_id=LLAMA_1B, stream=True)
-        views._hold(call, throttle.admit(streams=streams))
-        held = len(views._HELD[asyncio.get_running_loop()])
+        call = Call(api="chat", user=alice, token=None, model_id=LLAMA_1B, stream=True)
+        relay._hold(call, throttle.admit(streams=streams))
+        held = len(relay._HELD[asyncio.get_running_loop()])
         del call
         gc.collect()
         await asyncio.sleep(0.5)
