@@ -16,11 +16,10 @@ from typing import Any
 
 import httpx
 
-from models_app.proxy.transport import ExoTransport
+from models_app.proxy.transport import RELAY_INTERVAL, ExoTransport
 
 EXO = httpx.URL(os.environ.get("SIM_URL", "http://127.0.0.1:52415"))
 TRANSPORT = ExoTransport(httpx.create_ssl_context())
-RELAY_INTERVAL = 0.005  # as the panel's relay: a fast stream's tokens go on together
 Message = dict[str, Any]
 
 

@@ -329,9 +329,9 @@ def report_concurrent(waves: dict[str, list[tuple[float, list[Stream]]]], concur
 
 async def measure(base_url: str, exo_url: str, token: str, sim: httpx.Client,
                   args: argparse.Namespace) -> list[bool]:
-    # A connection per request both ways: exo closes each stream's connection (`Connection:
-    # close`), so straight to it a client always connects anew; kept open to the panel, httpx
-    # itself was slow to send a wave on 32 reused connections (they reached the panel's
+    # A connection per request both ways: the simulator closes each stream's connection
+    # (`Connection: close`), so straight to it a client always connects anew; kept open to the
+    # panel, httpx itself was slow to send a wave on 32 reused connections (they reached the panel's
     # application 70-100 ms after the wave began, against 13 ms to exo's).
     limits = httpx.Limits(max_connections=args.concurrency * 2, max_keepalive_connections=0)
     key = {"Authorization": f"Bearer {token}"} if token else None  # none for --floor

@@ -135,6 +135,7 @@ def _static_files_listed_once() -> Iterator[None]:
             list_them(middleware)
             listings[key] = (dict(middleware.files),
                              middleware.directories[:len(middleware.directories) - before])
+            return
         files, directories = listings[key]
         middleware.files.update(files)
         for root, prefix in reversed(directories):

@@ -3,7 +3,9 @@ connection errors only (a request exo received is never sent twice)."""
 
 from __future__ import annotations
 
+import functools
 import json
+import ssl
 import time
 from collections.abc import Callable
 from typing import Any
@@ -33,10 +35,6 @@ class ExoError(DomainError):
 
 
 RETRYABLE = (httpx.ConnectError, httpx.ConnectTimeout)
-# Built once, for every client of exo's: loading the CA bundle takes about 20 ms of CPU, which
-# a client made for each poll, job step or request would spend again, though the link to exo
-# is usually plain HTTP.
-TLS_CONTEXT = httpx.create_ssl_context()
 # exo reads a card from the Hub before it answers POST /models/add: more than a state read.
 ADD_MODEL_TIMEOUT = 60.0
 
@@ -66,6 +64,14 @@ def error_message(response: httpx.Response) -> str:
     return str(body)[:300]
 
 
+@functools.cache
+def tls_context() -> ssl.SSLContext:
+    """The one TLS context of every client of exo's: loading the CA bundle takes about 20 ms of
+    CPU, which a client made for each poll, job step or request would spend again, though the
+    link to exo is usually plain HTTP. Made at the first client, not at every process's start."""
+    return httpx.create_ssl_context()
+
+
 class ExoClient:
     def __init__(
         self,
@@ -84,7 +90,7 @@ class ExoClient:
         self._http = httpx.Client(
             base_url=self.base_url,
             timeout=settings.EXO_TIMEOUT if timeout is None else timeout,
-            verify=TLS_CONTEXT,
+            verify=tls_context(),
             transport=transport,
         )
 

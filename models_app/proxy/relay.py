@@ -21,25 +21,20 @@ from redis import RedisError
 
 from cluster_app.access import throttle
 from cluster_app.access.limits import CHAT_TOKENS
-from cluster_app.exo.client import TLS_CONTEXT, error_message
+from cluster_app.exo.client import error_message, tls_context
 from models_app.proxy.calls import Call, ProxyError, pooled
-from models_app.proxy.transport import Connection, ExoTransport
+from models_app.proxy.transport import RELAY_INTERVAL, Connection, ExoTransport
 from models_app.usage.meter import ERROR, StreamMeter, outcome
 from models_app.usage.records import record_usage
 
 logger = logging.getLogger(__name__)
 # Generations can think for a long time before their first token; only connecting is quick.
 EXO_STREAM_TIMEOUT = httpx.Timeout(connect=10.0, read=None, write=30.0, pool=10.0)
-# Once an answer has begun, and while exo sends faster than this, the relay reads exo's stream
-# at most this often: the tokens that arrive meanwhile go on to the client together, one write
-# instead of one per token, which is most of the web process's work on a fast stream. Far
-# below what a reader notices.
-RELAY_INTERVAL = 0.005
 EXO_PATHS = {"chat": "/v1/chat/completions", "messages": "/v1/messages"}  # by the call's api
 
 
 # A connection of its own per request (transport.py): one transport serves every loop.
-_TRANSPORT = ExoTransport(TLS_CONTEXT)
+_TRANSPORT = ExoTransport(tls_context())
 _EXO_STREAM_TIMEOUTS = EXO_STREAM_TIMEOUT.as_dict()
 _EXO_HEADERS = {"Accept": "*/*", "Content-Type": "application/json",
                 "User-Agent": "arthur-panel"}

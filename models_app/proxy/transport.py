@@ -7,8 +7,9 @@ read returns every byte that has arrived since the last one, and the socket is n
 nobody asks (its bytes wait in the kernel), so a reader that pauses between reads (the
 relay) gets many tokens per wake-up instead of one.
 
-One connection per request, closed after it: exo closes a stream's connection itself
-(`Connection: close`), and without a pool there is no stale kept-alive connection to retry.
+One connection per request, closed after it (`Connection: close`): a stream holds its
+connection for its whole answer anyway, and without a pool there is no stale kept-alive
+connection to retry, whether or not exo keeps connections open.
 Timeouts: `connect`, and `read` for each wait for bytes (None: for ever); a request's body is
 small and written at once.
 """
@@ -22,6 +23,12 @@ from typing import cast
 
 import httptools
 import httpx
+
+# Once an answer has begun, and while exo sends faster than this, the relay reads exo's stream
+# at most this often: the tokens that arrive meanwhile go on to the client together, one write
+# instead of one per token, which is most of the web process's work on a fast stream. Far
+# below what a reader notices.
+RELAY_INTERVAL = 0.005
 
 
 class Connection(asyncio.Protocol):

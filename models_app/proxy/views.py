@@ -37,7 +37,7 @@ from cluster_app.access import throttle
 from cluster_app.access.limits import CHAT_REQUESTS, CHAT_TOKENS, STREAMS
 from cluster_app.access.rules import CHAT, effective_scopes
 from cluster_app.access.tokens import bearer_secret
-from cluster_app.exo.client import TLS_CONTEXT, error_message
+from cluster_app.exo.client import error_message, tls_context
 from cluster_app.models import ApiToken
 from models_app.models import LlmModel
 from models_app.proxy import lookups
@@ -78,7 +78,7 @@ def _exo_client() -> httpx.AsyncClient:
     if client is None:
         client = clients[settings.EXO_API_URL] = httpx.AsyncClient(
             base_url=settings.EXO_API_URL, timeout=EXO_STREAM_TIMEOUT,
-            transport=ExoTransport(TLS_CONTEXT))
+            transport=ExoTransport(tls_context()))
     return client
 
 
