@@ -4,6 +4,7 @@ cluster poll and GAMMA's GPU reading writing it, and the history API serving it.
 from __future__ import annotations
 
 import sys
+import time
 from datetime import timedelta
 
 import pytest
@@ -14,6 +15,7 @@ from cluster_app.models import Node, NodeMemorySample, NodeMetricSample
 from cluster_app.nodes import gpu_poll, poll
 from cluster_app.nodes.live import bucket_start
 from cluster_app.nodes.perf_history import record_series, series_history
+from tests import stack as live
 
 pytestmark = pytest.mark.django_db
 
@@ -50,23 +52,29 @@ def test_each_tier_keeps_only_its_window(nodes):
 def test_buckets_keep_their_peaks_on_every_database(nodes):
     """The peaks are kept by one statement of the database's own (an upsert): run on SQLite
     and on PostgreSQL."""
-    alpha, beta = nodes["alpha"], nodes["beta"]
-    start = bucket_start(timezone.now(), 300)
-    poll.record_memory([(alpha, 10, 100), (beta, 5, 50)], start)
-    record_series([(alpha, {"power": 100.0})], start)
-    poll.record_memory([(alpha, 30, 120), (beta, 1, 60)], start + timedelta(seconds=1))
-    record_series([(alpha, {"power": 90.0})], start + timedelta(seconds=1))
-    # A higher reading raises the peak and brings its total along; a lower one changes nothing.
-    assert [(s["ram_used"], s["ram_total"]) for s in poll.memory_history(alpha, "5m")] == [
-        (30, 120)]
-    assert [(s["ram_used"], s["ram_total"]) for s in poll.memory_history(beta, "5m")] == [
-        (5, 50)]
-    assert values(alpha, "5m", "power") == [100.0]
-    later = start + timedelta(days=2)
-    poll.record_memory([(alpha, 7, 100)], later)
-    record_series([(alpha, {"power": 80.0})], later)
-    assert NodeMemorySample.objects.filter(bucket__lt=later - timedelta(days=1)).count() == 0
-    assert values(alpha, "5m", "power") == [80.0]
+    # The live stack (if running, on this database) polls the cluster and writes ALPHA's and
+    # BETA's samples too: paused, with a poll already under way given time to end.
+    with live.other_stacks_paused():
+        time.sleep(1)
+        NodeMemorySample.objects.all().delete()
+        NodeMetricSample.objects.all().delete()
+        alpha, beta = nodes["alpha"], nodes["beta"]
+        start = bucket_start(timezone.now(), 300)
+        poll.record_memory([(alpha, 10, 100), (beta, 5, 50)], start)
+        record_series([(alpha, {"power": 100.0})], start)
+        poll.record_memory([(alpha, 30, 120), (beta, 1, 60)], start + timedelta(seconds=1))
+        record_series([(alpha, {"power": 90.0})], start + timedelta(seconds=1))
+        # A higher reading raises the peak and brings its total along; a lower one changes nothing.
+        assert [(s["ram_used"], s["ram_total"]) for s in poll.memory_history(alpha, "5m")] == [
+            (30, 120)]
+        assert [(s["ram_used"], s["ram_total"]) for s in poll.memory_history(beta, "5m")] == [
+            (5, 50)]
+        assert values(alpha, "5m", "power") == [100.0]
+        later = start + timedelta(days=2)
+        poll.record_memory([(alpha, 7, 100)], later)
+        record_series([(alpha, {"power": 80.0})], later)
+        assert NodeMemorySample.objects.filter(bucket__lt=later - timedelta(days=1)).count() == 0
+        assert values(alpha, "5m", "power") == [80.0]
 
 
 def test_an_empty_reading_writes_nothing(nodes):
