@@ -11,6 +11,7 @@ from django.conf import settings
 from django.contrib.auth.hashers import get_hashers, get_hashers_by_algorithm
 from django.contrib.auth.models import Group, Permission
 from django.core.cache import cache
+from django.core.management.base import CommandError
 from django.db import OperationalError, connection
 from django.test import TransactionTestCase
 from psycopg.errors import DeadlockDetected
@@ -110,14 +111,22 @@ def _flush_again_after_a_deadlock() -> Iterator[None]:
             try:
                 flush(test_case)
                 return
-            except OperationalError as error:
-                if not isinstance(error.__cause__, DeadlockDetected) or \
-                        attempt == FLUSH_ATTEMPTS - 1:
+            except (CommandError, OperationalError) as error:
+                # flush says CommandError, from Django's OperationalError, from psycopg's
+                if not _caused_by_deadlock(error) or attempt == FLUSH_ATTEMPTS - 1:
                     raise
 
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(TransactionTestCase, "_fixture_teardown", flushed)
         yield
+
+
+def _caused_by_deadlock(error: BaseException | None) -> bool:
+    while error is not None:
+        if isinstance(error, DeadlockDetected):
+            return True
+        error = error.__cause__ or error.__context__
+    return False
 
 
 @pytest.fixture(autouse=True, scope="session")
