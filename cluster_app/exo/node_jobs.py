@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
+from django.db.models import Q
 from django.utils import timezone
 
 from arthur_panel.celery import Lane
@@ -54,11 +55,15 @@ STATUS_TASK = "cluster_app.tasks.exo_status_task"
 
 
 def record_status(node: Node) -> ExoStatus:
-    """Read exo's process on this machine and write it to the node's row."""
+    """Read exo's process on this machine and write it to the node's row, unless a reading
+    begun later was written first: the worker's threads read side by side (a start job's and
+    the periodic one), and a reading from before a start must not undo the start's."""
+    checked = timezone.now()
     current = exo_process.status(node)
-    Node.objects.filter(pk=node.pk).update(
+    Node.objects.filter(pk=node.pk).filter(
+        Q(exo_checked_at__isnull=True) | Q(exo_checked_at__lt=checked)).update(
         exo_pid=current.pid, exo_started_at=current.started_at,
-        exo_version=current.version[:40] or node.exo_version, exo_checked_at=timezone.now())
+        exo_version=current.version[:40] or node.exo_version, exo_checked_at=checked)
     return current
 
 

@@ -151,6 +151,36 @@ def test_the_worker_writes_the_process_fields_to_the_node(nodes, tmp_path, setti
 
 
 @pytest.mark.django_db
+def test_a_reading_begun_before_a_start_does_not_undo_the_starts(nodes, tmp_path, settings):
+    # The control worker's threads read side by side: the periodic reading began before the
+    # start, the start job's reading (exo running) was written while it was still reading.
+    settings.VAR_DIR = tmp_path / "var"
+    alpha = nodes["alpha"]
+    Node.objects.filter(pk=alpha.pk).update(exo_pid_file=str(tmp_path / "exo.pid"))
+    alpha.refresh_from_db()
+    read = exo_process.status
+    process = None
+
+    def slow_reading(node: Node) -> exo_process.ExoStatus:
+        nonlocal process
+        before_the_start = read(node)
+        process = fake_exo(node)
+        assert node_jobs.record_status(node).running  # the start job's, inside this one
+        return before_the_start
+
+    try:
+        with mock.patch.object(exo_process, "status", autospec=True) as status:
+            status.side_effect = lambda node: (
+                slow_reading(node) if status.call_count == 1 else read(node))
+            assert not node_jobs.record_status(alpha).running
+        alpha.refresh_from_db()
+        assert process is not None and alpha.exo_pid == process.pid
+    finally:
+        if process is not None:
+            exo_process.kill_group(process)
+
+
+@pytest.mark.django_db
 def test_beat_asks_each_exo_nodes_own_queue(nodes):
     with mock.patch.object(celery_app, "send_task", autospec=True) as send:
         node_jobs.exo_status_fanout()
