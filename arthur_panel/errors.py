@@ -7,7 +7,7 @@ import sys
 from typing import Any, TypeVar
 
 from django.conf import settings
-from django.core.exceptions import RequestDataTooBig
+from django.core.exceptions import DisallowedHost, RequestDataTooBig
 from django.db.models import Model, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.template.loader import render_to_string
@@ -98,6 +98,18 @@ def json_or_page(page_handler: Any, message: str, code: str, status_code: int) -
         return page_handler(request, *args, **kwargs)
 
     return handler
+
+
+def bad_request(request: HttpRequest, exception: Exception) -> HttpResponse:
+    """handler400: a request Django refused before any view saw it, most often for a Host
+    header not in DJANGO_ALLOWED_HOSTS; JSON under /api/ and /v1/, Django's page elsewhere."""
+    if not _wants_json(request):
+        return defaults.bad_request(request, exception)
+    message = ("The request's Host header names a host this panel does not answer to "
+               "(an admin lists the panel's names in DJANGO_ALLOWED_HOSTS)."
+               if isinstance(exception, DisallowedHost) else
+               "The request is malformed; the panel could not read it.")
+    return JsonResponse(error_body(message, "bad_request"), status=400)
 
 
 def server_error(request: HttpRequest) -> HttpResponse:

@@ -17,7 +17,8 @@ SECURITY: list[dict[str, list[str]]] = [{"bearerToken": []}, {"cookieAuth": []}]
 
 # Why each error status is answered; which ones an operation documents is `error_statuses`.
 ERROR_REASONS = {
-    400: "Invalid input (the message names the field), or a refusal the caller can act on.",
+    400: "Invalid input (the message names the field), a refusal the caller can act on, or a "
+         "malformed request (a Host header the panel does not answer to, say).",
     401: "No credentials, or a token that is invalid or revoked.",
     403: "The caller lacks the permission the operation needs (the message names it), or a "
          "browser session's unsafe request came without its CSRF token.",
@@ -64,16 +65,14 @@ class ErrorSerializer(serializers.Serializer):
         ref_name = ERROR_COMPONENT
 
 
-def error_statuses(*, method: str, has_query: bool, has_path_parameters: bool,
+def error_statuses(*, method: str, has_path_parameters: bool,
                    declared: frozenset[int]) -> list[int]:
     """The error statuses an operation can answer: those every authenticated, rate-limited
-    route can (its limits are counted in Redis), those its input makes possible, and those its
-    view method declares (`answers`)."""
-    statuses = {401, 403, 429, 503} | declared
+    route can (its limits are counted in Redis, and any request can be malformed), those its
+    body and path make possible, and those its view method declares (`answers`)."""
+    statuses = {400, 401, 403, 429, 503} | declared
     if method in UNSAFE:
-        statuses |= {400, 413, 415}
-    if has_query:
-        statuses.add(400)
+        statuses |= {413, 415}
     if has_path_parameters:
         statuses.add(404)
     return sorted(statuses)
@@ -88,7 +87,7 @@ class ArthurAutoSchema(AutoSchema):
         method = getattr(self.view, self.method.lower(), None)
         declared: frozenset[int] = getattr(method, "schema_errors", frozenset())
         places = {parameter["in"] for parameter in self._get_parameters()}
-        for status_code in error_statuses(method=self.method, has_query="query" in places,
+        for status_code in error_statuses(method=self.method,
                                           has_path_parameters="path" in places,
                                           declared=declared):
             if str(status_code) not in responses:
@@ -145,7 +144,7 @@ PROXY_PATHS: dict[str, dict[str, Any]] = {
                         "properties": {"object": {"type": "string"},
                                        "data": {"type": "array", "items": {"type": "object"}}},
                     }}}},
-            **_error_responses(401, 403, 502, 503),
+            **_error_responses(400, 401, 403, 502, 503),
         },
     }},
     "/v1/chat/completions": {"post": _chat_operation(

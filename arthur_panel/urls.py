@@ -10,7 +10,7 @@ from django.views import defaults
 from drf_spectacular.views import SpectacularJSONAPIView, SpectacularSwaggerSplitView
 from rest_framework.renderers import JSONRenderer
 
-from arthur_panel.errors import json_or_page, server_error
+from arthur_panel.errors import bad_request, json_or_page, server_error
 
 
 class ApiDocsView(SpectacularSwaggerSplitView):
@@ -40,5 +40,6 @@ urlpatterns = [
     path("", include("models_app.urls")),
 ]
 
+handler400 = bad_request
 handler404 = json_or_page(defaults.page_not_found, "Not found.", "not_found", 404)
 handler500 = server_error

@@ -287,6 +287,26 @@ def test_a_method_the_route_does_not_allow_is_405_json(api_client, real, route, 
 
 
 @pytest.mark.parametrize(("route", "name", "method"), cases())
+def test_a_host_the_panel_does_not_answer_to_is_a_400_json(api_client, real, route, name,
+                                                           method):
+    # Django refuses these before any view runs (the API's fuzz once sent `Host: S8ZN?Ek`).
+    for host in ("S8ZN?Ek", "panel.example"):
+        response = api_client.generic(method.upper(), fill(route, real), HTTP_HOST=host)
+        assert contract_error(response) is None, contract_error(response)
+        assert response.status_code == 400
+        error = response.json()["error"]
+        assert error["code"] == "bad_request" and "DJANGO_ALLOWED_HOSTS" in error["message"]
+
+
+@pytest.mark.parametrize(("path", "json_answer"), [
+    ("/v1/models", True), ("/v1/chat/completions", True), ("/", False), ("/login/", False)])
+def test_a_bad_host_is_json_on_the_proxy_and_djangos_page_elsewhere(api_client, path, json_answer):
+    response = api_client.get(path, HTTP_HOST="S8ZN?Ek")
+    assert response.status_code == 400
+    assert response["Content-Type"].startswith("application/json" if json_answer else "text/html")
+
+
+@pytest.mark.parametrize(("route", "name", "method"), cases())
 @pytest.mark.parametrize(("authorization", "code"), [(None, "not_authenticated"),
                                                      ("Bearer nope", "authentication_failed"),
                                                      ("Bearer " + HUGE, "authentication_failed")],
