@@ -55,7 +55,7 @@ def test_a_key_refused_by_the_proxy_is_in_the_audit_log(live_stack, alice, guide
 
 def test_a_host_the_panel_does_not_answer_to_is_refused(live_stack, alice_token):
     refused = chat(live_stack, {"Authorization": f"Bearer {alice_token}", "Host": "evil.example"})
-    assert refused.status_code == 400
+    assert refused.status_code == 400 and refused.json()["error"]["code"] == "bad_request"
     assert_secured(refused)
 
 
