@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import secrets
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
@@ -29,6 +30,7 @@ from arthur_panel.exceptions import Conflict, DomainError
 from arthur_panel.redaction import redact_secrets
 from arthur_panel.redis_client import redis_client
 from cluster_app.audit.services import audited
+from cluster_app.jobs import broker
 from cluster_app.jobs.failures import WorkFailed
 from cluster_app.jobs.registry import JobKind, get_kind
 from cluster_app.jobs.reporter import JobReporter, JobStopped, publish_job
@@ -52,6 +54,9 @@ INTERNAL_ERROR = ("Internal error in the worker (incident {incident}): the serve
 NOT_SENT = ("Not sent to a worker yet: Redis, the broker, is not answering; it is sent as soon "
             "as Redis is back")
 UNSENT_GRACE_SECONDS = 2.0
+# A worker starts what it takes at once: a queued job's message a worker took this long ago,
+# or that no queue has held for as long, was lost with that worker.
+STRANDED_SECONDS = 30.0
 # The task id of a job its own process runs (manage.py download_model): no worker is to get it.
 IN_PROCESS = "in-process"
 # Redis's run id at the last recovery: another one means it started afresh since.
@@ -63,9 +68,13 @@ class TooManyJobs(DomainError):
     code = "too_many_jobs"
 
 
-def _enqueue(job: Job) -> None:
+def _queue(job: Job) -> str:
     kind = get_kind(job.kind)
-    queue = lane_queue(kind.lane if kind else Lane.BULK, job.node.name if job.node else None)
+    return lane_queue(kind.lane if kind else Lane.BULK, job.node.name if job.node else None)
+
+
+def _enqueue(job: Job) -> None:
+    queue = _queue(job)
 
     def send() -> None:
         try:
@@ -330,8 +339,9 @@ def run_unless_under_way(kind: str, lock_key: str, timeout: float,
 
 def jobs_recover() -> int:
     """Hand jobs whose worker went silent to a live worker, send the queued jobs whose message
-    may not be in Redis, and say on the queued jobs of a node whose worker is gone that they
-    wait for it; returns how many jobs were handed on or sent."""
+    may not be in Redis, put back in its queue a queued job a dead worker took, and say on the
+    queued jobs of a node whose worker is gone that they wait for it; returns how many jobs
+    were handed on, sent or put back."""
     now = timezone.now()
     stale = now - timedelta(seconds=settings.JOB_LEASE_SECONDS)
     count = 0
@@ -341,14 +351,46 @@ def jobs_recover() -> int:
             logger.warning("job %s: worker silent since %s, re-queueing", job.pk, job.heartbeat_at)
             _enqueue(job)
         count += 1
+    sent = set()
     for job in _unsent(now):
         with transaction.atomic():
             logger.warning("job %s: its message may not be in Redis, sending it", job.pk)
             if Job.objects.filter(pk=job.pk, message=NOT_SENT).update(message=""):
                 _announce(job.pk)
             _enqueue(job)
-        count += 1
+        sent.add(job.pk)
+    count += len(sent) + _recover_lost(now, sent)
     _note_waiting()
+    return count
+
+
+def _recover_lost(now: datetime, sent: set[int]) -> int:
+    """Queued jobs whose message a worker took and died before starting (it goes back to its
+    queue), or that no queue holds (a new one is sent); returns how many."""
+    waiting = {job.pk: job for job in Job.objects.select_related("node").filter(
+        state=State.QUEUED, updated_at__lt=now - timedelta(seconds=STRANDED_SECONDS)).exclude(
+        celery_task_id__in=("", IN_PROCESS)).exclude(pk__in=sent)}
+    if not waiting:
+        return 0
+    with broker.channel() as channel:
+        holdings = broker.held(channel, {_queue(job) for job in waiting.values()},
+                               taken_before=time.time() - STRANDED_SECONDS)
+        # Claimed meanwhile: its message is rightly gone.
+        still = set(Job.objects.filter(pk__in=waiting, state=State.QUEUED)
+                    .values_list("pk", flat=True))
+        count = 0
+        for job in (waiting[pk] for pk in sorted(still)):
+            if (tag := holdings.stranded.get(job.celery_task_id)) is not None:
+                logger.warning("job %s: the worker that took it died before starting it; "
+                               "putting it back in its queue", job.pk)
+                broker.restore(channel, tag)
+            elif job.celery_task_id not in holdings.queued | holdings.taken:
+                logger.warning("job %s: its message is in no queue, sending it again", job.pk)
+                with transaction.atomic():
+                    _enqueue(job)
+            else:
+                continue
+            count += 1
     return count
 
 
