@@ -129,12 +129,16 @@ def test_the_console_tail_gives_complete_new_lines(tmp_path):
     assert tail.lines() == ["two"]
 
 
-@pytest.mark.django_db
-def test_the_worker_writes_the_process_fields_to_the_node(nodes, tmp_path, settings):
+@pytest.fixture
+def alpha(nodes: dict[str, Node], tmp_path: Path, settings: Any) -> Node:
+    """ALPHA, its exo's PID lock and output in this test's folder."""
     settings.VAR_DIR = tmp_path / "var"
-    alpha = nodes["alpha"]
-    Node.objects.filter(pk=alpha.pk).update(exo_pid_file=str(tmp_path / "exo.pid"))
-    alpha.refresh_from_db()
+    Node.objects.filter(name="alpha").update(exo_pid_file=str(tmp_path / "exo.pid"))
+    return Node.objects.get(name="alpha")
+
+
+@pytest.mark.django_db
+def test_the_worker_writes_the_process_fields_to_the_node(alpha):
     process = fake_exo(alpha)
     try:
         wait_until(lambda: exo_process.status(alpha).version)
@@ -151,13 +155,9 @@ def test_the_worker_writes_the_process_fields_to_the_node(nodes, tmp_path, setti
 
 
 @pytest.mark.django_db
-def test_a_reading_begun_before_a_start_does_not_undo_the_starts(nodes, tmp_path, settings):
+def test_a_reading_begun_before_a_start_does_not_undo_the_starts(alpha):
     # The control worker's threads read side by side: the periodic reading began before the
     # start, the start job's reading (exo running) was written while it was still reading.
-    settings.VAR_DIR = tmp_path / "var"
-    alpha = nodes["alpha"]
-    Node.objects.filter(pk=alpha.pk).update(exo_pid_file=str(tmp_path / "exo.pid"))
-    alpha.refresh_from_db()
     read = exo_process.status
     process = None
 
