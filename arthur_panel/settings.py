@@ -208,8 +208,9 @@ CACHES = {
 CHANNEL_LAYERS = {
     "default": {
         "BACKEND": "arthur_panel.channel_layer.WaitingRedisChannelLayer",
-        # channels_redis blocks 5 s per read, which is also redis-py's default socket timeout
-        # from version 8: an idle socket would then die with a timeout. Allow the wait.
+        # A receive's read blocks in Redis (1 s here, channel_layer.py); redis-py's default
+        # socket timeout from version 8 is 5 s, too close to channels_redis's own 5 s. Allow
+        # the wait with room to spare.
         "CONFIG": {"hosts": [{"address": REDIS_URL, "socket_timeout": 30}],
                    "prefix": "channels:"},
     }
