@@ -115,7 +115,8 @@ def run() -> int:
     if "REDIS_URL" not in env:
         port = free_port()
         env["REDIS_URL"] = private_redis_url(port)
-        manager.add_process("redis", " ".join(redis_command(port, _var_dir() / "redis")), env=env)
+        manager.add_process("redis", " ".join(redis_command(port, _var_dir() / "redis")), env=env,
+                            stop_last=True)
     demo_exo = "EXO_API_URL" not in env
     _add_simulators(manager, env)
     os.environ.update(env)

@@ -1,7 +1,9 @@
 """`make run`'s process group, kept alive: honcho's Manager starts the processes and multiplexes
 their output; where it stops the whole group when one process ends, this one starts that
 process again after a growing pause, says so in the output, and keeps a status file that the
-doctor (the Health page) reads. Ctrl-C still stops everything."""
+doctor (the Health page) reads. Ctrl-C still stops everything, the processes marked
+`stop_last` (the private Redis) once the others have: the workers hand back the messages they
+had not started and the web server settles its streams in Redis as they stop."""
 
 from __future__ import annotations
 
@@ -63,11 +65,33 @@ class Supervisor(Manager):
         self._first_delay = first_delay
         self._status: dict[str, ProcessStatus] = {}
         self._due: dict[str, float] = {}  # name -> when (time.time()) to start it again
+        self._last: set[str] = set()  # stopped once every other process has
+        self._told_to_stop: set[str] = set()
 
     def add_process(self, name: str, cmd: str, quiet: bool = False,
-                    env: dict[str, str] | None = None, cwd: str | None = None) -> Any:
+                    env: dict[str, str] | None = None, cwd: str | None = None, *,
+                    stop_last: bool = False) -> Any:
         self._status[name] = ProcessStatus()
+        if stop_last:
+            self._last.add(name)
         return super().add_process(name, cmd, quiet=quiet, env=env, cwd=cwd)
+
+    def terminate(self) -> None:
+        self._terminating = True
+        self._stop_next()
+
+    def _stop_next(self) -> None:
+        """SIGTERM, once, to each process still running: those marked `stop_last` once no other
+        runs."""
+        running = {name: process["pid"] for name, process in self._processes.items()
+                   if "returncode" not in process and process.get("pid") is not None}
+        others_run = any(name not in self._last for name in running)
+        for name, pid in running.items():
+            if name in self._told_to_stop or (name in self._last and others_run):
+                continue
+            self._told_to_stop.add(name)
+            self._system_print(f"sending SIGTERM to {name} (pid {pid})\n")
+            self._procmgr.terminate(pid)
 
     def loop(self) -> None:
         """Run until Ctrl-C (or SIGTERM), restarting what ends meanwhile."""
@@ -91,6 +115,7 @@ class Supervisor(Manager):
                 stopping_since = stopping_since or time.monotonic()
                 if all("returncode" in p for p in self._processes.values()):
                     break
+                self._stop_next()
                 if time.monotonic() - stopping_since > KILL_WAIT:
                     self.kill()
             else:

@@ -1,5 +1,6 @@
 """`make run`'s process group kept alive: a process that ends is started again after a growing
-pause, the others run on, the status file says so, and Ctrl-C still stops everything."""
+pause, the others run on, the status file says so, and Ctrl-C still stops everything, Redis
+once the others have stopped."""
 
 from __future__ import annotations
 
@@ -65,6 +66,42 @@ def test_a_process_that_ends_is_started_again_and_ctrl_c_stops_all(tmp_path):
         assert supervisor.wait(timeout=20) == 130
         assert not [p for p in group if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
         assert not status_file.exists()
+    finally:
+        if supervisor.poll() is None:
+            supervisor.kill()
+
+
+# "slow" takes a second to stop; "store" (as Redis) notes when it is told to.
+STOPPING = textwrap.dedent("""
+    import sys
+    from pathlib import Path
+    from arthur_panel.supervisor import Supervisor
+
+    out = Path(sys.argv[2])
+    manager = Supervisor(Path(sys.argv[1]))
+    manager.add_process("store", f"trap 'date +%s.%N > {out}/store; exit 0' TERM; "
+                        "while :; do sleep 0.05; done", stop_last=True)
+    manager.add_process("slow", f"trap 'sleep 1; date +%s.%N > {out}/slow; exit 0' TERM; "
+                        "while :; do sleep 0.05; done")
+    manager.loop()
+    sys.exit(manager.returncode or 0)
+""")
+
+
+def test_ctrl_c_stops_redis_after_the_processes_that_use_it(tmp_path):
+    status_file = tmp_path / "processes.json"
+    with (tmp_path / "run.log").open("wb") as out:
+        supervisor = subprocess.Popen(
+            [sys.executable, "-c", STOPPING, str(status_file), str(tmp_path)],
+            stdout=out, stderr=subprocess.STDOUT)
+    try:
+        wait_until(lambda: (s := read_status(status_file)) and all(
+            p["state"] == "running" for p in s["processes"].values()), timeout=30)
+        supervisor.send_signal(signal.SIGINT)
+        assert supervisor.wait(timeout=20) == 130
+        slow_ended = float((tmp_path / "slow").read_text())
+        store_told = float((tmp_path / "store").read_text())
+        assert store_told >= slow_ended, (store_told, slow_ended)
     finally:
         if supervisor.poll() is None:
             supervisor.kill()
