@@ -168,8 +168,9 @@ _BEATS: list[subprocess.Popen[bytes]] = []
 @contextmanager
 def other_stacks_paused() -> Iterator[None]:
     """The beats of the stacks already running (the session's) paused meanwhile: they share
-    the test database, and their job recovery would re-queue a job whose worker a test killed
-    to their own workers, which would take it over instead of the test's."""
+    the test database, and their beat would act on what is not theirs: their job recovery would
+    send another stack's jobs (waiting for their Redis, or their worker killed) to their own
+    workers, and their cluster poll would write their exo's nodes over the other's."""
     paused = [beat for beat in _BEATS if beat.poll() is None]
     for beat in paused:
         beat.send_signal(signal.SIGSTOP)
@@ -185,28 +186,31 @@ def running_stack(database: str, exo_url: str, hub_url: str, log_dir: Path,
                   extra_env: dict[str, str] | None = None, *,
                   workers: bool = True) -> Iterator[Stack]:
     """The stack on the database at the URL `database` (see `database_url`); without
-    `workers`, only the web server and beat (a test that kills workers runs its own)."""
+    `workers`, only the web server and beat (a test that kills workers runs its own). The
+    stacks already running are paused while it runs (`other_stacks_paused`)."""
     log_dir.mkdir(parents=True, exist_ok=True)
     env = {**stack_env(database, exo_url, hub_url, log_dir / "models"), **(extra_env or {})}
     port = free_port()
     bin_dir = Path(sys.executable).parent
-    web = start(web_command(), {**env, "HOST": "127.0.0.1", "PORT": str(port)},
-                log_dir / "web.log")
-    beat = start([str(bin_dir / "celery"), "-A", "arthur_panel", "beat", "--loglevel", "INFO",
-                  "--schedule", str(log_dir / "beat-schedule")], env, log_dir / "beat.log")
-    lanes = [(worker_command(), log_dir / "worker.log"),
-             (control_worker_command(), log_dir / "control.log")] if workers else []
-    running = [start(command, env, log) for command, log in lanes]
-    _BEATS.append(beat)
-    try:
-        wait_for_web(f"http://127.0.0.1:{port}")
-        for _, log in lanes:
-            wait_for_worker(env, log)
-        yield Stack(f"http://127.0.0.1:{port}", f"ws://127.0.0.1:{port}", env, log_dir,
-                    log_dir / "models", web.pid)
-    finally:
-        _BEATS.remove(beat)
-        stop(*running, beat, web)
+    with other_stacks_paused():
+        web = start(web_command(), {**env, "HOST": "127.0.0.1", "PORT": str(port)},
+                    log_dir / "web.log")
+        beat = start([str(bin_dir / "celery"), "-A", "arthur_panel", "beat", "--loglevel",
+                      "INFO", "--schedule", str(log_dir / "beat-schedule")], env,
+                     log_dir / "beat.log")
+        lanes = [(worker_command(), log_dir / "worker.log"),
+                 (control_worker_command(), log_dir / "control.log")] if workers else []
+        running = [start(command, env, log) for command, log in lanes]
+        _BEATS.append(beat)
+        try:
+            wait_for_web(f"http://127.0.0.1:{port}")
+            for _, log in lanes:
+                wait_for_worker(env, log)
+            yield Stack(f"http://127.0.0.1:{port}", f"ws://127.0.0.1:{port}", env, log_dir,
+                        log_dir / "models", web.pid)
+        finally:
+            _BEATS.remove(beat)
+            stop(*running, beat, web)
 
 
 def wait_until(predicate, timeout: float = 20.0, interval: float = 0.1):  # type: ignore[no-untyped-def]

@@ -144,11 +144,10 @@ def exo(work: Path) -> Iterator[Exo]:
 @pytest.fixture(scope="module")
 def fault_stack(django_db_setup: None, exo: Exo, work: Path) -> Iterator[live.Stack]:
     database = live.stack_database_url()
-    # The session's stack, if one runs, shares the database: its recovery must not hand the
-    # jobs whose worker a test kills to its own workers.
-    with live.other_stacks_paused(), live.separate_stack(
-            database, exo.url, "http://127.0.0.1:9", work / "stack", redis_db=REDIS_DB,
-            var_dir=work / "var", workers=False) as stack:
+    # The session's stack, if one runs, shares the database: it is paused meanwhile, so its
+    # recovery does not hand the jobs whose worker a test kills to its own workers.
+    with live.separate_stack(database, exo.url, "http://127.0.0.1:9", work / "stack",
+                             redis_db=REDIS_DB, var_dir=work / "var", workers=False) as stack:
         yield stack
 
 
