@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from io import StringIO
 
 import pytest
@@ -10,6 +11,7 @@ from django.core.management import CommandError, call_command
 from cluster_app.models import Job, Node
 from cluster_app.nodes.units import GIB
 from models_app.catalogue.services import model_add_from_hub
+from tests import stack as live
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -33,7 +35,11 @@ def test_unknown_model_and_refusals_are_clear(hub, nodes, guide_models, settings
     with pytest.raises(CommandError, match="No model 'gpt-17'"):
         call_command("download_model", "gpt-17")
     # exo's own figure for a live node, whatever this machine's disk or another process says.
-    Node.objects.filter(name="alpha").update(status=Node.Status.ONLINE, disk_free=212 * GIB,
-                                             disk_total=1024 * GIB)
-    with pytest.raises(CommandError, match="needs 712 GB, 212 GB free on ALPHA"):
-        call_command("download_model", "deepseek-v3-8bit", "--node", "alpha")
+    # The live stack (if running, on this database) polls its exo and would write ALPHA's
+    # figure over this one: paused, with a poll already under way given time to end.
+    with live.other_stacks_paused():
+        time.sleep(1)
+        Node.objects.filter(name="alpha").update(status=Node.Status.ONLINE, disk_free=212 * GIB,
+                                                 disk_total=1024 * GIB)
+        with pytest.raises(CommandError, match="needs 712 GB, 212 GB free on ALPHA"):
+            call_command("download_model", "deepseek-v3-8bit", "--node", "alpha")
