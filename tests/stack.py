@@ -161,6 +161,8 @@ def wait_for_worker(env: dict[str, str], log: Path, timeout: float = 60.0) -> No
     raise RuntimeError(f"Celery worker did not start:\n{log.read_text()[-3000:]}")
 
 
+# Time for a cluster poll a worker has already taken to end.
+POLL_UNDER_WAY_SECONDS = 1.0
 # The beat of every stack running in this process (see other_stacks_paused).
 _BEATS: list[subprocess.Popen[bytes]] = []
 
@@ -179,6 +181,15 @@ def other_stacks_paused() -> Iterator[None]:
     finally:
         for beat in paused:
             beat.send_signal(signal.SIGCONT)
+
+
+@contextmanager
+def other_stacks_quiet() -> Iterator[None]:
+    """`other_stacks_paused`, once a poll their workers had already taken has had time to end
+    (a test that writes what their cluster poll writes: a node's figures, its samples)."""
+    with other_stacks_paused():
+        time.sleep(POLL_UNDER_WAY_SECONDS)
+        yield
 
 
 @contextmanager
