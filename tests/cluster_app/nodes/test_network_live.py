@@ -5,7 +5,7 @@ over /ws/cluster/ while it flows, and its history keeps the peak."""
 from __future__ import annotations
 
 import json
-import statistics
+from collections import deque
 from collections.abc import Iterator
 from typing import Any
 
@@ -13,11 +13,10 @@ import pytest
 from websockets.sync.client import ClientConnection, connect
 
 from cluster_app.models import Node
-from tests.chat_stream import ChatStream, long_answers
+from tests.chat_stream import LEVEL_READINGS, ChatStream, long_answers, loopback_level
 from tests.stack import api, wait_until
 
 pytestmark = [pytest.mark.stack, pytest.mark.django_db(transaction=True)]
-BASELINE_READINGS = 3
 
 
 def alpha_readings(ws: ClientConnection) -> Iterator[dict[str, Any]]:
@@ -42,27 +41,27 @@ def test_a_chat_stream_shows_as_loopback_throughput_rising(live_stack, alice_tok
         # A reading begun before the setting changed may still show the other interfaces.
         readings = (r for r in alpha_readings(ws) if set(r["interfaces"]) == {"lo"})
         # The stack's own chatter on loopback (Redis, the database, polls), with no stream.
-        quiet = [next(readings) for _ in range(BASELINE_READINGS)]
-        # The median: one burst of the stack's own (a poll, the other test pass) is no baseline.
-        baseline = statistics.median(r["interfaces"]["lo"]["rx"] for r in quiet)
+        baseline = loopback_level(next(readings)["interfaces"]["lo"]["rx"]
+                                  for _ in range(LEVEL_READINGS))
 
         stream = ChatStream(live_stack.base_url, alice_token)
         stream.start()
         try:
             wait_until(lambda: stream.received > 0 or stream.done.is_set(), timeout=30)
-            during = None
+            during: deque[int] = deque(maxlen=LEVEL_READINGS)
             for reading in readings:
                 assert not stream.done.is_set(), stream.ended_early()
+                during.append(reading["interfaces"]["lo"]["rx"])
                 # The panel's bytes to this client cross loopback once, exo's to the panel once
-                # more: a reading while they flow is above the quiet ones by at least that.
-                if reading["interfaces"]["lo"]["rx"] >= baseline + stream.rate():
-                    during = reading
+                # more: while they flow, loopback's level is above the quiet one by at least that.
+                if len(during) == LEVEL_READINGS and (
+                        loopback_level(during) >= baseline + stream.rate()):
                     break
         finally:
             stream.end()
-    assert during is not None and stream.received > 0
+    assert stream.received > 0
 
     # The history keeps the peak: the chart of the last hour shows the stream.
     with api(live_stack, alice_token) as client:
         series = client.get("/api/v1/nodes/alpha/history/?tier=10s").json()["series"]
-    assert max(point["value"] for point in series["net.lo.rx"]) >= during["interfaces"]["lo"]["rx"]
+    assert max(point["value"] for point in series["net.lo.rx"]) >= max(during)
