@@ -11,10 +11,14 @@ from __future__ import annotations
 import asyncio
 import functools
 import weakref
+from collections.abc import Callable
+from typing import TypeVar
 
 import redis
 import redis.asyncio
 from django.conf import settings
+
+T = TypeVar("T")
 
 
 @functools.cache
@@ -24,6 +28,18 @@ def _client_for(url: str) -> redis.Redis:
 
 def redis_client() -> redis.Redis:
     return _client_for(settings.REDIS_URL)
+
+
+def unless_under_way(lock_key: str, timeout: float, work: Callable[[], T]) -> T | None:
+    """`work()` holding the Redis lock `lock_key` (at most `timeout` seconds, should its process
+    die), unless another process or thread holds it: None then."""
+    lock = redis_client().lock(lock_key, timeout=timeout, blocking=False)
+    if not lock.acquire():
+        return None
+    try:
+        return work()
+    finally:
+        lock.release()
 
 
 _ASYNC_CLIENTS: weakref.WeakKeyDictionary[

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 import httpx
 
 from simulators.exo.catalogue import GUIDE_SPEEDS
+from tests.stack import wait_until
 
 LLAMA_1B = "mlx-community/Llama-3.2-1B-Instruct-4bit"
 # The panel's cap on an answer (CHAT_MAX_TOKENS), at a pace the simulator holds (times its
@@ -19,10 +20,13 @@ LLAMA_1B = "mlx-community/Llama-3.2-1B-Instruct-4bit"
 # tests stop reading once they have seen what they wait for.
 ANSWER_TOKENS = 32768
 TOKENS_PER_SECOND = 75.0
-# Loopback is shared (the stack's polls and Redis, the other test pass's downloads): its level
-# is the lowest of this many readings in a row, so that a burst, before the stream or during
-# it, decides nothing.
+# Loopback is shared with the stack's polls and Redis and with the other test pass, whose
+# traffic comes in bursts and in runs of seconds (a download, a log burst through Redis): the
+# stream shows as this many readings in a row above the quietest reading before it or after it,
+# and the readings after it go on (up to QUIET_READINGS_MOST) until a quiet one shows it.
 LEVEL_READINGS = 5
+DURING_READINGS = 2 * LEVEL_READINGS
+QUIET_READINGS_MOST = 40
 
 
 @contextmanager
@@ -38,11 +42,6 @@ def long_answers(exo_url: str) -> Iterator[None]:
         httpx.post(f"{exo_url}/_sim/settings", json={
             "answer_tokens": 0, "model_speeds": {LLAMA_1B: GUIDE_SPEEDS[LLAMA_1B][0]}},
         ).raise_for_status()
-
-
-def loopback_level(readings: Iterable[int]) -> float:
-    """Loopback's bytes per second over LEVEL_READINGS readings in a row."""
-    return min(readings)
 
 
 class ChatStream(threading.Thread):
@@ -88,3 +87,35 @@ class ChatStream(threading.Thread):
     def ended_early(self) -> str:
         return (f"the stream ended (HTTP {self.status}, {self.received} bytes) too soon: "
                 f"{self.tail.decode(errors='replace')[-300:]}")
+
+
+def loopback_during_a_stream(next_reading: Callable[[], int], base_url: str,
+                             token: str) -> list[int]:
+    """Loopback's bytes per second received, one reading per call of `next_reading`, before,
+    during and after a chat stream; asserts that the stream shows, and returns the readings
+    while it flowed."""
+    before = [next_reading() for _ in range(LEVEL_READINGS)]
+    stream = ChatStream(base_url, token)
+    stream.start()
+    try:
+        wait_until(lambda: stream.received > 0 or stream.done.is_set(), timeout=30)
+        next_reading()  # begun before the stream's first bytes, maybe
+        during = [next_reading() for _ in range(DURING_READINGS)]
+        assert not stream.done.is_set(), stream.ended_early()
+        # The panel's bytes to this client alone cross loopback at this rate (exo's to the
+        # panel once more): the least a reading while they flow adds to the quiet level.
+        added = stream.rate()
+    finally:
+        stream.end()
+    next_reading()  # may hold the stream's last bytes
+    level = max(min(during[start:start + LEVEL_READINGS])
+                for start in range(DURING_READINGS - LEVEL_READINGS + 1))
+    after = [next_reading()]
+    while level < min(before + after) + added and len(before + after) < QUIET_READINGS_MOST:
+        after.append(next_reading())
+    quiet = min(before + after)
+    assert level >= quiet + added, (
+        f"loopback at {during} B/s during the stream, not {LEVEL_READINGS} readings in a row "
+        f"above the quietest ({quiet} B/s of {before} before and {after} after) by the "
+        f"stream's {added:.0f} B/s")
+    return during

@@ -12,7 +12,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from arthur_panel.exceptions import DomainError
-from arthur_panel.redis_client import redis_client
+from arthur_panel.redis_client import unless_under_way
 from cluster_app.alerts import events
 from cluster_app.alerts.conditions import CONDITIONS, Facts, Finding
 from cluster_app.alerts.delivery import deliveries_queue
@@ -29,14 +29,7 @@ MAX_SILENCE_MINUTES = 60 * 24 * 30
 
 def alerts_evaluate_locked() -> bool:
     """Evaluate unless another evaluation is running; whether this one ran."""
-    lock = redis_client().lock(LOCK_KEY, timeout=60, blocking=False)
-    if not lock.acquire():
-        return False
-    try:
-        alerts_evaluate()
-    finally:
-        lock.release()
-    return True
+    return unless_under_way(LOCK_KEY, 60, alerts_evaluate) is not None
 
 
 def alerts_evaluate(*, facts: Facts | None = None, now: datetime | None = None) -> int:

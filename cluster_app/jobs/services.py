@@ -28,7 +28,7 @@ from arthur_panel.celery import Lane, lane_queue
 from arthur_panel.celery import app as celery_app
 from arthur_panel.exceptions import Conflict, DomainError
 from arthur_panel.redaction import redact_secrets
-from arthur_panel.redis_client import redis_client
+from arthur_panel.redis_client import redis_client, unless_under_way
 from cluster_app.audit.services import audited
 from cluster_app.jobs import broker
 from cluster_app.jobs.failures import WorkFailed
@@ -328,13 +328,7 @@ def run_unless_under_way(kind: str, lock_key: str, timeout: float,
     `lock_key`, held at most `timeout` seconds) is already under way; None then."""
     if Job.objects.filter(kind=kind, state__in=Job.ACTIVE).exists():
         return None
-    lock = redis_client().lock(lock_key, timeout=timeout, blocking=False)
-    if not lock.acquire():
-        return None
-    try:
-        return work()
-    finally:
-        lock.release()
+    return unless_under_way(lock_key, timeout, work)
 
 
 def jobs_recover() -> int:

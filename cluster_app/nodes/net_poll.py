@@ -15,6 +15,7 @@ from django.core.cache import cache
 from django.utils import timezone
 
 from arthur_panel.celery import app as celery_app
+from arthur_panel.redis_client import unless_under_way
 from cluster_app.jobs import events
 from cluster_app.models import Node
 from cluster_app.nodes.netrates import Counters, Rates, rates
@@ -25,6 +26,8 @@ from cluster_app.nodes.series import network_series
 READ_TASK = "cluster_app.tasks.net_read_task"
 # Long enough to outlast a few missed polls; a reading older than that starts afresh.
 COUNTERS_TTL = 300
+# The most one reading can take, should its process die holding the node's lock.
+READING_SECONDS = 30
 
 
 def read_counters() -> tuple[float, Counters]:
@@ -41,12 +44,20 @@ def _counters_key(node_name: str) -> str:
 
 def net_read(*, node_name: str) -> dict[str, Any] | None:
     """One reading on the node's own worker; returns what it wrote to the node's row (None for
-    an unknown node, or on the first reading, which has nothing to compare with)."""
+    an unknown node, on the first reading, which has nothing to compare with, and for a reading
+    that finds another of the node's under way)."""
     node = Node.objects.only("pk", "name", "network_interfaces").filter(name=node_name).first()
     if node is None:
         return None
-    moment, current = read_counters()
+    # One at a time per node. The worker's threads run polls that queued up during a stall
+    # side by side; two readings taken so pair their counters out of order, and a counter that
+    # seems to go down reads as a reset: a spike of every byte since boot (hundreds of GB/s).
     key = _counters_key(node.name)
+    return unless_under_way(f"arthur:{key}:lock", READING_SECONDS, lambda: _read(node, key))
+
+
+def _read(node: Node, key: str) -> dict[str, Any] | None:
+    moment, current = read_counters()
     previous = cache.get(key)
     # Prefork children share no memory: the last reading lives in the cache.
     cache.set(key, {"at": moment, "counters": current}, timeout=COUNTERS_TTL)

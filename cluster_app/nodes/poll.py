@@ -18,7 +18,7 @@ from django.core.cache import cache
 from django.db import transaction
 from django.utils import timezone
 
-from arthur_panel.redis_client import redis_client
+from arthur_panel.redis_client import unless_under_way
 from cluster_app.exo.client import ExoClient, ExoError, ExoUnavailable
 from cluster_app.exo.state import RDMA, ClusterView, DownloadView, InstanceView, NodeView, normalise
 from cluster_app.jobs import events
@@ -52,15 +52,12 @@ SPARKLINE_POINTS = 60
 
 def cluster_poll_locked() -> dict[str, Any] | None:
     """Poll unless another poll is running (then return None)."""
-    lock = redis_client().lock(
-        LOCK_KEY, timeout=max(10.0, settings.CLUSTER_POLL_SECONDS * 5), blocking=False)
-    if not lock.acquire():
-        return None
-    try:
-        with ExoClient(retries=0) as client:
-            return cluster_poll(client=client)
-    finally:
-        lock.release()
+    return unless_under_way(LOCK_KEY, max(10.0, settings.CLUSTER_POLL_SECONDS * 5), _poll_exo)
+
+
+def _poll_exo() -> dict[str, Any]:
+    with ExoClient(retries=0) as client:
+        return cluster_poll(client=client)
 
 
 def cluster_poll(*, client: ExoClient, now: datetime | None = None) -> dict[str, Any]:

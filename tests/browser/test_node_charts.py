@@ -10,7 +10,7 @@ import pytest
 from playwright.sync_api import Locator, expect
 
 from cluster_app.models import Node
-from tests.chat_stream import LEVEL_READINGS, ChatStream, long_answers, loopback_level
+from tests.chat_stream import long_answers, loopback_during_a_stream
 from tests.stack import wait_until
 
 pytestmark = [pytest.mark.browser, pytest.mark.stack, pytest.mark.django_db(transaction=True)]
@@ -69,29 +69,15 @@ def test_the_node_page_shows_loopback_throughput_rising_during_a_chat_stream(
     rate = page.locator("#perf-network-now [data-interface=lo]")
     expect(rate).to_have_count(1, timeout=30000)
 
-    def read_rate(shown: dict[str, int]) -> None:
-        # One entry per reading the page has shown, in their order.
-        shown[rate.get_attribute("data-at") or ""] = int(rate.get_attribute("data-rx") or 0)
+    shown_at: list[str | None] = [None]
 
-    # The stack's own chatter on loopback over a few readings, with no stream.
-    quiet: dict[str, int] = {}
-    wait_until(lambda: read_rate(quiet) or len(quiet) >= LEVEL_READINGS, timeout=30)
-    baseline = loopback_level(quiet.values())
+    def next_reading() -> int:
+        """The next reading the page shows live."""
+        at, rx = wait_until(lambda: (shown := rate.evaluate(
+            "e => [e.dataset.at, Number(e.dataset.rx)]"))[0] != shown_at[0] and shown,
+            timeout=30)
+        shown_at[0] = at
+        return int(rx)
 
     with long_answers(exo_url):
-        stream = ChatStream(live_stack.base_url, alice_token)
-        stream.start()
-        during: dict[str, int] = {}
-
-        def risen() -> bool:
-            # The page's live rate: the panel's bytes to the stream's reader alone add this.
-            read_rate(during)
-            last = list(during.values())[-LEVEL_READINGS:]
-            return len(last) == LEVEL_READINGS and stream.received > 0 and (
-                loopback_level(last) >= baseline + stream.rate())
-
-        try:
-            wait_until(lambda: stream.done.is_set() or risen(), timeout=60)
-            assert not stream.done.is_set(), stream.ended_early()
-        finally:
-            stream.end()
+        loopback_during_a_stream(next_reading, live_stack.base_url, alice_token)

@@ -79,3 +79,31 @@ def test_the_real_counters_are_read(nodes):
     moment, counters = net_poll.read_counters()
     assert moment > 0 and "lo" in counters
     assert all(received >= 0 and sent >= 0 for received, sent in counters.values())
+
+
+
+def test_a_reading_taken_while_another_of_the_node_is_under_way_is_dropped(nodes):
+    """The worker's threads run polls queued during a stall side by side: the one that finds
+    another reading of its node under way reads nothing, so no pair of counters is out of order
+    (one that seemed to go down read as a reset, a spike of every byte since boot)."""
+    readings = iter([(100.0, {"lo": (1000, 1000)}), (101.0, {"lo": (3000, 3000)}),
+                     (100.7, {"lo": (5000, 5000)})])
+    side_by_side = []
+
+    def read_counters():
+        moment, counters = next(readings)
+        if moment == 101.0:  # alpha's second reading, under way
+            side_by_side.append(net_poll.net_read(node_name="alpha"))
+            side_by_side.append(net_poll.net_read(node_name="beta"))
+        return moment, counters
+
+    Node.objects.filter(name__in=["alpha", "beta"]).update(network_interfaces=["lo"])
+    with mock.patch.object(net_poll, "read_counters", autospec=True,
+                           side_effect=read_counters), \
+         mock.patch.object(events, "publish", autospec=True):
+        assert net_poll.net_read(node_name="alpha") is None
+        network = net_poll.net_read(node_name="alpha")
+    assert side_by_side == [None, None]  # alpha's dropped; beta's its first, nothing to compare
+    assert network is not None and network["interfaces"] == {"lo": {"rx": 2000, "tx": 2000}}
+    assert cache.get(net_poll._counters_key("alpha"))["at"] == 101.0
+    assert cache.get(net_poll._counters_key("beta"))["at"] == 100.7  # each node its own lock

@@ -5,7 +5,6 @@ over /ws/cluster/ while it flows, and its history keeps the peak."""
 from __future__ import annotations
 
 import json
-from collections import deque
 from collections.abc import Iterator
 from typing import Any
 
@@ -13,8 +12,8 @@ import pytest
 from websockets.sync.client import ClientConnection, connect
 
 from cluster_app.models import Node
-from tests.chat_stream import LEVEL_READINGS, ChatStream, long_answers, loopback_level
-from tests.stack import api, wait_until
+from tests.chat_stream import long_answers, loopback_during_a_stream
+from tests.stack import api
 
 pytestmark = [pytest.mark.stack, pytest.mark.django_db(transaction=True)]
 
@@ -40,26 +39,8 @@ def test_a_chat_stream_shows_as_loopback_throughput_rising(live_stack, alice_tok
     with connect(f"{live_stack.ws_url}/ws/cluster/", additional_headers=headers) as ws:
         # A reading begun before the setting changed may still show the other interfaces.
         readings = (r for r in alpha_readings(ws) if set(r["interfaces"]) == {"lo"})
-        # The stack's own chatter on loopback (Redis, the database, polls), with no stream.
-        baseline = loopback_level(next(readings)["interfaces"]["lo"]["rx"]
-                                  for _ in range(LEVEL_READINGS))
-
-        stream = ChatStream(live_stack.base_url, alice_token)
-        stream.start()
-        try:
-            wait_until(lambda: stream.received > 0 or stream.done.is_set(), timeout=30)
-            during: deque[int] = deque(maxlen=LEVEL_READINGS)
-            for reading in readings:
-                assert not stream.done.is_set(), stream.ended_early()
-                during.append(reading["interfaces"]["lo"]["rx"])
-                # The panel's bytes to this client cross loopback once, exo's to the panel once
-                # more: while they flow, loopback's level is above the quiet one by at least that.
-                if len(during) == LEVEL_READINGS and (
-                        loopback_level(during) >= baseline + stream.rate()):
-                    break
-        finally:
-            stream.end()
-    assert stream.received > 0
+        during = loopback_during_a_stream(lambda: next(readings)["interfaces"]["lo"]["rx"],
+                                          live_stack.base_url, alice_token)
 
     # The history keeps the peak: the chart of the last hour shows the stream.
     with api(live_stack, alice_token) as client:
