@@ -321,6 +321,10 @@ def hub(hub_endpoint: str, settings: Any) -> str:
     return hub_endpoint
 
 
+# The session's stack, once a test has started it.
+_SESSION_STACK: list[live.Stack] = []
+
+
 @pytest.fixture(scope="session")
 def live_stack(django_db_setup: None, exo_url: str, hub_endpoint: str,
                tmp_path_factory: Any) -> Iterator[live.Stack]:
@@ -328,7 +332,23 @@ def live_stack(django_db_setup: None, exo_url: str, hub_endpoint: str,
     database = live.stack_database_url()
     with live.running_stack(database, exo_url, hub_endpoint,
                             tmp_path_factory.mktemp("stack")) as running:
+        _SESSION_STACK.append(running)
         yield running
+        _SESSION_STACK.clear()
+
+
+@pytest.fixture(autouse=True)
+def _session_stack_paused(request: pytest.FixtureRequest) -> Iterator[None]:
+    """A test that commits for real shares the database with the session's stack, once that
+    runs; unless the test uses it, the stack's beat is paused meanwhile, as it would act on the
+    test's rows (its recovery hands a silent job, or a queued one left unsent, to its own
+    workers)."""
+    if not _SESSION_STACK or "live_stack" in request.fixturenames or not is_integration(
+            request.node):
+        yield
+        return
+    with live.beats_paused([_SESSION_STACK[0].beat]):
+        yield
 
 
 @pytest.fixture

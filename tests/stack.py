@@ -10,9 +10,10 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections import Counter
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -62,6 +63,7 @@ class Stack:
     log_dir: Path
     models_dir: Path
     web_pid: int
+    beat: subprocess.Popen[bytes] = field(repr=False, compare=False)
 
 
 def database_url(database: dict[str, Any]) -> str:
@@ -165,6 +167,25 @@ def wait_for_worker(env: dict[str, str], log: Path, timeout: float = 60.0) -> No
 POLL_UNDER_WAY_SECONDS = 1.0
 # The beat of every stack running in this process (see other_stacks_paused).
 _BEATS: list[subprocess.Popen[bytes]] = []
+# How many holders keep each beat paused (see beats_paused).
+_PAUSES: Counter[subprocess.Popen[bytes]] = Counter()
+
+
+@contextmanager
+def beats_paused(beats: Iterable[subprocess.Popen[bytes]]) -> Iterator[None]:
+    """`beats` stopped meanwhile; each goes on once no holder keeps it paused any more."""
+    held = [beat for beat in beats if beat.poll() is None]
+    for beat in held:
+        if not _PAUSES[beat]:
+            beat.send_signal(signal.SIGSTOP)
+        _PAUSES[beat] += 1
+    try:
+        yield
+    finally:
+        for beat in held:
+            _PAUSES[beat] -= 1
+            if not _PAUSES[beat] and beat.poll() is None:
+                beat.send_signal(signal.SIGCONT)
 
 
 @contextmanager
@@ -173,14 +194,8 @@ def other_stacks_paused() -> Iterator[None]:
     the test database, and their beat would act on what is not theirs: their job recovery would
     send another stack's jobs (waiting for their Redis, or their worker killed) to their own
     workers, and their cluster poll would write their exo's nodes over the other's."""
-    paused = [beat for beat in _BEATS if beat.poll() is None]
-    for beat in paused:
-        beat.send_signal(signal.SIGSTOP)
-    try:
+    with beats_paused(list(_BEATS)):
         yield
-    finally:
-        for beat in paused:
-            beat.send_signal(signal.SIGCONT)
 
 
 @contextmanager
@@ -218,7 +233,7 @@ def running_stack(database: str, exo_url: str, hub_url: str, log_dir: Path,
             for _, log in lanes:
                 wait_for_worker(env, log)
             yield Stack(f"http://127.0.0.1:{port}", f"ws://127.0.0.1:{port}", env, log_dir,
-                        log_dir / "models", web.pid)
+                        log_dir / "models", web.pid, beat)
         finally:
             _BEATS.remove(beat)
             stop(*running, beat, web)
