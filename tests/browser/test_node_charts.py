@@ -69,14 +69,13 @@ def test_the_node_page_shows_loopback_throughput_rising_during_a_chat_stream(
     rate = page.locator("#perf-network-now [data-interface=lo]")
     expect(rate).to_have_count(1, timeout=30000)
 
-    shown_at: list[str | None] = [None]
+    shown_at = None
 
     def next_reading() -> int:
         """The next reading the page shows live."""
-        at, rx = wait_until(lambda: (shown := rate.evaluate(
-            "e => [e.dataset.at, Number(e.dataset.rx)]"))[0] != shown_at[0] and shown,
-            timeout=30)
-        shown_at[0] = at
+        nonlocal shown_at
+        shown_at, rx = wait_until(lambda: (shown := rate.evaluate(
+            "e => [e.dataset.at, Number(e.dataset.rx)]"))[0] != shown_at and shown, timeout=30)
         return int(rx)
 
     with long_answers(exo_url):
